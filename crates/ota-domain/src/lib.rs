@@ -1,1 +1,18 @@
-//! ota-domain
+//! The pure core of the OTA platform: identifiers, validated values, entities and the
+//! task and batch state machines.
+//!
+//! Everything here is deterministic and free of IO: no async, no database, no clock (the
+//! current time is always an argument). The store, the engine and the protocol faces build on
+//! these types; this crate must not import any of them.
+
+pub mod error;
+pub mod firmware;
+pub mod ids;
+pub mod job;
+pub mod registry;
+pub mod task;
+pub mod time;
+
+pub use error::{DomainError, ErrorCode};
+pub use ids::*;
+pub use time::Millis;

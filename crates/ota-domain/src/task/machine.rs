@@ -1,0 +1,314 @@
+//! The task transition function. One `match` over (status, event); each arm says why.
+//!
+//! Device events that arrive late or twice are *stale*: they are rejected without changing
+//! anything, so a duplicated or reordered MQTT message never moves a task backwards.
+//! Operator commands that do not fit the state are *invalid* and surface as API errors.
+
+use super::{CancelReason, FailureReason, QueuedReason, Task, TaskStatus};
+use crate::job::RetryPolicy;
+use crate::time::{MINUTE, Millis};
+
+/// The batch rules a transition needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TaskRules {
+    pub retry: Option<RetryPolicy>,
+    pub timeout_minutes: Option<u32>,
+    pub need_push: bool,
+}
+
+/// Something that happened to a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEvent {
+    /// The app confirmed a task waiting in CONFIRM (ConfirmOTATask).
+    Confirm,
+    /// The batch reached its start time.
+    JobStarted,
+    /// The upgrade message reached the device (pushed, or answered to its pull).
+    Delivered,
+    /// The dispatcher held a QUEUED task back, and why.
+    Held(QueuedReason),
+    /// A progress report: 0..=100 percent, or -1..=-4 for a failure.
+    Progress { step: i32, desc: Option<String> },
+    /// The device reported its current version of the task's module.
+    VersionReported { version: String },
+    /// A scheduled retry is due.
+    RetryDue,
+    /// The timeout deadline passed.
+    TimeoutElapsed,
+    /// The batch's ScheduleFinishTime passed.
+    ScheduleFinished,
+    /// Cancelled by an operator, by cancelling the batch, or by an overwriting batch.
+    Cancel(CancelReason),
+    /// An operator re-runs a FAILED or CANCELED task (ReupgradeOTATask).
+    Reupgrade,
+}
+
+/// What the engine must do besides storing the new task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// The task may be pushed now (subject to the batch rate and the device being online).
+    ReadyToPush,
+    /// A retry was scheduled for this time.
+    RetryScheduled(Millis),
+    /// The task reached a terminal state: batch counters and completion need a look.
+    Finished(TaskStatus),
+}
+
+/// The result of a transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub task: Task,
+    pub effects: Vec<Effect>,
+}
+
+/// Why an event did not change the task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// A late or duplicate device event: ignore it.
+    Stale(&'static str),
+    /// A command that the current state does not allow: report it.
+    Invalid(&'static str),
+}
+
+impl Task {
+    /// Applies `event` at `now` under `rules`.
+    pub fn apply(
+        &self,
+        event: TaskEvent,
+        rules: &TaskRules,
+        now: Millis,
+    ) -> Result<Transition, Rejection> {
+        use TaskStatus::*;
+        let mut next = self.clone();
+        next.modified_at = now;
+        let mut effects = Vec::new();
+        match (self.status, event) {
+            // Confirmation releases the task exactly as if it had been created unconfirmed.
+            (Confirm, TaskEvent::Confirm) => {
+                next.status = Queued;
+                next.queued_reason = Some(ready_reason(rules));
+                effects.push(Effect::ReadyToPush);
+            }
+            (_, TaskEvent::Confirm) => {
+                return Err(Rejection::Invalid(
+                    "only a task in CONFIRM can be confirmed",
+                ));
+            }
+
+            // A planned batch starting turns its scheduled tasks into pushable ones.
+            (Queued, TaskEvent::JobStarted)
+                if self.queued_reason == Some(QueuedReason::Scheduled) =>
+            {
+                next.queued_reason = Some(ready_reason(rules));
+                effects.push(Effect::ReadyToPush);
+            }
+            (_, TaskEvent::JobStarted) => {
+                return Err(Rejection::Stale("task is not waiting for the schedule"));
+            }
+
+            // The push (or a pull reply) reached the device. Re-pushes after a reconnect
+            // leave NOTIFIED and IN_PROGRESS as they are, so the timeout clock keeps running.
+            (Queued, TaskEvent::Delivered) => {
+                if self.queued_reason == Some(QueuedReason::RetryScheduled)
+                    && self.retry_at.is_some_and(|at| at > now)
+                {
+                    return Err(Rejection::Stale("retry interval has not elapsed"));
+                }
+                next.status = Notified;
+                next.queued_reason = None;
+                next.retry_at = None;
+            }
+            (Notified | InProgress, TaskEvent::Delivered) => {
+                return Err(Rejection::Stale("already delivered"));
+            }
+            (_, TaskEvent::Delivered) => return Err(Rejection::Stale("task is not deliverable")),
+
+            // Hold reasons only describe a QUEUED task; they never change its status.
+            (Queued, TaskEvent::Held(reason)) => {
+                if self.queued_reason == Some(reason) {
+                    return Err(Rejection::Stale("same hold reason"));
+                }
+                next.queued_reason = Some(reason);
+            }
+            (_, TaskEvent::Held(_)) => return Err(Rejection::Stale("only QUEUED tasks are held")),
+
+            // Progress: a percentage moves the task to IN_PROGRESS and starts the timeout
+            // clock on the first report; a negative step is a device-reported failure.
+            (Queued | Notified | InProgress, TaskEvent::Progress { step, desc }) => {
+                if let Some(reason) = FailureReason::from_step(step) {
+                    next.desc = desc;
+                    fail_or_retry(&mut next, &mut effects, reason, rules, now);
+                } else if (0..=100).contains(&step) {
+                    if self.status == Queued
+                        && self.queued_reason == Some(QueuedReason::RetryScheduled)
+                    {
+                        return Err(Rejection::Stale(
+                            "progress from an attempt that already failed",
+                        ));
+                    }
+                    next.status = InProgress;
+                    next.queued_reason = None;
+                    next.progress = step.max(if self.status == InProgress {
+                        self.progress
+                    } else {
+                        0
+                    });
+                    next.desc = desc;
+                    if self.started_at.is_none() {
+                        next.started_at = Some(now);
+                        next.timeout_at =
+                            rules.timeout_minutes.map(|m| now + i64::from(m) * MINUTE);
+                    }
+                } else {
+                    return Err(Rejection::Invalid("progress step must be -4..-1 or 0..100"));
+                }
+            }
+            (_, TaskEvent::Progress { .. }) => return Err(Rejection::Stale("task is not running")),
+
+            // Reporting the destination version is success, whatever the task was doing:
+            // the device got there. Another version after a completed install is a failure;
+            // the old version re-reported on a reconnect mid-download is not.
+            (Confirm | Queued | Notified | InProgress, TaskEvent::VersionReported { version }) => {
+                if version == self.dest_version {
+                    next.status = Succeeded;
+                    next.progress = 100;
+                    next.failure = None;
+                    next.queued_reason = None;
+                    next.retry_at = None;
+                    next.timeout_at = None;
+                    effects.push(Effect::Finished(Succeeded));
+                } else if self.status == InProgress
+                    && (self.progress >= 100 || Some(&version) != self.src_version.as_ref())
+                {
+                    fail_or_retry(
+                        &mut next,
+                        &mut effects,
+                        FailureReason::WrongVersion,
+                        rules,
+                        now,
+                    );
+                } else {
+                    return Err(Rejection::Stale(
+                        "version report does not conclude the task",
+                    ));
+                }
+            }
+            (_, TaskEvent::VersionReported { .. }) => {
+                return Err(Rejection::Stale("task is finished"));
+            }
+
+            (Queued, TaskEvent::RetryDue)
+                if self.queued_reason == Some(QueuedReason::RetryScheduled) =>
+            {
+                if self.retry_at.is_some_and(|at| at > now) {
+                    return Err(Rejection::Stale("retry is not due yet"));
+                }
+                next.queued_reason = Some(ready_reason(rules));
+                next.retry_at = None;
+                effects.push(Effect::ReadyToPush);
+            }
+            (_, TaskEvent::RetryDue) => return Err(Rejection::Stale("no retry pending")),
+
+            // A timeout is final: the device had its chance, retrying would only repeat it.
+            (InProgress, TaskEvent::TimeoutElapsed) => {
+                if self.timeout_at.is_none_or(|at| at > now) {
+                    return Err(Rejection::Stale("timeout not reached"));
+                }
+                fail(&mut next, &mut effects, FailureReason::Timeout);
+            }
+            (_, TaskEvent::TimeoutElapsed) => {
+                return Err(Rejection::Stale("task is not in progress"));
+            }
+
+            (Confirm | Queued | Notified | InProgress, TaskEvent::ScheduleFinished) => {
+                fail(&mut next, &mut effects, FailureReason::ScheduleFinished);
+            }
+            (_, TaskEvent::ScheduleFinished) => return Err(Rejection::Stale("task is finished")),
+
+            // An overwriting batch may only take the place of a task the device has not
+            // started; an operator or a batch cancel may stop any unfinished task.
+            (InProgress, TaskEvent::Cancel(CancelReason::Overwritten)) => {
+                return Err(Rejection::Invalid(
+                    "an IN_PROGRESS task is never overwritten",
+                ));
+            }
+            (Confirm | Queued | Notified | InProgress, TaskEvent::Cancel(reason)) => {
+                next.status = Canceled;
+                next.cancel_reason = Some(reason);
+                next.queued_reason = None;
+                next.retry_at = None;
+                next.timeout_at = None;
+                effects.push(Effect::Finished(Canceled));
+            }
+            (_, TaskEvent::Cancel(_)) => {
+                return Err(Rejection::Invalid("task is already finished"));
+            }
+
+            // A re-run starts a fresh attempt series: retries and the timeout clock reset.
+            (Failed | Canceled, TaskEvent::Reupgrade) => {
+                next.status = Queued;
+                next.queued_reason = Some(ready_reason(rules));
+                next.failure = None;
+                next.cancel_reason = None;
+                next.progress = 0;
+                next.desc = None;
+                next.retries_used = 0;
+                next.retry_at = None;
+                next.timeout_at = None;
+                next.started_at = None;
+                effects.push(Effect::ReadyToPush);
+            }
+            (_, TaskEvent::Reupgrade) => {
+                return Err(Rejection::Invalid(
+                    "only FAILED or CANCELED tasks can be re-upgraded",
+                ));
+            }
+        }
+        Ok(Transition {
+            task: next,
+            effects,
+        })
+    }
+}
+
+fn ready_reason(rules: &TaskRules) -> QueuedReason {
+    if rules.need_push {
+        QueuedReason::Ready
+    } else {
+        QueuedReason::AwaitingPull
+    }
+}
+
+/// Retries while the batch allows, otherwise fails for good.
+fn fail_or_retry(
+    next: &mut Task,
+    effects: &mut Vec<Effect>,
+    reason: FailureReason,
+    rules: &TaskRules,
+    now: Millis,
+) {
+    match rules.retry {
+        Some(retry) if reason.is_retryable() && next.retries_used < retry.count => {
+            let at = now + i64::from(retry.interval_minutes) * MINUTE;
+            next.status = TaskStatus::Queued;
+            next.queued_reason = Some(QueuedReason::RetryScheduled);
+            next.failure = Some(reason);
+            next.retries_used += 1;
+            next.retry_at = Some(at);
+            next.progress = 0;
+            next.started_at = None;
+            next.timeout_at = None;
+            effects.push(Effect::RetryScheduled(at));
+        }
+        _ => fail(next, effects, reason),
+    }
+}
+
+fn fail(next: &mut Task, effects: &mut Vec<Effect>, reason: FailureReason) {
+    next.status = TaskStatus::Failed;
+    next.failure = Some(reason);
+    next.queued_reason = None;
+    next.retry_at = None;
+    next.timeout_at = None;
+    effects.push(Effect::Finished(TaskStatus::Failed));
+}
