@@ -1,0 +1,123 @@
+//! Configuration of `ota serve`: defaults, then a TOML file, then `OTA_*` environment
+//! variables, then command-line flags — each layer overriding the one before.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything `ota serve` can be told. Every field has a default that runs a complete
+/// platform on one machine.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Directory for the SQLite database, packages and the generated secrets.
+    pub data_dir: PathBuf,
+    /// Address of the HTTP server (management API, downloads, console).
+    pub http_addr: SocketAddr,
+    /// Address of the embedded MQTT endpoint for devices.
+    pub mqtt_addr: SocketAddr,
+    /// Base URL devices use to reach the HTTP server (download URLs in pushes).
+    /// Default: `http://<http_addr>`.
+    pub public_url: Option<String>,
+    /// Store URL: `sqlite://…` or `postgres://…`. Default: SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Maximum number of packages.
+    pub firmware_quota: i64,
+    /// Largest accepted package file in MB.
+    pub max_file_mb: u64,
+    /// Lifetime of download URLs in pushes, in minutes.
+    pub download_url_ttl_minutes: i64,
+    /// Log filter, e.g. `info` or `ota=debug`.
+    pub log: String,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("ota-data"),
+            http_addr: "127.0.0.1:8080".parse().expect("valid address"),
+            mqtt_addr: "127.0.0.1:1883".parse().expect("valid address"),
+            public_url: None,
+            database_url: None,
+            firmware_quota: 500,
+            max_file_mb: 1_000,
+            download_url_ttl_minutes: 24 * 60,
+            log: "info".to_owned(),
+        }
+    }
+}
+
+/// Overrides given on the command line.
+#[derive(Debug, Default, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML configuration file.
+    #[arg(long, env = "OTA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the database, packages and secrets.
+    #[arg(long, env = "OTA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP listen address.
+    #[arg(long, env = "OTA_HTTP_ADDR")]
+    pub http_addr: Option<SocketAddr>,
+    /// MQTT listen address for devices.
+    #[arg(long, env = "OTA_MQTT_ADDR")]
+    pub mqtt_addr: Option<SocketAddr>,
+    /// Base URL devices use for downloads.
+    #[arg(long, env = "OTA_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`.
+    #[arg(long, env = "OTA_DATABASE_URL")]
+    pub database_url: Option<String>,
+}
+
+impl ServeConfig {
+    /// Layers defaults, the file, the environment and the flags.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<ServeConfig> {
+        let mut config = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?
+            }
+            None => ServeConfig::default(),
+        };
+        if let Ok(v) = std::env::var("OTA_FIRMWARE_QUOTA") {
+            config.firmware_quota = v.parse().map_err(|_| anyhow::anyhow!("OTA_FIRMWARE_QUOTA must be an integer"))?;
+        }
+        if let Ok(v) = std::env::var("OTA_MAX_FILE_MB") {
+            config.max_file_mb = v.parse().map_err(|_| anyhow::anyhow!("OTA_MAX_FILE_MB must be an integer"))?;
+        }
+        if let Ok(v) = std::env::var("OTA_LOG") {
+            config.log = v;
+        }
+        if let Some(v) = &args.data_dir {
+            config.data_dir = v.clone();
+        }
+        if let Some(v) = args.http_addr {
+            config.http_addr = v;
+        }
+        if let Some(v) = args.mqtt_addr {
+            config.mqtt_addr = v;
+        }
+        if let Some(v) = &args.public_url {
+            config.public_url = Some(v.clone());
+        }
+        if let Some(v) = &args.database_url {
+            config.database_url = Some(v.clone());
+        }
+        Ok(config)
+    }
+
+    /// The store URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("ota.db").display())
+        })
+    }
+
+    /// The download base URL in force.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.http_addr))
+    }
+}
