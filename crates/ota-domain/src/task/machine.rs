@@ -84,6 +84,8 @@ impl Task {
         let mut effects = Vec::new();
         match (self.status, event) {
             // Confirmation releases the task exactly as if it had been created unconfirmed.
+            // The rules do not say whether the batch has started: for a PLANNED batch the
+            // engine follows up with `Held(Scheduled)` so that JobStarted releases it.
             (Confirm, TaskEvent::Confirm) => {
                 next.status = Queued;
                 next.queued_reason = Some(ready_reason(rules));
@@ -108,25 +110,39 @@ impl Task {
 
             // The push (or a pull reply) reached the device. Re-pushes after a reconnect
             // leave NOTIFIED and IN_PROGRESS as they are, so the timeout clock keeps running.
+            // A task still waiting for its batch's start time must not reach the device early
+            // (e.g. through a pull); the new attempt clears the previous attempt's failure.
             (Queued, TaskEvent::Delivered) => {
                 if self.queued_reason == Some(QueuedReason::RetryScheduled)
                     && self.retry_at.is_some_and(|at| at > now)
                 {
                     return Err(Rejection::Stale("retry interval has not elapsed"));
                 }
+                if self.queued_reason == Some(QueuedReason::Scheduled) {
+                    return Err(Rejection::Stale("batch has not started"));
+                }
                 next.status = Notified;
                 next.queued_reason = None;
                 next.retry_at = None;
+                next.failure = None;
             }
             (Notified | InProgress, TaskEvent::Delivered) => {
                 return Err(Rejection::Stale("already delivered"));
             }
             (_, TaskEvent::Delivered) => return Err(Rejection::Stale("task is not deliverable")),
 
-            // Hold reasons only describe a QUEUED task; they never change its status.
+            // Hold reasons only describe a QUEUED task; they never change its status. The
+            // schedule and a pending retry are timers, released only by JobStarted / RetryDue:
+            // overwriting them would lose the wait and let the task out early.
             (Queued, TaskEvent::Held(reason)) => {
                 if self.queued_reason == Some(reason) {
                     return Err(Rejection::Stale("same hold reason"));
+                }
+                if matches!(
+                    self.queued_reason,
+                    Some(QueuedReason::Scheduled | QueuedReason::RetryScheduled)
+                ) {
+                    return Err(Rejection::Stale("task is waiting for a timer"));
                 }
                 next.queued_reason = Some(reason);
             }
@@ -135,19 +151,25 @@ impl Task {
             // Progress: a percentage moves the task to IN_PROGRESS and starts the timeout
             // clock on the first report; a negative step is a device-reported failure.
             (Queued | Notified | InProgress, TaskEvent::Progress { step, desc }) => {
+                let retry_pending = self.status == Queued
+                    && self.queued_reason == Some(QueuedReason::RetryScheduled);
                 if let Some(reason) = FailureReason::from_step(step) {
+                    // A repeated failure report of the attempt that already failed must not
+                    // burn another retry.
+                    if retry_pending {
+                        return Err(Rejection::Stale("failure of an attempt already retried"));
+                    }
                     next.desc = desc;
                     fail_or_retry(&mut next, &mut effects, reason, rules, now);
                 } else if (0..=100).contains(&step) {
-                    if self.status == Queued
-                        && self.queued_reason == Some(QueuedReason::RetryScheduled)
-                    {
+                    if retry_pending {
                         return Err(Rejection::Stale(
                             "progress from an attempt that already failed",
                         ));
                     }
                     next.status = InProgress;
                     next.queued_reason = None;
+                    next.failure = None;
                     next.progress = step.max(if self.status == InProgress {
                         self.progress
                     } else {
@@ -235,6 +257,7 @@ impl Task {
             (Confirm | Queued | Notified | InProgress, TaskEvent::Cancel(reason)) => {
                 next.status = Canceled;
                 next.cancel_reason = Some(reason);
+                next.failure = None;
                 next.queued_reason = None;
                 next.retry_at = None;
                 next.timeout_at = None;

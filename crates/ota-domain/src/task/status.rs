@@ -51,7 +51,7 @@ impl TaskStatus {
 }
 
 /// Why a QUEUED task has not been pushed yet (the console's "To Be Pushed" sub-reasons).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum QueuedReason {
     /// Eligible: it goes out with the next rate release.
     Ready,
@@ -94,7 +94,7 @@ impl QueuedReason {
 }
 
 /// Why a task FAILED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FailureReason {
     /// Progress -1: the update failed.
     UpgradeFailed,
@@ -160,7 +160,7 @@ impl FailureReason {
 }
 
 /// Why a task was CANCELED.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CancelReason {
     /// An operator cancelled this device's task.
     Operator,
