@@ -10,6 +10,7 @@ pub mod firmware;
 pub mod ids;
 pub mod job;
 pub mod registry;
+pub mod stats;
 pub mod task;
 pub mod time;
 

@@ -1,6 +1,15 @@
 //! Batches ("jobs"): what to deliver to which devices, at what pace, with which safety rules.
-//! The batch state machine lives in `job::machine`; the rules for its parameters in
-//! `job::policy`.
+//! The batch state machine lives in `job::machine`, the cancel selection in `job::cancel`,
+//! package verification math in `job::verify`; the rules for the creation parameters in
+//! [`crate::validate`].
+
+mod cancel;
+mod machine;
+mod verify;
+
+pub use cancel::{CancelOptions, task_selected_for_cancel};
+pub use machine::{JobEffect, JobEvent, JobTransition, RATE_RANGE, RateUpdate, steps_are_valid};
+pub use verify::{verify_outcome, verify_progress};
 
 use crate::{FirmwareId, GroupId, JobId, Millis, ProductKey};
 use serde::{Deserialize, Serialize};
