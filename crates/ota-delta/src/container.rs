@@ -1,0 +1,360 @@
+//! Multiplexing several independently compressed streams into one sequentially read patch.
+//!
+//! Why: control, difference and extra bytes compress far better as separate streams, but a
+//! device reads the patch once, front to back (it may arrive over a socket), and must not
+//! buffer whole streams. So each compressed stream is cut into packets of at most
+//! [`PACKET_SIZE`] bytes, and the encoder orders the packets by running the real decoder
+//! against a recorder: packets appear in exactly the order the decoder asks for them. A
+//! decoder built against another zstd version may ask in a slightly different order; it then
+//! parks a few packets, up to [`MAX_PENDING`] bytes, and fails cleanly beyond that.
+//!
+//! zstd frames are stored without their 4-byte magic number (re-added when decoding).
+
+use crate::error::{Error, Result};
+use crate::varint;
+use std::collections::VecDeque;
+use std::io::Read;
+use zstd::zstd_safe::{self, CCtx, CParameter, DCtx, DParameter, InBuffer, OutBuffer};
+
+/// Largest packet payload.
+pub const PACKET_SIZE: usize = 8192;
+/// Most bytes a decoder parks for streams it does not need yet.
+pub const MAX_PENDING: usize = 128 * 1024;
+/// Decompressed bytes buffered per zstd stream.
+const OUT_BUF: usize = 4096;
+const END: u8 = 0xFF;
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// How a stream's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// Bytes as they are.
+    Stored,
+    /// One zstd frame (magic removed) with the given window log.
+    Zstd { window_log: u8 },
+}
+
+/// A stream ready for packetising.
+pub struct EncodedStream {
+    /// Coding of `data`.
+    pub coding: Coding,
+    /// Encoded bytes.
+    pub data: Vec<u8>,
+}
+
+/// zstd settings for stream compression.
+#[derive(Debug, Clone, Copy)]
+pub struct ZstdParams {
+    /// Compression level (1..=22).
+    pub level: i32,
+    /// log2 of the match window; also bounds the decoder's window memory.
+    pub window_log: u32,
+}
+
+/// Compresses `raw` with zstd, returning the frame without its magic number.
+pub fn zstd_compress(raw: &[u8], p: ZstdParams, prefix: Option<&[u8]>) -> Result<Vec<u8>> {
+    let mut cctx = CCtx::create();
+    let set = |cctx: &mut CCtx, param| {
+        cctx.set_parameter(param)
+            .map_err(|c| Error::Io(std::io::Error::other(zstd_safe::get_error_name(c))))
+    };
+    set(&mut cctx, CParameter::CompressionLevel(p.level))?;
+    set(&mut cctx, CParameter::WindowLog(p.window_log))?;
+    set(&mut cctx, CParameter::ChecksumFlag(false))?;
+    set(&mut cctx, CParameter::ContentSizeFlag(false))?;
+    set(&mut cctx, CParameter::DictIdFlag(false))?;
+    if p.window_log > 24 {
+        set(&mut cctx, CParameter::EnableLongDistanceMatching(true))?;
+    }
+    if let Some(pre) = prefix {
+        cctx.ref_prefix(pre)
+            .map_err(|c| Error::Io(std::io::Error::other(zstd_safe::get_error_name(c))))?;
+    }
+    let mut out = Vec::with_capacity(zstd_safe::compress_bound(raw.len()));
+    cctx.compress2(&mut out, raw)
+        .map_err(|c| Error::Io(std::io::Error::other(zstd_safe::get_error_name(c))))?;
+    debug_assert_eq!(out[..4], ZSTD_MAGIC);
+    out.drain(..4);
+    Ok(out)
+}
+
+/// Picks the smaller of stored and zstd coding for `raw`.
+pub fn encode_stream(raw: &[u8], p: ZstdParams) -> Result<EncodedStream> {
+    let z = zstd_compress(raw, p, None)?;
+    Ok(if z.len() < raw.len() {
+        EncodedStream {
+            coding: Coding::Zstd {
+                window_log: p.window_log as u8,
+            },
+            data: z,
+        }
+    } else {
+        EncodedStream {
+            coding: Coding::Stored,
+            data: raw.to_vec(),
+        }
+    })
+}
+
+/// Writes the stream table (count, then coding and window log per stream).
+pub fn write_stream_table(out: &mut Vec<u8>, streams: &[EncodedStream]) {
+    out.push(streams.len() as u8);
+    for s in streams {
+        match s.coding {
+            Coding::Stored => out.push(0),
+            Coding::Zstd { window_log } => {
+                out.push(1);
+                out.push(window_log);
+            }
+        }
+    }
+}
+
+/// Reads the stream table written by [`write_stream_table`].
+pub fn read_stream_table<R: Read + ?Sized>(r: &mut R) -> Result<Vec<Coding>> {
+    let mut b = [0u8; 1];
+    r.read_exact(&mut b)
+        .map_err(|_| Error::corrupt("truncated stream table"))?;
+    let n = b[0] as usize;
+    if n == 0 || n > 8 {
+        return Err(Error::corrupt("bad stream count"));
+    }
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        r.read_exact(&mut b)
+            .map_err(|_| Error::corrupt("truncated stream table"))?;
+        v.push(match b[0] {
+            0 => Coding::Stored,
+            1 => {
+                r.read_exact(&mut b)
+                    .map_err(|_| Error::corrupt("truncated stream table"))?;
+                if !(10..=31).contains(&b[0]) {
+                    return Err(Error::corrupt("bad window log"));
+                }
+                Coding::Zstd { window_log: b[0] }
+            }
+            c => return Err(Error::Unsupported(format!("stream coding {c}"))),
+        });
+    }
+    Ok(v)
+}
+
+/// Supplies packets of a given stream to the decoder.
+pub trait PacketSource {
+    /// Next packet of `stream`, or `None` when the patch has no more packets.
+    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>>;
+}
+
+/// Encoder side: hands out precomputed packets and records the order they were asked for.
+pub struct Recorder {
+    queues: Vec<VecDeque<Vec<u8>>>,
+    /// Serialised packets in request order.
+    pub out: Vec<u8>,
+}
+
+impl Recorder {
+    /// Cuts every stream into packets.
+    pub fn new(streams: &[EncodedStream]) -> Self {
+        let queues = streams
+            .iter()
+            .map(|s| s.data.chunks(PACKET_SIZE).map(<[u8]>::to_vec).collect())
+            .collect();
+        Recorder {
+            queues,
+            out: Vec::new(),
+        }
+    }
+
+    /// Appends unrequested packets (normally none) and the end marker.
+    pub fn finish(mut self) -> Vec<u8> {
+        for id in 0..self.queues.len() {
+            while let Some(p) = self.queues[id].pop_front() {
+                emit(&mut self.out, id, &p);
+            }
+        }
+        self.out.push(END);
+        self.out
+    }
+}
+
+fn emit(out: &mut Vec<u8>, id: usize, p: &[u8]) {
+    out.push(id as u8);
+    varint::put_u64(out, p.len() as u64);
+    out.extend_from_slice(p);
+}
+
+impl PacketSource for Recorder {
+    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>> {
+        match self.queues.get_mut(stream).and_then(VecDeque::pop_front) {
+            Some(p) => {
+                emit(&mut self.out, stream, &p);
+                Ok(Some(p))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// Decoder side: reads packets from the patch, parking those of other streams.
+pub struct Demux<R> {
+    r: R,
+    pending: Vec<VecDeque<Vec<u8>>>,
+    pending_bytes: usize,
+    /// Largest number of parked bytes seen.
+    pub peak_pending: usize,
+    ended: bool,
+}
+
+impl<R: Read> Demux<R> {
+    /// Wraps the patch body reader (positioned at the first packet).
+    pub fn new(r: R, streams: usize) -> Self {
+        Demux {
+            r,
+            pending: vec![VecDeque::new(); streams],
+            pending_bytes: 0,
+            peak_pending: 0,
+            ended: false,
+        }
+    }
+}
+
+impl<R: Read> PacketSource for Demux<R> {
+    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>> {
+        if let Some(p) = self.pending[stream].pop_front() {
+            self.pending_bytes -= p.len();
+            return Ok(Some(p));
+        }
+        let trunc = |_| Error::corrupt("truncated packet");
+        while !self.ended {
+            let mut id = [0u8; 1];
+            self.r.read_exact(&mut id).map_err(trunc)?;
+            if id[0] == END {
+                self.ended = true;
+                break;
+            }
+            let id = id[0] as usize;
+            if id >= self.pending.len() {
+                return Err(Error::corrupt("packet for unknown stream"));
+            }
+            let len = varint::read_u64(&mut self.r)? as usize;
+            if len == 0 || len > PACKET_SIZE {
+                return Err(Error::corrupt("bad packet length"));
+            }
+            let mut p = vec![0u8; len];
+            self.r.read_exact(&mut p).map_err(trunc)?;
+            if id == stream {
+                return Ok(Some(p));
+            }
+            self.pending_bytes += len;
+            self.peak_pending = self.peak_pending.max(self.pending_bytes);
+            if self.pending_bytes > MAX_PENDING {
+                return Err(Error::corrupt(
+                    "packet order exceeds the decoder's buffer bound",
+                ));
+            }
+            self.pending[id].push_back(p);
+        }
+        Ok(None)
+    }
+}
+
+/// Sequential reader of one stream's decoded bytes.
+pub struct StreamReader {
+    id: usize,
+    packet: Vec<u8>,
+    ppos: usize,
+    dctx: Option<DCtx<'static>>,
+    out: Vec<u8>,
+    opos: usize,
+    olen: usize,
+}
+
+impl StreamReader {
+    /// Prepares decoding of stream `id`.
+    pub fn new(id: usize, coding: Coding) -> Result<Self> {
+        let dctx = match coding {
+            Coding::Stored => None,
+            Coding::Zstd { window_log } => {
+                let mut d = DCtx::create();
+                d.set_parameter(DParameter::WindowLogMax(u32::from(window_log)))
+                    .map_err(|_| Error::corrupt("bad window log"))?;
+                let mut ob = [0u8; 0];
+                let mut outb = OutBuffer::around(&mut ob[..]);
+                let mut inb = InBuffer::around(&ZSTD_MAGIC[..]);
+                d.decompress_stream(&mut outb, &mut inb)
+                    .map_err(|_| Error::corrupt("zstd init"))?;
+                Some(d)
+            }
+        };
+        Ok(StreamReader {
+            id,
+            packet: Vec::new(),
+            ppos: 0,
+            out: if dctx.is_some() {
+                vec![0u8; OUT_BUF]
+            } else {
+                Vec::new()
+            },
+            dctx,
+            opos: 0,
+            olen: 0,
+        })
+    }
+
+    /// Bytes of memory this reader holds (decoder context and buffers).
+    pub fn memory(&self) -> usize {
+        self.dctx.as_ref().map_or(0, DCtx::sizeof) + self.out.len() + PACKET_SIZE
+    }
+
+    /// Fills `buf` completely from the stream.
+    pub fn read_exact(&mut self, src: &mut dyn PacketSource, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            if self.dctx.is_none() {
+                if self.ppos == self.packet.len() {
+                    self.fetch(src)?;
+                }
+                let n = buf.len().min(self.packet.len() - self.ppos);
+                buf[..n].copy_from_slice(&self.packet[self.ppos..self.ppos + n]);
+                self.ppos += n;
+                buf = &mut buf[n..];
+                continue;
+            }
+            if self.opos < self.olen {
+                let n = buf.len().min(self.olen - self.opos);
+                buf[..n].copy_from_slice(&self.out[self.opos..self.opos + n]);
+                self.opos += n;
+                buf = &mut buf[n..];
+                continue;
+            }
+            self.decode_some()?;
+            if self.olen == 0 {
+                self.fetch(src)?;
+                self.decode_some()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn fetch(&mut self, src: &mut dyn PacketSource) -> Result<()> {
+        match src.next_packet(self.id)? {
+            Some(p) => {
+                self.packet = p;
+                self.ppos = 0;
+                Ok(())
+            }
+            None => Err(Error::corrupt(format!("stream {} ends early", self.id))),
+        }
+    }
+
+    fn decode_some(&mut self) -> Result<()> {
+        let dctx = self.dctx.as_mut().expect("zstd stream");
+        let mut outb = OutBuffer::around(&mut self.out[..]);
+        let mut inb = InBuffer::around(&self.packet[self.ppos..]);
+        dctx.decompress_stream(&mut outb, &mut inb)
+            .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
+        self.ppos += inb.pos();
+        self.olen = outb.pos();
+        self.opos = 0;
+        Ok(())
+    }
+}

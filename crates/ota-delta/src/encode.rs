@@ -1,0 +1,216 @@
+//! Diff: build every applicable candidate encoding and keep the smallest.
+//!
+//! Why try candidates instead of guessing: which method wins depends on the input (code that
+//! shifted, a tiny rebuild, a compressed container, unrelated data), and measuring is cheap
+//! next to the cost of shipping extra bytes to a whole fleet. `Raw` and `ZstdRef` bound the
+//! worst case by plain compression and by `zstd --patch-from`.
+
+use crate::bsd;
+use crate::container::ZstdParams;
+use crate::error::{Error, Result};
+use crate::header::{FLAG_NEEDS_FULL_OLD, FORMAT_VERSION, Method, PatchHeader, sha256};
+use crate::matcher;
+use crate::oldview::transform_image;
+use crate::sais::suffix_array;
+use crate::transform::{self, Transform};
+use crate::zref;
+
+/// Tuning knobs for [`crate::diff`].
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    /// zstd level for all streams (19..=22 recommended).
+    pub level: i32,
+    /// log2 of the zstd window for streaming streams; bounds the device's decoder memory.
+    pub stream_window_log: u32,
+    /// Also try methods that need the whole old image in memory on the device.
+    pub allow_full_old: bool,
+    /// Largest old image for which full-old methods are tried.
+    pub max_full_old: usize,
+    /// Try executable-aware transforms.
+    pub exec_transform: bool,
+    /// Largest old window indexed by one suffix array; bigger images are diffed in windows.
+    pub max_window: usize,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            level: 22,
+            stream_window_log: 18,
+            allow_full_old: true,
+            max_full_old: 256 << 20,
+            exec_transform: true,
+            max_window: 128 << 20,
+        }
+    }
+}
+
+/// Size of one candidate encoding, reported by [`diff_with_report`].
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Method used.
+    pub method: Method,
+    /// Short description of the transform/settings.
+    pub variant: String,
+    /// Total patch size in bytes, header included.
+    pub patch_bytes: usize,
+}
+
+struct Built {
+    method: Method,
+    flags: u8,
+    body: Vec<u8>,
+    apply_memory: u64,
+}
+
+/// Runs [`crate::diff`] and also reports the size of every candidate tried.
+pub fn diff_with_report(
+    old: &[u8],
+    new: &[u8],
+    opts: &DiffOptions,
+) -> Result<(Vec<u8>, Vec<Candidate>)> {
+    if old.len() >= u32::MAX as usize {
+        return Err(Error::TooLarge("old image must be below 4 GiB".into()));
+    }
+    let old_sha = sha256(old);
+    let new_sha = sha256(new);
+    let header_for = |b: &Built| PatchHeader {
+        version: FORMAT_VERSION,
+        method: b.method,
+        flags: b.flags,
+        old_size: old.len() as u64,
+        new_size: new.len() as u64,
+        old_sha256: old_sha,
+        new_sha256: new_sha,
+        apply_memory: b.apply_memory,
+        header_len: 0,
+    };
+    let params = ZstdParams {
+        level: opts.level,
+        window_log: opts.stream_window_log,
+    };
+    let mut report = Vec::new();
+    let mut best: Option<Vec<u8>> = None;
+    let mut consider = |b: Built, variant: String| {
+        let mut patch = header_for(&b).encode();
+        patch.extend_from_slice(&b.body);
+        report.push(Candidate {
+            method: b.method,
+            variant,
+            patch_bytes: patch.len(),
+        });
+        if best.as_ref().is_none_or(|p| patch.len() < p.len()) {
+            best = Some(patch);
+        }
+    };
+
+    let (body, mem) = zref::encode_raw(new, params)?;
+    consider(
+        Built {
+            method: Method::Raw,
+            flags: 0,
+            body,
+            apply_memory: mem,
+        },
+        "zstd".into(),
+    );
+
+    let mut transforms = vec![("plain".to_string(), Transform::identity())];
+    if opts.exec_transform && !old.is_empty() && !new.is_empty() {
+        transforms.extend(transform::candidates(old, new, opts));
+    }
+    for (name, t) in &transforms {
+        let old_t = transform_image(old, t);
+        let b = bsd_candidate(old, &old_t, new, t, params, opts)?;
+        consider(b, name.clone());
+        if opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
+            let body = zref::encode_ref(&old_t, t, new, opts.level)?;
+            let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
+            consider(
+                Built {
+                    method: Method::ZstdRef,
+                    flags: FLAG_NEEDS_FULL_OLD,
+                    body,
+                    apply_memory: mem,
+                },
+                name.clone(),
+            );
+        }
+    }
+    Ok((best.expect("raw candidate always exists"), report))
+}
+
+fn bsd_candidate(
+    old: &[u8],
+    old_t: &[u8],
+    new: &[u8],
+    t: &Transform,
+    params: ZstdParams,
+    opts: &DiffOptions,
+) -> Result<Built> {
+    let m = windowed_matches(old_t, new, opts.max_window);
+    let (c, d, e) = bsd::build_streams(t, old_t, new, &m);
+    let enc = bsd::encode(old, new.len() as u64, [c, d, e], params)?;
+    Ok(Built {
+        method: Method::Bsd,
+        flags: 0,
+        body: enc.body,
+        apply_memory: enc.apply_memory,
+    })
+}
+
+/// Matches `new` against `old`, indexing at most `max_window` bytes of old at a time so memory
+/// stays bounded for very large images.
+pub fn windowed_matches(old: &[u8], new: &[u8], max_window: usize) -> matcher::Matches {
+    if old.len() <= max_window {
+        let sa = suffix_array(old);
+        return matcher::compute(old, new, &sa);
+    }
+    // Large images: pair each slice of new with the old window at the same relative position.
+    let chunk = (max_window / 2).max(1);
+    let mut all = matcher::Matches {
+        records: Vec::new(),
+        blocks: Vec::new(),
+    };
+    let mut old_cursor = 0i64;
+    let mut ns = 0usize;
+    while ns < new.len() {
+        let ne = (ns + chunk).min(new.len());
+        let centre = (ns as u128 * old.len() as u128 / new.len().max(1) as u128) as usize;
+        let os = centre
+            .saturating_sub(max_window / 4)
+            .min(old.len() - max_window);
+        let win = &old[os..os + max_window];
+        let sa = suffix_array(win);
+        let m = matcher::compute(win, &new[ns..ne], &sa);
+        // Re-base: the window's cursor starts at `os`.
+        let mut first = true;
+        let mut cur = os as i64;
+        for r in m.records {
+            let mut r = r;
+            if first {
+                // Move the global cursor to the window start before the first record.
+                all.records.push(matcher::Record {
+                    diff_len: 0,
+                    extra_len: 0,
+                    seek: cur - old_cursor,
+                });
+                first = false;
+            }
+            cur += r.diff_len as i64 + r.seek;
+            if cur < 0 {
+                r.seek -= cur;
+                cur = 0;
+            }
+            all.records.push(r);
+        }
+        old_cursor = cur;
+        all.blocks.extend(
+            m.blocks
+                .into_iter()
+                .map(|(o, n, l)| (o + os as u64, n + ns as u64, l)),
+        );
+        ns = ne;
+    }
+    all
+}

@@ -1,0 +1,174 @@
+//! The patch header: what a device needs to decide, before reading anything else, whether it
+//! can and may apply this patch (see `FORMAT.md`).
+//!
+//! The header carries the method, both image sizes and SHA-256 digests, and the working memory
+//! the decoder will need, so a constrained device can refuse a patch up front instead of
+//! failing half-way through writing its inactive slot.
+
+use crate::error::{Error, Result};
+use crate::varint;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+
+/// Magic bytes at offset 0 of every patch.
+pub const MAGIC: [u8; 4] = *b"OTAD";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 1;
+
+/// Flag: applying needs the whole old image in memory (e.g. zstd reference prefix).
+pub const FLAG_NEEDS_FULL_OLD: u8 = 1;
+
+/// How the new image is reconstructed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Method {
+    /// The new image compressed on its own; the old image is only checked.
+    Raw = 0,
+    /// Suffix-array matching against a (possibly transformed) old image, with control,
+    /// difference and extra streams. Streams with bounded memory.
+    Bsd = 1,
+    /// zstd with the whole old image as reference prefix (`--patch-from`). Needs the whole old
+    /// image in memory.
+    ZstdRef = 2,
+}
+
+impl Method {
+    fn from_u8(v: u8) -> Result<Self> {
+        match v {
+            0 => Ok(Method::Raw),
+            1 => Ok(Method::Bsd),
+            2 => Ok(Method::ZstdRef),
+            other => Err(Error::Unsupported(format!("unknown method {other}"))),
+        }
+    }
+
+    /// Short human-readable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Raw => "raw-zstd",
+            Method::Bsd => "bsd",
+            Method::ZstdRef => "zstd-ref",
+        }
+    }
+}
+
+/// Decoded patch header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchHeader {
+    /// Format version of the patch.
+    pub version: u8,
+    /// Reconstruction method.
+    pub method: Method,
+    /// Flag bits (`FLAG_*`).
+    pub flags: u8,
+    /// Size of the old image in bytes.
+    pub old_size: u64,
+    /// Size of the new image in bytes.
+    pub new_size: u64,
+    /// SHA-256 of the old image.
+    pub old_sha256: [u8; 32],
+    /// SHA-256 of the new image.
+    pub new_sha256: [u8; 32],
+    /// Working memory in bytes the decoder needs beyond reading the old image
+    /// (buffers and decompression windows). With `FLAG_NEEDS_FULL_OLD` the old image comes on top.
+    pub apply_memory: u64,
+    /// Total size of the header in bytes.
+    pub header_len: usize,
+}
+
+impl PatchHeader {
+    /// True when applying needs the whole old image in memory.
+    pub fn needs_full_old(&self) -> bool {
+        self.flags & FLAG_NEEDS_FULL_OLD != 0
+    }
+
+    /// Serialises the header (without the trailing check, which `encode` appends).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(&MAGIC);
+        out.push(self.version);
+        out.push(self.method as u8);
+        out.push(self.flags);
+        varint::put_u64(&mut out, self.old_size);
+        varint::put_u64(&mut out, self.new_size);
+        out.extend_from_slice(&self.old_sha256);
+        out.extend_from_slice(&self.new_sha256);
+        varint::put_u64(&mut out, self.apply_memory);
+        let check = Sha256::digest(&out);
+        out.extend_from_slice(&check[..4]);
+        out
+    }
+
+    /// Reads and validates a header from the start of a patch.
+    pub fn read_from<R: Read + ?Sized>(r: &mut R) -> Result<Self> {
+        let mut raw = Vec::with_capacity(96);
+        let mut fixed = [0u8; 7];
+        read_exact(r, &mut fixed)?;
+        if fixed[..4] != MAGIC {
+            return Err(Error::NotAPatch);
+        }
+        if fixed[4] != FORMAT_VERSION {
+            return Err(Error::Unsupported(format!(
+                "format version {} (this build reads {FORMAT_VERSION})",
+                fixed[4]
+            )));
+        }
+        raw.extend_from_slice(&fixed);
+        let mut tee = Tee { r, buf: &mut raw };
+        let old_size = varint::read_u64(&mut tee)?;
+        let new_size = varint::read_u64(&mut tee)?;
+        let mut digests = [0u8; 64];
+        read_exact(&mut tee, &mut digests)?;
+        let apply_memory = varint::read_u64(&mut tee)?;
+        let mut check = [0u8; 4];
+        read_exact(r, &mut check)?;
+        if Sha256::digest(&raw)[..4] != check {
+            return Err(Error::corrupt("header checksum mismatch"));
+        }
+        let method = Method::from_u8(fixed[5])?;
+        let mut old_sha256 = [0u8; 32];
+        let mut new_sha256 = [0u8; 32];
+        old_sha256.copy_from_slice(&digests[..32]);
+        new_sha256.copy_from_slice(&digests[32..]);
+        Ok(PatchHeader {
+            version: fixed[4],
+            method,
+            flags: fixed[6],
+            old_size,
+            new_size,
+            old_sha256,
+            new_sha256,
+            apply_memory,
+            header_len: raw.len() + 4,
+        })
+    }
+}
+
+fn read_exact<R: Read + ?Sized>(r: &mut R, buf: &mut [u8]) -> Result<()> {
+    r.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::corrupt("truncated header")
+        } else {
+            Error::Io(e)
+        }
+    })
+}
+
+/// Copies everything read into `buf` so the header checksum can cover variable-length fields.
+struct Tee<'a, R: Read + ?Sized> {
+    r: &'a mut R,
+    buf: &'a mut Vec<u8>,
+}
+
+impl<R: Read + ?Sized> Read for Tee<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.r.read(out)?;
+        self.buf.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+}
+
+/// SHA-256 of a byte slice as an array.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}

@@ -1,0 +1,95 @@
+//! Block-cached, transformed view of the old image for streaming apply.
+//!
+//! Why blocks: the executable-aware transform rewrites references relative to their own
+//! position, so old bytes must be transformed identically by the encoder (whole image) and the
+//! decoder (random seeks). Both transform the image in independent, aligned blocks of
+//! [`BLOCK`] bytes, which keeps the device's memory at one block regardless of image size.
+
+use crate::error::{Error, Result};
+use crate::transform::Transform;
+use std::io::{Read, Seek, SeekFrom};
+
+/// Transform block size; references never straddle a block boundary.
+pub const BLOCK: usize = 64 * 1024;
+
+/// Reads the old image by seeking, one transformed block at a time.
+pub struct OldView<'t, R> {
+    r: R,
+    size: u64,
+    block: Vec<u8>,
+    block_idx: Option<u64>,
+    transform: &'t Transform,
+    /// Bytes read from the old image so far.
+    pub bytes_read: u64,
+}
+
+impl<'t, R: Read + Seek> OldView<'t, R> {
+    /// Wraps the old image of `size` bytes.
+    pub fn new(r: R, size: u64, transform: &'t Transform) -> Self {
+        OldView {
+            r,
+            size,
+            block: Vec::new(),
+            block_idx: None,
+            transform,
+            bytes_read: 0,
+        }
+    }
+
+    /// Bytes of memory held by the view.
+    pub fn memory(&self) -> usize {
+        self.block.capacity()
+    }
+
+    /// Fills `buf` with transformed old bytes starting at `pos`.
+    pub fn read_at(&mut self, mut pos: u64, mut buf: &mut [u8]) -> Result<()> {
+        if pos
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > self.size)
+        {
+            return Err(Error::corrupt("patch reads beyond the old image"));
+        }
+        while !buf.is_empty() {
+            let idx = pos / BLOCK as u64;
+            if self.block_idx != Some(idx) {
+                self.load(idx)?;
+            }
+            let off = (pos - idx * BLOCK as u64) as usize;
+            let n = buf.len().min(self.block.len() - off);
+            buf[..n].copy_from_slice(&self.block[off..off + n]);
+            buf = &mut buf[n..];
+            pos += n as u64;
+        }
+        Ok(())
+    }
+
+    fn load(&mut self, idx: u64) -> Result<()> {
+        let start = idx * BLOCK as u64;
+        let len = (self.size - start).min(BLOCK as u64) as usize;
+        self.block.resize(len, 0);
+        self.r.seek(SeekFrom::Start(start))?;
+        self.r.read_exact(&mut self.block).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::WrongOldImage("old image shorter than expected".into())
+            } else {
+                Error::Io(e)
+            }
+        })?;
+        self.bytes_read += len as u64;
+        self.transform.apply_block(&mut self.block, start);
+        self.block_idx = Some(idx);
+        Ok(())
+    }
+}
+
+/// Transforms a whole in-memory image exactly as [`OldView`] would, block by block.
+pub fn transform_image(data: &[u8], t: &Transform) -> Vec<u8> {
+    let mut out = data.to_vec();
+    if t.is_identity() {
+        return out;
+    }
+    for (i, chunk) in out.chunks_mut(BLOCK).enumerate() {
+        t.apply_block(chunk, (i * BLOCK) as u64);
+    }
+    out
+}

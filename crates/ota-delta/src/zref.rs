@@ -1,0 +1,104 @@
+//! The `Raw` and `ZstdRef` methods: the fallbacks that guarantee we are never worse than
+//! compressing the new image alone, or than `zstd --patch-from`.
+//!
+//! `ZstdRef` body: LEB128 length + serialised [`Transform`] of the old image, then one zstd
+//! frame (magic removed) whose reference prefix is the (transformed) old image. The decoder
+//! must hold the whole old image and the whole new image in memory, which the header flags.
+
+use crate::container::{self, PacketSource, StreamReader, ZstdParams};
+use crate::error::{Error, Result};
+use crate::oldview::transform_image;
+use crate::transform::Transform;
+use crate::varint;
+use std::io::{Read, Write};
+use zstd::zstd_safe::{self, DCtx};
+
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// Window log that lets a frame reference the whole old image while producing the new one.
+pub fn ref_window_log(old_len: usize, new_len: usize) -> u32 {
+    let total = (old_len + new_len).max(1) as u64;
+    (64 - (total - 1).leading_zeros()).clamp(17, 31)
+}
+
+/// Encodes the `ZstdRef` body.
+pub fn encode_ref(old_t: &[u8], t: &Transform, new: &[u8], level: i32) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut spec = Vec::new();
+    t.encode(&mut spec);
+    varint::put_u64(&mut body, spec.len() as u64);
+    body.extend_from_slice(&spec);
+    let p = ZstdParams {
+        level,
+        window_log: ref_window_log(old_t.len(), new.len()),
+    };
+    body.extend_from_slice(&container::zstd_compress(new, p, Some(old_t))?);
+    Ok(body)
+}
+
+/// Decodes a `ZstdRef` body given the whole old image.
+pub fn apply_ref(
+    old: &[u8],
+    body: &mut dyn Read,
+    new_len: u64,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    let spec_len = varint::read_u64(body)?;
+    if spec_len > crate::bsd::MAX_TRANSFORM_BYTES {
+        return Err(Error::corrupt("transform too large"));
+    }
+    let mut spec = vec![0u8; spec_len as usize];
+    body.read_exact(&mut spec)
+        .map_err(|_| Error::corrupt("truncated transform"))?;
+    let t = Transform::decode(&spec)?;
+    let old_t = transform_image(old, &t);
+    let mut frame = ZSTD_MAGIC.to_vec();
+    body.read_to_end(&mut frame)?;
+    let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
+    let mut dst = Vec::with_capacity(cap);
+    let mut dctx = DCtx::create();
+    dctx.ref_prefix(&old_t[..])
+        .map_err(|c| Error::corrupt(zstd_safe::get_error_name(c)))?;
+    let n = dctx
+        .decompress(&mut dst, &frame)
+        .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
+    if n as u64 != new_len {
+        return Err(Error::corrupt("decoded size differs from header"));
+    }
+    out.write_all(&dst)?;
+    Ok(old.len() + old_t.len() + frame.len() + dst.len() + dctx.sizeof())
+}
+
+/// Encodes the `Raw` body: one stream holding the new image.
+pub fn encode_raw(new: &[u8], params: ZstdParams) -> Result<(Vec<u8>, u64)> {
+    let s = container::encode_stream(new, params)?;
+    let mut body = Vec::new();
+    container::write_stream_table(&mut body, std::slice::from_ref(&s));
+    let codings = [s.coding];
+    let mut rec = container::Recorder::new(std::slice::from_ref(&s));
+    let mem = apply_raw(&codings, &mut rec, new.len() as u64, &mut std::io::sink())?;
+    body.extend_from_slice(&rec.finish());
+    Ok((body, mem as u64))
+}
+
+/// Decodes a `Raw` body.
+pub fn apply_raw(
+    codings: &[container::Coding],
+    src: &mut dyn PacketSource,
+    new_len: u64,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    if codings.len() != 1 {
+        return Err(Error::corrupt("raw method needs 1 stream"));
+    }
+    let mut r = StreamReader::new(0, codings[0])?;
+    let mut buf = vec![0u8; 4096];
+    let mut left = new_len;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        r.read_exact(src, &mut buf[..n])?;
+        out.write_all(&buf[..n])?;
+        left -= n as u64;
+    }
+    Ok(r.memory() + buf.len())
+}
