@@ -1,1 +1,35 @@
-//! ota-protocol
+//! The device wire contract of the Alibaba Cloud IoT Platform OTA protocol: topic names,
+//! the JSON payloads devices send and receive, the binary block-download reply, and the
+//! MQTT CONNECT signature.
+//!
+//! Why a crate of its own: the server (device gateway), the device SDK and the fleet
+//! simulator must agree byte for byte, and the official SDKs are quirky (ids as strings or
+//! numbers, a trailing comma in the Link SDK's block request, upper-case hex passwords).
+//! Writing those quirks down once, with tests, keeps every side compatible.
+//!
+//! This crate is pure: serde only, no tokio, no IO, no clock (times are arguments). It must
+//! not import any server crate (`ota-domain`, `ota-core`, the gateway); the device SDK
+//! depends on it alone. Every decoder of device input returns a value or an error and never
+//! panics (property-tested).
+//!
+//! Sources for every shape are cited in `reference/aliyun-ota-spec.md` (§2).
+
+pub mod auth;
+pub mod block;
+mod device;
+mod error;
+mod lenient;
+pub mod message;
+pub mod push;
+pub mod topic;
+
+pub use auth::{ConnectAuth, HmacMethod, MqttCredentials, SignRequest};
+pub use block::{BlockReply, BlockReplyData, BlockReplyHeader, crc16_arc};
+pub use device::DeviceId;
+pub use error::ProtocolError;
+pub use message::{DeviceMessage, FileBlockRequest, ProgressStep};
+pub use push::{ExtData, FileEntry, SignMethod, UpgradeData, UpgradePush, empty_firmware_reply};
+pub use topic::{
+    DeviceTopic, Direction, TopicKind, device_owns_topic, filter_may_match_foreign,
+    filter_may_match_owned, topic_owner,
+};
