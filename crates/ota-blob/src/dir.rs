@@ -147,26 +147,55 @@ where
 {
     let file = tokio::fs::File::create(partial).await?;
     let mut out = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-    let mut md5 = Md5::new();
-    let mut sha = Sha256::new();
-    let mut size: u64 = 0;
+    let mut digests = Digests::default();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
-        size += chunk.len() as u64;
-        if size > limit {
+        digests.update(&chunk);
+        if digests.size > limit {
             return Err(BlobError::TooLarge { limit });
         }
-        md5.update(&chunk);
-        sha.update(&chunk);
         out.write_all(&chunk).await?;
     }
     out.flush().await?;
     out.into_inner().sync_all().await?;
-    Ok((
-        size,
-        hex::encode(md5.finalize()),
-        hex::encode(sha.finalize()),
-    ))
+    Ok(digests.finish())
+}
+
+/// Size, MD5 and SHA-256 computed over a stream, as it passes.
+#[derive(Default)]
+struct Digests {
+    size: u64,
+    md5: Md5,
+    sha: Sha256,
+}
+
+impl Digests {
+    fn update(&mut self, chunk: &[u8]) {
+        self.size += chunk.len() as u64;
+        self.md5.update(chunk);
+        self.sha.update(chunk);
+    }
+
+    fn finish(self) -> (u64, String, String) {
+        (
+            self.size,
+            hex::encode(self.md5.finalize()),
+            hex::encode(self.sha.finalize()),
+        )
+    }
+}
+
+/// Size, lower-case hex MD5 and SHA-256 of a byte stream.
+pub async fn digest_stream<S, E>(mut body: S) -> Result<(u64, String, String), BlobError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let mut digests = Digests::default();
+    while let Some(chunk) = body.next().await {
+        digests.update(&chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?);
+    }
+    Ok(digests.finish())
 }
 
 #[cfg(test)]

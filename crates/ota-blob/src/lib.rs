@@ -13,6 +13,6 @@ mod dir;
 mod error;
 mod signer;
 
-pub use dir::{BlobInfo, DirStore};
+pub use dir::{BlobInfo, DirStore, digest_stream};
 pub use error::BlobError;
 pub use signer::UrlSigner;
