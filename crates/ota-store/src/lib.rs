@@ -1,1 +1,156 @@
-//! ota-store
+//! ota-store: the persistent truth of the OTA platform — registry, packages, batches,
+//! per-device tasks, their timers and housekeeping rows — behind one concrete [`Store`].
+//!
+//! # Decision: one implementation over `sqlx::any`, two dialects
+//! [`Store`] wraps an `AnyPool`; the [`Dialect`] (SQLite or PostgreSQL) is chosen from the
+//! URL (`sqlite://path` or `postgres://…`). SQL is written once with `$1..$n` placeholders:
+//! PostgreSQL takes them natively and sqlx's SQLite driver binds `$NNN` to argument NNN itself
+//! (`sqlx-sqlite` `arguments.rs`), so no rewriting is needed — the conformance suite proves it
+//! on both backends. Where the dialects really differ the code branches on [`Dialect`]:
+//! DDL (`migrations/{sqlite,postgres}/`), connection setup (SQLite: WAL, `synchronous=NORMAL`,
+//! `busy_timeout`, `foreign_keys`), write transactions (`BEGIN IMMEDIATE` on SQLite so a
+//! reader never has to upgrade its lock), and claiming work (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL; SQLite has a single writer). Upserts use `ON CONFLICT … DO UPDATE/NOTHING`,
+//! identical on both.
+//!
+//! Storage conventions, chosen for the Any driver's small common type set: times are BIGINT
+//! epoch milliseconds, booleans INTEGER 0/1, enums their stable strings (`as_str`/`parse`
+//! of the domain types), structured values (policy, tags, files, filters) JSON text.
+//!
+//! Batch operations take slices and run in one transaction; bulk task creation is set-based
+//! SQL (`INSERT … SELECT` in chunks), never a loop of single inserts.
+//!
+//! This crate may import `ota-domain` and sqlx; it must not import the engine, the protocol
+//! crates or any operator face.
+
+mod counts;
+mod devices;
+mod error;
+mod filter;
+mod firmware;
+mod groups;
+mod housekeeping;
+mod jobs;
+mod migrate;
+mod products;
+mod q;
+mod rows;
+mod task_creation;
+mod tasks;
+mod versions;
+
+pub use counts::{JobCounts, QueuedCounts};
+pub use error::{Result, StoreError};
+pub use housekeeping::UploadToken;
+pub use task_creation::{CreatedTasks, TaskCreation, TaskTarget};
+pub use tasks::TaskFilter;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use std::time::Duration;
+
+/// The SQL dialect behind a [`Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Page {
+    pub const fn new(offset: i64, limit: i64) -> Self {
+        Self { offset, limit }
+    }
+}
+
+/// The store: a pool of connections to one SQLite file or one PostgreSQL database.
+/// Cheap to clone (the pool is shared).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// SQLite waits this long for the writer lock before reporting `database is locked`.
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+impl Store {
+    /// Connects to `url` (`sqlite://path[?mode=rwc]` or `postgres://…`), creating a missing
+    /// SQLite file, and brings the schema up to date.
+    pub async fn connect(url: &str) -> Result<Store> {
+        install_default_drivers();
+        let (dialect, url) = if url.starts_with("sqlite:") {
+            let url = if url.contains("mode=") {
+                url.to_owned()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Dialect::Sqlite, url)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            (Dialect::Postgres, url.to_owned())
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                format!("unsupported database URL scheme: {url}").into(),
+            )));
+        };
+        // SQLite has one writer whatever the pool size; a few connections let reads run
+        // beside it (WAL) without piling up waiters on the lock.
+        let max = match dialect {
+            Dialect::Sqlite => 4,
+            Dialect::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if dialect == Dialect::Sqlite {
+                        let pragmas = format!(
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                             PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys=ON;"
+                        );
+                        conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)))
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        let store = Store { pool, dialect };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Which SQL dialect this store speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Closes every connection; pending operations finish first.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the writer lock up front
+    /// (`BEGIN IMMEDIATE`), so it waits on `busy_timeout` instead of failing when a
+    /// deferred read lock cannot be upgraded.
+    pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}

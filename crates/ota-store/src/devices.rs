@@ -1,0 +1,244 @@
+//! Devices: registration, lookup, tags, presence.
+
+use crate::error::touched;
+use crate::q::{CHUNK, Q};
+use crate::rows::{self, device_cols};
+use crate::{Page, Result, Store};
+use ota_domain::registry::Device;
+use ota_domain::{DeviceKey, IotId, Millis, ProductKey};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+use std::collections::{BTreeMap, HashMap};
+
+impl Store {
+    /// Registers devices in one transaction; `Conflict` (and nothing stored) if any name or
+    /// IotId exists, or its product does not.
+    pub async fn insert_devices(&self, devices: &[Device]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for d in devices {
+            let id: i64 = sqlx::query(
+                "INSERT INTO devices (iot_id, product_key, device_name, device_secret, nickname, \
+                 online, last_online_at, created_at, modified_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            )
+            .bind(d.iot_id.as_str())
+            .bind(d.product_key.as_str())
+            .bind(d.device_name.as_str())
+            .bind(&d.device_secret)
+            .bind(d.nickname.as_deref())
+            .bind(i64::from(d.online))
+            .bind(d.last_online_at)
+            .bind(d.created_at)
+            .bind(d.modified_at)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for (k, v) in &d.tags {
+                insert_tag(&mut *tx, id, k, v).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn get_device(&self, key: &DeviceKey) -> Result<Option<Device>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            device_cols!(),
+            " FROM devices d WHERE d.product_key = $1 AND d.device_name = $2"
+        ))
+        .bind(key.product_key.as_str())
+        .bind(key.device_name.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        self.one_device(row).await
+    }
+
+    pub async fn get_device_by_iot_id(&self, iot_id: &IotId) -> Result<Option<Device>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            device_cols!(),
+            " FROM devices d WHERE d.iot_id = $1"
+        ))
+        .bind(iot_id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        self.one_device(row).await
+    }
+
+    /// Devices in registration order, optionally of one product and with a name prefix.
+    pub async fn list_devices(
+        &self,
+        pk: Option<&ProductKey>,
+        name_prefix: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<Device>, i64)> {
+        let filter = |q: &mut Q| {
+            if let Some(pk) = pk {
+                q.push(" AND d.product_key = ").bind(pk.as_str());
+            }
+            if let Some(prefix) = name_prefix {
+                push_name_prefix(q, prefix);
+            }
+        };
+        let mut q = Q::new(concat!(
+            "SELECT ",
+            device_cols!(),
+            " FROM devices d WHERE 1 = 1"
+        ));
+        filter(&mut q);
+        q.push(" ORDER BY d.id LIMIT ").bind(page.limit);
+        q.push(" OFFSET ").bind(page.offset);
+        let rows = q.fetch_all(self.pool()).await?;
+        let mut count = Q::new("SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1");
+        filter(&mut count);
+        let total = count.fetch_one(self.pool()).await?.try_get("n")?;
+        Ok((self.devices_with_tags(&rows).await?, total))
+    }
+
+    /// Deletes a device with its tags, reported versions and group memberships. Its tasks
+    /// stay as history; cancel unfinished ones first.
+    pub async fn delete_device(&self, key: &DeviceKey) -> Result<()> {
+        let n = sqlx::query("DELETE FROM devices WHERE product_key = $1 AND device_name = $2")
+            .bind(key.product_key.as_str())
+            .bind(key.device_name.as_str())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        touched(n)
+    }
+
+    /// Replaces a device's tags.
+    pub async fn set_device_tags(
+        &self,
+        key: &DeviceKey,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT id FROM devices WHERE product_key = $1 AND device_name = $2")
+            .bind(key.product_key.as_str())
+            .bind(key.device_name.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let id: i64 = crate::error::found(row)?.try_get("id")?;
+        sqlx::query("DELETE FROM device_tags WHERE device_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for (k, v) in tags {
+            insert_tag(&mut *tx, id, k, v).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The device's secret: one indexed lookup, the hot path of device authentication.
+    pub async fn device_secret(&self, key: &DeviceKey) -> Result<Option<String>> {
+        let row = sqlx::query(
+            "SELECT device_secret FROM devices WHERE product_key = $1 AND device_name = $2",
+        )
+        .bind(key.product_key.as_str())
+        .bind(key.device_name.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.try_get("device_secret")).transpose()?)
+    }
+
+    /// Records presence changes in one transaction: `(device, online, at)`. `at` becomes
+    /// `last_online_at` (the device was online until it went offline). Unknown devices are
+    /// ignored.
+    pub async fn set_presence(&self, changes: &[(DeviceKey, bool, Millis)]) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (key, online, at) in changes {
+            sqlx::query(
+                "UPDATE devices SET online = $3, last_online_at = $4 \
+                 WHERE product_key = $1 AND device_name = $2",
+            )
+            .bind(key.product_key.as_str())
+            .bind(key.device_name.as_str())
+            .bind(i64::from(*online))
+            .bind(*at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn count_devices(&self, pk: &ProductKey) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT COUNT(*) AS n FROM devices WHERE product_key = $1")
+                .bind(pk.as_str())
+                .fetch_one(self.pool())
+                .await?
+                .try_get("n")?,
+        )
+    }
+
+    /// Online devices, of one product or of all.
+    pub async fn count_online(&self, pk: Option<&ProductKey>) -> Result<i64> {
+        let mut q = Q::new("SELECT COUNT(*) AS n FROM devices d WHERE d.online = 1");
+        if let Some(pk) = pk {
+            q.push(" AND d.product_key = ").bind(pk.as_str());
+        }
+        Ok(q.fetch_one(self.pool()).await?.try_get("n")?)
+    }
+
+    async fn one_device(&self, row: Option<AnyRow>) -> Result<Option<Device>> {
+        match row {
+            None => Ok(None),
+            Some(row) => Ok(self.devices_with_tags(&[row]).await?.pop()),
+        }
+    }
+
+    /// Decodes device rows (selected with `device_cols!`) and attaches their tags.
+    pub(crate) async fn devices_with_tags(&self, rows: &[AnyRow]) -> Result<Vec<Device>> {
+        let devices = rows::all(rows, rows::device)?;
+        let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+        let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Q::new(
+                "SELECT device_id, tag_key, tag_value FROM device_tags WHERE device_id IN (",
+            );
+            q.bind_list(chunk.iter().copied()).push(")");
+            for r in q.fetch_all(self.pool()).await? {
+                tags.entry(r.try_get("device_id")?)
+                    .or_default()
+                    .insert(r.try_get("tag_key")?, r.try_get("tag_value")?);
+            }
+        }
+        Ok(devices
+            .into_iter()
+            .map(|(id, mut d)| {
+                d.tags = tags.remove(&id).unwrap_or_default();
+                d
+            })
+            .collect())
+    }
+}
+
+async fn insert_tag<'e, E: Executor<'e, Database = Any>>(
+    ex: E,
+    device_id: i64,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES ($1, $2, $3)")
+        .bind(device_id)
+        .bind(key)
+        .bind(value)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// `AND d.device_name` starts with `prefix`, compared exactly (SQLite's LIKE ignores case).
+pub(crate) fn push_name_prefix(q: &mut Q, prefix: &str) {
+    q.push(" AND substr(d.device_name, 1, length(")
+        .bind(prefix.to_owned())
+        .push(")) = ")
+        .bind(prefix.to_owned());
+}

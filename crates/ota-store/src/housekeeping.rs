@@ -1,0 +1,141 @@
+//! Small tables: operator access keys, upload tokens and a key-value store for settings.
+
+use crate::error::touched;
+use crate::{Result, Store};
+use ota_domain::Millis;
+use sqlx::Row;
+
+/// A one-time permission to upload a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadToken {
+    pub token: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+    /// Largest accepted upload in bytes.
+    pub max_size: i64,
+    pub used: bool,
+}
+
+impl Store {
+    /// Adds an API access key; `Conflict` if the id exists. Its creation time is the
+    /// wall clock's (a record for operators, never used in a decision).
+    pub async fn insert_access_key(&self, key_id: &str, secret: &str) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as Millis);
+        sqlx::query("INSERT INTO access_keys (key_id, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(key_id)
+            .bind(secret)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The secret of an access key (checked on every signed API request).
+    pub async fn access_key_secret(&self, key_id: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT secret FROM access_keys WHERE key_id = $1")
+            .bind(key_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("secret")).transpose()?)
+    }
+
+    /// Every access key as (id, created_at), oldest first. Secrets are not listed.
+    pub async fn list_access_keys(&self) -> Result<Vec<(String, Millis)>> {
+        let rows = sqlx::query("SELECT key_id, created_at FROM access_keys ORDER BY created_at")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("key_id")?, r.try_get("created_at")?)))
+            .collect()
+    }
+
+    pub async fn insert_upload_token(&self, t: &UploadToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO upload_tokens (token, created_at, expires_at, max_size, used) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.token)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.max_size)
+        .bind(i64::from(t.used))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_upload_token(&self, token: &str) -> Result<Option<UploadToken>> {
+        let row = sqlx::query(
+            "SELECT token, created_at, expires_at, max_size, used FROM upload_tokens \
+             WHERE token = $1",
+        )
+        .bind(token)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(UploadToken {
+            token: r.try_get("token")?,
+            created_at: r.try_get("created_at")?,
+            expires_at: r.try_get("expires_at")?,
+            max_size: r.try_get("max_size")?,
+            used: r.try_get::<i64, _>("used")? != 0,
+        }))
+    }
+
+    /// Marks a token used. Returns false if it was already used (so two uploads racing on
+    /// one token cannot both win).
+    pub async fn mark_upload_used(&self, token: &str) -> Result<bool> {
+        let n = sqlx::query("UPDATE upload_tokens SET used = 1 WHERE token = $1 AND used = 0")
+            .bind(token)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Unused tokens whose expiry has passed (their partial uploads can be collected).
+    pub async fn expired_unused_uploads(&self, now: Millis) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT token FROM upload_tokens WHERE used = 0 AND expires_at <= $1 \
+             ORDER BY expires_at",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("token"))
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn delete_upload_token(&self, token: &str) -> Result<()> {
+        let n = sqlx::query("DELETE FROM upload_tokens WHERE token = $1")
+            .bind(token)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        touched(n)
+    }
+
+    pub async fn kv_get(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM kv WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    pub async fn kv_set(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO kv (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

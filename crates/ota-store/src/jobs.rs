@@ -1,0 +1,198 @@
+//! Batches ("jobs").
+
+use crate::error::touched;
+use crate::q::Q;
+use crate::rows::{self, job_cols, to_json};
+use crate::{Page, Result, Store};
+use ota_domain::job::{Job, JobStatus, SelectionType};
+use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, ProductKey};
+use sqlx::Row;
+
+impl Store {
+    /// Adds a batch; `Conflict` if the id exists. Its module is taken from its package.
+    pub async fn insert_job(&self, j: &Job) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO jobs (job_id, firmware_id, product_key, module_name, job_type, \
+             selection_type, target_json, src_versions_json, policy_json, tags_json, name, \
+             description, status, schedule_time, schedule_finish_time, created_at, modified_at, \
+             started_at, finished_at) \
+             VALUES ($1, $2, $3, (SELECT module_name FROM firmwares WHERE firmware_id = $2), \
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(j.job_id.as_str())
+        .bind(j.firmware_id.as_str())
+        .bind(j.product_key.as_str())
+        .bind(j.job_type.as_str())
+        .bind(j.selection_type.as_str())
+        .bind(to_json(&j.target_selection))
+        .bind(to_json(&j.src_versions))
+        .bind(to_json(&j.policy))
+        .bind(to_json(&j.tags))
+        .bind(j.name.as_deref())
+        .bind(j.description.as_deref())
+        .bind(j.status.as_str())
+        .bind(j.policy.schedule_time)
+        .bind(j.policy.schedule_finish_time)
+        .bind(j.created_at)
+        .bind(j.modified_at)
+        .bind(j.started_at)
+        .bind(j.finished_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_job(&self, id: &JobId) -> Result<Option<Job>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.job_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(rows::job).transpose()
+    }
+
+    /// Rewrites every mutable field (status, policy, selection, tags, texts, times).
+    pub async fn update_job(&self, j: &Job) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE jobs SET selection_type = $2, target_json = $3, src_versions_json = $4, \
+             policy_json = $5, tags_json = $6, name = $7, description = $8, status = $9, \
+             schedule_time = $10, schedule_finish_time = $11, modified_at = $12, \
+             started_at = $13, finished_at = $14 WHERE job_id = $1",
+        )
+        .bind(j.job_id.as_str())
+        .bind(j.selection_type.as_str())
+        .bind(to_json(&j.target_selection))
+        .bind(to_json(&j.src_versions))
+        .bind(to_json(&j.policy))
+        .bind(to_json(&j.tags))
+        .bind(j.name.as_deref())
+        .bind(j.description.as_deref())
+        .bind(j.status.as_str())
+        .bind(j.policy.schedule_time)
+        .bind(j.policy.schedule_finish_time)
+        .bind(j.modified_at)
+        .bind(j.started_at)
+        .bind(j.finished_at)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        touched(n)
+    }
+
+    /// A package's batches, newest first.
+    pub async fn list_jobs_by_firmware(
+        &self,
+        firmware_id: &FirmwareId,
+        page: Page,
+    ) -> Result<(Vec<Job>, i64)> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.firmware_id = $1 ORDER BY j.created_at DESC, j.job_id \
+             LIMIT $2 OFFSET $3"
+        ))
+        .bind(firmware_id.as_str())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE firmware_id = $1")
+            .bind(firmware_id.as_str())
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?;
+        Ok((rows::all(&rows, rows::job)?, total))
+    }
+
+    /// Every batch in one of `statuses`, oldest first (the engine's scan; active batches
+    /// are few).
+    pub async fn list_jobs_by_status(&self, statuses: &[JobStatus]) -> Result<Vec<Job>> {
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = Q::new(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.status IN ("
+        ));
+        q.bind_list(statuses.iter().map(|s| s.as_str()))
+            .push(") ORDER BY j.created_at, j.job_id");
+        rows::all(&q.fetch_all(self.pool()).await?, rows::job)
+    }
+
+    /// PLANNED batches whose start time has come.
+    pub async fn due_planned_jobs(&self, now: Millis) -> Result<Vec<Job>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.status = 'PLANNED' AND j.schedule_time <= $1 \
+             ORDER BY j.schedule_time, j.job_id"
+        ))
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::job)
+    }
+
+    /// IN_PROGRESS batches whose finish time has come.
+    pub async fn due_finishing_jobs(&self, now: Millis) -> Result<Vec<Job>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.status = 'IN_PROGRESS' AND j.schedule_finish_time <= $1 \
+             ORDER BY j.schedule_finish_time, j.job_id"
+        ))
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::job)
+    }
+
+    /// IN_PROGRESS dynamic batches of a product's module, newest first: the batches a
+    /// newly reporting device may join.
+    pub async fn active_dynamic_jobs(&self, pk: &ProductKey, module: &str) -> Result<Vec<Job>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.product_key = $1 AND j.module_name = $2 \
+             AND j.status = 'IN_PROGRESS' AND j.selection_type = $3 \
+             ORDER BY j.created_at DESC, j.job_id DESC"
+        ))
+        .bind(pk.as_str())
+        .bind(module)
+        .bind(SelectionType::Dynamic.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::job)
+    }
+
+    /// Batches that have a task for the device, newest first.
+    pub async fn jobs_by_device(&self, key: &DeviceKey, page: Page) -> Result<(Vec<Job>, i64)> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.job_id IN (SELECT t.job_id FROM tasks t \
+             WHERE t.product_key = $1 AND t.device_name = $2) \
+             ORDER BY j.created_at DESC, j.job_id LIMIT $3 OFFSET $4"
+        ))
+        .bind(key.product_key.as_str())
+        .bind(key.device_name.as_str())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await?;
+        let total = sqlx::query(
+            "SELECT COUNT(DISTINCT job_id) AS n FROM tasks \
+             WHERE product_key = $1 AND device_name = $2",
+        )
+        .bind(key.product_key.as_str())
+        .bind(key.device_name.as_str())
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?;
+        Ok((rows::all(&rows, rows::job)?, total))
+    }
+}

@@ -1,0 +1,50 @@
+//! A small migration runner: numbered scripts per dialect, applied once each inside one
+//! transaction, recorded in `schema_version`.
+
+use crate::{Dialect, Result, Store};
+use sqlx::{AssertSqlSafe, Row};
+
+/// (version, SQLite script, PostgreSQL script), in order. Never edit a shipped script:
+/// append a new version.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+/// Applies every migration newer than the recorded schema version.
+pub(crate) async fn run(store: &Store) -> Result<()> {
+    let mut tx = store.begin_write().await?;
+    if store.dialect() == Dialect::Postgres {
+        // Nodes starting together must not both create the schema.
+        sqlx::query("SELECT pg_advisory_xact_lock(7061736501)")
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    let current: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_version")
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get("v")?;
+    for &(version, sqlite, postgres) in MIGRATIONS {
+        if version <= current {
+            continue;
+        }
+        let script = match store.dialect() {
+            Dialect::Sqlite => sqlite,
+            Dialect::Postgres => postgres,
+        };
+        sqlx::raw_sql(AssertSqlSafe(script))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO schema_version (version) VALUES ($1)")
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        tracing::info!(version, "applied store migration");
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! A tiny builder for SQL whose shape depends on the input (IN lists, optional filters):
+//! it appends `$n` placeholders and collects the arguments alongside.
+
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Executor, Type};
+
+/// Dynamic SQL plus its arguments.
+pub(crate) struct Q {
+    sql: String,
+    args: AnyArguments,
+    n: usize,
+}
+
+impl Q {
+    pub(crate) fn new(sql: &str) -> Self {
+        Q {
+            sql: sql.to_owned(),
+            args: AnyArguments::default(),
+            n: 0,
+        }
+    }
+
+    /// Appends literal SQL.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub(crate) fn bind<'t, T: Encode<'t, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+        self.n += 1;
+        self.sql.push('$');
+        self.sql.push_str(&self.n.to_string());
+        // Encoding into AnyArguments only copies the value; it cannot fail for our types.
+        self.args.add(value).expect("encode Any argument");
+        self
+    }
+
+    /// Appends `$a, $b, …` bound to `values` (callers guarantee it is non-empty).
+    pub(crate) fn bind_list<'t, T, I>(&mut self, values: I) -> &mut Self
+    where
+        T: Encode<'t, Any> + Type<Any>,
+        I: IntoIterator<Item = T>,
+    {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+
+    pub(crate) async fn fetch_all<'e, E>(self, ex: E) -> sqlx::Result<Vec<AnyRow>>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .fetch_all(ex)
+            .await
+    }
+
+    pub(crate) async fn fetch_one<'e, E>(self, ex: E) -> sqlx::Result<AnyRow>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .fetch_one(ex)
+            .await
+    }
+
+    /// Runs the statement and returns the number of rows it changed.
+    pub(crate) async fn execute<'e, E>(self, ex: E) -> sqlx::Result<u64>
+    where
+        E: Executor<'e, Database = Any>,
+    {
+        Ok(sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .execute(ex)
+            .await?
+            .rows_affected())
+    }
+}
+
+/// How many keys go into one IN list: far below both engines' parameter limits, and small
+/// enough that one statement stays short.
+pub(crate) const CHUNK: usize = 500;

@@ -1,0 +1,321 @@
+//! Per-device tasks: reads for the engine's hot paths, batched saves, timer scans and
+//! leased claims.
+
+use crate::q::{CHUNK, Q};
+use crate::rows::{self, task_cols};
+use crate::{Dialect, Page, Result, Store, StoreError};
+use ota_domain::task::{Task, TaskStatus};
+use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, ProductKey, TaskId};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// The statuses of an unfinished task, exactly as the partial unique index names them (so
+/// both planners match queries to it).
+pub(crate) const UNFINISHED: &str = "('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')";
+
+/// Which tasks [`Store::list_tasks`] returns; every present clause must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub job_id: Option<JobId>,
+    pub device: Option<DeviceKey>,
+    /// Any of these statuses (empty = any).
+    pub statuses: Vec<TaskStatus>,
+    /// Any of these device names (empty = any).
+    pub device_names: Vec<String>,
+    pub firmware_id: Option<FirmwareId>,
+}
+
+/// Which due work a claim takes.
+enum Due<'a> {
+    Retries,
+    Timeouts,
+    Ready(&'a JobId),
+}
+
+impl Store {
+    pub async fn get_task(&self, id: &TaskId) -> Result<Option<Task>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks t WHERE t.task_id = $1"
+        ))
+        .bind(id.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(rows::task).transpose()
+    }
+
+    /// Writes every mutable field of each task in one transaction (and drops any lease).
+    /// `NotFound` if a task does not exist, `Conflict` if a task would become a second
+    /// unfinished task of its device and module; either way nothing is written.
+    pub async fn save_tasks(&self, tasks: &[Task]) -> Result<()> {
+        if tasks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for t in tasks {
+            let n = sqlx::query(
+                "UPDATE tasks SET status = $2, queued_reason = $3, failure = $4, \
+                 cancel_reason = $5, progress = $6, description = $7, retries_used = $8, \
+                 retry_at = $9, timeout_at = $10, started_at = $11, modified_at = $12, \
+                 lease_until = NULL WHERE task_id = $1",
+            )
+            .bind(t.task_id.as_str())
+            .bind(t.status.as_str())
+            .bind(t.queued_reason.map(|r| r.as_str()))
+            .bind(t.failure.map(|r| r.as_str()))
+            .bind(t.cancel_reason.map(|r| r.as_str()))
+            .bind(i64::from(t.progress))
+            .bind(t.desc.as_deref())
+            .bind(i64::from(t.retries_used))
+            .bind(t.retry_at)
+            .bind(t.timeout_at)
+            .bind(t.started_at)
+            .bind(t.modified_at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The unfinished tasks of these devices (the hot path of every device message).
+    pub async fn active_tasks_for_devices(&self, devices: &[DeviceKey]) -> Result<Vec<Task>> {
+        let mut by_product: BTreeMap<&ProductKey, Vec<&str>> = BTreeMap::new();
+        for d in devices {
+            by_product
+                .entry(&d.product_key)
+                .or_default()
+                .push(d.device_name.as_str());
+        }
+        let mut out = Vec::new();
+        for (pk, names) in by_product {
+            for chunk in names.chunks(CHUNK) {
+                let mut q = Q::new(concat!(
+                    "SELECT ",
+                    task_cols!(),
+                    " FROM tasks t WHERE t.product_key = "
+                ));
+                q.bind(pk.as_str())
+                    .push(" AND t.device_name IN (")
+                    .bind_list(chunk.iter().copied())
+                    .push(") AND t.status IN ")
+                    .push(UNFINISHED);
+                out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Tasks matching `filter`, oldest first, with the total.
+    pub async fn list_tasks(&self, filter: &TaskFilter, page: Page) -> Result<(Vec<Task>, i64)> {
+        let push = |q: &mut Q| {
+            if let Some(job) = &filter.job_id {
+                q.push(" AND t.job_id = ").bind(job.as_str());
+            }
+            if let Some(d) = &filter.device {
+                q.push(" AND t.product_key = ")
+                    .bind(d.product_key.as_str())
+                    .push(" AND t.device_name = ")
+                    .bind(d.device_name.as_str());
+            }
+            if !filter.statuses.is_empty() {
+                q.push(" AND t.status IN (")
+                    .bind_list(filter.statuses.iter().map(|s| s.as_str()))
+                    .push(")");
+            }
+            if !filter.device_names.is_empty() {
+                q.push(" AND t.device_name IN (")
+                    .bind_list(filter.device_names.iter().map(String::as_str))
+                    .push(")");
+            }
+            if let Some(fw) = &filter.firmware_id {
+                q.push(" AND t.firmware_id = ").bind(fw.as_str());
+            }
+        };
+        let mut q = Q::new(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks t WHERE 1 = 1"
+        ));
+        push(&mut q);
+        q.push(" ORDER BY t.created_at, t.device_id, t.task_id LIMIT ")
+            .bind(page.limit)
+            .push(" OFFSET ")
+            .bind(page.offset);
+        let rows = q.fetch_all(self.pool()).await?;
+        let mut count = Q::new("SELECT COUNT(*) AS n FROM tasks t WHERE 1 = 1");
+        push(&mut count);
+        let total = count.fetch_one(self.pool()).await?.try_get("n")?;
+        Ok((rows::all(&rows, rows::task)?, total))
+    }
+
+    /// The tasks with these ids that exist, in no particular order.
+    pub async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Q::new(concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM tasks t WHERE t.task_id IN ("
+            ));
+            q.bind_list(chunk.iter().map(TaskId::as_str)).push(")");
+            out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
+        }
+        Ok(out)
+    }
+
+    /// QUEUED tasks of a batch waiting only for a push slot (READY, OFFLINE or RATE_LIMITED)
+    /// whose device is online now, oldest first.
+    pub async fn ready_tasks(&self, job_id: &JobId, limit: i64) -> Result<Vec<Task>> {
+        self.due(Due::Ready(job_id), 0, limit, None).await
+    }
+
+    /// The device's NOTIFIED tasks: pushed before, re-pushed when it reconnects.
+    pub async fn tasks_to_repush_for(&self, key: &DeviceKey) -> Result<Vec<Task>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks t WHERE t.product_key = $1 AND t.device_name = $2 \
+             AND t.status = 'NOTIFIED' ORDER BY t.created_at"
+        ))
+        .bind(key.product_key.as_str())
+        .bind(key.device_name.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::task)
+    }
+
+    /// QUEUED tasks whose retry time has come, earliest first.
+    pub async fn due_retries(&self, now: Millis, limit: i64) -> Result<Vec<Task>> {
+        self.due(Due::Retries, now, limit, None).await
+    }
+
+    /// IN_PROGRESS tasks whose timeout has passed, earliest first.
+    pub async fn due_timeouts(&self, now: Millis, limit: i64) -> Result<Vec<Task>> {
+        self.due(Due::Timeouts, now, limit, None).await
+    }
+
+    /// Like [`Store::due_retries`], but leases the tasks for `lease_ms` so that other nodes
+    /// skip them until the lease ends or the tasks are saved.
+    pub async fn claim_due_retries(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        self.due(Due::Retries, now, limit, Some(lease_ms)).await
+    }
+
+    /// Like [`Store::due_timeouts`], with a lease (see [`Store::claim_due_retries`]).
+    pub async fn claim_due_timeouts(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        self.due(Due::Timeouts, now, limit, Some(lease_ms)).await
+    }
+
+    /// Like [`Store::ready_tasks`], with a lease (see [`Store::claim_due_retries`]).
+    pub async fn claim_ready_tasks(
+        &self,
+        job_id: &JobId,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        self.due(Due::Ready(job_id), now, limit, Some(lease_ms))
+            .await
+    }
+
+    /// Up to `limit` unfinished tasks of a batch (to cancel or finish it in chunks).
+    pub async fn unfinished_tasks_of_job(&self, job_id: &JobId, limit: i64) -> Result<Vec<Task>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            task_cols!(),
+            " FROM tasks t WHERE t.job_id = $1 \
+             AND t.status IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS') \
+             ORDER BY t.device_id LIMIT $2"
+        ))
+        .bind(job_id.as_str())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::task)
+    }
+
+    pub async fn count_unfinished(&self, job_id: &JobId) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM tasks WHERE job_id = $1 \
+             AND status IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')",
+        )
+        .bind(job_id.as_str())
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?)
+    }
+
+    async fn due(
+        &self,
+        what: Due<'_>,
+        now: Millis,
+        limit: i64,
+        lease: Option<i64>,
+    ) -> Result<Vec<Task>> {
+        let mut q = Q::new(concat!("SELECT ", task_cols!(), " FROM tasks t"));
+        let order = match what {
+            Due::Retries => {
+                q.push(" WHERE t.retry_at <= ")
+                    .bind(now)
+                    .push(" AND t.status = 'QUEUED' AND t.queued_reason = 'RETRY_SCHEDULED'");
+                " ORDER BY t.retry_at, t.task_id"
+            }
+            Due::Timeouts => {
+                q.push(" WHERE t.timeout_at <= ")
+                    .bind(now)
+                    .push(" AND t.status = 'IN_PROGRESS'");
+                " ORDER BY t.timeout_at, t.task_id"
+            }
+            Due::Ready(job) => {
+                q.push(" JOIN devices d ON d.id = t.device_id WHERE t.job_id = ")
+                    .bind(job.as_str())
+                    .push(
+                        " AND t.status = 'QUEUED' AND t.queued_reason IN \
+                         ('READY', 'OFFLINE', 'RATE_LIMITED') AND d.online = 1",
+                    );
+                " ORDER BY t.created_at, t.device_id"
+            }
+        };
+        let Some(lease_ms) = lease else {
+            q.push(order).push(" LIMIT ").bind(limit);
+            return rows::all(&q.fetch_all(self.pool()).await?, rows::task);
+        };
+        q.push(" AND (t.lease_until IS NULL OR t.lease_until <= ")
+            .bind(now)
+            .push(")")
+            .push(order)
+            .push(" LIMIT ")
+            .bind(limit);
+        if self.dialect() == Dialect::Postgres {
+            // Concurrent claimers pass over each other's rows instead of waiting on them.
+            q.push(" FOR UPDATE OF t SKIP LOCKED");
+        }
+        let mut tx = self.begin_write().await?;
+        let tasks = rows::all(&q.fetch_all(&mut *tx).await?, rows::task)?;
+        for chunk in tasks.chunks(CHUNK) {
+            let mut up = Q::new("UPDATE tasks SET lease_until = ");
+            up.bind(now + lease_ms)
+                .push(" WHERE task_id IN (")
+                .bind_list(chunk.iter().map(|t| t.task_id.as_str()))
+                .push(")");
+            up.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(tasks)
+    }
+}

@@ -1,0 +1,16 @@
+//! The store's conformance suite: every test runs against a fresh SQLite file and a fresh
+//! PostgreSQL schema (`OTA_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/test`;
+//! `OTA_TEST_SKIP_PG=1` skips PostgreSQL).
+
+#[path = "conformance/support.rs"]
+#[macro_use]
+mod support;
+
+#[path = "conformance/catalog.rs"]
+mod catalog;
+#[path = "conformance/creation.rs"]
+mod creation;
+#[path = "conformance/registry.rs"]
+mod registry;
+#[path = "conformance/tasks.rs"]
+mod tasks;

@@ -1,0 +1,402 @@
+//! Products, devices, versions, groups, modules and housekeeping rows.
+
+use crate::support::*;
+use ota_domain::registry::{DeviceFilter, Group, GroupKind, OtaModule};
+use ota_domain::{DeviceName, GroupId, ProductKey};
+use ota_store::{Page, Store, StoreError, UploadToken};
+use std::collections::BTreeMap;
+
+both!(
+    products,
+    devices,
+    presence,
+    module_versions,
+    groups,
+    ota_modules,
+    housekeeping
+);
+
+const ALL: Page = Page::new(0, 1000);
+
+async fn products(s: &Store) {
+    let a = product("pa");
+    s.insert_product(&a).await.unwrap();
+    s.insert_product(&product("pb")).await.unwrap();
+    assert!(matches!(
+        s.insert_product(&a).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_product(&"pa".into()).await.unwrap(), Some(a.clone()));
+    assert_eq!(s.get_product(&"nope".into()).await.unwrap(), None);
+    let (page, total) = s.list_products(Page::new(1, 10)).await.unwrap();
+    assert_eq!((page.len(), total), (1, 2));
+    let mut b = a.clone();
+    b.product_name = "renamed".into();
+    b.description = Some("d".into());
+    b.modified_at = T0 + 5;
+    s.update_product(&b).await.unwrap();
+    assert_eq!(s.get_product(&"pa".into()).await.unwrap(), Some(b));
+    s.insert_devices(&[device("pa", "x")]).await.unwrap();
+    assert!(matches!(
+        s.delete_product(&"pa".into()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    s.delete_device(&key("pa", "x")).await.unwrap();
+    s.delete_product(&"pa".into()).await.unwrap();
+    assert!(matches!(
+        s.delete_product(&"pa".into()).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut ghost = product("ghost");
+    ghost.product_name = "x".into();
+    assert!(matches!(
+        s.update_product(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn devices(s: &Store) {
+    s.insert_product(&product("p")).await.unwrap();
+    s.insert_product(&product("q")).await.unwrap();
+    let mut a = device("p", "Alpha_1");
+    a.tags = BTreeMap::from([("env".into(), "prod".into()), ("hw".into(), "v2".into())]);
+    a.nickname = Some("nick".into());
+    let b = device("p", "alpha%2");
+    let c = device("q", "Alpha_3");
+    s.insert_devices(&[a.clone(), b.clone(), c.clone()])
+        .await
+        .unwrap();
+    // A duplicate anywhere in the batch stores nothing of it.
+    let dup = s
+        .insert_devices(&[device("p", "new"), device("p", "Alpha_1")])
+        .await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    assert_eq!(s.get_device(&key("p", "new")).await.unwrap(), None);
+    // Unknown product.
+    assert!(s.insert_devices(&[device("zz", "x")]).await.is_err());
+
+    assert_eq!(
+        s.get_device(&key("p", "Alpha_1")).await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        s.get_device_by_iot_id(&c.iot_id).await.unwrap(),
+        Some(c.clone())
+    );
+    assert_eq!(
+        s.device_secret(&key("p", "alpha%2")).await.unwrap(),
+        Some(b.device_secret.clone())
+    );
+    assert_eq!(s.device_secret(&key("p", "none")).await.unwrap(), None);
+
+    let names = |v: Vec<ota_domain::registry::Device>| {
+        v.into_iter().map(|d| d.device_name.0).collect::<Vec<_>>()
+    };
+    let (all, total) = s.list_devices(None, None, ALL).await.unwrap();
+    assert_eq!((all.len(), total), (3, 3));
+    assert_eq!(all[0], a, "tags are loaded in lists too");
+    let (pp, total) = s
+        .list_devices(Some(&"p".into()), None, Page::new(1, 1))
+        .await
+        .unwrap();
+    assert_eq!((names(pp), total), (vec!["alpha%2".to_owned()], 2));
+    // Prefixes are exact: case-sensitive, and % and _ are not wildcards.
+    let (v, n) = s.list_devices(None, Some("Alpha"), ALL).await.unwrap();
+    assert_eq!(
+        (names(v), n),
+        (vec!["Alpha_1".to_owned(), "Alpha_3".to_owned()], 2)
+    );
+    let (v, _) = s
+        .list_devices(Some(&"p".into()), Some("alpha%"), ALL)
+        .await
+        .unwrap();
+    assert_eq!(names(v), vec!["alpha%2".to_owned()]);
+    let (v, _) = s.list_devices(None, Some("Alpha%"), ALL).await.unwrap();
+    assert!(v.is_empty());
+
+    let tags = BTreeMap::from([("env".into(), "dev".into())]);
+    s.set_device_tags(&key("p", "Alpha_1"), &tags)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_device(&key("p", "Alpha_1"))
+            .await
+            .unwrap()
+            .unwrap()
+            .tags,
+        tags
+    );
+    assert!(matches!(
+        s.set_device_tags(&key("p", "none"), &tags).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.count_devices(&"p".into()).await.unwrap(), 2);
+
+    s.delete_device(&key("p", "Alpha_1")).await.unwrap();
+    assert_eq!(s.get_device(&key("p", "Alpha_1")).await.unwrap(), None);
+    assert!(matches!(
+        s.delete_device(&key("p", "Alpha_1")).await,
+        Err(StoreError::NotFound)
+    ));
+    // The name is free again.
+    s.insert_devices(&[device("p", "Alpha_1")]).await.unwrap();
+}
+
+async fn presence(s: &Store) {
+    fleet(s, "p", 3).await;
+    fleet(s, "q", 1).await;
+    assert_eq!(s.count_online(None).await.unwrap(), 0);
+    s.set_presence(&[
+        (key("p", "d00000"), true, T0 + 1),
+        (key("p", "d00001"), true, T0 + 2),
+        (key("q", "d00000"), true, T0 + 3),
+        (key("p", "unknown"), true, T0 + 3),
+    ])
+    .await
+    .unwrap();
+    s.set_presence(&[(key("p", "d00001"), false, T0 + 9)])
+        .await
+        .unwrap();
+    assert_eq!(s.count_online(Some(&"p".into())).await.unwrap(), 1);
+    assert_eq!(s.count_online(None).await.unwrap(), 2);
+    let d = s.get_device(&key("p", "d00001")).await.unwrap().unwrap();
+    assert_eq!((d.online, d.last_online_at), (false, Some(T0 + 9)));
+    let d = s.get_device(&key("p", "d00000")).await.unwrap().unwrap();
+    assert_eq!((d.online, d.last_online_at), (true, Some(T0 + 1)));
+}
+
+async fn module_versions(s: &Store) {
+    fleet(s, "p", 3).await;
+    s.upsert_module_versions(&[
+        report("p", "d00000", "default", "1.0", T0),
+        report("p", "d00001", "default", "1.0", T0),
+        report("p", "d00002", "default", "2.0", T0),
+        report("p", "d00000", "mcu", "7", T0),
+        report("p", "ghost", "default", "9", T0),
+    ])
+    .await
+    .unwrap();
+    // Newer report wins, an older one is ignored.
+    s.upsert_module_versions(&[report("p", "d00001", "default", "2.0", T0 + 10)])
+        .await
+        .unwrap();
+    s.upsert_module_versions(&[report("p", "d00001", "default", "0.1", T0 + 5)])
+        .await
+        .unwrap();
+    let mv = s.module_versions(&key("p", "d00000")).await.unwrap();
+    assert_eq!(
+        mv,
+        vec![
+            report("p", "d00000", "default", "1.0", T0),
+            report("p", "d00000", "mcu", "7", T0)
+        ]
+    );
+    let (list, total) = s
+        .list_module_versions(&"p".into(), None, Page::new(0, 2))
+        .await
+        .unwrap();
+    assert_eq!((list.len(), total), (2, 4));
+    let one = DeviceName::from("d00001");
+    let (list, total) = s
+        .list_module_versions(&"p".into(), Some(&one), ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        (list, total),
+        (vec![report("p", "d00001", "default", "2.0", T0 + 10)], 1)
+    );
+    let dist = s
+        .version_distribution(&"p".into(), "default")
+        .await
+        .unwrap();
+    assert_eq!(dist, vec![("2.0".to_owned(), 2), ("1.0".to_owned(), 1)]);
+}
+
+async fn groups(s: &Store) {
+    let names = fleet(s, "p", 5).await;
+    fleet(s, "q", 1).await;
+    let g = |id: &str, kind: GroupKind| Group {
+        group_id: id.into(),
+        group_name: format!("group {id}"),
+        product_key: Some("p".into()),
+        description: None,
+        kind,
+        created_at: T0,
+    };
+    let st = g("g1", GroupKind::Static);
+    s.insert_group(&st).await.unwrap();
+    assert!(matches!(
+        s.insert_group(&st).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_group(&"g1".into()).await.unwrap(), Some(st.clone()));
+    let gid = GroupId::from("g1");
+    let add: Vec<DeviceName> = ["d00001", "d00003", "d00001", "ghost"]
+        .map(Into::into)
+        .to_vec();
+    assert_eq!(s.add_group_members(&gid, &add).await.unwrap(), 2);
+    assert_eq!(s.add_group_members(&gid, &add).await.unwrap(), 0);
+    let (m, total) = s.list_group_members(&gid, ALL).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(m[0].device_name.as_str(), "d00001");
+    assert_eq!(
+        s.remove_group_members(&gid, &["d00001".into()])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.list_group_members(&gid, ALL).await.unwrap().1, 1);
+
+    s.set_device_tags(
+        &key("p", &names[2]),
+        &BTreeMap::from([("env".into(), "x".into())]),
+    )
+    .await
+    .unwrap();
+    s.set_device_tags(
+        &key("p", &names[4]),
+        &BTreeMap::from([("env".into(), "x".into())]),
+    )
+    .await
+    .unwrap();
+    s.upsert_module_versions(&[
+        report("p", &names[2], "default", "1", T0),
+        report("p", &names[4], "default", "2", T0),
+    ])
+    .await
+    .unwrap();
+    let filter = DeviceFilter {
+        product_key: None,
+        name_prefix: Some("d0000".into()),
+        tags: BTreeMap::from([("env".into(), "x".into())]),
+        module_versions: vec![("default".into(), vec!["2".into(), "3".into()])],
+    };
+    let dy = g("g2", GroupKind::Dynamic { filter });
+    s.insert_group(&dy).await.unwrap();
+    assert_eq!(s.get_group(&"g2".into()).await.unwrap(), Some(dy.clone()));
+    let (m, total) = s.list_group_members(&"g2".into(), ALL).await.unwrap();
+    assert_eq!((m.len(), total), (1, 1));
+    assert_eq!(m[0].device_name.as_str(), names[4]);
+    assert!(matches!(
+        s.add_group_members(&"g2".into(), &["d00000".into()]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut other = g("g3", GroupKind::Static);
+    other.product_key = Some("q".into());
+    s.insert_group(&other).await.unwrap();
+    assert_eq!(s.list_groups(None, ALL).await.unwrap().1, 3);
+    let (gs, n) = s
+        .list_groups(Some(&ProductKey::from("p")), Page::new(0, 1))
+        .await
+        .unwrap();
+    assert_eq!((gs, n), (vec![st], 2));
+    s.delete_group(&gid).await.unwrap();
+    assert!(matches!(
+        s.delete_group(&gid).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list_group_members(&gid, ALL).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn ota_modules(s: &Store) {
+    let m = OtaModule {
+        product_key: "p".into(),
+        module_name: "WiFi".into(),
+        alias_name: Some("wifi fw".into()),
+        description: None,
+        created_at: T0,
+        modified_at: T0,
+    };
+    s.insert_module(&m).await.unwrap();
+    let mut dup = m.clone();
+    dup.module_name = "wifi".into();
+    assert!(matches!(
+        s.insert_module(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut other = m.clone();
+    other.product_key = "q".into();
+    s.insert_module(&other).await.unwrap();
+    assert_eq!(
+        s.get_module(&"p".into(), "WIFI").await.unwrap(),
+        Some(m.clone())
+    );
+    let mut up = dup.clone();
+    up.description = Some("new".into());
+    up.modified_at = T0 + 1;
+    s.update_module(&up).await.unwrap();
+    let got = s.get_module(&"p".into(), "wifi").await.unwrap().unwrap();
+    assert_eq!(
+        (got.module_name.as_str(), got.description.as_deref()),
+        ("WiFi", Some("new"))
+    );
+    assert_eq!(s.list_modules(&"p".into()).await.unwrap().len(), 1);
+    s.delete_module(&"p".into(), "wIfI").await.unwrap();
+    assert_eq!(s.get_module(&"p".into(), "wifi").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_module(&"p".into(), "wifi").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn housekeeping(s: &Store) {
+    s.insert_access_key("AK1", "sec1").await.unwrap();
+    s.insert_access_key("AK2", "sec2").await.unwrap();
+    assert!(matches!(
+        s.insert_access_key("AK1", "x").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.access_key_secret("AK1").await.unwrap().as_deref(),
+        Some("sec1")
+    );
+    assert_eq!(s.access_key_secret("AK9").await.unwrap(), None);
+    let keys: Vec<String> = s
+        .list_access_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&"AK2".to_owned()));
+
+    let tok = |t: &str, exp| UploadToken {
+        token: t.into(),
+        created_at: T0,
+        expires_at: exp,
+        max_size: 1 << 30,
+        used: false,
+    };
+    s.insert_upload_token(&tok("u1", T0 + 10)).await.unwrap();
+    s.insert_upload_token(&tok("u2", T0 + 20)).await.unwrap();
+    s.insert_upload_token(&tok("u3", T0 + 5)).await.unwrap();
+    assert_eq!(
+        s.get_upload_token("u1").await.unwrap(),
+        Some(tok("u1", T0 + 10))
+    );
+    assert!(s.mark_upload_used("u1").await.unwrap());
+    assert!(
+        !s.mark_upload_used("u1").await.unwrap(),
+        "a token is used once"
+    );
+    assert!(s.get_upload_token("u1").await.unwrap().unwrap().used);
+    assert_eq!(
+        s.expired_unused_uploads(T0 + 15).await.unwrap(),
+        vec!["u3".to_owned()]
+    );
+    s.delete_upload_token("u3").await.unwrap();
+    assert!(matches!(
+        s.delete_upload_token("u3").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.get_upload_token("u3").await.unwrap(), None);
+
+    assert_eq!(s.kv_get("k").await.unwrap(), None);
+    s.kv_set("k", "v1").await.unwrap();
+    s.kv_set("k", "v2").await.unwrap();
+    assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v2"));
+}
