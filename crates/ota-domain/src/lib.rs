@@ -13,6 +13,7 @@ pub mod registry;
 pub mod stats;
 pub mod task;
 pub mod time;
+pub mod validate;
 
 pub use error::{DomainError, ErrorCode};
 pub use ids::*;

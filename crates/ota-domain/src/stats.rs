@@ -190,7 +190,11 @@ impl JobStats {
     }
 }
 
-fn check<K>(what: &'static str, tasks: u64, reasons: &BTreeMap<K, u64>) -> Result<(), StatsMismatch> {
+fn check<K>(
+    what: &'static str,
+    tasks: u64,
+    reasons: &BTreeMap<K, u64>,
+) -> Result<(), StatsMismatch> {
     let sum: u64 = reasons.values().sum();
     if sum == tasks {
         Ok(())

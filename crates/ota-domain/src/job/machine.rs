@@ -96,7 +96,9 @@ impl Job {
             // adding devices until its policy is cancelled.
             (InProgress, JobEvent::AllTasksFinished) => {
                 if self.selection_type == SelectionType::Dynamic {
-                    return Err(Rejection::Stale("a dynamic batch runs until its policy stops"));
+                    return Err(Rejection::Stale(
+                        "a dynamic batch runs until its policy stops",
+                    ));
                 }
                 finish(&mut next, &mut effects, Completed, now);
             }
@@ -124,7 +126,9 @@ impl Job {
                 effects.push(JobEffect::CancelTasks(options));
                 finish(&mut next, &mut effects, Canceled, now);
             }
-            (_, JobEvent::Cancel(_)) => return Err(Rejection::Invalid("batch is already finished")),
+            (_, JobEvent::Cancel(_)) => {
+                return Err(Rejection::Invalid("batch is already finished"));
+            }
 
             // Aliyun sets a dynamic batch to CANCELED when its policy is cancelled; tasks
             // already created are left to finish.
@@ -169,7 +173,9 @@ impl Job {
             // which is what storing it in the policy gives.
             (Planned | InProgress, JobEvent::UpdateTimeout(minutes)) => {
                 if self.selection_type != SelectionType::Dynamic {
-                    return Err(Rejection::Invalid("only a dynamic batch's timeout can change"));
+                    return Err(Rejection::Invalid(
+                        "only a dynamic batch's timeout can change",
+                    ));
                 }
                 if !(1..=1440).contains(&minutes) {
                     return Err(Rejection::Invalid("timeout must be 1-1440 minutes"));

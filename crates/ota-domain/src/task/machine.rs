@@ -134,6 +134,9 @@ impl Task {
             // Hold reasons only describe a QUEUED task; they never change its status. The
             // schedule and a pending retry are timers, released only by JobStarted / RetryDue:
             // overwriting them would lose the wait and let the task out early.
+            (Queued, TaskEvent::Held(QueuedReason::RetryScheduled)) => {
+                return Err(Rejection::Invalid("only a failure schedules a retry"));
+            }
             (Queued, TaskEvent::Held(reason)) => {
                 if self.queued_reason == Some(reason) {
                     return Err(Rejection::Stale("same hold reason"));
