@@ -1,1 +1,32 @@
-//! ota-core
+//! The service layer: every use case of the platform, and the engine that moves tasks.
+//!
+//! Faces (REST, Aliyun RPC, console, device gateway) only parse input, call a method of
+//! [`Core`] and render the result; all rules live in `ota-domain` and all transactions here.
+//! Each use case loads state from the store, applies a pure domain transition and saves the
+//! result. Device traffic enters through [`Core::submit`] and is committed in groups by the
+//! ingest worker, so a burst of reports costs one transaction, not one per message.
+//!
+//! This crate must not import any face: no axum, no MQTT codec.
+
+mod cache;
+mod clock;
+mod config;
+mod core;
+pub mod engine;
+mod error;
+mod ids;
+mod jobs;
+mod link;
+mod packages;
+mod push;
+mod registry;
+
+pub use crate::core::Core;
+pub use clock::{Clock, OffsetClock, SystemClock};
+pub use config::CoreConfig;
+pub use engine::DeviceInput;
+pub use error::{CoreError, CoreResult};
+pub use jobs::*;
+pub use link::{DeviceLink, NoDevices};
+pub use packages::*;
+pub use registry::*;

@@ -1,1 +1,71 @@
-//! ota-scheduler
+//! Background workers: the loops that make time pass for the engine. Each loop calls one
+//! `ota_core` entry point per tick, logs failures and keeps going, and stops when the
+//! shutdown token fires. The logic lives in the core; this crate only owns the loops.
+
+use ota_core::Core;
+use ota_core::engine::{dispatch::Dispatcher, timers};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How often expired, never-used uploads are collected.
+const UPLOAD_GC_EVERY: Duration = Duration::from_secs(60);
+
+/// Starts every worker: ingest, dispatcher, timers and upload collection.
+pub fn spawn_all(core: &Core, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(ingest(core.clone(), shutdown.clone())),
+        tokio::spawn(dispatcher(core.clone(), shutdown.clone())),
+        tokio::spawn(timer(core.clone(), shutdown.clone())),
+        tokio::spawn(upload_gc(core.clone(), shutdown.clone())),
+    ]
+}
+
+async fn ingest(core: Core, shutdown: CancellationToken) {
+    core.run_ingest(shutdown).await;
+    tracing::info!("ingest worker stopped");
+}
+
+async fn dispatcher(core: Core, shutdown: CancellationToken) {
+    let mut dispatcher = Dispatcher::default();
+    let tick = core.config().tick;
+    while !shutdown.is_cancelled() {
+        match dispatcher.tick(&core).await {
+            Ok(_) => {}
+            Err(err) => tracing::error!(%err, "dispatch tick failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = core.dispatcher_wait(tick) => {}
+        }
+    }
+    tracing::info!("dispatcher stopped");
+}
+
+async fn timer(core: Core, shutdown: CancellationToken) {
+    let tick = core.config().tick.max(Duration::from_millis(250));
+    while !shutdown.is_cancelled() {
+        if let Err(err) = timers::tick(&core).await {
+            tracing::error!(%err, "timer tick failed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+    tracing::info!("timer worker stopped");
+}
+
+async fn upload_gc(core: Core, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        match core.collect_expired_uploads().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired uploads collected"),
+            Err(err) => tracing::error!(%err, "upload collection failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(UPLOAD_GC_EVERY) => {}
+        }
+    }
+}

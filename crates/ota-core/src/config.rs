@@ -1,0 +1,42 @@
+//! Settings of the service layer, with the defaults of the Aliyun platform.
+
+use ota_domain::Millis;
+
+/// How the core behaves; every field has a production default.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Base URL devices use to download packages, e.g. `http://10.0.0.5:8080`.
+    pub public_url: String,
+    /// Maximum number of packages (Aliyun: 500 per instance).
+    pub firmware_quota: i64,
+    /// Largest accepted package file, in bytes (Aliyun: 1,000 MB).
+    pub max_file_size: u64,
+    /// How long a download URL in a push stays valid.
+    pub download_url_ttl: Millis,
+    /// Device events are committed in groups of at most this many.
+    pub ingest_batch: usize,
+    /// How long the engine waits to fill a group before committing it.
+    pub ingest_linger: std::time::Duration,
+    /// How often the dispatcher releases pushes and the timer worker looks for due work.
+    pub tick: std::time::Duration,
+    /// Largest block a device may request over MQTT download (bytes).
+    pub max_block_size: usize,
+    /// Largest package deliverable over MQTT download (Aliyun: 16 MB).
+    pub max_mqtt_download: u64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            firmware_quota: 500,
+            max_file_size: 1_000 * 1024 * 1024,
+            download_url_ttl: 24 * 3_600_000,
+            ingest_batch: 4_096,
+            ingest_linger: std::time::Duration::from_millis(5),
+            tick: std::time::Duration::from_millis(200),
+            max_block_size: 128 * 1024,
+            max_mqtt_download: 16 * 1024 * 1024,
+        }
+    }
+}

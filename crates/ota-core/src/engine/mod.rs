@@ -1,0 +1,36 @@
+//! The engine: what moves tasks. Three loops, all driven by the store:
+//! - [`ingest`] commits device reports in groups and applies them to tasks;
+//! - [`dispatch`] releases pushes at each batch's rate to online devices;
+//! - [`timers`] fires due retries, timeouts and batch schedules.
+//!
+//! Every deadline is a column in the store, so after a restart the loops pick up exactly
+//! where they stopped.
+
+pub(crate) mod apply;
+pub mod dispatch;
+pub mod ingest;
+pub mod timers;
+
+use ota_domain::DeviceKey;
+
+/// Something a device did, as the engine needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceInput {
+    /// The device connected.
+    Online(DeviceKey),
+    /// The device disconnected or timed out.
+    Offline(DeviceKey),
+    /// The device reported the version of a module (`/ota/device/inform`).
+    Inform {
+        device: DeviceKey,
+        module: Option<String>,
+        version: String,
+    },
+    /// The device reported progress (`/ota/device/progress`).
+    Progress {
+        device: DeviceKey,
+        module: Option<String>,
+        step: i32,
+        desc: Option<String>,
+    },
+}

@@ -1,0 +1,49 @@
+//! Generated identifiers and secrets, in the shapes the Aliyun platform uses: 11-character
+//! product keys, 32-character hex secrets, 20-character IotIds.
+
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+fn alnum(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A new ProductKey, e.g. `a1b2C3d4E5f`.
+pub fn product_key() -> String {
+    format!("a1{}", alnum(9))
+}
+
+/// A new device or product secret: 32 random hex digits (128 bits).
+pub fn secret() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// A new IotId.
+pub fn iot_id() -> String {
+    alnum(20)
+}
+
+/// A new FirmwareId.
+pub fn firmware_id() -> String {
+    format!("{}0100", alnum(22))
+}
+
+/// A new JobId.
+pub fn job_id() -> String {
+    alnum(20)
+}
+
+/// A new GroupId.
+pub fn group_id() -> String {
+    alnum(16)
+}
+
+/// A random object key component.
+pub fn object_name() -> String {
+    alnum(24)
+}

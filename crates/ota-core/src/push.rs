@@ -1,0 +1,205 @@
+//! What a device is told: the upgrade message for a task, the pull reply, and MQTT block
+//! download. All three read the same package description, so a device sees one truth
+//! whichever way it asks.
+
+use crate::{Core, CoreResult};
+use bytes::Bytes;
+use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
+use ota_domain::job::{DownloadProtocol, Job};
+use ota_domain::registry::DEFAULT_MODULE;
+use ota_domain::task::{Task, TaskStatus};
+use ota_domain::{DeviceKey, DomainError, Millis};
+use ota_protocol::{ExtData, FileEntry, TopicKind, UpgradeData, UpgradePush};
+
+pub(crate) fn device_key(task: &Task) -> DeviceKey {
+    DeviceKey {
+        product_key: task.product_key.clone(),
+        device_name: task.device_name.clone(),
+    }
+}
+
+/// The stream id of a package for MQTT block download: stable, derived from its id.
+pub fn stream_id(firmware: &Firmware) -> u64 {
+    // FNV-1a, folded to 31 bits: small enough for every SDK's integer parsing.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in firmware.firmware_id.as_str().bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash ^ (hash >> 31)) & 0x7fff_ffff
+}
+
+fn wire_sign_method(method: SignMethod) -> ota_protocol::SignMethod {
+    match method {
+        SignMethod::Md5 => ota_protocol::SignMethod::Md5,
+        SignMethod::Sha256 => ota_protocol::SignMethod::Sha256,
+    }
+}
+
+impl Core {
+    /// A signed, expiring download URL for a stored file.
+    pub fn download_url(&self, file: &FirmwareFile, now: Millis) -> String {
+        let path = format!("/dl/{}", file.blob_key);
+        let expires = (now + self.config().download_url_ttl) / 1000;
+        let query = self.signer().sign(&path, expires);
+        format!(
+            "{}{}?{}",
+            self.config().public_url.trim_end_matches('/'),
+            path,
+            query
+        )
+    }
+
+    /// The `data` object describing `firmware` to a device, under `job`'s delivery rules.
+    pub fn upgrade_data(&self, firmware: &Firmware, job: &Job, now: Millis) -> UpgradeData {
+        let mut data = UpgradeData {
+            version: firmware.dest_version.clone(),
+            sign_method: wire_sign_method(firmware.sign_method),
+            module: (firmware.module_name != DEFAULT_MODULE).then(|| firmware.module_name.clone()),
+            is_diff: firmware.firmware_type == FirmwareType::Differential,
+            ..UpgradeData::default()
+        };
+        let ext = ExtData {
+            tags: job.tags.clone(),
+            package_udi: firmware.udi.clone(),
+        };
+        data.ext_data = (!ext.tags.is_empty() || ext.package_udi.is_some()).then_some(ext);
+        if firmware.multi_file {
+            data.files = Some(
+                firmware
+                    .files
+                    .iter()
+                    .map(|f| FileEntry {
+                        file_name: f.name.clone(),
+                        file_size: f.size,
+                        file_url: self.download_url(f, now),
+                        file_sign: f.sign_value.clone(),
+                        file_md5: Some(f.md5.clone()),
+                    })
+                    .collect(),
+            );
+            return data;
+        }
+        if let Some(file) = firmware.main_file() {
+            data.size = Some(file.size);
+            data.md5 = Some(file.md5.clone());
+            data.sign = Some(file.sign_value.clone());
+            match job.policy.download_protocol {
+                DownloadProtocol::Https => data.url = Some(self.download_url(file, now)),
+                DownloadProtocol::Mqtt => {
+                    data.d_protocol = Some("mqtt".to_owned());
+                    data.stream_id = Some(stream_id(firmware));
+                    data.stream_file_id = Some(1);
+                }
+            }
+        }
+        data
+    }
+
+    /// The topic and payload of the upgrade push for `task`.
+    pub(crate) fn upgrade_message(
+        &self,
+        firmware: &Firmware,
+        job: &Job,
+        task: &Task,
+        now: Millis,
+    ) -> CoreResult<(String, Vec<u8>)> {
+        let push = UpgradePush::new(self.upgrade_data(firmware, job, now), now.max(0) as u64);
+        let topic = TopicKind::Upgrade.topic(task.product_key.as_str(), task.device_name.as_str());
+        Ok((topic, push.to_vec()))
+    }
+
+    /// Answers a device's pull (`thing/ota/firmware/get`): the package of its pending task
+    /// for `module`, marking the task NOTIFIED. `None` when there is nothing to update.
+    pub async fn firmware_get(
+        &self,
+        device: &DeviceKey,
+        module: Option<&str>,
+    ) -> CoreResult<Option<UpgradePush>> {
+        let now = self.now();
+        let module = module.filter(|m| !m.is_empty()).unwrap_or(DEFAULT_MODULE);
+        let tasks = self
+            .store()
+            .active_tasks_for_devices(std::slice::from_ref(device))
+            .await?;
+        let Some(task) = tasks.into_iter().find(|t| {
+            t.module_name == module
+                && matches!(
+                    t.status,
+                    TaskStatus::Queued | TaskStatus::Notified | TaskStatus::InProgress
+                )
+        }) else {
+            return Ok(None);
+        };
+        let job = self.inner.cache.job(self.store(), &task.job_id).await?;
+        let firmware = self
+            .inner
+            .cache
+            .firmware(self.store(), &task.firmware_id)
+            .await?;
+        let mut outcome = crate::engine::apply::Outcome::default();
+        if task.status == TaskStatus::Queued {
+            let delivered = outcome
+                .apply(self, &task, ota_domain::task::TaskEvent::Delivered, now)
+                .await?;
+            if delivered.is_none() {
+                return Ok(None);
+            }
+        }
+        outcome.commit(self).await?;
+        Ok(Some(UpgradePush::new(
+            self.upgrade_data(&firmware, &job, now),
+            now.max(0) as u64,
+        )))
+    }
+
+    /// One block of a package for MQTT download. The device may only read packages of its
+    /// own unfinished tasks. Returns the file length and the bytes.
+    pub async fn file_block(
+        &self,
+        device: &DeviceKey,
+        stream: u64,
+        offset: u64,
+        size: u64,
+    ) -> CoreResult<(u64, Bytes)> {
+        let tasks = self
+            .store()
+            .active_tasks_for_devices(std::slice::from_ref(device))
+            .await?;
+        for task in tasks {
+            let firmware = self
+                .inner
+                .cache
+                .firmware(self.store(), &task.firmware_id)
+                .await?;
+            if stream_id(&firmware) != stream {
+                continue;
+            }
+            let Some(file) = firmware.main_file() else {
+                continue;
+            };
+            if file.size > self.config().max_mqtt_download {
+                return Err(DomainError::invalid(
+                    "streamId",
+                    "file size has exceeded the limit 16 MB",
+                )
+                .into());
+            }
+            if offset > file.size {
+                return Err(DomainError::invalid(
+                    "fileBlock.offset",
+                    "is past the end of the file",
+                )
+                .into());
+            }
+            let len = size.min(self.config().max_block_size as u64) as usize;
+            let bytes = self.blobs().read_range(&file.blob_key, offset, len).await?;
+            return Ok((file.size, bytes));
+        }
+        Err(DomainError::not_found(
+            "streamId",
+            "no pending package with this stream for the device",
+        )
+        .into())
+    }
+}
