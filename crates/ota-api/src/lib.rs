@@ -1,1 +1,40 @@
-//! ota-api
+//! The HTTP faces of the platform: the native REST API under `/api/v1`, package downloads
+//! under `/dl`, health and metrics. Handlers parse, call one `ota_core::Core` method and
+//! render; no rule lives here.
+//!
+//! This crate must not import the device gateway or a store backend directly.
+
+mod auth;
+mod download;
+pub mod error;
+pub mod handlers;
+mod openapi;
+mod page;
+pub mod sign;
+mod state;
+mod views;
+
+pub use auth::NonceCache;
+pub use state::AppState;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::get;
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let api = handlers::routes()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_signature,
+        ))
+        .route("/openapi.json", get(openapi::document));
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/dl/{*key}", get(download::serve))
+        .route("/healthz", get(handlers::health::healthz))
+        .route("/metrics", get(handlers::health::metrics))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}

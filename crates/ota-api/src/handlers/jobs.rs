@@ -1,0 +1,383 @@
+//! Batches and their tasks.
+
+use crate::error::{ApiError, ApiResult};
+use crate::page::{PageQuery, Paged};
+use crate::state::AppState;
+use crate::views;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use ota_core::JobRequest;
+use ota_domain::job::{CancelOptions, JobEvent, RateUpdate};
+use ota_domain::task::TaskStatus;
+use ota_domain::validate::{
+    self, DynamicJobRequest, RateStepInput, StaticJobRequest, UpgradeParams, VerifyJobRequest,
+};
+use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
+use ota_store::TaskFilter;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TagInput {
+    key: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub struct RateStepJson {
+    at: i64,
+    per_minute: i64,
+}
+
+/// `POST /api/v1/firmwares/{id}/jobs`. Field names follow the Aliyun parameters in
+/// snake case; `kind` picks the operation.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CreateJob {
+    /// `verify`, `static` (default) or `dynamic`.
+    kind: Option<String>,
+    product_key: Option<String>,
+    target_selection: Option<String>,
+    #[serde(default)]
+    src_versions: Vec<String>,
+    #[serde(default)]
+    device_names: Vec<String>,
+    device_list_url: Option<String>,
+    gray_percent: Option<String>,
+    group_id: Option<String>,
+    group_type: Option<String>,
+    schedule_time: Option<i64>,
+    schedule_finish_time: Option<i64>,
+    dynamic_mode: Option<i64>,
+    retry_interval: Option<i64>,
+    retry_count: Option<i64>,
+    timeout_minutes: Option<i64>,
+    maximum_per_minute: Option<i64>,
+    #[serde(default)]
+    rate_steps: Vec<RateStepJson>,
+    need_push: Option<bool>,
+    need_confirm: Option<bool>,
+    overwrite_mode: Option<i64>,
+    multi_module_mode: Option<bool>,
+    download_protocol: Option<String>,
+    #[serde(default)]
+    tags: Vec<TagInput>,
+}
+
+fn tag_pairs(tags: Vec<TagInput>) -> Vec<(Option<String>, Option<String>)> {
+    tags.into_iter().map(|t| (t.key, t.value)).collect()
+}
+
+impl CreateJob {
+    fn into_request(self) -> Result<JobRequest, ApiError> {
+        let kind = self.kind.clone().unwrap_or_else(|| "static".to_owned());
+        let params = UpgradeParams {
+            retry_interval: self.retry_interval,
+            retry_count: self.retry_count,
+            timeout_in_minutes: self.timeout_minutes,
+            maximum_per_minute: self.maximum_per_minute,
+            rate_steps: self
+                .rate_steps
+                .iter()
+                .map(|s| RateStepInput {
+                    at: s.at,
+                    per_minute: s.per_minute,
+                })
+                .collect(),
+            need_push: self.need_push,
+            need_confirm: self.need_confirm,
+            overwrite_mode: self.overwrite_mode,
+            multi_module_mode: self.multi_module_mode,
+            download_protocol: self.download_protocol.clone(),
+            tags: tag_pairs(self.tags.clone()),
+        };
+        Ok(match kind.as_str() {
+            "verify" => JobRequest::Verify(VerifyJobRequest {
+                target_device_names: self.device_names,
+                timeout_in_minutes: self.timeout_minutes,
+                need_confirm: self.need_confirm,
+                need_push: self.need_push,
+                download_protocol: self.download_protocol,
+                tags: tag_pairs(self.tags),
+            }),
+            "static" => JobRequest::Static(StaticJobRequest {
+                target_selection: self.target_selection,
+                src_versions: self.src_versions,
+                target_device_names: self.device_names,
+                dn_list_file_url: self.device_list_url,
+                gray_percent: self.gray_percent,
+                group_id: self.group_id,
+                group_type: self.group_type,
+                schedule_time: self.schedule_time,
+                schedule_finish_time: self.schedule_finish_time,
+                params,
+            }),
+            "dynamic" => JobRequest::Dynamic(DynamicJobRequest {
+                src_versions: self.src_versions,
+                group_id: self.group_id,
+                group_type: self.group_type,
+                dynamic_mode: self.dynamic_mode,
+                params,
+            }),
+            _ => {
+                return Err(ApiError::invalid(
+                    "kind",
+                    "must be verify, static or dynamic",
+                ));
+            }
+        })
+    }
+}
+
+pub async fn create_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<CreateJob>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let pk = req.product_key.clone().map(ProductKey);
+    let request = req.into_request()?;
+    let (job, created) = s
+        .core
+        .create_job(&FirmwareId(id), pk.as_ref(), request)
+        .await?;
+    let mut v = views::job(&job);
+    v["tasks_created"] = json!(created.created);
+    v["devices_busy"] = json!(created.skipped_busy);
+    v["tasks_overwritten"] = json!(created.overwritten);
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+pub async fn list_jobs(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<Paged<Value>>> {
+    let page = q.page()?;
+    let (items, total) = s.core.jobs_of_firmware(&FirmwareId(id), page).await?;
+    Ok(Json(Paged::new(
+        items.iter().map(views::job).collect(),
+        total,
+        page,
+    )))
+}
+
+pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = JobId(id);
+    let job = s.core.job(&id).await?;
+    let counts = s.core.job_counts(&id).await?;
+    let mut v = views::job(&job);
+    v["counts"] = views::counts(&counts);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelJob {
+    #[serde(default)]
+    cancel_in_progress: bool,
+    #[serde(default)]
+    cancel_queued: bool,
+    #[serde(default)]
+    cancel_notified: bool,
+    #[serde(default)]
+    cancel_scheduled: bool,
+    cancel_unconfirmed: Option<bool>,
+    /// Shorthand: cancel every unfinished task.
+    #[serde(default)]
+    all: bool,
+}
+
+pub async fn cancel_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<CancelJob>,
+) -> ApiResult<Json<Value>> {
+    let options = if req.all {
+        CancelOptions::everything()
+    } else {
+        CancelOptions {
+            cancel_in_progress: req.cancel_in_progress,
+            cancel_queued: req.cancel_queued,
+            cancel_notified: req.cancel_notified,
+            cancel_scheduled: req.cancel_scheduled,
+            cancel_unconfirmed: req.cancel_unconfirmed,
+        }
+    };
+    let job = s.core.cancel_job(&JobId(id), options).await?;
+    Ok(Json(views::job(&job)))
+}
+
+/// CancelOTAStrategyByJob: a dynamic batch stops adding devices.
+pub async fn cancel_strategy(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let job = s
+        .core
+        .apply_job_event(&JobId(id), JobEvent::StrategyCanceled)
+        .await?;
+    Ok(Json(views::job(&job)))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct JobChange {
+    maximum_per_minute: Option<i64>,
+    rate_steps: Option<Vec<RateStepJson>>,
+    tags: Option<Vec<TagInput>>,
+    timeout_minutes: Option<i64>,
+}
+
+/// UpdateOTAJob: the rate, tags and (dynamic) timeout of a running batch.
+pub async fn update_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<JobChange>,
+) -> ApiResult<Json<Value>> {
+    let id = JobId(id);
+    if let Some(rate) = req.maximum_per_minute {
+        let rate = validate::maximum_per_minute(Some(rate))?;
+        s.core
+            .apply_job_event(&id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
+            .await?;
+    }
+    if let Some(steps) = req.rate_steps {
+        let steps = validate::rate_steps(
+            steps
+                .iter()
+                .map(|s| RateStepInput {
+                    at: s.at,
+                    per_minute: s.per_minute,
+                })
+                .collect(),
+        )?;
+        s.core
+            .apply_job_event(&id, JobEvent::UpdateRate(RateUpdate::Steps(steps)))
+            .await?;
+    }
+    if let Some(tags) = req.tags {
+        let tags = validate::parse_tags("Tags", tag_pairs(tags))?;
+        s.core
+            .apply_job_event(&id, JobEvent::UpdateTags(tags))
+            .await?;
+    }
+    if let Some(minutes) = req.timeout_minutes {
+        let minutes = validate::timeout_in_minutes(Some(minutes))?.unwrap_or_default();
+        s.core
+            .apply_job_event(&id, JobEvent::UpdateTimeout(minutes))
+            .await?;
+    }
+    Ok(Json(views::job(&s.core.job(&id).await?)))
+}
+
+#[derive(Deserialize)]
+pub struct TaskQuery {
+    status: Option<String>,
+    device_name: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+fn parse_statuses(status: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
+    status
+        .map(|list| {
+            list.split(',')
+                .map(|s| TaskStatus::parse(s.trim()).ok_or_else(|| ApiError::invalid("status", "must be CONFIRM, QUEUED, NOTIFIED, IN_PROGRESS, SUCCEEDED, FAILED or CANCELED")))
+                .collect()
+        })
+        .transpose()
+        .map(Option::unwrap_or_default)
+}
+
+pub async fn job_tasks(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<TaskQuery>,
+) -> ApiResult<Json<Paged<Value>>> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page()?;
+    let filter = TaskFilter {
+        job_id: Some(JobId(id)),
+        statuses: parse_statuses(q.status.as_deref())?,
+        device_names: q.device_name.into_iter().collect(),
+        ..TaskFilter::default()
+    };
+    let (items, total) = s.core.list_tasks(&filter, page).await?;
+    Ok(Json(Paged::new(
+        items.iter().map(views::task).collect(),
+        total,
+        page,
+    )))
+}
+
+pub async fn device_tasks(
+    State(s): State<AppState>,
+    Path((pk, dn)): Path<(String, String)>,
+    Query(q): Query<TaskQuery>,
+) -> ApiResult<Json<Paged<Value>>> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page()?;
+    let filter = TaskFilter {
+        device: Some(DeviceKey::new(pk, dn)),
+        statuses: parse_statuses(q.status.as_deref())?,
+        ..TaskFilter::default()
+    };
+    let (items, total) = s.core.list_tasks(&filter, page).await?;
+    Ok(Json(Paged::new(
+        items.iter().map(views::task).collect(),
+        total,
+        page,
+    )))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskIds {
+    task_ids: Vec<String>,
+}
+
+impl TaskIds {
+    fn ids(self, max: usize) -> Result<Vec<TaskId>, ApiError> {
+        if self.task_ids.is_empty() || self.task_ids.len() > max {
+            return Err(ApiError::invalid(
+                "task_ids",
+                format!("must list 1-{max} task ids"),
+            ));
+        }
+        Ok(self.task_ids.into_iter().map(TaskId).collect())
+    }
+}
+
+fn task_list(tasks: &[ota_domain::task::Task]) -> Json<Value> {
+    Json(json!({"items": tasks.iter().map(views::task).collect::<Vec<_>>()}))
+}
+
+pub async fn confirm_tasks(
+    State(s): State<AppState>,
+    Json(req): Json<TaskIds>,
+) -> ApiResult<Json<Value>> {
+    Ok(task_list(&s.core.confirm_tasks(&req.ids(10)?).await?))
+}
+
+pub async fn cancel_tasks(
+    State(s): State<AppState>,
+    Json(req): Json<TaskIds>,
+) -> ApiResult<Json<Value>> {
+    Ok(task_list(&s.core.cancel_tasks(&req.ids(200)?).await?))
+}
+
+pub async fn reupgrade_tasks(
+    State(s): State<AppState>,
+    Json(req): Json<TaskIds>,
+) -> ApiResult<Json<Value>> {
+    Ok(task_list(&s.core.reupgrade_tasks(&req.ids(10)?).await?))
+}

@@ -1,0 +1,179 @@
+//! Uploads and packages.
+
+use crate::error::ApiResult;
+use crate::page::{PageQuery, Paged};
+use crate::state::AppState;
+use crate::views;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use futures::TryStreamExt;
+use ota_domain::validate::{ModifyFirmware, MultiFileInput, NewFirmware};
+use ota_domain::{FirmwareId, ProductKey};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// `PUT /api/v1/uploads/{file_name}`: the raw body is streamed to package storage.
+pub async fn upload(
+    State(s): State<AppState>,
+    Path(file_name): Path<String>,
+    body: Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let stream = body.into_data_stream().map_err(|e| e.to_string());
+    let file = s
+        .core
+        .upload_package_file(&file_name, Box::pin(stream))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"url": file.key, "size": file.size, "md5": file.md5, "sha256": file.sha256})),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    name: Option<String>,
+    url: Option<String>,
+    size: Option<i64>,
+    md5: Option<String>,
+    sign_value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFirmware {
+    product_key: String,
+    name: Option<String>,
+    dest_version: Option<String>,
+    src_version: Option<String>,
+    /// 0 full (default), 1 differential.
+    #[serde(rename = "type")]
+    firmware_type: Option<i64>,
+    description: Option<String>,
+    module_name: Option<String>,
+    /// The `url` an upload returned (single-file package).
+    url: Option<String>,
+    size: Option<i64>,
+    sign: Option<String>,
+    sign_method: Option<String>,
+    need_to_verify: Option<bool>,
+    udi: Option<String>,
+    #[serde(default)]
+    files: Vec<FileRef>,
+}
+
+pub async fn create_firmware(
+    State(s): State<AppState>,
+    Json(req): Json<CreateFirmware>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let raw = NewFirmware {
+        firmware_name: req.name,
+        dest_version: req.dest_version,
+        src_version: req.src_version,
+        firmware_type: req.firmware_type,
+        firmware_desc: req.description,
+        module_name: req.module_name,
+        firmware_url: req.url,
+        firmware_size: req.size,
+        firmware_sign: req.sign,
+        sign_method: req.sign_method,
+        need_to_verify: req.need_to_verify,
+        udi: req.udi,
+        multi_files: req
+            .files
+            .into_iter()
+            .map(|f| MultiFileInput {
+                name: f.name,
+                url: f.url,
+                size: f.size,
+                file_md5: f.md5,
+                sign_value: f.sign_value,
+            })
+            .collect(),
+    };
+    let spec = raw.validate()?;
+    let firmware = s
+        .core
+        .create_firmware(&ProductKey(req.product_key), spec)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::firmware(&firmware))))
+}
+
+#[derive(Deserialize)]
+pub struct FirmwareQuery {
+    product_key: Option<String>,
+    dest_version: Option<String>,
+    page: Option<i64>,
+    page_size: Option<i64>,
+}
+
+pub async fn list_firmwares(
+    State(s): State<AppState>,
+    Query(q): Query<FirmwareQuery>,
+) -> ApiResult<Json<Paged<Value>>> {
+    let page = PageQuery {
+        page: q.page,
+        page_size: q.page_size,
+    }
+    .page()?;
+    let pk = q.product_key.map(ProductKey);
+    let (items, total) = s
+        .core
+        .list_firmwares(pk.as_ref(), q.dest_version.as_deref(), page)
+        .await?;
+    Ok(Json(Paged::new(
+        items.iter().map(views::firmware).collect(),
+        total,
+        page,
+    )))
+}
+
+pub async fn get_firmware(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let firmware = s.core.firmware(&FirmwareId(id)).await?;
+    let mut v = views::firmware(&firmware);
+    let now = s.core.now();
+    v["download_urls"] = json!(
+        firmware
+            .files
+            .iter()
+            .map(|f| s.core.download_url(f, now))
+            .collect::<Vec<_>>()
+    );
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FirmwareChange {
+    name: Option<String>,
+    description: Option<String>,
+    udi: Option<String>,
+}
+
+pub async fn modify_firmware(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(req): Json<FirmwareChange>,
+) -> ApiResult<Json<Value>> {
+    let changes = ModifyFirmware {
+        firmware_name: req.name,
+        firmware_desc: req.description,
+        firmware_udi: req.udi,
+    }
+    .validate()?;
+    let firmware = s.core.modify_firmware(&FirmwareId(id), changes).await?;
+    Ok(Json(views::firmware(&firmware)))
+}
+
+pub async fn delete_firmware(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.core.delete_firmware(&FirmwareId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,48 @@
+//! Paging parameters shared by list endpoints: `page` (from 1) and `page_size` (1..=200).
+
+use crate::error::ApiError;
+use ota_store::Page;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let page = self.page.unwrap_or(1);
+        let size = self.page_size.unwrap_or(20);
+        if page < 1 {
+            return Err(ApiError::invalid("page", "must be at least 1"));
+        }
+        if !(1..=200).contains(&size) {
+            return Err(ApiError::invalid("page_size", "must be 1-200"));
+        }
+        Ok(Page {
+            offset: (page - 1) * size,
+            limit: size,
+        })
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+impl<T> Paged<T> {
+    pub fn new(items: Vec<T>, total: i64, page: Page) -> Self {
+        Paged {
+            items,
+            total,
+            page: page.offset / page.limit.max(1) + 1,
+            page_size: page.limit,
+        }
+    }
+}
