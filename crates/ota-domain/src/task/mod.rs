@@ -115,3 +115,6 @@ fn initial_queued_reason(start: TaskStart) -> QueuedReason {
         (None, true) => QueuedReason::Ready,
     }
 }
+
+#[cfg(test)]
+mod tests;
