@@ -10,7 +10,11 @@ mod support;
 mod catalog;
 #[path = "conformance/creation.rs"]
 mod creation;
+#[path = "conformance/housekeeping.rs"]
+mod housekeeping;
 #[path = "conformance/registry.rs"]
 mod registry;
+#[path = "conformance/targets.rs"]
+mod targets;
 #[path = "conformance/tasks.rs"]
 mod tasks;

@@ -1,11 +1,11 @@
 //! Packages and batches.
 
 use crate::support::*;
+use ota_domain::FirmwareId;
 use ota_domain::firmware::{FirmwareStatus, FirmwareType, SignMethod};
 use ota_domain::job::{
     DynamicMode, JobStatus, OverwriteMode, RateStep, RetryPolicy, SelectionType, TargetSelection,
 };
-use ota_domain::FirmwareId;
 use ota_store::{Page, Store, StoreError, TaskCreation, TaskTarget};
 use std::collections::BTreeMap;
 
@@ -25,18 +25,30 @@ async fn firmwares(s: &Store) {
     for f in [&a, &b, &c] {
         s.insert_firmware(f).await.unwrap();
     }
-    assert!(matches!(s.insert_firmware(&a).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.insert_firmware(&a).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(s.get_firmware(&"fa".into()).await.unwrap(), Some(a.clone()));
     assert_eq!(s.get_firmware(&"none".into()).await.unwrap(), None);
     let ids = |v: Vec<ota_domain::firmware::Firmware>| {
         v.into_iter().map(|f| f.firmware_id.0).collect::<Vec<_>>()
     };
-    let (v, n) = s.list_firmwares(None, None, Page::new(0, 10)).await.unwrap();
+    let (v, n) = s
+        .list_firmwares(None, None, Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!(n, 3);
     assert_eq!(v[0].firmware_id.as_str(), "fb", "newest first");
-    let (v, n) = s.list_firmwares(Some(&"p".into()), None, Page::new(0, 10)).await.unwrap();
+    let (v, n) = s
+        .list_firmwares(Some(&"p".into()), None, Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!((ids(v), n), (vec!["fb".to_owned(), "fa".to_owned()], 2));
-    let (v, n) = s.list_firmwares(None, Some("2.0"), Page::new(1, 10)).await.unwrap();
+    let (v, n) = s
+        .list_firmwares(None, Some("2.0"), Page::new(1, 10))
+        .await
+        .unwrap();
     assert_eq!((v.len(), n), (1, 2));
     let mut a2 = a.clone();
     a2.status = FirmwareStatus::Verified;
@@ -49,8 +61,14 @@ async fn firmwares(s: &Store) {
     assert!(s.firmware_name_exists("fw fa").await.unwrap());
     assert!(!s.firmware_name_exists("fw zz").await.unwrap());
     s.delete_firmware(&"fa".into()).await.unwrap();
-    assert!(matches!(s.delete_firmware(&"fa".into()).await, Err(StoreError::NotFound)));
-    assert!(matches!(s.update_firmware(&a).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.delete_firmware(&"fa".into()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.update_firmware(&a).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(s.count_firmwares().await.unwrap(), 2);
 }
 
@@ -58,10 +76,18 @@ async fn jobs(s: &Store) {
     let fw = firmware("f1", "p", "mcu", "2.0");
     let mut j = job("j1", &fw);
     j.selection_type = SelectionType::Dynamic;
-    j.target_selection = TargetSelection::Gray { milli_percent: 33_333 };
+    j.target_selection = TargetSelection::Gray {
+        milli_percent: 33_333,
+    };
     j.src_versions = vec!["1.0".into(), "1.1".into()];
-    j.policy.rate_steps = vec![RateStep { at: T0, per_minute: 50 }];
-    j.policy.retry = Some(RetryPolicy { interval_minutes: 5, count: 2 });
+    j.policy.rate_steps = vec![RateStep {
+        at: T0,
+        per_minute: 50,
+    }];
+    j.policy.retry = Some(RetryPolicy {
+        interval_minutes: 5,
+        count: 2,
+    });
     j.policy.timeout_minutes = Some(30);
     j.policy.overwrite_mode = OverwriteMode::Overwrite;
     j.policy.dynamic_mode = Some(DynamicMode::OnlyNewReports);
@@ -70,21 +96,29 @@ async fn jobs(s: &Store) {
     j.status = JobStatus::Planned;
     j.started_at = None;
     setup_job(s, &fw, &j).await;
-    assert!(matches!(s.insert_job(&j).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.insert_job(&j).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j.clone()));
     assert_eq!(s.get_job(&"none".into()).await.unwrap(), None);
     let mut j2 = j.clone();
     j2.status = JobStatus::InProgress;
     j2.started_at = Some(T0 + 100);
     j2.policy.schedule_finish_time = Some(T0 + 1000);
-    j2.target_selection = TargetSelection::Specific { device_names: vec!["a".into()] };
+    j2.target_selection = TargetSelection::Specific {
+        device_names: vec!["a".into()],
+    };
     j2.description = Some("d".into());
     j2.modified_at = T0 + 100;
     s.update_job(&j2).await.unwrap();
     assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j2.clone()));
     let mut ghost = j2.clone();
     ghost.job_id = "ghost".into();
-    assert!(matches!(s.update_job(&ghost).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.update_job(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 async fn job_queries(s: &Store) {
@@ -110,21 +144,41 @@ async fn job_queries(s: &Store) {
     dyn_other.selection_type = SelectionType::Dynamic;
     let done = mk("done", &fw, JobStatus::Completed, T0 + 5);
     for j in [&planned, &later, &running, &dyn2, &dyn_other, &done] {
-        let f = if j.firmware_id == fw.firmware_id { &fw } else { &other };
+        let f = if j.firmware_id == fw.firmware_id {
+            &fw
+        } else {
+            &other
+        };
         setup_job(s, f, j).await;
     }
     let ids = |v: Vec<ota_domain::job::Job>| v.into_iter().map(|j| j.job_id.0).collect::<Vec<_>>();
-    let (v, n) = s.list_jobs_by_firmware(&FirmwareId::from("f1"), Page::new(0, 2)).await.unwrap();
+    let (v, n) = s
+        .list_jobs_by_firmware(&FirmwareId::from("f1"), Page::new(0, 2))
+        .await
+        .unwrap();
     assert_eq!((ids(v), n), (vec!["done".to_owned(), "dyn2".to_owned()], 5));
-    let v = s.list_jobs_by_status(&[JobStatus::InProgress, JobStatus::Planned]).await.unwrap();
+    let v = s
+        .list_jobs_by_status(&[JobStatus::InProgress, JobStatus::Planned])
+        .await
+        .unwrap();
     assert_eq!(ids(v), ["planned", "later", "running", "dyn2", "dyn3"]);
     assert!(s.list_jobs_by_status(&[]).await.unwrap().is_empty());
     assert_eq!(ids(s.due_planned_jobs(T0 + 50).await.unwrap()), ["planned"]);
-    assert_eq!(ids(s.due_planned_jobs(T0 + 49).await.unwrap()), Vec::<String>::new());
-    assert_eq!(ids(s.due_finishing_jobs(T0 + 60).await.unwrap()), ["running"]);
+    assert_eq!(
+        ids(s.due_planned_jobs(T0 + 49).await.unwrap()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(s.due_finishing_jobs(T0 + 60).await.unwrap()),
+        ["running"]
+    );
     assert!(s.due_finishing_jobs(T0 + 59).await.unwrap().is_empty());
     let v = s.active_dynamic_jobs(&"p".into(), "mcu").await.unwrap();
-    assert_eq!(ids(v), ["dyn2", "running"], "newest first, this module only");
+    assert_eq!(
+        ids(v),
+        ["dyn2", "running"],
+        "newest first, this module only"
+    );
 
     let spec = TaskCreation {
         job: &running,
@@ -136,10 +190,24 @@ async fn job_queries(s: &Store) {
     };
     s.create_tasks(&spec).await.unwrap();
     // Another module, so d00000's unfinished mcu task does not make it busy.
-    let spec = TaskCreation { job: &done, module_name: "other", target: TaskTarget::All, ..spec };
+    let spec = TaskCreation {
+        job: &done,
+        module_name: "other",
+        target: TaskTarget::All,
+        ..spec
+    };
     s.create_tasks(&spec).await.unwrap();
-    let (v, n) = s.jobs_by_device(&key("p", &names[0]), Page::new(0, 10)).await.unwrap();
-    assert_eq!((ids(v), n), (vec!["done".to_owned(), "running".to_owned()], 2));
-    let (v, n) = s.jobs_by_device(&key("p", &names[1]), Page::new(0, 10)).await.unwrap();
+    let (v, n) = s
+        .jobs_by_device(&key("p", &names[0]), Page::new(0, 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(v), n),
+        (vec!["done".to_owned(), "running".to_owned()], 2)
+    );
+    let (v, n) = s
+        .jobs_by_device(&key("p", &names[1]), Page::new(0, 10))
+        .await
+        .unwrap();
     assert_eq!((ids(v), n), (vec!["done".to_owned()], 1));
 }

@@ -1,1 +1,303 @@
-//! placeholder
+//! Task reads, saves, timers, claims and counts.
+
+use crate::support::*;
+use ota_domain::job::Job;
+use ota_domain::task::{CancelReason, FailureReason, QueuedReason, Task, TaskStatus};
+use ota_domain::{DeviceKey, TaskId};
+use ota_store::{Page, QueuedCounts, Store, StoreError, TaskCreation, TaskFilter, TaskTarget};
+
+both!(reads, ready_and_timers, claims, counts);
+
+/// `n` devices of product `p` with one task each in batch `a` (module `default`).
+async fn with_tasks(s: &Store, n: usize) -> (Job, Vec<Task>) {
+    fleet(s, "p", n).await;
+    let fw = firmware("f", "p", "default", "2.0");
+    let j = job("a", &fw);
+    setup_job(s, &fw, &j).await;
+    let spec = TaskCreation {
+        job: &j,
+        module_name: "default",
+        dest_version: "2.0",
+        required_src_version: None,
+        target: TaskTarget::All,
+        now: T0,
+    };
+    s.create_tasks(&spec).await.unwrap();
+    let f = TaskFilter {
+        job_id: Some("a".into()),
+        ..Default::default()
+    };
+    let mut tasks = s.list_tasks(&f, Page::new(0, 10_000)).await.unwrap().0;
+    tasks.sort_by(|x, y| x.device_name.cmp(&y.device_name));
+    (j, tasks)
+}
+
+fn set(t: &Task, status: TaskStatus, reason: Option<QueuedReason>) -> Task {
+    let mut t = t.clone();
+    t.status = status;
+    t.queued_reason = reason;
+    t.modified_at = T0 + 1;
+    t
+}
+
+fn ids(v: &[Task]) -> Vec<&str> {
+    let mut v: Vec<&str> = v.iter().map(|t| t.device_name.as_str()).collect();
+    v.sort();
+    v
+}
+
+async fn reads(s: &Store) {
+    let (_, ts) = with_tasks(s, 600).await;
+    let mut t0 = set(&ts[0], TaskStatus::InProgress, None);
+    t0.progress = 40;
+    t0.desc = Some("flashing".into());
+    t0.started_at = Some(T0 + 1);
+    t0.timeout_at = Some(T0 + 100);
+    let t1 = set(&ts[1], TaskStatus::Succeeded, None);
+    let t2 = set(&ts[2], TaskStatus::Notified, None);
+    s.save_tasks(&[t0.clone(), t1.clone(), t2.clone()])
+        .await
+        .unwrap();
+    assert_eq!(s.get_task(&t0.task_id).await.unwrap(), Some(t0.clone()));
+    assert_eq!(s.get_task(&"nope".into()).await.unwrap(), None);
+    let mut ghost = t0.clone();
+    ghost.task_id = "ghost".into();
+    assert!(matches!(
+        s.save_tasks(&[ghost]).await,
+        Err(StoreError::NotFound)
+    ));
+    let want: Vec<TaskId> = vec![t0.task_id.clone(), t1.task_id.clone(), "nope".into()];
+    assert_eq!(
+        ids(&s.tasks_by_ids(&want).await.unwrap()),
+        ["d00000", "d00001"]
+    );
+
+    // 600 keys span two IN-list chunks; SUCCEEDED tasks are not active.
+    let mut keys: Vec<DeviceKey> = ts
+        .iter()
+        .map(|t| key("p", t.device_name.as_str()))
+        .collect();
+    keys.push(key("q", "d00000"));
+    let active = s.active_tasks_for_devices(&keys).await.unwrap();
+    assert_eq!(active.len(), 599);
+    assert!(active.contains(&t0) && !active.iter().any(|t| t.task_id == t1.task_id));
+
+    let f = TaskFilter {
+        statuses: vec![TaskStatus::Succeeded, TaskStatus::InProgress],
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&s.list_tasks(&f, Page::new(0, 10)).await.unwrap().0),
+        ["d00000", "d00001"]
+    );
+    let f = TaskFilter {
+        device: Some(key("p", "d00002")),
+        firmware_id: Some("f".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        s.list_tasks(&f, Page::new(0, 10)).await.unwrap(),
+        (vec![t2.clone()], 1)
+    );
+    let f = TaskFilter {
+        job_id: Some("a".into()),
+        device_names: vec!["d00003".into(), "d00004".into(), "d00005".into()],
+        ..Default::default()
+    };
+    let (page, total) = s.list_tasks(&f, Page::new(1, 1)).await.unwrap();
+    assert_eq!((page.len(), total), (1, 3));
+    let f = TaskFilter {
+        firmware_id: Some("other".into()),
+        ..Default::default()
+    };
+    assert_eq!(s.list_tasks(&f, Page::new(0, 10)).await.unwrap().1, 0);
+    assert_eq!(
+        s.tasks_to_repush_for(&key("p", "d00002")).await.unwrap(),
+        vec![t2]
+    );
+    assert!(
+        s.tasks_to_repush_for(&key("p", "d00000"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn ready_and_timers(s: &Store) {
+    let (j, ts) = with_tasks(s, 8).await;
+    let mut saved = vec![
+        set(&ts[0], TaskStatus::Queued, Some(QueuedReason::Ready)),
+        set(&ts[1], TaskStatus::Queued, Some(QueuedReason::Offline)),
+        set(&ts[2], TaskStatus::Queued, Some(QueuedReason::RateLimited)),
+        set(&ts[3], TaskStatus::Queued, Some(QueuedReason::Scheduled)),
+        set(&ts[4], TaskStatus::Queued, Some(QueuedReason::AwaitingPull)),
+        set(
+            &ts[5],
+            TaskStatus::Queued,
+            Some(QueuedReason::RetryScheduled),
+        ),
+        set(&ts[6], TaskStatus::InProgress, None),
+        set(&ts[7], TaskStatus::Queued, Some(QueuedReason::Ready)),
+    ];
+    saved[5].retry_at = Some(T0 + 50);
+    saved[5].failure = Some(FailureReason::DownloadFailed);
+    saved[6].timeout_at = Some(T0 + 60);
+    s.save_tasks(&saved).await.unwrap();
+    let online: Vec<_> = (0..7)
+        .map(|i| (key("p", &format!("d{i:05}")), true, T0))
+        .collect();
+    s.set_presence(&online).await.unwrap();
+    let ready = s.ready_tasks(&j.job_id, 10).await.unwrap();
+    assert_eq!(
+        ids(&ready),
+        ["d00000", "d00001", "d00002"],
+        "d00007 is offline"
+    );
+    assert_eq!(s.ready_tasks(&j.job_id, 2).await.unwrap().len(), 2);
+    assert!(s.due_retries(T0 + 49, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.due_retries(T0 + 50, 10).await.unwrap(),
+        vec![saved[5].clone()]
+    );
+    assert!(s.due_timeouts(T0 + 59, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.due_timeouts(T0 + 61, 10).await.unwrap(),
+        vec![saved[6].clone()]
+    );
+    assert_eq!(s.count_unfinished(&j.job_id).await.unwrap(), 8);
+    let first = s.unfinished_tasks_of_job(&j.job_id, 5).await.unwrap();
+    assert_eq!(first.len(), 5);
+    let done: Vec<Task> = first
+        .iter()
+        .map(|t| set(t, TaskStatus::Canceled, None))
+        .collect();
+    s.save_tasks(&done).await.unwrap();
+    assert_eq!(s.count_unfinished(&j.job_id).await.unwrap(), 3);
+    assert_eq!(
+        s.unfinished_tasks_of_job(&j.job_id, 5).await.unwrap().len(),
+        3
+    );
+}
+
+async fn claims(s: &Store) {
+    let (j, ts) = with_tasks(s, 3).await;
+    let mut r = set(
+        &ts[0],
+        TaskStatus::Queued,
+        Some(QueuedReason::RetryScheduled),
+    );
+    r.retry_at = Some(T0 + 10);
+    let mut t = set(&ts[1], TaskStatus::InProgress, None);
+    t.timeout_at = Some(T0 + 10);
+    s.save_tasks(&[r.clone(), t.clone()]).await.unwrap();
+    s.set_presence(&[(key("p", "d00002"), true, T0)])
+        .await
+        .unwrap();
+    let now = T0 + 20;
+    assert_eq!(
+        s.claim_due_retries(now, 1000, 10).await.unwrap(),
+        vec![r.clone()]
+    );
+    assert!(
+        s.claim_due_retries(now, 1000, 10).await.unwrap().is_empty(),
+        "leased"
+    );
+    assert_eq!(
+        s.claim_due_retries(now + 1000, 1000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "lease over"
+    );
+    assert_eq!(
+        s.claim_due_timeouts(now, 1000, 10).await.unwrap(),
+        vec![t.clone()]
+    );
+    assert!(
+        s.claim_due_timeouts(now, 1000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        s.claim_ready_tasks(&j.job_id, now, 1000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        s.claim_ready_tasks(&j.job_id, now, 1000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Saving a claimed task ends its lease.
+    s.save_tasks(&[t.clone()]).await.unwrap();
+    assert_eq!(s.claim_due_timeouts(now, 1000, 10).await.unwrap(), vec![t]);
+    // Plain reads ignore leases.
+    assert_eq!(s.due_retries(now, 10).await.unwrap().len(), 1);
+}
+
+async fn counts(s: &Store) {
+    let (j, ts) = with_tasks(s, 12).await;
+    let mut v = vec![
+        set(&ts[0], TaskStatus::Confirm, None),
+        set(&ts[1], TaskStatus::Queued, Some(QueuedReason::Ready)),
+        set(&ts[2], TaskStatus::Queued, Some(QueuedReason::RateLimited)),
+        set(&ts[3], TaskStatus::Queued, Some(QueuedReason::Offline)),
+        set(&ts[4], TaskStatus::Queued, Some(QueuedReason::Scheduled)),
+        set(
+            &ts[5],
+            TaskStatus::Queued,
+            Some(QueuedReason::RetryScheduled),
+        ),
+        set(&ts[6], TaskStatus::Queued, Some(QueuedReason::AwaitingPull)),
+        set(&ts[7], TaskStatus::Notified, None),
+        set(&ts[8], TaskStatus::InProgress, None),
+        set(&ts[9], TaskStatus::Succeeded, None),
+        set(&ts[10], TaskStatus::Failed, None),
+        set(&ts[11], TaskStatus::Canceled, None),
+    ];
+    v[10].failure = Some(FailureReason::Timeout);
+    v[11].cancel_reason = Some(CancelReason::Operator);
+    s.save_tasks(&v).await.unwrap();
+    // d00001 and d00002 online: rate limited; d00003 offline whatever its stored reason.
+    s.set_presence(&[
+        (key("p", "d00001"), true, T0),
+        (key("p", "d00002"), true, T0),
+    ])
+    .await
+    .unwrap();
+    let c = s.job_task_counts(&j.job_id).await.unwrap();
+    assert_eq!(c.total, 12);
+    assert_eq!(c.by_status.values().sum::<i64>(), 12);
+    assert_eq!(c.status(TaskStatus::Queued), 6);
+    assert_eq!(c.unfinished(), 9);
+    assert_eq!(
+        c.queued,
+        QueuedCounts {
+            rate_limited: 2,
+            offline: 1,
+            scheduled: 1,
+            retry_scheduled: 1,
+            awaiting_pull: 1
+        }
+    );
+    let q = c.queued;
+    let split = q.rate_limited + q.offline + q.scheduled + q.retry_scheduled + q.awaiting_pull;
+    assert_eq!(split, c.status(TaskStatus::Queued));
+    assert_eq!(c.failures.get(&FailureReason::Timeout), Some(&1));
+    assert_eq!(c.cancels.get(&CancelReason::Operator), Some(&1));
+    assert_eq!(c.status(TaskStatus::Confirm), 1);
+    assert_eq!(
+        s.firmware_task_counts(&"f".into()).await.unwrap(),
+        (1, 1, 12)
+    );
+    assert_eq!(
+        s.firmware_task_counts(&"none".into()).await.unwrap(),
+        (0, 0, 0)
+    );
+    assert_eq!(s.job_task_counts(&"none".into()).await.unwrap().total, 0);
+}

@@ -1,0 +1,107 @@
+//! OTA modules and housekeeping rows (access keys, upload tokens, settings).
+
+use crate::support::*;
+use ota_domain::registry::OtaModule;
+use ota_store::{Store, StoreError, UploadToken};
+
+both!(ota_modules, housekeeping);
+
+async fn ota_modules(s: &Store) {
+    let m = OtaModule {
+        product_key: "p".into(),
+        module_name: "WiFi".into(),
+        alias_name: Some("wifi fw".into()),
+        description: None,
+        created_at: T0,
+        modified_at: T0,
+    };
+    s.insert_module(&m).await.unwrap();
+    let mut dup = m.clone();
+    dup.module_name = "wifi".into();
+    assert!(matches!(
+        s.insert_module(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut other = m.clone();
+    other.product_key = "q".into();
+    s.insert_module(&other).await.unwrap();
+    assert_eq!(
+        s.get_module(&"p".into(), "WIFI").await.unwrap(),
+        Some(m.clone())
+    );
+    let mut up = dup.clone();
+    up.description = Some("new".into());
+    up.modified_at = T0 + 1;
+    s.update_module(&up).await.unwrap();
+    let got = s.get_module(&"p".into(), "wifi").await.unwrap().unwrap();
+    assert_eq!(
+        (got.module_name.as_str(), got.description.as_deref()),
+        ("WiFi", Some("new"))
+    );
+    assert_eq!(s.list_modules(&"p".into()).await.unwrap().len(), 1);
+    s.delete_module(&"p".into(), "wIfI").await.unwrap();
+    assert_eq!(s.get_module(&"p".into(), "wifi").await.unwrap(), None);
+    assert!(matches!(
+        s.delete_module(&"p".into(), "wifi").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn housekeeping(s: &Store) {
+    s.insert_access_key("AK1", "sec1").await.unwrap();
+    s.insert_access_key("AK2", "sec2").await.unwrap();
+    assert!(matches!(
+        s.insert_access_key("AK1", "x").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        s.access_key_secret("AK1").await.unwrap().as_deref(),
+        Some("sec1")
+    );
+    assert_eq!(s.access_key_secret("AK9").await.unwrap(), None);
+    let keys: Vec<String> = s
+        .list_access_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
+    assert_eq!(keys.len(), 2);
+    assert!(keys.contains(&"AK2".to_owned()));
+
+    let tok = |t: &str, exp| UploadToken {
+        token: t.into(),
+        created_at: T0,
+        expires_at: exp,
+        max_size: 1 << 30,
+        used: false,
+    };
+    s.insert_upload_token(&tok("u1", T0 + 10)).await.unwrap();
+    s.insert_upload_token(&tok("u2", T0 + 20)).await.unwrap();
+    s.insert_upload_token(&tok("u3", T0 + 5)).await.unwrap();
+    assert_eq!(
+        s.get_upload_token("u1").await.unwrap(),
+        Some(tok("u1", T0 + 10))
+    );
+    assert!(s.mark_upload_used("u1").await.unwrap());
+    assert!(
+        !s.mark_upload_used("u1").await.unwrap(),
+        "a token is used once"
+    );
+    assert!(s.get_upload_token("u1").await.unwrap().unwrap().used);
+    assert_eq!(
+        s.expired_unused_uploads(T0 + 15).await.unwrap(),
+        vec!["u3".to_owned()]
+    );
+    s.delete_upload_token("u3").await.unwrap();
+    assert!(matches!(
+        s.delete_upload_token("u3").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.get_upload_token("u3").await.unwrap(), None);
+
+    assert_eq!(s.kv_get("k").await.unwrap(), None);
+    s.kv_set("k", "v1").await.unwrap();
+    s.kv_set("k", "v2").await.unwrap();
+    assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v2"));
+}
