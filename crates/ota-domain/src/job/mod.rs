@@ -216,3 +216,6 @@ pub struct Job {
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
 }
+
+#[cfg(test)]
+mod tests;
