@@ -1,0 +1,247 @@
+//! How a simulated device misbehaves, and the [`UpdateHandler`] that acts it out.
+//!
+//! A mix assigns behaviours by device index, not at random, so a run with N devices and
+//! given percentages always produces the same counts (which is what tests and capacity
+//! reports want to compare against).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ota_protocol::UpgradeData;
+
+use super::SimStats;
+use crate::{Abort, DownloadTarget, DownloadedFile, FileSpec, InstallError, UpdateHandler};
+
+/// What a simulated device does with an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    /// Downloads, verifies and reports the pushed version.
+    Succeed,
+    /// Reports `step` (-1..=-4) once the download reaches `at_percent`; at 100 the failure
+    /// comes after the full download, at install time.
+    Fail {
+        /// The failure step to report.
+        step: i32,
+        /// Download percentage at which to fail.
+        at_percent: u8,
+    },
+    /// Succeeds, taking `extra` longer (spread over the download, a tenth at a time).
+    Slow {
+        /// Added time.
+        extra: Duration,
+    },
+    /// On its first package, goes offline for `offline_for`, then reconnects, reports its
+    /// version, pulls the package and updates.
+    OfflineThenOnline {
+        /// Time spent disconnected.
+        offline_for: Duration,
+    },
+    /// Downloads, then reports `version` instead of the pushed one.
+    WrongVersion {
+        /// The version reported.
+        version: String,
+    },
+    /// A percentage of the fleet per behaviour; the remainder (if under 100) succeeds.
+    Mix(Vec<(u8, Behaviour)>),
+}
+
+impl Behaviour {
+    /// The behaviour of device `index` of `count`: itself, or for a mix the entry whose
+    /// cumulative percentage covers `index * 100 / count`.
+    pub fn for_device(&self, index: usize, count: usize) -> Behaviour {
+        let Behaviour::Mix(parts) = self else {
+            return self.clone();
+        };
+        let slot = (index * 100).checked_div(count).unwrap_or(0);
+        let mut upto = 0usize;
+        for (pct, b) in parts {
+            upto += usize::from(*pct);
+            if slot < upto {
+                return b.for_device(index, count);
+            }
+        }
+        Behaviour::Succeed
+    }
+}
+
+/// Parses the CLI form:
+/// `succeed`, `fail:-2@50` (`@100` when omitted), `slow:2.5` (seconds), `offline:10`,
+/// `wrong:9.9.9`, and `mix:60=succeed,20=fail:-3,20=slow:1`.
+impl FromStr for Behaviour {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
+        let secs = |a: &str| {
+            a.trim_end_matches('s')
+                .parse::<f64>()
+                .ok()
+                .and_then(|v| Duration::try_from_secs_f64(v).ok())
+                .ok_or_else(|| format!("{a:?} is not a number of seconds"))
+        };
+        match kind.trim() {
+            "succeed" => Ok(Behaviour::Succeed),
+            "fail" => {
+                let (step, at) = arg.split_once('@').unwrap_or((arg, "100"));
+                let step: i32 = step.parse().map_err(|_| format!("bad step {step:?}"))?;
+                if !(-4..=-1).contains(&step) {
+                    return Err(format!("step {step} is not in -4..=-1"));
+                }
+                let at_percent: u8 = at.parse().map_err(|_| format!("bad percent {at:?}"))?;
+                Ok(Behaviour::Fail {
+                    step,
+                    at_percent: at_percent.min(100),
+                })
+            }
+            "slow" => Ok(Behaviour::Slow { extra: secs(arg)? }),
+            "offline" => Ok(Behaviour::OfflineThenOnline {
+                offline_for: secs(arg)?,
+            }),
+            "wrong" if !arg.is_empty() => Ok(Behaviour::WrongVersion {
+                version: arg.to_owned(),
+            }),
+            "mix" => {
+                let parts = arg
+                    .split(',')
+                    .map(|part| {
+                        let (pct, b) = part
+                            .split_once('=')
+                            .ok_or_else(|| format!("{part:?} is not PERCENT=BEHAVIOUR"))?;
+                        let pct: u8 = pct.trim().parse().map_err(|_| format!("bad {pct:?}"))?;
+                        Ok((pct, b.parse()?))
+                    })
+                    .collect::<Result<Vec<_>, String>>()?;
+                if parts.iter().map(|(p, _)| u32::from(*p)).sum::<u32>() > 100 {
+                    return Err("mix percentages add up to more than 100".into());
+                }
+                Ok(Behaviour::Mix(parts))
+            }
+            other => Err(format!("unknown behaviour {other:?}")),
+        }
+    }
+}
+
+/// The simulator's [`UpdateHandler`]: discards the bytes (after hashing), counts them, and
+/// fails, dawdles or lies as its behaviour says.
+pub(crate) struct SimHandler {
+    pub behaviour: Behaviour,
+    pub stats: Arc<SimStats>,
+    /// Bytes of the current update already counted.
+    counted: AtomicU64,
+    /// Tenths of the current update already slept for.
+    slept: AtomicU8,
+}
+
+impl SimHandler {
+    pub fn new(behaviour: Behaviour, stats: Arc<SimStats>) -> Self {
+        Self {
+            behaviour,
+            stats,
+            counted: AtomicU64::new(0),
+            slept: AtomicU8::new(0),
+        }
+    }
+
+    /// Call before each update.
+    pub fn reset(&self) {
+        self.counted.store(0, Ordering::Relaxed);
+        self.slept.store(0, Ordering::Relaxed);
+    }
+}
+
+impl UpdateHandler for SimHandler {
+    fn target(&self, _: &UpgradeData, _: &FileSpec) -> DownloadTarget {
+        DownloadTarget::Discard
+    }
+
+    async fn on_progress(&self, _: &UpgradeData, percent: u8, bytes: u64) -> Result<(), Abort> {
+        let before = self.counted.swap(bytes, Ordering::Relaxed);
+        self.stats
+            .bytes
+            .fetch_add(bytes.saturating_sub(before), Ordering::Relaxed);
+        match &self.behaviour {
+            Behaviour::Fail { step, at_percent } if *at_percent < 100 && percent >= *at_percent => {
+                Err(Abort {
+                    step: *step,
+                    desc: format!("simulated failure at {percent}%"),
+                })
+            }
+            Behaviour::Slow { extra } => {
+                let tenths = percent / 10;
+                let before = self.slept.swap(tenths, Ordering::Relaxed);
+                if tenths > before {
+                    tokio::time::sleep(*extra / 10 * u32::from(tenths - before)).await;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn install(
+        &self,
+        data: &UpgradeData,
+        _: Vec<DownloadedFile>,
+    ) -> Result<String, InstallError> {
+        match &self.behaviour {
+            Behaviour::Fail { step, .. } => Err(InstallError {
+                step: *step,
+                desc: "simulated failure after download".into(),
+            }),
+            Behaviour::WrongVersion { version } => Ok(version.clone()),
+            _ => Ok(data.version.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mix_assigns_exact_counts_by_index() {
+        let mix: Behaviour = "mix:50=succeed,25=fail:-2@50,25=wrong:0.0.1"
+            .parse()
+            .unwrap();
+        let all: Vec<_> = (0..20).map(|i| mix.for_device(i, 20)).collect();
+        let count = |b: &Behaviour| all.iter().filter(|x| *x == b).count();
+        assert_eq!(count(&Behaviour::Succeed), 10);
+        let fail = Behaviour::Fail {
+            step: -2,
+            at_percent: 50,
+        };
+        assert_eq!(count(&fail), 5);
+        assert_eq!(all[19], "wrong:0.0.1".parse().unwrap());
+        let partial: Behaviour = "mix:10=offline:1.5".parse().unwrap();
+        assert_eq!(
+            partial.for_device(0, 10),
+            Behaviour::OfflineThenOnline {
+                offline_for: Duration::from_millis(1500)
+            }
+        );
+        assert_eq!(partial.for_device(1, 10), Behaviour::Succeed);
+    }
+
+    #[test]
+    fn parse_errors() {
+        for bad in [
+            "",
+            "fail:-5",
+            "fail:x",
+            "slow:abc",
+            "wrong",
+            "mix:90=succeed,20=succeed",
+        ] {
+            assert!(bad.parse::<Behaviour>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "fail:-4".parse::<Behaviour>().unwrap(),
+            Behaviour::Fail {
+                step: -4,
+                at_percent: 100
+            }
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! A fleet simulator: thousands of devices in one process, each a real MQTT client doing
+//! real downloads, so the platform can be exercised end to end without hardware
+//! (`ota sim` in the binary).
+//!
+//! Each device is one tokio task plus its `rumqttc` event loop task, with small queues;
+//! downloads go to a [`crate::DiscardSink`] (hashed, not kept) through one shared HTTP client,
+//! so memory stays bounded whatever the package size. Devices connect through a semaphore
+//! (`connect_concurrency`) and round-robin over `mqtt_addrs`; see [`crate::DeviceConfig`]
+//! for why several loopback addresses help. Progress is visible at any time through
+//! [`SimStats`].
+
+mod behaviour;
+mod credentials;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ota_protocol::{HmacMethod, UpgradePush};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::event_loop::Backoff;
+use crate::{Device, DeviceConfig, SdkError};
+
+pub use behaviour::Behaviour;
+use behaviour::SimHandler;
+pub use credentials::{DeviceCredentials, load_credentials_csv, parse_credentials_csv};
+pub use stats::{SimSnapshot, SimStats};
+
+/// A simulation run.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The devices to simulate.
+    pub devices: Vec<DeviceCredentials>,
+    /// Broker addresses, assigned to devices round-robin. Must not be empty.
+    pub mqtt_addrs: Vec<SocketAddr>,
+    /// What devices do with updates (a [`Behaviour::Mix`] spreads several over the fleet).
+    pub behaviour: Behaviour,
+    /// Version every device reports at start.
+    pub initial_version: String,
+    /// Module updated and reported; `None` for the default module.
+    pub module: Option<String>,
+    /// Connection attempts in flight at once.
+    pub connect_concurrency: usize,
+    /// Stop after this long; `None` runs until every device is done.
+    pub duration: Option<Duration>,
+    /// Pull (`thing/ota/firmware/get`) at start and every `pull_interval`, besides waiting
+    /// for pushes.
+    pub pull: bool,
+    /// Pull period when `pull` is set.
+    pub pull_interval: Duration,
+    /// A device ends after its first update (success or failure); otherwise it keeps
+    /// waiting for pushes (retries, new jobs) until `duration` ends the run.
+    pub stop_after_update: bool,
+    /// CONNECT signature method.
+    pub sign_method: HmacMethod,
+    /// MQTT keep-alive.
+    pub keep_alive: Duration,
+}
+
+impl SimConfig {
+    /// A run of `devices` against `mqtt_addrs` with defaults: everyone succeeds, version
+    /// `1.0.0`, default module, 64 concurrent connects, no time limit, push only, devices end
+    /// after one update, `hmacsha1`, keep-alive 60 s.
+    pub fn new(devices: Vec<DeviceCredentials>, mqtt_addrs: Vec<SocketAddr>) -> Self {
+        Self {
+            devices,
+            mqtt_addrs,
+            behaviour: Behaviour::Succeed,
+            initial_version: "1.0.0".into(),
+            module: None,
+            connect_concurrency: 64,
+            duration: None,
+            pull: false,
+            pull_interval: Duration::from_secs(60),
+            stop_after_update: true,
+            sign_method: HmacMethod::HmacSha1,
+            keep_alive: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Runs the simulation until every device is done or `duration` passes, updating `stats`
+/// throughout, and returns the final counts. Dropping (aborting) the future stops every
+/// device.
+pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot, SdkError> {
+    if config.mqtt_addrs.is_empty() {
+        return Err(SdkError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no MQTT address to connect to",
+        )));
+    }
+    stats.devices.store(
+        config.devices.len() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let connects = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
+    let duration = config.duration;
+    let config = Arc::new(config);
+    let mut devices = JoinSet::new();
+    for index in 0..config.devices.len() {
+        let sim = SimDevice {
+            index,
+            config: Arc::clone(&config),
+            stats: Arc::clone(&stats),
+            http: http.clone(),
+            connects: Arc::clone(&connects),
+        };
+        devices.spawn(sim.run());
+    }
+    let all_done = async { while devices.join_next().await.is_some() {} };
+    match duration {
+        Some(limit) => {
+            let _ = tokio::time::timeout(limit, all_done).await;
+        }
+        None => all_done.await,
+    }
+    devices.shutdown().await;
+    // Aborted devices could not lower their gauges.
+    stats
+        .connected
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .downloading
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    Ok(stats.snapshot())
+}
+
+/// How one connected stretch of a device's life ended.
+enum Stretch {
+    /// Go offline for a while, then reconnect and pull.
+    Offline(Duration),
+    /// The device is done.
+    Done,
+}
+
+struct SimDevice {
+    index: usize,
+    config: Arc<SimConfig>,
+    stats: Arc<SimStats>,
+    http: reqwest::Client,
+    connects: Arc<Semaphore>,
+}
+
+/// What a device remembers across reconnects.
+struct Memory {
+    version: String,
+    notified: bool,
+    went_offline: bool,
+    pull_due: bool,
+}
+
+impl SimDevice {
+    async fn run(self) {
+        let behaviour = self
+            .config
+            .behaviour
+            .for_device(self.index, self.config.devices.len());
+        let mut mem = Memory {
+            version: self.config.initial_version.clone(),
+            notified: false,
+            went_offline: false,
+            pull_due: self.config.pull,
+        };
+        loop {
+            let device = self.connect(&behaviour).await;
+            SimStats::inc(&self.stats.connected);
+            let stretch = self.serve(&device, &behaviour, &mut mem).await;
+            device.close().await;
+            SimStats::dec(&self.stats.connected);
+            match stretch {
+                Stretch::Offline(d) => {
+                    tokio::time::sleep(d).await;
+                    mem.pull_due = true;
+                }
+                Stretch::Done => break,
+            }
+        }
+        SimStats::inc(&self.stats.finished);
+    }
+
+    /// Connects, retrying with backoff; at most `connect_concurrency` attempts run at once.
+    async fn connect(&self, behaviour: &Behaviour) -> Device<SimHandler> {
+        let creds = &self.config.devices[self.index];
+        let addr = self.config.mqtt_addrs[self.index % self.config.mqtt_addrs.len()];
+        let backoff = Backoff {
+            min: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        };
+        let mut attempt = 0;
+        loop {
+            let permit = self.connects.acquire().await;
+            let mut cfg = DeviceConfig::new(
+                &creds.product_key,
+                &creds.device_name,
+                &creds.device_secret,
+                addr.ip().to_string(),
+                addr.port(),
+            );
+            cfg.sign_method = self.config.sign_method;
+            cfg.keep_alive = self.config.keep_alive;
+            let handler = SimHandler::new(behaviour.clone(), Arc::clone(&self.stats));
+            match Device::connect_with_http(cfg, handler, self.http.clone()).await {
+                Ok(device) => return device,
+                Err(e) => {
+                    drop(permit);
+                    SimStats::inc(&self.stats.connect_failures);
+                    tracing::debug!(device = %creds.device_name, error = %e, "connect failed");
+                    tokio::time::sleep(backoff.delay(attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Reports the version, then handles packages until the device is done or goes offline.
+    async fn serve(
+        &self,
+        device: &Device<SimHandler>,
+        behaviour: &Behaviour,
+        mem: &mut Memory,
+    ) -> Stretch {
+        let module = self.config.module.as_deref();
+        if let Err(e) = device.report_version(module, &mem.version).await {
+            tracing::debug!(error = %e, "version report failed");
+        }
+        loop {
+            let Some(push) = self.next_package(device, mem).await else {
+                return Stretch::Done;
+            };
+            if push.data.version == mem.version {
+                // Already there (a re-push after success): say so again.
+                let _ = device.report_version(module, &mem.version).await;
+                continue;
+            }
+            if !mem.notified {
+                mem.notified = true;
+                SimStats::inc(&self.stats.notified);
+            }
+            if let Behaviour::OfflineThenOnline { offline_for } = behaviour
+                && !mem.went_offline
+            {
+                mem.went_offline = true;
+                return Stretch::Offline(*offline_for);
+            }
+            device.handler().reset();
+            SimStats::inc(&self.stats.downloading);
+            let result = device.run_update(&push).await;
+            SimStats::dec(&self.stats.downloading);
+            match result {
+                Ok(done) if done.version == push.data.version => {
+                    SimStats::inc(&self.stats.succeeded);
+                    mem.version = done.version;
+                }
+                Ok(done) => {
+                    SimStats::inc(&self.stats.wrong_version);
+                    mem.version = done.version;
+                }
+                Err(e) => match e.step() {
+                    Some(step) => self.stats.record_failure(step),
+                    // The device was closed under us.
+                    None => return Stretch::Done,
+                },
+            }
+            if self.config.stop_after_update {
+                return Stretch::Done;
+            }
+        }
+    }
+
+    /// The next package: a due pull's reply, else the next push (pulling again every
+    /// `pull_interval` when pulling is on). `None` when the device is closed.
+    async fn next_package(
+        &self,
+        device: &Device<SimHandler>,
+        mem: &mut Memory,
+    ) -> Option<UpgradePush> {
+        loop {
+            if mem.pull_due {
+                mem.pull_due = false;
+                match device.request_firmware(self.config.module.as_deref()).await {
+                    Ok(Some(push)) => return Some(push),
+                    Ok(None) => {}
+                    Err(SdkError::Closed | SdkError::Client(_)) => return None,
+                    Err(e) => tracing::debug!(error = %e, "pull failed"),
+                }
+            }
+            if !self.config.pull {
+                return device.next_push().await;
+            }
+            tokio::select! {
+                push = device.next_push() => return push,
+                () = tokio::time::sleep(self.config.pull_interval) => mem.pull_due = true,
+            }
+        }
+    }
+}
