@@ -77,16 +77,19 @@ impl ServeConfig {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-                toml::from_str(&text)
-                    .map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("in {}: {e}", path.display()))?
             }
             None => ServeConfig::default(),
         };
         if let Ok(v) = std::env::var("OTA_FIRMWARE_QUOTA") {
-            config.firmware_quota = v.parse().map_err(|_| anyhow::anyhow!("OTA_FIRMWARE_QUOTA must be an integer"))?;
+            config.firmware_quota = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("OTA_FIRMWARE_QUOTA must be an integer"))?;
         }
         if let Ok(v) = std::env::var("OTA_MAX_FILE_MB") {
-            config.max_file_mb = v.parse().map_err(|_| anyhow::anyhow!("OTA_MAX_FILE_MB must be an integer"))?;
+            config.max_file_mb = v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("OTA_MAX_FILE_MB must be an integer"))?;
         }
         if let Ok(v) = std::env::var("OTA_LOG") {
             config.log = v;
@@ -112,12 +115,17 @@ impl ServeConfig {
     /// The store URL in force.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}?mode=rwc", self.data_dir.join("ota.db").display())
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("ota.db").display()
+            )
         })
     }
 
     /// The download base URL in force.
     pub fn public_url(&self) -> String {
-        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.http_addr))
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.http_addr))
     }
 }

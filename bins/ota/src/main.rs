@@ -1,1 +1,84 @@
-fn main() {}
+//! `ota`: one binary for the whole platform. See `ota --help`.
+
+use clap::{Parser, Subcommand};
+use ota::admin::AdminCommand;
+use ota::config::{ServeArgs, ServeConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "ota",
+    version,
+    about = "Self-hosted OTA update platform for IoT fleets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform: store, engine, MQTT device endpoint and HTTP API.
+    Serve(ServeArgs),
+    /// Create and inspect delta (differential) packages.
+    #[command(subcommand)]
+    Delta(DeltaCommand),
+    /// Admin commands over the native API (OTA_URL, OTA_ACCESS_KEY_ID, OTA_ACCESS_KEY_SECRET).
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum DeltaCommand {
+    /// Write a patch that turns OLD into NEW.
+    Diff {
+        old: std::path::PathBuf,
+        new: std::path::PathBuf,
+        patch: std::path::PathBuf,
+    },
+    /// Rebuild NEW from OLD and a patch, verifying both digests.
+    Apply {
+        old: std::path::PathBuf,
+        patch: std::path::PathBuf,
+        out: std::path::PathBuf,
+    },
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = ServeConfig::load(&args)?;
+            init_logging(&config.log);
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(ota::serve::run(config))
+        }
+        Command::Delta(DeltaCommand::Diff { old, new, patch }) => {
+            let header = ota_delta::cli::run_diff(&old, &new, &patch)?;
+            println!("{header:?}");
+            Ok(())
+        }
+        Command::Delta(DeltaCommand::Apply { old, patch, out }) => {
+            let report = ota_delta::cli::run_apply(&old, &patch, &out)?;
+            println!("{report:?}");
+            Ok(())
+        }
+        Command::Admin(command) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(command.run())
+        }
+    }
+}

@@ -102,6 +102,21 @@ impl Core {
         }
     }
 
+    /// Hands a device event to the engine without waiting, for callers that must not block
+    /// (the broker's connection tasks). When the engine is saturated the event waits on a
+    /// task of its own instead of being dropped.
+    pub fn submit_nowait(&self, input: DeviceInput) {
+        use tokio::sync::mpsc::error::TrySendError;
+        match self.inner.events.try_send(input) {
+            Ok(()) => {}
+            Err(TrySendError::Full(input)) => {
+                let core = self.clone();
+                tokio::spawn(async move { core.submit(input).await });
+            }
+            Err(TrySendError::Closed(_)) => tracing::warn!("engine stopped; device event dropped"),
+        }
+    }
+
     /// Runs the ingest worker until `shutdown` fires. Only one may run.
     pub async fn run_ingest(&self, shutdown: tokio_util::sync::CancellationToken) {
         let Some(rx) = self.inner.events_rx.lock().await.take() else {

@@ -1,0 +1,290 @@
+//! Everyday admin commands over the native API. Each prints the API's JSON answer, so the
+//! output can be piped into `jq`.
+
+use crate::client::{ApiClient, text};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Products.
+    #[command(subcommand)]
+    Product(ProductCommand),
+    /// Devices.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Packages.
+    #[command(subcommand)]
+    Firmware(FirmwareCommand),
+    /// Batches.
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Tasks of a batch.
+    #[command(subcommand)]
+    Task(TaskCommand),
+}
+
+#[derive(Subcommand)]
+pub enum ProductCommand {
+    /// Create a product.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List products.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum DeviceCommand {
+    /// Register devices: give names, or --count for generated names.
+    Register {
+        product_key: String,
+        names: Vec<String>,
+        #[arg(long)]
+        count: Option<usize>,
+        /// Also write `productKey,deviceName,deviceSecret` lines to this CSV file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// List a product's devices.
+    List {
+        product_key: String,
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Show a device with its reported versions.
+    Show {
+        product_key: String,
+        device_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum FirmwareCommand {
+    /// Upload a file (with a progress bar) and create a package from it.
+    Upload(UploadArgs),
+    /// List packages.
+    List {
+        #[arg(long)]
+        product_key: Option<String>,
+    },
+    /// Show a package.
+    Show { firmware_id: String },
+}
+
+#[derive(Args)]
+pub struct UploadArgs {
+    pub product_key: String,
+    pub file: PathBuf,
+    /// DestVersion.
+    #[arg(long)]
+    pub version: String,
+    /// FirmwareName (default: the file name without suffix and the version).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub module: Option<String>,
+    /// SrcVersion: makes this a differential package.
+    #[arg(long)]
+    pub src_version: Option<String>,
+    /// MD5 (default) or SHA256.
+    #[arg(long, default_value = "MD5")]
+    pub sign_method: String,
+    /// Allow batches without a verification batch first.
+    #[arg(long)]
+    pub no_verify: bool,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum JobCommand {
+    /// Create a batch. Options are the native API's fields, e.g.
+    /// `--set target_selection=GRAY --set gray_percent=10 --set maximum_per_minute=1000`.
+    Create {
+        firmware_id: String,
+        /// verify, static or dynamic.
+        #[arg(long, default_value = "static")]
+        kind: String,
+        /// Devices (for verify and SPECIFIC batches).
+        #[arg(long = "device")]
+        devices: Vec<String>,
+        /// Extra fields as key=value; values that parse as JSON are sent as JSON.
+        #[arg(long = "set")]
+        fields: Vec<String>,
+    },
+    /// Show a batch with its counts.
+    Show { job_id: String },
+    /// Cancel a batch and all its unfinished tasks.
+    Cancel { job_id: String },
+}
+
+#[derive(Subcommand)]
+pub enum TaskCommand {
+    /// List a batch's tasks.
+    List {
+        job_id: String,
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+fn print(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+impl AdminCommand {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let api = ApiClient::from_env()?;
+        let out = match self {
+            AdminCommand::Product(ProductCommand::Create { name, description }) => {
+                api.post(
+                    "/products",
+                    &json!({"name": name, "description": description}),
+                )
+                .await?
+            }
+            AdminCommand::Product(ProductCommand::List) => {
+                api.get("/products?page_size=200").await?
+            }
+            AdminCommand::Device(DeviceCommand::Register {
+                product_key,
+                names,
+                count,
+                csv,
+            }) => {
+                let body = if let Some(count) = count {
+                    json!({"count": count})
+                } else {
+                    json!({"names": names})
+                };
+                let out = api
+                    .post(&format!("/products/{product_key}/devices"), &body)
+                    .await?;
+                if let Some(path) = csv {
+                    write_credentials(&path, &out)?;
+                }
+                out
+            }
+            AdminCommand::Device(DeviceCommand::List {
+                product_key,
+                prefix,
+            }) => {
+                let q = prefix.map(|p| format!("&prefix={p}")).unwrap_or_default();
+                api.get(&format!("/products/{product_key}/devices?page_size=200{q}"))
+                    .await?
+            }
+            AdminCommand::Device(DeviceCommand::Show {
+                product_key,
+                device_name,
+            }) => {
+                api.get(&format!("/products/{product_key}/devices/{device_name}"))
+                    .await?
+            }
+            AdminCommand::Firmware(FirmwareCommand::Upload(args)) => upload(&api, args).await?,
+            AdminCommand::Firmware(FirmwareCommand::List { product_key }) => {
+                let q = product_key
+                    .map(|p| format!("&product_key={p}"))
+                    .unwrap_or_default();
+                api.get(&format!("/firmwares?page_size=100{q}")).await?
+            }
+            AdminCommand::Firmware(FirmwareCommand::Show { firmware_id }) => {
+                api.get(&format!("/firmwares/{firmware_id}")).await?
+            }
+            AdminCommand::Job(JobCommand::Create {
+                firmware_id,
+                kind,
+                devices,
+                fields,
+            }) => {
+                let mut body = json!({"kind": kind});
+                if !devices.is_empty() {
+                    body["device_names"] = json!(devices);
+                }
+                for field in fields {
+                    let (k, v) = field
+                        .split_once('=')
+                        .ok_or_else(|| anyhow::anyhow!("--set wants key=value, got {field:?}"))?;
+                    body[k] = serde_json::from_str(v).unwrap_or_else(|_| json!(v));
+                }
+                api.post(&format!("/firmwares/{firmware_id}/jobs"), &body)
+                    .await?
+            }
+            AdminCommand::Job(JobCommand::Show { job_id }) => {
+                api.get(&format!("/jobs/{job_id}")).await?
+            }
+            AdminCommand::Job(JobCommand::Cancel { job_id }) => {
+                api.post(&format!("/jobs/{job_id}/cancel"), &json!({"all": true}))
+                    .await?
+            }
+            AdminCommand::Task(TaskCommand::List { job_id, status }) => {
+                let q = status.map(|s| format!("&status={s}")).unwrap_or_default();
+                api.get(&format!("/jobs/{job_id}/tasks?page_size=200{q}"))
+                    .await?
+            }
+        };
+        print(&out);
+        Ok(())
+    }
+}
+
+async fn upload(api: &ApiClient, args: UploadArgs) -> anyhow::Result<Value> {
+    let size = std::fs::metadata(&args.file)?.len();
+    let bar = indicatif::ProgressBar::new(size).with_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("uploading");
+    let progress = bar.clone();
+    let uploaded = api
+        .upload(&args.file, move |sent| progress.set_position(sent))
+        .await?;
+    bar.finish_with_message("uploaded");
+    let stem = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("firmware");
+    let name = args
+        .name
+        .unwrap_or_else(|| format!("{stem}-{}", args.version).replace('.', "_"));
+    let mut body = json!({
+        "product_key": args.product_key,
+        "name": name,
+        "dest_version": args.version,
+        "url": text(&uploaded, "url")?,
+        "sign_method": args.sign_method,
+        "need_to_verify": !args.no_verify,
+        "description": args.description,
+        "module_name": args.module,
+    });
+    if let Some(src) = args.src_version {
+        body["type"] = json!(1);
+        body["src_version"] = json!(src);
+    }
+    api.post("/firmwares", &body).await
+}
+
+/// Writes `productKey,deviceName,deviceSecret` for each registered device.
+fn write_credentials(path: &std::path::Path, registered: &Value) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for d in registered["items"].as_array().into_iter().flatten() {
+        writeln!(
+            out,
+            "{},{},{}",
+            text(d, "product_key")?,
+            text(d, "device_name")?,
+            text(d, "device_secret")?
+        )?;
+    }
+    Ok(())
+}

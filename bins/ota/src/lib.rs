@@ -1,0 +1,9 @@
+//! The `ota` binary's library: the composition root (`serve`), the admin commands over the
+//! native API, the fleet simulator and the benchmarks. `main.rs` only parses the command
+//! line and calls in here, so end-to-end tests can reuse the same client and launcher.
+
+pub mod admin;
+pub mod bridge;
+pub mod client;
+pub mod config;
+pub mod serve;

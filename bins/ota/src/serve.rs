@@ -1,0 +1,170 @@
+//! `ota serve`: the composition root. It reads like the start-up it performs: open the
+//! store, build the core, start the workers, the device endpoint and the HTTP server, then
+//! wait for a signal and stop in reverse order.
+
+use crate::bridge::{self, DeviceBridge};
+use crate::config::ServeConfig;
+use anyhow::Context;
+use ota_api::{AppState, NonceCache};
+use ota_blob::{DirStore, UrlSigner};
+use ota_core::{Core, CoreConfig, SystemClock};
+use ota_device_gateway::{Gateway, GatewayConfig};
+use ota_store::Store;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Runs the platform until SIGINT or SIGTERM.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let store = Store::connect(&config.database_url())
+        .await
+        .context("opening the store")?;
+    tracing::info!(dialect = ?store.dialect(), "store opened");
+    ensure_admin_key(&store).await?;
+    let signer = UrlSigner::new(url_signing_secret(&store).await?);
+    let blobs = DirStore::open(config.data_dir.join("packages")).await?;
+
+    let core = Core::new(
+        store.clone(),
+        blobs,
+        signer,
+        Arc::new(SystemClock),
+        CoreConfig {
+            public_url: config.public_url(),
+            firmware_quota: config.firmware_quota,
+            max_file_size: config.max_file_mb * 1024 * 1024,
+            download_url_ttl: config.download_url_ttl_minutes * 60_000,
+            ..CoreConfig::default()
+        },
+    );
+    let shutdown = CancellationToken::new();
+    let workers = ota_scheduler::spawn_all(&core, &shutdown);
+    tracing::info!("engine workers started");
+
+    let handler = Arc::new(DeviceBridge { core: core.clone() });
+    let (mqtt_addr, gateway) = Gateway::bind(
+        config.mqtt_addr,
+        GatewayConfig::default(),
+        handler,
+        shutdown.clone(),
+    )
+    .await
+    .with_context(|| format!("binding the MQTT endpoint {}", config.mqtt_addr))?;
+    core.set_link(bridge::link(&gateway));
+
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(%e, "metrics recorder not installed"))
+        .ok();
+    let online_gateway = gateway.clone();
+    let state = AppState {
+        core: core.clone(),
+        nonces: Arc::new(NonceCache::default()),
+        metrics,
+        online: Arc::new(move || online_gateway.online_count()),
+    };
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP server {}", config.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    tracing::info!(%http_addr, %mqtt_addr, public_url = %config.public_url(), "ready");
+    println!(
+        "{}",
+        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()})
+    );
+
+    let http_shutdown = shutdown.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, ota_api::router(state))
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await
+    });
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    if let Ok(Err(err)) = http.await {
+        tracing::warn!(%err, "HTTP server stopped with an error");
+    }
+    tracing::info!("HTTP server stopped");
+    gateway.closed().await;
+    tracing::info!("device endpoint stopped");
+    for worker in workers {
+        let _ = worker.await;
+    }
+    store.close().await;
+    tracing::info!("store closed; bye");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+/// The bootstrap admin key: from `OTA_ACCESS_KEY_ID` / `OTA_ACCESS_KEY_SECRET`, or generated
+/// on the first start and printed once.
+async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
+    let id = std::env::var("OTA_ACCESS_KEY_ID")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let secret = std::env::var("OTA_ACCESS_KEY_SECRET")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => match store.access_key_secret(&id).await? {
+            None => {
+                store.insert_access_key(&id, &secret).await?;
+                tracing::info!(key_id = %id, "admin access key installed from the environment");
+            }
+            Some(existing) if existing != secret => {
+                anyhow::bail!(
+                    "access key {id} already exists with another secret; use that secret or another key id"
+                );
+            }
+            Some(_) => {}
+        },
+        (None, None) => {
+            if store.list_access_keys().await?.is_empty() {
+                let id = format!("OTA{}", random_hex(8).to_uppercase());
+                let secret = random_hex(20);
+                store.insert_access_key(&id, &secret).await?;
+                eprintln!(
+                    "Generated the admin access key (shown only now; keep it safe):\n  OTA_ACCESS_KEY_ID={id}\n  OTA_ACCESS_KEY_SECRET={secret}"
+                );
+            }
+        }
+        _ => anyhow::bail!("set both OTA_ACCESS_KEY_ID and OTA_ACCESS_KEY_SECRET, or neither"),
+    }
+    Ok(())
+}
+
+/// The secret that signs download URLs, generated once and kept in the store so every node
+/// and every restart accepts the URLs already handed out.
+async fn url_signing_secret(store: &Store) -> anyhow::Result<String> {
+    if let Some(secret) = store.kv_get("url_signing_secret").await? {
+        return Ok(secret);
+    }
+    let secret = random_hex(32);
+    store.kv_set("url_signing_secret", &secret).await?;
+    Ok(secret)
+}
+
+fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
