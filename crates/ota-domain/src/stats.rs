@@ -206,3 +206,111 @@ fn check<K>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::verify_outcome;
+    use crate::task::{NewTask, TaskStart};
+    use proptest::prelude::*;
+
+    fn task(status: TaskStatus, reason: usize) -> Task {
+        let new = NewTask {
+            task_id: "t".into(),
+            job_id: "j".into(),
+            firmware_id: "f".into(),
+            product_key: "pk".into(),
+            device_name: "d".into(),
+            module_name: "default".into(),
+            src_version: None,
+            dest_version: "2".into(),
+        };
+        let start = TaskStart {
+            need_confirm: false,
+            need_push: true,
+            scheduled_at: None,
+        };
+        let mut t = Task::create(new, start, 0);
+        t.status = status;
+        t.queued_reason = (status == TaskStatus::Queued).then(|| QueuedReason::ALL[reason % 6]);
+        t.failure = (status == TaskStatus::Failed).then(|| FailureReason::ALL[reason % 7]);
+        t.cancel_reason = (status == TaskStatus::Canceled).then(|| CancelReason::ALL[reason % 3]);
+        t
+    }
+
+    #[test]
+    fn rates_and_breakdowns() {
+        let tasks = [
+            task(TaskStatus::Succeeded, 0),
+            task(TaskStatus::Succeeded, 0),
+            task(TaskStatus::Succeeded, 0),
+            task(TaskStatus::Failed, 4),
+            task(TaskStatus::Queued, 4),
+            task(TaskStatus::InProgress, 0),
+        ];
+        let stats = JobStats::from_tasks(&tasks);
+        assert_eq!(stats.total(), 6);
+        assert_eq!(stats.success_rate(), Some(0.75));
+        assert!((stats.completion() - 4.0 / 6.0).abs() < 1e-9);
+        assert_eq!(stats.retry_pending(), 1);
+        assert_eq!(stats.by_failure().get(&FailureReason::Timeout), Some(&1));
+        assert!(!stats.all_finished());
+        let empty = JobStats::default();
+        assert_eq!(
+            (
+                empty.success_rate(),
+                empty.completion(),
+                empty.all_finished()
+            ),
+            (None, 1.0, true)
+        );
+    }
+
+    #[test]
+    fn counts_must_add_up() {
+        let counts = TaskCounts {
+            failed: 2,
+            ..TaskCounts::default()
+        };
+        let one = BTreeMap::from([(FailureReason::Timeout, 1)]);
+        let err = JobStats::from_counts(counts, BTreeMap::new(), one, BTreeMap::new()).unwrap_err();
+        assert_eq!((err.what, err.tasks, err.reasons), ("failed", 2, 1));
+        let two = BTreeMap::from([(FailureReason::Timeout, 1), (FailureReason::BurnFailed, 1)]);
+        assert!(JobStats::from_counts(counts, BTreeMap::new(), two, BTreeMap::new()).is_ok());
+        let queued = TaskCounts {
+            queued: 1,
+            ..TaskCounts::default()
+        };
+        let err = JobStats::from_counts(queued, BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+        assert_eq!(err.unwrap_err().what, "queued");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn stats_add_up(spec in prop::collection::vec((0usize..7, 0usize..42), 0..200)) {
+            let tasks: Vec<Task> = spec.iter().map(|&(s, r)| task(TaskStatus::ALL[s], r)).collect();
+            let stats = JobStats::from_tasks(&tasks);
+            let by = *stats.by_status();
+            prop_assert_eq!(by.total(), tasks.len() as u64);
+            prop_assert_eq!(by.unfinished() + by.finished(), by.total());
+            for status in TaskStatus::ALL {
+                let n = tasks.iter().filter(|t| t.status == status).count() as u64;
+                prop_assert_eq!(by.get(status), n);
+            }
+            let rebuilt = JobStats::from_counts(
+                by,
+                stats.by_queued_reason().clone(),
+                stats.by_failure().clone(),
+                stats.by_cancel_reason().clone(),
+            );
+            prop_assert_eq!(rebuilt.as_ref(), Ok(&stats));
+            if let Some(rate) = stats.success_rate() {
+                prop_assert!((0.0..=1.0).contains(&rate));
+            }
+            let verified = verify_outcome(&by) == crate::firmware::FirmwareStatus::Verified;
+            prop_assert_eq!(verified, by.total() > 0 && by.succeeded == by.total());
+        }
+    }
+}

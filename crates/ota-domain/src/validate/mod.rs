@@ -54,3 +54,6 @@ fn indexed(name: &str, zero_based: usize) -> String {
 fn indexed_sub(name: &str, zero_based: usize, sub: &str) -> String {
     format!("{name}.{}.{sub}", zero_based + 1)
 }
+
+#[cfg(test)]
+mod tests;
