@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// Run the platform: store, engine, MQTT device endpoint and HTTP API.
     Serve(ServeArgs),
+    /// Simulate a fleet of devices against an MQTT endpoint.
+    Sim(ota::sim::SimArgs),
     /// Create and inspect delta (differential) packages.
     #[command(subcommand)]
     Delta(DeltaCommand),
@@ -72,6 +74,13 @@ fn main() -> anyhow::Result<()> {
             let report = ota_delta::cli::run_apply(&old, &patch, &out)?;
             println!("{report:?}");
             Ok(())
+        }
+        Command::Sim(args) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(ota::sim::run(args))
         }
         Command::Admin(command) => {
             init_logging("warn");

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::sign::{self, HEADER_CONTENT_SHA256, HEADER_KEY_ID, HEADER_NONCE, HEADER_TIMESTAMP};
 use crate::state::AppState;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -98,8 +98,13 @@ pub async fn require_signature(
             ApiError::unauthorized("InvalidAccessKeyId.NotFound", "unknown access key")
         })?;
 
-    let path = parts.uri.path().to_owned();
-    let query = parts.uri.query().unwrap_or("").to_owned();
+    // Nested routers see a stripped path; the signature covers the one the client sent.
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |o| &o.0);
+    let path = uri.path().to_owned();
+    let query = uri.query().unwrap_or("").to_owned();
     let expected = sign::signature(
         &secret,
         &sign::canonical(

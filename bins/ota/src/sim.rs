@@ -1,0 +1,207 @@
+//! `ota sim`: a fleet of simulated devices in one process, with one aggregate progress bar.
+//! Devices come from a credentials CSV or are registered through the API on the spot.
+
+use crate::client::{ApiClient, text};
+use anyhow::{Context, bail};
+use clap::Args;
+use ota_device_sdk::sim::{self, Behaviour, DeviceCredentials, SimConfig, SimStats};
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// `productKey,deviceName,deviceSecret` lines.
+    #[arg(long, conflicts_with = "product_key")]
+    pub credentials: Option<std::path::PathBuf>,
+    /// Register this many new devices in this product through the API first.
+    #[arg(long, requires = "devices")]
+    pub product_key: Option<String>,
+    /// How many devices to register (with --product-key).
+    #[arg(long)]
+    pub devices: Option<usize>,
+    /// MQTT endpoint(s); devices are spread over them round-robin.
+    #[arg(long = "mqtt", default_value = "127.0.0.1:1883")]
+    pub mqtt: Vec<SocketAddr>,
+    /// What devices do: `succeed`, `fail:STEP@PERCENT`, `slow:SECONDS`, `offline:SECONDS`,
+    /// `wrong:VERSION`, or a mix such as `80%succeed,10%fail:-3@100,10%wrong:0.0.1`.
+    #[arg(long, default_value = "succeed")]
+    pub behaviour: String,
+    /// Version every device reports at start.
+    #[arg(long, default_value = "1.0.0")]
+    pub initial_version: String,
+    /// Module to report and update (default module if absent).
+    #[arg(long)]
+    pub module: Option<String>,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Also pull (`thing/ota/firmware/get`) every 30 s.
+    #[arg(long)]
+    pub pull: bool,
+    /// Keep devices connected after their first update (for retries and further batches).
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Concurrent connection attempts.
+    #[arg(long, default_value_t = 64)]
+    pub connect_concurrency: usize,
+    /// Print the final counts as JSON instead of drawing a bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses the `--behaviour` syntax.
+pub fn parse_behaviour(text: &str) -> anyhow::Result<Behaviour> {
+    if text.contains('%') {
+        let mut parts = Vec::new();
+        for part in text.split(',') {
+            let (pct, rest) = part
+                .split_once('%')
+                .context("mix entries look like 10%fail:-2@50")?;
+            parts.push((pct.trim().parse::<u8>()?, parse_behaviour(rest.trim())?));
+        }
+        if parts.iter().map(|(p, _)| u32::from(*p)).sum::<u32>() > 100 {
+            bail!("mix percentages add up to more than 100");
+        }
+        return Ok(Behaviour::Mix(parts));
+    }
+    let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
+    Ok(match kind {
+        "succeed" => Behaviour::Succeed,
+        "fail" => {
+            let (step, at) = arg.split_once('@').unwrap_or((arg, "100"));
+            let step: i32 = step.parse().context("fail:STEP@PERCENT, STEP in -4..-1")?;
+            if !(-4..=-1).contains(&step) {
+                bail!("failure step must be -4..-1");
+            }
+            Behaviour::Fail {
+                step,
+                at_percent: at.parse().context("percent must be 0-100")?,
+            }
+        }
+        "slow" => Behaviour::Slow {
+            extra: Duration::from_secs_f64(arg.parse()?),
+        },
+        "offline" => Behaviour::OfflineThenOnline {
+            offline_for: Duration::from_secs_f64(arg.parse()?),
+        },
+        "wrong" => Behaviour::WrongVersion {
+            version: arg.to_owned(),
+        },
+        other => bail!("unknown behaviour {other:?}"),
+    })
+}
+
+/// Registers `count` devices in `product_key` and returns their credentials.
+pub async fn register(
+    api: &ApiClient,
+    product_key: &str,
+    count: usize,
+) -> anyhow::Result<Vec<DeviceCredentials>> {
+    let mut out = Vec::with_capacity(count);
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(10_000);
+        let reply = api
+            .post(
+                &format!("/products/{product_key}/devices"),
+                &json!({"count": n}),
+            )
+            .await?;
+        for d in reply["items"].as_array().into_iter().flatten() {
+            out.push(DeviceCredentials {
+                product_key: text(d, "product_key")?,
+                device_name: text(d, "device_name")?,
+                device_secret: text(d, "device_secret")?,
+            });
+        }
+        left -= n;
+    }
+    Ok(out)
+}
+
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let devices = match (&args.credentials, &args.product_key) {
+        (Some(path), _) => sim::load_credentials_csv(path)?,
+        (None, Some(pk)) => {
+            register(&ApiClient::from_env()?, pk, args.devices.unwrap_or(1)).await?
+        }
+        (None, None) => bail!("give --credentials FILE or --product-key PK --devices N"),
+    };
+    let mut config = SimConfig::new(devices, args.mqtt.clone());
+    config.behaviour = parse_behaviour(&args.behaviour)?;
+    config.initial_version = args.initial_version.clone();
+    config.module = args.module.clone();
+    config.duration = args.duration.map(Duration::from_secs);
+    config.pull = args.pull;
+    config.pull_interval = Duration::from_secs(30);
+    config.stop_after_update = !args.keep_running;
+    config.connect_concurrency = args.connect_concurrency;
+    let total = config.devices.len() as u64;
+    let stats = Arc::new(SimStats::default());
+    let run = tokio::spawn(sim::run(config, stats.clone()));
+    let bar = if args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(total)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} settled  {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    while !run.is_finished() {
+        let s = stats.snapshot();
+        bar.set_position(s.settled());
+        bar.set_message(format!(
+            "online {} notified {} downloading {} ok {} failed {} wrong {}",
+            s.connected,
+            s.notified,
+            s.downloading,
+            s.succeeded,
+            s.failed_total(),
+            s.wrong_version
+        ));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let snapshot = run.await??;
+    bar.finish();
+    println!(
+        "{}",
+        json!({
+            "devices": snapshot.devices,
+            "notified": snapshot.notified,
+            "succeeded": snapshot.succeeded,
+            "wrong_version": snapshot.wrong_version,
+            "failed": {"-1": snapshot.failed[0], "-2": snapshot.failed[1], "-3": snapshot.failed[2], "-4": snapshot.failed[3]},
+            "connect_failures": snapshot.connect_failures,
+            "bytes": snapshot.bytes,
+        })
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaviours_parse() {
+        assert_eq!(parse_behaviour("succeed").unwrap(), Behaviour::Succeed);
+        assert_eq!(
+            parse_behaviour("fail:-2@50").unwrap(),
+            Behaviour::Fail {
+                step: -2,
+                at_percent: 50
+            }
+        );
+        assert!(parse_behaviour("fail:-5@50").is_err());
+        assert!(
+            matches!(parse_behaviour("80%succeed,20%wrong:0.0.1").unwrap(), Behaviour::Mix(p) if p.len() == 2)
+        );
+        assert!(parse_behaviour("90%succeed,20%succeed").is_err());
+        assert!(parse_behaviour("dance").is_err());
+    }
+}
