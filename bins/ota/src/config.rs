@@ -29,6 +29,9 @@ pub struct ServeConfig {
     pub download_url_ttl_minutes: i64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
+    /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
+    /// Never enable in production.
+    pub adjustable_clock: bool,
 }
 
 impl Default for ServeConfig {
@@ -43,6 +46,7 @@ impl Default for ServeConfig {
             max_file_mb: 1_000,
             download_url_ttl_minutes: 24 * 60,
             log: "info".to_owned(),
+            adjustable_clock: false,
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct ServeArgs {
     /// `sqlite://…` or `postgres://…`.
     #[arg(long, env = "OTA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Allow moving the clock forward through the API (tests and demos only).
+    #[arg(long)]
+    pub adjustable_clock: bool,
 }
 
 impl ServeConfig {
@@ -105,6 +112,9 @@ impl ServeConfig {
         }
         if let Some(v) = &args.public_url {
             config.public_url = Some(v.clone());
+        }
+        if args.adjustable_clock {
+            config.adjustable_clock = true;
         }
         if let Some(v) = &args.database_url {
             config.database_url = Some(v.clone());

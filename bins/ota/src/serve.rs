@@ -7,7 +7,7 @@ use crate::config::ServeConfig;
 use anyhow::Context;
 use ota_api::{AppState, NonceCache};
 use ota_blob::{DirStore, UrlSigner};
-use ota_core::{Core, CoreConfig, SystemClock};
+use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
 use ota_device_gateway::{Gateway, GatewayConfig};
 use ota_store::Store;
 use std::sync::Arc;
@@ -26,11 +26,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let signer = UrlSigner::new(url_signing_secret(&store).await?);
     let blobs = DirStore::open(config.data_dir.join("packages")).await?;
 
+    let adjustable = config.adjustable_clock.then(OffsetClock::default);
+    if adjustable.is_some() {
+        tracing::warn!("the clock is adjustable through the API: for tests and demos only");
+    }
+    let clock: Arc<dyn Clock> = match &adjustable {
+        Some(clock) => Arc::new(clock.clone()),
+        None => Arc::new(SystemClock),
+    };
     let core = Core::new(
         store.clone(),
         blobs,
         signer,
-        Arc::new(SystemClock),
+        clock,
         CoreConfig {
             public_url: config.public_url(),
             firmware_quota: config.firmware_quota,
@@ -64,6 +72,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         nonces: Arc::new(NonceCache::default()),
         metrics,
         online: Arc::new(move || online_gateway.online_count()),
+        clock: adjustable,
     };
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await

@@ -21,3 +21,34 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         None => (StatusCode::NOT_FOUND, "metrics are not enabled".to_owned()),
     }
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// Milliseconds to move the platform's clock forward.
+    advance_ms: i64,
+}
+
+/// Moves the platform's clock forward, so retry intervals, timeouts and schedules can be
+/// exercised without waiting. Exists only on servers started with an adjustable clock.
+pub async fn advance_clock(
+    State(state): State<AppState>,
+    axum::Json(req): axum::Json<ClockAdvance>,
+) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
+    let Some(clock) = &state.clock else {
+        return Err(crate::error::ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            None,
+            "the server clock is not adjustable",
+        ));
+    };
+    if !(0..=31 * 24 * 3_600_000).contains(&req.advance_ms) {
+        return Err(crate::error::ApiError::invalid(
+            "advance_ms",
+            "must be 0 to 31 days",
+        ));
+    }
+    clock.advance(req.advance_ms);
+    Ok(axum::Json(serde_json::json!({"now": state.core.now()})))
+}

@@ -243,4 +243,5 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks/confirm", post(jobs::confirm_tasks))
         .route("/tasks/cancel", post(jobs::cancel_tasks))
         .route("/tasks/reupgrade", post(jobs::reupgrade_tasks))
+        .route("/debug/clock", post(health::advance_clock))
 }
