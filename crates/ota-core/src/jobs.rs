@@ -12,7 +12,7 @@ use ota_domain::job::{
     TargetSelection, task_selected_for_cancel,
 };
 use ota_domain::registry::ModuleVersion;
-use ota_domain::task::{CancelReason, Rejection, Task, TaskEvent, TaskStatus};
+use ota_domain::task::{CancelReason, QueuedReason, Rejection, Task, TaskEvent, TaskStatus};
 use ota_domain::validate::{self, DynamicJobRequest, StaticJobRequest, VerifyJobRequest};
 use ota_domain::{DeviceKey, DomainError, ErrorCode, FirmwareId, JobId, ProductKey, TaskId};
 use ota_store::{CreatedTasks, JobCounts, Page, TaskCreation, TaskFilter, TaskTarget};
@@ -396,9 +396,26 @@ impl Core {
         Ok(result)
     }
 
-    /// ConfirmOTATask: releases tasks waiting in CONFIRM.
+    /// ConfirmOTATask: releases tasks waiting in CONFIRM. A task of a batch that has not
+    /// reached its start time is held for the schedule instead of being pushed.
     pub async fn confirm_tasks(&self, ids: &[TaskId]) -> CoreResult<Vec<Task>> {
-        self.command_tasks(ids, TaskEvent::Confirm).await
+        let confirmed = self.command_tasks(ids, TaskEvent::Confirm).await?;
+        let now = self.now();
+        let mut outcome = Outcome::default();
+        let mut result = Vec::with_capacity(confirmed.len());
+        for task in confirmed {
+            let job = self.inner.cache.job(self.store(), &task.job_id).await?;
+            if job.status == JobStatus::Planned {
+                let held = outcome
+                    .apply(self, &task, TaskEvent::Held(QueuedReason::Scheduled), now)
+                    .await?;
+                result.push(held.unwrap_or(task));
+            } else {
+                result.push(task);
+            }
+        }
+        outcome.commit(self).await?;
+        Ok(result)
     }
 
     /// CancelOTATaskByDevice and the console's per-device cancel.
