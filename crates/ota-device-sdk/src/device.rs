@@ -41,6 +41,7 @@ impl<H> Clone for Device<H> {
 
 pub(crate) struct Inner {
     pub config: DeviceConfig,
+    mqtt_client_id: String,
     pub client: AsyncClient,
     pub shared: Arc<Shared>,
     pub http: reqwest::Client,
@@ -76,6 +77,7 @@ impl<H> Device<H> {
         http: reqwest::Client,
     ) -> Result<Self, SdkError> {
         let creds = config.credentials(now_ms());
+        let mqtt_client_id = creds.client_id.clone();
         let mut opts = MqttOptions::new(creds.client_id, &config.mqtt_host, config.mqtt_port);
         opts.set_credentials(creds.username, creds.password)
             .set_keep_alive(config.keep_alive)
@@ -127,6 +129,7 @@ impl<H> Device<H> {
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
+                mqtt_client_id,
                 client,
                 shared,
                 http,
@@ -154,6 +157,11 @@ impl<H> Device<H> {
     /// The configuration this device connected with.
     pub fn config(&self) -> &DeviceConfig {
         &self.inner.config
+    }
+
+    /// The full MQTT client id sent in CONNECT (`clientId|securemode=..,timestamp=..|`).
+    pub fn mqtt_client_id(&self) -> &str {
+        &self.inner.mqtt_client_id
     }
 
     /// The injected update handler.
