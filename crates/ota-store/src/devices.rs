@@ -1,41 +1,53 @@
 //! Devices: registration, lookup, tags, presence.
 
 use crate::error::touched;
-use crate::q::{CHUNK, Q};
+use crate::q::{CHUNK, Q, ROWS, last_per_key};
 use crate::rows::{self, device_cols};
 use crate::{Page, Result, Store};
 use ota_domain::registry::Device;
 use ota_domain::{DeviceKey, IotId, Millis, ProductKey};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Row, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
 impl Store {
-    /// Registers devices in one transaction; `Conflict` (and nothing stored) if any name or
-    /// IotId exists, or its product does not.
+    /// Registers devices in one transaction, a few hundred per statement; `Conflict` (and
+    /// nothing stored) if any name or IotId exists, or its product does not.
     pub async fn insert_devices(&self, devices: &[Device]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for d in devices {
-            let id: i64 = sqlx::query(
+        for chunk in devices.chunks(ROWS) {
+            let mut q = Q::new(
                 "INSERT INTO devices (iot_id, product_key, device_name, device_secret, nickname, \
-                 online, last_online_at, created_at, modified_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-            )
-            .bind(d.iot_id.as_str())
-            .bind(d.product_key.as_str())
-            .bind(d.device_name.as_str())
-            .bind(&d.device_secret)
-            .bind(d.nickname.as_deref())
-            .bind(i64::from(d.online))
-            .bind(d.last_online_at)
-            .bind(d.created_at)
-            .bind(d.modified_at)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            for (k, v) in &d.tags {
-                insert_tag(&mut *tx, id, k, v).await?;
+                 online, last_online_at, created_at, modified_at) VALUES ",
+            );
+            for (i, d) in chunk.iter().enumerate() {
+                q.push(if i == 0 { "(" } else { ", (" })
+                    .bind(d.iot_id.as_str())
+                    .then(d.product_key.as_str())
+                    .then(d.device_name.as_str())
+                    .then(d.device_secret.as_str())
+                    .then(d.nickname.as_deref())
+                    .then(i64::from(d.online))
+                    .then(d.last_online_at)
+                    .then(d.created_at)
+                    .then(d.modified_at)
+                    .push(")");
             }
+            q.push(" RETURNING id, product_key, device_name");
+            let mut ids = HashMap::new();
+            for r in q.fetch_all(&mut *tx).await? {
+                let pk: String = r.try_get("product_key")?;
+                let dn: String = r.try_get("device_name")?;
+                ids.insert((pk, dn), r.try_get::<i64, _>("id")?);
+            }
+            let tags: Vec<(i64, &String, &String)> = chunk
+                .iter()
+                .flat_map(|d| {
+                    let id = ids[&(d.product_key.0.clone(), d.device_name.0.clone())];
+                    d.tags.iter().map(move |(k, v)| (id, k, v))
+                })
+                .collect();
+            insert_tags(&mut tx, &tags).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -125,9 +137,8 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for (k, v) in tags {
-            insert_tag(&mut *tx, id, k, v).await?;
-        }
+        let tags: Vec<(i64, &String, &String)> = tags.iter().map(|(k, v)| (id, k, v)).collect();
+        insert_tags(&mut tx, &tags).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -145,24 +156,25 @@ impl Store {
     }
 
     /// Records presence changes in one transaction: `(device, online, at)`. `at` becomes
-    /// `last_online_at` (the device was online until it went offline). Unknown devices are
-    /// ignored.
+    /// `last_online_at` (the device was online until it went offline). The last change of a
+    /// device in the batch wins; unknown devices are ignored.
     pub async fn set_presence(&self, changes: &[(DeviceKey, bool, Millis)]) -> Result<()> {
         if changes.is_empty() {
             return Ok(());
         }
+        let changes = last_per_key(changes, |c| &c.0);
         let mut tx = self.begin_write().await?;
-        for (key, online, at) in changes {
-            sqlx::query(
-                "UPDATE devices SET online = $3, last_online_at = $4 \
-                 WHERE product_key = $1 AND device_name = $2",
-            )
-            .bind(key.product_key.as_str())
-            .bind(key.device_name.as_str())
-            .bind(i64::from(*online))
-            .bind(*at)
-            .execute(&mut *tx)
-            .await?;
+        for chunk in changes.chunks(ROWS) {
+            let mut q =
+                Q::new("UPDATE devices SET online = v.column3, last_online_at = v.column4 FROM ");
+            q.values(chunk, |q, (key, online, at)| {
+                q.bind(key.product_key.as_str())
+                    .then(key.device_name.as_str())
+                    .then(i64::from(*online))
+                    .then(*at);
+            })
+            .push(" WHERE devices.product_key = v.column1 AND devices.device_name = v.column2");
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -220,18 +232,22 @@ impl Store {
     }
 }
 
-async fn insert_tag<'e, E: Executor<'e, Database = Any>>(
-    ex: E,
-    device_id: i64,
-    key: &str,
-    value: &str,
+/// Inserts `(device_id, key, value)` rows.
+async fn insert_tags(
+    tx: &mut Transaction<'_, Any>,
+    tags: &[(i64, &String, &String)],
 ) -> Result<()> {
-    sqlx::query("INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES ($1, $2, $3)")
-        .bind(device_id)
-        .bind(key)
-        .bind(value)
-        .execute(ex)
-        .await?;
+    for chunk in tags.chunks(ROWS) {
+        let mut q = Q::new("INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES ");
+        for (i, (id, k, v)) in chunk.iter().enumerate() {
+            q.push(if i == 0 { "(" } else { ", (" })
+                .bind(*id)
+                .then(k.as_str())
+                .then(v.as_str())
+                .push(")");
+        }
+        q.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

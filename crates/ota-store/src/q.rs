@@ -84,3 +84,37 @@ impl Q {
 /// How many keys go into one IN list: far below both engines' parameter limits, and small
 /// enough that one statement stays short.
 pub(crate) const CHUNK: usize = 500;
+
+/// How many rows go into one multi-row `VALUES` list (at most 16 columns each).
+pub(crate) const ROWS: usize = 200;
+
+/// Keeps the last item for each key, in the order of those last occurrences: when a batch
+/// touches a row twice, the later change wins, as it would applied one by one.
+pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(
+    items: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out: Vec<&T> = items.iter().rev().filter(|t| seen.insert(key(t))).collect();
+    out.reverse();
+    out
+}
+
+impl Q {
+    /// Appends `(VALUES (…), (…)) AS v`, one tuple per row written by `row`. Both engines
+    /// name the columns `v.column1`, `v.column2`, …
+    pub(crate) fn values<T>(&mut self, rows: &[T], mut row: impl FnMut(&mut Q, &T)) -> &mut Self {
+        self.push("(VALUES ");
+        for (i, r) in rows.iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            row(self, r);
+            self.push(")");
+        }
+        self.push(") AS v")
+    }
+
+    /// Appends `, ` then a placeholder bound to `value` (for tuples after their first item).
+    pub(crate) fn then<'t, T: Encode<'t, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
+        self.push(", ").bind(value)
+    }
+}

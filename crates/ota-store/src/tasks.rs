@@ -1,13 +1,12 @@
 //! Per-device tasks: reads for the engine's hot paths, batched saves, timer scans and
 //! leased claims.
 
-use crate::q::{CHUNK, Q};
+use crate::q::{CHUNK, Q, ROWS, last_per_key};
 use crate::rows::{self, task_cols};
 use crate::{Dialect, Page, Result, Store, StoreError};
 use ota_domain::task::{Task, TaskStatus};
-use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, ProductKey, TaskId};
+use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, TaskId};
 use sqlx::Row;
-use std::collections::BTreeMap;
 
 /// The statuses of an unfinished task, exactly as the partial unique index names them (so
 /// both planners match queries to it).
@@ -45,37 +44,41 @@ impl Store {
         row.as_ref().map(rows::task).transpose()
     }
 
-    /// Writes every mutable field of each task in one transaction (and drops any lease).
+    /// Writes every mutable field of each task in one transaction (and drops any lease),
+    /// a few hundred tasks per statement. When a task appears twice, the later copy wins.
     /// `NotFound` if a task does not exist, `Conflict` if a task would become a second
-    /// unfinished task of its device and module; either way nothing is written.
+    /// unfinished task of its device and module; either way nothing is written. (Within one
+    /// batch, finish a device's old task before, not after, starting its next one.)
     pub async fn save_tasks(&self, tasks: &[Task]) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
         }
+        let tasks = last_per_key(tasks, |t| t.task_id.as_str());
         let mut tx = self.begin_write().await?;
-        for t in tasks {
-            let n = sqlx::query(
-                "UPDATE tasks SET status = $2, queued_reason = $3, failure = $4, \
-                 cancel_reason = $5, progress = $6, description = $7, retries_used = $8, \
-                 retry_at = $9, timeout_at = $10, started_at = $11, modified_at = $12, \
-                 lease_until = NULL WHERE task_id = $1",
-            )
-            .bind(t.task_id.as_str())
-            .bind(t.status.as_str())
-            .bind(t.queued_reason.map(|r| r.as_str()))
-            .bind(t.failure.map(|r| r.as_str()))
-            .bind(t.cancel_reason.map(|r| r.as_str()))
-            .bind(i64::from(t.progress))
-            .bind(t.desc.as_deref())
-            .bind(i64::from(t.retries_used))
-            .bind(t.retry_at)
-            .bind(t.timeout_at)
-            .bind(t.started_at)
-            .bind(t.modified_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
+        for chunk in tasks.chunks(ROWS) {
+            let mut q = Q::new(
+                "UPDATE tasks SET status = v.column2, queued_reason = v.column3, \
+                 failure = v.column4, cancel_reason = v.column5, progress = v.column6, \
+                 description = v.column7, retries_used = v.column8, retry_at = v.column9, \
+                 timeout_at = v.column10, started_at = v.column11, modified_at = v.column12, \
+                 lease_until = NULL FROM ",
+            );
+            q.values(chunk, |q, t| {
+                q.bind(t.task_id.as_str())
+                    .then(t.status.as_str())
+                    .then(t.queued_reason.map(|r| r.as_str()))
+                    .then(t.failure.map(|r| r.as_str()))
+                    .then(t.cancel_reason.map(|r| r.as_str()))
+                    .then(i64::from(t.progress))
+                    .then(t.desc.as_deref())
+                    .then(i64::from(t.retries_used))
+                    .then(t.retry_at)
+                    .then(t.timeout_at)
+                    .then(t.started_at)
+                    .then(t.modified_at);
+            })
+            .push(" WHERE tasks.task_id = v.column1");
+            if q.execute(&mut *tx).await? != chunk.len() as u64 {
                 return Err(StoreError::NotFound);
             }
         }
@@ -85,28 +88,20 @@ impl Store {
 
     /// The unfinished tasks of these devices (the hot path of every device message).
     pub async fn active_tasks_for_devices(&self, devices: &[DeviceKey]) -> Result<Vec<Task>> {
-        let mut by_product: BTreeMap<&ProductKey, Vec<&str>> = BTreeMap::new();
-        for d in devices {
-            by_product
-                .entry(&d.product_key)
-                .or_default()
-                .push(d.device_name.as_str());
-        }
         let mut out = Vec::new();
-        for (pk, names) in by_product {
-            for chunk in names.chunks(CHUNK) {
-                let mut q = Q::new(concat!(
-                    "SELECT ",
-                    task_cols!(),
-                    " FROM tasks t WHERE t.product_key = "
-                ));
-                q.bind(pk.as_str())
-                    .push(" AND t.device_name IN (")
-                    .bind_list(chunk.iter().copied())
-                    .push(") AND t.status IN ")
-                    .push(UNFINISHED);
-                out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
-            }
+        for chunk in devices.chunks(CHUNK) {
+            // A join against VALUES keeps one index probe per device on both engines; an
+            // IN list of parameters in a generic PostgreSQL plan is re-evaluated per row.
+            let mut q = Q::new(concat!("SELECT ", task_cols!(), " FROM "));
+            q.values(chunk, |q, d| {
+                q.bind(d.product_key.as_str()).then(d.device_name.as_str());
+            })
+            .push(
+                " JOIN tasks t ON t.product_key = v.column1 AND t.device_name = v.column2 \
+                 WHERE t.status IN ",
+            )
+            .push(UNFINISHED);
+            out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
         }
         Ok(out)
     }

@@ -1,11 +1,12 @@
 //! Module versions reported by devices.
 
-use crate::q::Q;
+use crate::q::{Q, ROWS};
 use crate::rows;
 use crate::{Page, Result, Store};
 use ota_domain::registry::ModuleVersion;
 use ota_domain::{DeviceKey, DeviceName, ProductKey};
 use sqlx::Row;
+use std::collections::HashMap;
 
 const MV_COLS: &str = "d.product_key, d.device_name, m.module_name, m.version, m.reported_at \
                        FROM module_versions m JOIN devices d ON d.id = m.device_id";
@@ -17,23 +18,43 @@ impl Store {
         if reports.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
+        // One statement may not touch a row twice (PostgreSQL refuses): keep the newest
+        // report per device and module.
+        let mut newest: HashMap<(&str, &str, &str), &ModuleVersion> = HashMap::new();
         for r in reports {
-            sqlx::query(
+            let k = (
+                r.product_key.as_str(),
+                r.device_name.as_str(),
+                r.module_name.as_str(),
+            );
+            match newest.get(&k) {
+                Some(old) if old.reported_at > r.reported_at => {}
+                _ => {
+                    newest.insert(k, r);
+                }
+            }
+        }
+        let reports: Vec<&ModuleVersion> = newest.into_values().collect();
+        let mut tx = self.begin_write().await?;
+        for chunk in reports.chunks(ROWS) {
+            let mut q = Q::new(
                 "INSERT INTO module_versions (device_id, module_name, version, reported_at) \
-                 SELECT d.id, $3, $4, $5 FROM devices d \
-                 WHERE d.product_key = $1 AND d.device_name = $2 \
-                 ON CONFLICT (device_id, module_name) DO UPDATE \
+                 SELECT d.id, v.column3, v.column4, v.column5 FROM ",
+            );
+            q.values(chunk, |q, r| {
+                q.bind(r.product_key.as_str())
+                    .then(r.device_name.as_str())
+                    .then(r.module_name.as_str())
+                    .then(r.version.as_str())
+                    .then(r.reported_at);
+            })
+            .push(
+                " JOIN devices d ON d.product_key = v.column1 AND d.device_name = v.column2 \
+                 WHERE true ON CONFLICT (device_id, module_name) DO UPDATE \
                  SET version = excluded.version, reported_at = excluded.reported_at \
                  WHERE module_versions.reported_at <= excluded.reported_at",
-            )
-            .bind(r.product_key.as_str())
-            .bind(r.device_name.as_str())
-            .bind(&r.module_name)
-            .bind(&r.version)
-            .bind(r.reported_at)
-            .execute(&mut *tx)
-            .await?;
+            );
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

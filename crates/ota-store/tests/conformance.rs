@@ -12,6 +12,8 @@ mod catalog;
 mod creation;
 #[path = "conformance/housekeeping.rs"]
 mod housekeeping;
+#[path = "conformance/perf.rs"]
+mod perf;
 #[path = "conformance/registry.rs"]
 mod registry;
 #[path = "conformance/targets.rs"]
