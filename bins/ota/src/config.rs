@@ -131,11 +131,4 @@ impl ServeConfig {
             )
         })
     }
-
-    /// The download base URL in force.
-    pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.http_addr))
-    }
 }

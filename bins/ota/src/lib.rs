@@ -3,8 +3,10 @@
 //! line and calls in here, so end-to-end tests can reuse the same client and launcher.
 
 pub mod admin;
+pub mod bench;
 pub mod bridge;
 pub mod client;
 pub mod config;
+pub mod launch;
 pub mod serve;
 pub mod sim;

@@ -21,12 +21,21 @@ enum Command {
     Serve(ServeArgs),
     /// Simulate a fleet of devices against an MQTT endpoint.
     Sim(ota::sim::SimArgs),
+    /// Benchmarks against a real server process.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Create and inspect delta (differential) packages.
     #[command(subcommand)]
     Delta(DeltaCommand),
     /// Admin commands over the native API (OTA_URL, OTA_ACCESS_KEY_ID, OTA_ACCESS_KEY_SECRET).
     #[command(flatten)]
     Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Roll a package out to a simulated fleet; report updates/s and server memory.
+    Rollout(ota::bench::RolloutArgs),
 }
 
 #[derive(Subcommand)]
@@ -74,6 +83,13 @@ fn main() -> anyhow::Result<()> {
             let report = ota_delta::cli::run_apply(&old, &patch, &out)?;
             println!("{report:?}");
             Ok(())
+        }
+        Command::Bench(BenchCommand::Rollout(args)) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(ota::bench::rollout(args))
         }
         Command::Sim(args) => {
             init_logging("warn");

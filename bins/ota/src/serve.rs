@@ -25,6 +25,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     ensure_admin_key(&store).await?;
     let signer = UrlSigner::new(url_signing_secret(&store).await?);
     let blobs = DirStore::open(config.data_dir.join("packages")).await?;
+    // Bound first: with port 0 the download URLs must carry the port actually used.
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("binding the HTTP server {}", config.http_addr))?;
+    let http_addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{http_addr}"));
 
     let adjustable = config.adjustable_clock.then(OffsetClock::default);
     if adjustable.is_some() {
@@ -40,7 +49,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         signer,
         clock,
         CoreConfig {
-            public_url: config.public_url(),
+            public_url: public_url.clone(),
             firmware_quota: config.firmware_quota,
             max_file_size: config.max_file_mb * 1024 * 1024,
             download_url_ttl: config.download_url_ttl_minutes * 60_000,
@@ -74,11 +83,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         online: Arc::new(move || online_gateway.online_count()),
         clock: adjustable,
     };
-    let listener = tokio::net::TcpListener::bind(config.http_addr)
-        .await
-        .with_context(|| format!("binding the HTTP server {}", config.http_addr))?;
-    let http_addr = listener.local_addr()?;
-    tracing::info!(%http_addr, %mqtt_addr, public_url = %config.public_url(), "ready");
+    tracing::info!(%http_addr, %mqtt_addr, %public_url, "ready");
     println!(
         "{}",
         serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()})

@@ -1,0 +1,137 @@
+//! Starts `ota serve` as a child process and waits for its ready line: used by the
+//! benchmarks (which measure the server's own memory) and the end-to-end tests.
+
+use anyhow::{Context, bail};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running server process; killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub http: SocketAddr,
+    pub mqtt: SocketAddr,
+}
+
+/// How to start the server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub binary: PathBuf,
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub mqtt: SocketAddr,
+    pub database_url: Option<String>,
+    pub key_id: String,
+    pub secret: String,
+    pub adjustable_clock: bool,
+    pub log: String,
+}
+
+impl Launch {
+    pub fn new(binary: &Path, data_dir: &Path) -> Launch {
+        Launch {
+            binary: binary.to_owned(),
+            data_dir: data_dir.to_owned(),
+            http: "127.0.0.1:0".parse().expect("address"),
+            mqtt: "127.0.0.1:0".parse().expect("address"),
+            database_url: None,
+            key_id: "bench".to_owned(),
+            secret: format!("{:032x}", rand::random::<u128>()),
+            adjustable_clock: false,
+            log: "warn".to_owned(),
+        }
+    }
+
+    /// Starts the server and waits (at most 60 s) for it to be ready.
+    pub async fn start(&self) -> anyhow::Result<ServerProcess> {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--http-addr")
+            .arg(self.http.to_string())
+            .arg("--mqtt-addr")
+            .arg(self.mqtt.to_string())
+            .env("OTA_ACCESS_KEY_ID", &self.key_id)
+            .env("OTA_ACCESS_KEY_SECRET", &self.secret)
+            .env("OTA_LOG", &self.log)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if let Some(url) = &self.database_url {
+            command.arg("--database-url").arg(url);
+        }
+        if self.adjustable_clock {
+            command.arg("--adjustable-clock");
+        }
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {}", self.binary.display()))?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && v["event"] == "ready"
+                {
+                    return Ok::<_, anyhow::Error>(v);
+                }
+            }
+            bail!("the server exited before it was ready")
+        })
+        .await
+        .context("the server did not become ready within 60 s")??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerProcess {
+            child,
+            http: ready["http"]
+                .as_str()
+                .context("ready line without http")?
+                .parse()?,
+            mqtt: ready["mqtt"]
+                .as_str()
+                .context("ready line without mqtt")?
+                .parse()?,
+        })
+    }
+}
+
+impl ServerProcess {
+    /// The server's peak resident memory (VmHWM) in KiB, from /proc.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Current resident memory (VmRSS) in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let pid = self.child.id()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// Stops the server with SIGTERM and waits for it to exit.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(20), self.child.wait()).await;
+        let _ = self.child.kill().await;
+        Ok(())
+    }
+}
