@@ -2,7 +2,7 @@
 //! Devices come from a credentials CSV or are registered through the API on the spot.
 
 use crate::client::{ApiClient, text};
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
 use ota_device_sdk::sim::{self, Behaviour, DeviceCredentials, SimConfig, SimStats};
 use serde_json::json;
@@ -25,7 +25,7 @@ pub struct SimArgs {
     #[arg(long = "mqtt", default_value = "127.0.0.1:1883")]
     pub mqtt: Vec<SocketAddr>,
     /// What devices do: `succeed`, `fail:STEP@PERCENT`, `slow:SECONDS`, `offline:SECONDS`,
-    /// `wrong:VERSION`, or a mix such as `80%succeed,10%fail:-3@100,10%wrong:0.0.1`.
+    /// `wrong:VERSION`, or a mix such as `mix:80=succeed,10=fail:-3@100,10=wrong:0.0.1`.
     #[arg(long, default_value = "succeed")]
     pub behaviour: String,
     /// Version every device reports at start.
@@ -49,48 +49,6 @@ pub struct SimArgs {
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses the `--behaviour` syntax.
-pub fn parse_behaviour(text: &str) -> anyhow::Result<Behaviour> {
-    if text.contains('%') {
-        let mut parts = Vec::new();
-        for part in text.split(',') {
-            let (pct, rest) = part
-                .split_once('%')
-                .context("mix entries look like 10%fail:-2@50")?;
-            parts.push((pct.trim().parse::<u8>()?, parse_behaviour(rest.trim())?));
-        }
-        if parts.iter().map(|(p, _)| u32::from(*p)).sum::<u32>() > 100 {
-            bail!("mix percentages add up to more than 100");
-        }
-        return Ok(Behaviour::Mix(parts));
-    }
-    let (kind, arg) = text.split_once(':').unwrap_or((text, ""));
-    Ok(match kind {
-        "succeed" => Behaviour::Succeed,
-        "fail" => {
-            let (step, at) = arg.split_once('@').unwrap_or((arg, "100"));
-            let step: i32 = step.parse().context("fail:STEP@PERCENT, STEP in -4..-1")?;
-            if !(-4..=-1).contains(&step) {
-                bail!("failure step must be -4..-1");
-            }
-            Behaviour::Fail {
-                step,
-                at_percent: at.parse().context("percent must be 0-100")?,
-            }
-        }
-        "slow" => Behaviour::Slow {
-            extra: Duration::from_secs_f64(arg.parse()?),
-        },
-        "offline" => Behaviour::OfflineThenOnline {
-            offline_for: Duration::from_secs_f64(arg.parse()?),
-        },
-        "wrong" => Behaviour::WrongVersion {
-            version: arg.to_owned(),
-        },
-        other => bail!("unknown behaviour {other:?}"),
-    })
 }
 
 /// Registers `count` devices in `product_key` and returns their credentials.
@@ -130,7 +88,10 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         (None, None) => bail!("give --credentials FILE or --product-key PK --devices N"),
     };
     let mut config = SimConfig::new(devices, args.mqtt.clone());
-    config.behaviour = parse_behaviour(&args.behaviour)?;
+    config.behaviour = args
+        .behaviour
+        .parse::<Behaviour>()
+        .map_err(|e| anyhow::anyhow!("--behaviour: {e}"))?;
     config.initial_version = args.initial_version.clone();
     config.module = args.module.clone();
     config.duration = args.duration.map(Duration::from_secs);
@@ -181,27 +142,4 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         })
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn behaviours_parse() {
-        assert_eq!(parse_behaviour("succeed").unwrap(), Behaviour::Succeed);
-        assert_eq!(
-            parse_behaviour("fail:-2@50").unwrap(),
-            Behaviour::Fail {
-                step: -2,
-                at_percent: 50
-            }
-        );
-        assert!(parse_behaviour("fail:-5@50").is_err());
-        assert!(
-            matches!(parse_behaviour("80%succeed,20%wrong:0.0.1").unwrap(), Behaviour::Mix(p) if p.len() == 2)
-        );
-        assert!(parse_behaviour("90%succeed,20%succeed").is_err());
-        assert!(parse_behaviour("dance").is_err());
-    }
 }
