@@ -12,7 +12,7 @@ use crate::{bsd, zref};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 
-const HASH_BUF: usize = 64 * 1024;
+const HASH_BUF: usize = 16 * 1024;
 
 /// What apply did and how much memory it needed.
 #[derive(Debug, Clone, PartialEq, Eq)]

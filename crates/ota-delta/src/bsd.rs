@@ -1,9 +1,15 @@
 //! The `Bsd` method: control/difference/extra streams over a transformed old image.
 //!
-//! Stream 0 (control) starts with the serialised [`Transform`], then holds one record per
-//! aligned block: `diff_len`, `extra_len` (LEB128) and `seek` (zig-zag LEB128). Stream 1 holds
-//! the bytewise differences `new - old'`, stream 2 the literal bytes. Apply walks the records,
-//! reading old bytes through [`OldView`] and writing the new image strictly sequentially.
+//! Four streams (see `FORMAT.md`): 0 control (the serialised [`Transform`], then one record per
+//! aligned block: `diff_len`, `extra_len` as LEB128 and `seek` zig-zag), 1 the non-zero runs
+//! of the difference bytes `new - old'`, 2 the literal ("extra") bytes, 3 the run lengths of
+//! the difference bytes (alternating zero-run and non-zero-run lengths, LEB128).
+//!
+//! Why split the differences into runs and values: after the executable-aware transform the
+//! difference bytes are overwhelmingly zero. Coding the lengths of zero runs separately from
+//! the few non-zero bytes compresses better than zstd on the raw zeros and is far faster.
+//! Apply walks the records, reading old bytes through [`OldView`] and writing the new image
+//! strictly sequentially.
 
 use crate::container::{
     self, Coding, EncodedStream, PacketSource, Recorder, StreamReader, ZstdParams,
@@ -18,6 +24,8 @@ use std::io::{Read, Seek, Write};
 const CHUNK: usize = 4096;
 /// Largest serialised transform a decoder accepts.
 pub const MAX_TRANSFORM_BYTES: u64 = 1 << 20;
+/// Number of streams of this method.
+pub const STREAMS: usize = 4;
 
 /// Encoder output: body bytes and the decoder working memory it measured while verifying.
 pub struct Encoded {
@@ -27,13 +35,29 @@ pub struct Encoded {
     pub apply_memory: u64,
 }
 
-/// Builds the three streams from matches between transformed old `old_t` and `new`.
-pub fn build_streams(
-    transform: &Transform,
-    old_t: &[u8],
-    new: &[u8],
-    m: &Matches,
-) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+/// Splits difference bytes into (run lengths, non-zero values).
+fn sparse(diff: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let (mut runs, mut vals) = (Vec::new(), Vec::new());
+    let mut i = 0;
+    while i < diff.len() {
+        let z0 = i;
+        while i < diff.len() && diff[i] == 0 {
+            i += 1;
+        }
+        let l0 = i;
+        // A literal run absorbs single zeros between non-zero bytes.
+        while i < diff.len() && (diff[i] != 0 || (i + 1 < diff.len() && diff[i + 1] != 0)) {
+            i += 1;
+        }
+        varint::put_u64(&mut runs, (l0 - z0) as u64);
+        varint::put_u64(&mut runs, (i - l0) as u64);
+        vals.extend_from_slice(&diff[l0..i]);
+    }
+    (runs, vals)
+}
+
+/// Builds the four streams from matches between transformed old `old_t` and `new`.
+pub fn build_streams(transform: &Transform, old_t: &[u8], new: &[u8], m: &Matches) -> [Vec<u8>; 4] {
     let mut ctrl = Vec::new();
     let mut spec = Vec::new();
     transform.encode(&mut spec);
@@ -59,38 +83,87 @@ pub fn build_streams(
         np += r.extra_len as usize;
         op += r.diff_len as i64 + r.seek;
     }
-    (ctrl, diff, extra)
+    let (runs, vals) = sparse(&diff);
+    [ctrl, vals, extra, runs]
+}
+
+/// Window log per stream: small for the control and run-length streams.
+fn stream_params(i: usize, p: ZstdParams) -> ZstdParams {
+    match i {
+        0 | 3 => ZstdParams {
+            window_log: p.window_log.min(16),
+            ..p
+        },
+        _ => p,
+    }
 }
 
 /// Compresses the streams and orders their packets by simulating the decoder on `old`.
 pub fn encode(
     old: &[u8],
     new_len: u64,
-    streams: [Vec<u8>; 3],
+    streams: [Vec<u8>; 4],
     params: ZstdParams,
 ) -> Result<Encoded> {
     let enc: Vec<EncodedStream> = streams
         .iter()
-        .map(|s| container::encode_stream(s, params))
+        .enumerate()
+        .map(|(i, s)| container::encode_stream(s, stream_params(i, params)))
         .collect::<Result<_>>()?;
     let mut body = Vec::new();
     container::write_stream_table(&mut body, &enc);
     let codings: Vec<Coding> = enc.iter().map(|s| s.coding).collect();
     let mut rec = Recorder::new(&enc);
-    let mut sink = std::io::sink();
     let mem = apply_body(
         std::io::Cursor::new(old),
         old.len() as u64,
         &codings,
         &mut rec,
         new_len,
-        &mut sink,
+        &mut std::io::sink(),
     )?;
     body.extend_from_slice(&rec.finish());
     Ok(Encoded {
         body,
         apply_memory: mem as u64,
     })
+}
+
+/// Decodes difference bytes from the run-length and value streams.
+struct DiffReader {
+    zeros: u64,
+    lits: u64,
+}
+
+impl DiffReader {
+    fn read(
+        &mut self,
+        runs: &mut StreamReader,
+        vals: &mut StreamReader,
+        src: &mut dyn PacketSource,
+        mut buf: &mut [u8],
+    ) -> Result<()> {
+        while !buf.is_empty() {
+            if self.zeros > 0 {
+                let n = (self.zeros.min(buf.len() as u64)) as usize;
+                buf[..n].fill(0);
+                self.zeros -= n as u64;
+                buf = &mut buf[n..];
+            } else if self.lits > 0 {
+                let n = (self.lits.min(buf.len() as u64)) as usize;
+                vals.read_exact(src, &mut buf[..n])?;
+                self.lits -= n as u64;
+                buf = &mut buf[n..];
+            } else {
+                self.zeros = read_varint(runs, src)?;
+                self.lits = read_varint(runs, src)?;
+                if self.zeros == 0 && self.lits == 0 {
+                    return Err(Error::corrupt("empty difference run"));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reconstructs `new_len` bytes into `out`; returns the working memory used.
@@ -102,15 +175,15 @@ pub fn apply_body<R: Read + Seek>(
     new_len: u64,
     out: &mut dyn Write,
 ) -> Result<usize> {
-    if codings.len() != 3 {
-        return Err(Error::corrupt("bsd method needs 3 streams"));
+    if codings.len() != STREAMS {
+        return Err(Error::corrupt("bsd method needs 4 streams"));
     }
     let mut readers: Vec<StreamReader> = codings
         .iter()
         .enumerate()
         .map(|(i, c)| StreamReader::new(i, *c))
         .collect::<Result<_>>()?;
-    let [ctrl, diff, extra] = &mut readers[..] else {
+    let [ctrl, vals, extra, runs] = &mut readers[..] else {
         unreachable!()
     };
     let spec_len = read_varint(ctrl, src)?;
@@ -122,6 +195,7 @@ pub fn apply_body<R: Read + Seek>(
     let transform = Transform::decode(&spec)?;
     drop(spec);
     let mut view = OldView::new(old, old_len, &transform);
+    let mut dr = DiffReader { zeros: 0, lits: 0 };
     let mut a = vec![0u8; CHUNK];
     let mut b = vec![0u8; CHUNK];
     let (mut written, mut op) = (0u64, 0i64);
@@ -139,7 +213,7 @@ pub fn apply_body<R: Read + Seek>(
         while left > 0 {
             let n = left.min(CHUNK as u64) as usize;
             view.read_at(op as u64, &mut a[..n])?;
-            diff.read_exact(src, &mut b[..n])?;
+            dr.read(runs, vals, src, &mut b[..n])?;
             for (x, y) in a[..n].iter_mut().zip(&b[..n]) {
                 *x = x.wrapping_add(*y);
             }

@@ -119,11 +119,14 @@ pub fn diff_with_report(
     if opts.exec_transform && !old.is_empty() && !new.is_empty() {
         transforms.extend(transform::candidates(old, new, opts));
     }
-    for (name, t) in &transforms {
+    // Every transform gets a streaming candidate; only the last (most refined) one also gets
+    // the expensive full-old zstd candidate.
+    let last = transforms.len() - 1;
+    for (k, (name, t)) in transforms.iter().enumerate() {
         let old_t = transform_image(old, t);
         let b = bsd_candidate(old, &old_t, new, t, params, opts)?;
         consider(b, name.clone());
-        if opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
+        if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
             let body = zref::encode_ref(&old_t, t, new, opts.level)?;
             let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
             consider(
@@ -149,8 +152,8 @@ fn bsd_candidate(
     opts: &DiffOptions,
 ) -> Result<Built> {
     let m = windowed_matches(old_t, new, opts.max_window);
-    let (c, d, e) = bsd::build_streams(t, old_t, new, &m);
-    let enc = bsd::encode(old, new.len() as u64, [c, d, e], params)?;
+    let streams = bsd::build_streams(t, old_t, new, &m);
+    let enc = bsd::encode(old, new.len() as u64, streams, params)?;
     Ok(Built {
         method: Method::Bsd,
         flags: 0,

@@ -5,9 +5,9 @@ use super::{Span, fits, sext};
 
 fn rel_field(s: &mut Span, i: usize, w: u32, shift: u32, bits: u32) {
     let mask = (1u32 << bits) - 1;
-    let l = s.va + i as u64;
+    let l = s.va.wrapping_add(i as u64);
     let imm = sext(u64::from((w >> shift) & mask), bits) * 4;
-    let t = (l as i64 + imm) as u64;
+    let t = l.wrapping_add(imm as u64);
     if !s.in_range(t) {
         return;
     }
@@ -57,8 +57,8 @@ pub(super) fn rewrite(s: &mut Span) {
         } else if w & 0x7E00_0000 == 0x3600_0000 {
             rel_field(s, i, w, 5, 14);
         } else if w & 0x9F00_0000 == 0x1000_0000 {
-            let l = s.va + i as u64;
-            let t = (l as i64 + adr_imm(w)) as u64;
+            let l = s.va.wrapping_add(i as u64);
+            let t = l.wrapping_add(adr_imm(w) as u64);
             if s.in_range(t) {
                 let noff = s.map(t).wrapping_sub(s.map(l)) as i64;
                 if fits(noff, 21) {
@@ -74,9 +74,9 @@ pub(super) fn rewrite(s: &mut Span) {
 
 fn adrp(s: &mut Span, i: usize, w: u32) {
     let n = s.orig.len();
-    let l = s.va + i as u64;
+    let l = s.va.wrapping_add(i as u64);
     let rd = w & 31;
-    let page = ((l & !0xFFF) as i64 + (adr_imm(w) << 12)) as u64;
+    let page = (l & !0xFFF).wrapping_add((adr_imm(w) << 12) as u64);
     for k in 1..=8 {
         let j = i + 4 * k;
         if j + 4 > n {
@@ -96,13 +96,13 @@ fn adrp(s: &mut Span, i: usize, w: u32) {
         } else {
             return;
         };
-        let t = page + (u64::from(lo) << scale);
+        let t = page.wrapping_add(u64::from(lo) << scale);
         if !s.in_range(t) {
             return;
         }
         let nt = s.map(t);
         let nl = s.map(l);
-        let npages = ((nt & !0xFFF) as i64 - (nl & !0xFFF) as i64) >> 12;
+        let npages = ((nt & !0xFFF).wrapping_sub(nl & !0xFFF) as i64) >> 12;
         let nlo = nt & 0xFFF;
         if !fits(npages, 21) || nlo & ((1 << scale) - 1) != 0 {
             return;

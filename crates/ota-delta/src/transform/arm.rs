@@ -23,7 +23,7 @@ pub(super) fn rewrite_a32(s: &mut Span) {
     let mut i = s.first_aligned(4);
     while i + 4 <= n {
         let w = s.u32_at(i);
-        let l = s.va + i as u64;
+        let l = s.va.wrapping_add(i as u64);
         let cond = w >> 28;
         if (w >> 25) & 7 == 0b101 {
             let imm = sext(u64::from(w & 0xFF_FFFF), 24) * 4;
@@ -32,7 +32,7 @@ pub(super) fn rewrite_a32(s: &mut Span) {
             } else {
                 0
             };
-            let t = (l as i64 + 8 + imm + h) as u64;
+            let t = l.wrapping_add((8 + imm + h) as u64);
             if let Some(off) = remap_rel(s, l, t, 8) {
                 if cond == 0xF {
                     if off & 1 == 0 && fits(off >> 2, 24) {
@@ -50,8 +50,7 @@ pub(super) fn rewrite_a32(s: &mut Span) {
             // ldr rt, [pc, #±imm12]
             let rt = (w >> 12) & 0xF;
             let imm = i64::from(w & 0xFFF);
-            let pool = l as i64 + 8 + if (w >> 23) & 1 == 1 { imm } else { -imm };
-            let pi = pool - s.va as i64;
+            let pi = (8 + i as i64) + if (w >> 23) & 1 == 1 { imm } else { -imm };
             if pi >= 0 && pi % 4 == 0 && (pi as usize) + 4 <= n {
                 let pi = pi as usize;
                 for k in 1..=8 {
@@ -65,9 +64,9 @@ pub(super) fn rewrite_a32(s: &mut Span) {
                         || m == (0x079F_0000 | rt)
                         || m == (0x0080_000F | (rt << 16))
                     {
-                        let a = s.va + j as u64;
+                        let a = s.va.wrapping_add(j as u64);
                         let v = i64::from(s.u32_at(pi) as i32);
-                        let t = (a as i64 + 8 + v) as u64;
+                        let t = a.wrapping_add((8 + v) as u64);
                         if let Some(nv) = remap_rel(s, a, t, 8)
                             && fits(nv, 32)
                         {
@@ -92,7 +91,7 @@ pub(super) fn rewrite_t32(s: &mut Span) {
     let mut i = s.first_aligned(2);
     while i + 2 <= n {
         let h1 = s.u16_at(i);
-        let l = s.va + i as u64;
+        let l = s.va.wrapping_add(i as u64);
         if is_t32(h1) {
             if i + 4 > n {
                 break;
@@ -113,9 +112,9 @@ pub(super) fn rewrite_t32(s: &mut Span) {
                     | (u32::from(h1 & 0x3FF) << 12)
                     | (u32::from(h2 & 0x7FF) << 1);
                 let off = sext(u64::from(raw), 25);
-                let pc = l + 4;
+                let pc = l.wrapping_add(4);
                 let base = if blx { pc & !3 } else { pc };
-                let t = (base as i64 + off) as u64;
+                let t = base.wrapping_add(off as u64);
                 if s.in_range(t) {
                     let npc = s.map(l).wrapping_add(4);
                     let nbase = if blx { npc & !3 } else { npc };
@@ -142,9 +141,9 @@ pub(super) fn rewrite_t32(s: &mut Span) {
             if h1 & 0xF800 == 0x4800 {
                 // ldr rt, [pc, #imm8*4] ... add rt, pc
                 let rt = (h1 >> 8) & 7;
-                let pool = ((l + 4) & !3) + u64::from(h1 & 0xFF) * 4;
-                let pi = pool.wrapping_sub(s.va) as usize;
-                if pool >= s.va && pi + 4 <= n {
+                let pi = (((l.wrapping_add(4)) & !3).wrapping_sub(s.va) + u64::from(h1 & 0xFF) * 4)
+                    as usize;
+                if pi.checked_add(4).is_some_and(|e| e <= n) {
                     let mut j = i + 2;
                     for _ in 0..6 {
                         if j + 2 > n {
@@ -156,9 +155,9 @@ pub(super) fn rewrite_t32(s: &mut Span) {
                             continue;
                         }
                         if h & 0xFF78 == 0x4478 && (((h >> 4) & 8) | (h & 7)) == rt {
-                            let a = s.va + j as u64;
+                            let a = s.va.wrapping_add(j as u64);
                             let v = i64::from(s.u32_at(pi) as i32);
-                            let t = (a as i64 + 4 + v) as u64;
+                            let t = a.wrapping_add((4 + v) as u64);
                             if let Some(nv) = remap_rel(s, a, t, 4)
                                 && fits(nv, 32)
                             {

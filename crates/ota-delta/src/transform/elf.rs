@@ -200,13 +200,17 @@ impl Elf {
         self.segments
             .iter()
             .find(|s| off >= s.off && off < s.off + s.filesz)
-            .map(|s| (s.va + (off - s.off), s.off + s.filesz - off))
+            .map(|s| (s.va.wrapping_add(off - s.off), s.off + s.filesz - off))
     }
 
     /// Lowest and one-past-highest virtual address of loaded segments.
     pub fn va_range(&self) -> Option<(u64, u64)> {
         let lo = self.segments.iter().map(|s| s.va).min()?;
-        let hi = self.segments.iter().map(|s| s.va + s.memsz).max()?;
+        let hi = self
+            .segments
+            .iter()
+            .map(|s| s.va.saturating_add(s.memsz))
+            .max()?;
         Some((lo, hi))
     }
 
@@ -237,8 +241,11 @@ impl Elf {
             for e in syms.chunks_exact(ent) {
                 let name = u32::from_le_bytes(e[0..4].try_into().expect("4")) as u64;
                 let value = u64::from(u32::from_le_bytes(e[4..8].try_into().expect("4")));
-                let p = strtab.off + name;
-                let Some(nm) = data.get(p as usize..p as usize + 3) else {
+                let p = strtab.off.saturating_add(name);
+                let Some(nm) = usize::try_from(p)
+                    .ok()
+                    .and_then(|p| data.get(p..p.checked_add(3)?))
+                else {
                     continue;
                 };
                 if nm[0] == b'$' && (nm[2] == 0 || nm[2] == b'.') {
@@ -253,6 +260,20 @@ impl Elf {
         v.sort_unstable();
         v.dedup_by_key(|e| e.0);
         v
+    }
+
+    fn table_kind(&self, typ: u32) -> Option<Kind> {
+        Some(match (typ, self.is64) {
+            (2 | 11, false) => Kind::Sym32,
+            (2 | 11, true) => Kind::Sym64,
+            (4, false) => Kind::Rela32,
+            (4, true) => Kind::Rela64,
+            (9, false) => Kind::Rel32,
+            (9, true) => Kind::Rel64,
+            (6, false) => Kind::Dyn32,
+            (6, true) => Kind::Dyn64,
+            _ => return None,
+        })
     }
 
     /// Transform regions for this image: code sections by instruction set, pointer tables.
@@ -277,7 +298,9 @@ impl Elf {
                 code
             } else if s.typ == 0x7000_0001 && self.machine == EM_ARM {
                 Kind::Prel31
-            } else if matches!(s.typ, 2 | 4 | 9 | 11 | 14 | 15 | 6)
+            } else if let Some(k) = self.table_kind(s.typ) {
+                k
+            } else if matches!(s.typ, 14 | 15)
                 || matches!(
                     s.name.as_str(),
                     ".data.rel.ro" | ".got" | ".got.plt" | ".data" | ".init_array" | ".fini_array"
@@ -312,7 +335,7 @@ impl Elf {
 }
 
 fn split_arm(out: &mut Vec<Region>, s: &Section, modes: &[(u64, bool)]) {
-    let end = s.addr + s.size;
+    let end = s.addr.saturating_add(s.size);
     let mut cur = s.addr;
     let mut thumb = modes
         .iter()

@@ -5,16 +5,42 @@
 //! image's segments, form the [`AddrMap`]. Pass 2 matches the transformed old image, whose
 //! alignment is much better, and the map is re-learned from it.
 
+use super::anchors::{Anchor, anchors};
 use super::elf::{self, Elf};
 use super::{AddrMap, MAX_MAP, Transform};
 use crate::encode::{DiffOptions, windowed_matches};
 use crate::oldview::transform_image;
+use std::collections::BTreeMap;
 
 /// Shortest aligned block trusted as evidence of a shift.
 const MIN_BLOCK: u64 = 24;
 
-/// Builds an address map from aligned blocks (file offsets) of two ELF images.
-pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)]) -> AddrMap {
+/// Paints `[s, e)` with shift `d` over whatever was there.
+fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
+    if e <= s {
+        return;
+    }
+    if let Some((&ks, &(ke, kd))) = m.range(..s).next_back()
+        && ke > s
+    {
+        m.insert(ks, (s, kd));
+        if ke > e {
+            m.insert(e, (ke, kd));
+        }
+    }
+    let inside: Vec<u64> = m.range(s..e).map(|(k, _)| *k).collect();
+    for k in inside {
+        let (ke, kd) = m.remove(&k).expect("present");
+        if ke > e {
+            m.insert(e, (ke, kd));
+        }
+    }
+    m.insert(s, (e, d));
+}
+
+/// Builds an address map from aligned blocks (file offsets) of two ELF images plus
+/// name anchors (painted last, so they win).
+pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)], anchors: &[Anchor]) -> AddrMap {
     // (old_va, delta, len)
     let mut pieces: Vec<(u64, i64, u64)> = Vec::new();
     for &(o, n, l) in blocks {
@@ -38,48 +64,43 @@ pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)]) -> AddrMap {
     // Segment tails (bss) shift like the end of their segment's file data.
     for (so, sn) in eo.segments.iter().zip(&en.segments) {
         if so.memsz > so.filesz && so.flags == sn.flags {
-            let (a, b) = (so.va + so.filesz, sn.va + sn.filesz);
+            let (a, b) = (so.va.wrapping_add(so.filesz), sn.va.wrapping_add(sn.filesz));
             pieces.push((a, b.wrapping_sub(a) as i64, so.memsz - so.filesz));
         }
     }
-    pieces.sort_by_key(|p| (p.0, std::cmp::Reverse(p.2)));
-    // Resolve overlaps: earlier start wins until its end.
-    let mut entries: Vec<(u64, i64, u64)> = Vec::new();
-    let mut covered_to = 0u64;
+    // Shorter evidence first, so longer blocks overwrite it.
+    pieces.sort_by_key(|p| (p.2, p.0));
+    let mut m: BTreeMap<u64, (u64, i64)> = BTreeMap::new();
     for (va, d, len) in pieces {
-        let end = va + len;
-        if end <= covered_to {
-            continue;
-        }
-        let start = va.max(covered_to);
-        entries.push((start, d, end - start));
-        covered_to = end;
+        paint(&mut m, va, va.saturating_add(len), d);
     }
-    // Merge equal consecutive shifts.
+    for &(ov, nv, len) in anchors {
+        paint(
+            &mut m,
+            ov,
+            ov.saturating_add(len),
+            nv.wrapping_sub(ov) as i64,
+        );
+    }
+    // Merge equal consecutive shifts (gaps inherit the previous shift anyway).
     let mut merged: Vec<(u64, i64, u64)> = Vec::new();
-    for e in entries {
+    for (s, (e, d)) in m {
         if let Some(last) = merged.last_mut()
-            && last.1 == e.1
+            && last.1 == d
         {
-            last.2 = e.0 + e.2 - last.0;
+            last.2 = e - last.0;
             continue;
         }
-        merged.push(e);
+        merged.push((s, d, e - s));
     }
-    // Bound the table: fold the shortest pieces into their predecessor.
-    while merged.len() > MAX_MAP {
-        let excess = merged.len() - MAX_MAP;
+    // Bound the table: drop the shortest pieces (their addresses inherit the previous shift).
+    if merged.len() > MAX_MAP {
         let mut lens: Vec<u64> = merged.iter().map(|e| e.2).collect();
         lens.sort_unstable();
-        let cut = lens[excess.min(lens.len() - 1)];
-        let mut keep: Vec<(u64, i64, u64)> = Vec::with_capacity(merged.len());
-        for (k, e) in merged.into_iter().enumerate() {
-            if k > 0 && e.2 < cut && keep.len() + 1 > 0 {
-                continue;
-            }
-            keep.push(e);
-        }
-        merged = keep;
+        let cut = lens[merged.len() - MAX_MAP];
+        let mut first = true;
+        merged.retain(|e| std::mem::replace(&mut first, false) || e.2 > cut);
+        merged.truncate(MAX_MAP);
     }
     AddrMap::new(merged.into_iter().map(|(s, d, _)| (s, d)).collect())
 }
@@ -99,12 +120,15 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
     if regions.is_empty() {
         return Vec::new();
     }
+    let (syms, plt) = anchors(&eo, old, &en, new);
+    let mut anch = syms;
+    anch.extend(plt);
     let m1 = windowed_matches(old, new, opts.max_window);
     let t1 = Transform {
         regions: regions.clone(),
         lo,
         hi,
-        map: build_map(&eo, &en, &m1.blocks),
+        map: build_map(&eo, &en, &m1.blocks, &anch),
     };
     let old_t1 = transform_image(old, &t1);
     let m2 = windowed_matches(&old_t1, new, opts.max_window);
@@ -113,8 +137,7 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
         regions,
         lo,
         hi,
-        map: build_map(&eo, &en, &m2.blocks),
+        map: build_map(&eo, &en, &m2.blocks, &anch),
     };
-    let _ = elf::EM_ARM;
-    vec![("refproj1".into(), t1), ("refproj2".into(), t2)]
+    vec![("refproj".into(), t2)]
 }

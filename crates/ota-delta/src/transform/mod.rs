@@ -21,6 +21,7 @@
 //! control stream. Decoder memory: one block copy plus the map (at most [`MAX_MAP`] entries).
 
 mod a64;
+pub mod anchors;
 mod arm;
 pub mod elf;
 pub mod learn;
@@ -57,6 +58,22 @@ pub enum Kind {
     Prel31 = 7,
     /// 32-bit x86 code: rel32 calls/jumps/branches.
     X86_32 = 8,
+    /// ELF32 REL table: remap `r_offset`.
+    Rel32 = 9,
+    /// ELF32 RELA table: remap `r_offset` and `r_addend`.
+    Rela32 = 10,
+    /// ELF64 REL table.
+    Rel64 = 11,
+    /// ELF64 RELA table.
+    Rela64 = 12,
+    /// ELF32 symbol table: remap `st_value`.
+    Sym32 = 13,
+    /// ELF64 symbol table.
+    Sym64 = 14,
+    /// ELF32 dynamic section: remap address-valued entries.
+    Dyn32 = 15,
+    /// ELF64 dynamic section.
+    Dyn64 = 16,
 }
 
 impl Kind {
@@ -70,6 +87,14 @@ impl Kind {
             6 => Kind::Ptr64,
             7 => Kind::Prel31,
             8 => Kind::X86_32,
+            9 => Kind::Rel32,
+            10 => Kind::Rela32,
+            11 => Kind::Rel64,
+            12 => Kind::Rela64,
+            13 => Kind::Sym32,
+            14 => Kind::Sym64,
+            15 => Kind::Dyn32,
+            16 => Kind::Dyn64,
             _ => return Err(Error::corrupt(format!("unknown region kind {v}"))),
         })
     }
@@ -143,6 +168,8 @@ pub(crate) struct Span<'a> {
     pub orig: &'a [u8],
     pub out: &'a mut [u8],
     pub va: u64,
+    /// Offset of byte 0 from the start of its region (for table entry phase).
+    pub phase: u64,
     pub t: &'a Transform,
 }
 
@@ -214,7 +241,8 @@ impl Transform {
             let mut span = Span {
                 orig: &orig[bs..be],
                 out: &mut block[bs..be],
-                va: r.va + (s - r.start),
+                va: r.va.wrapping_add(s - r.start),
+                phase: s - r.start,
                 t: self,
             };
             match r.kind {
@@ -226,6 +254,14 @@ impl Transform {
                 Kind::Ptr32 => ptr::rewrite_abs(&mut span, 4),
                 Kind::Ptr64 => ptr::rewrite_abs(&mut span, 8),
                 Kind::Prel31 => ptr::rewrite_prel31(&mut span),
+                Kind::Rel32 => ptr::rewrite_table(&mut span, 4, 8, &[0]),
+                Kind::Rela32 => ptr::rewrite_table(&mut span, 4, 12, &[0, 8]),
+                Kind::Rel64 => ptr::rewrite_table(&mut span, 8, 16, &[0]),
+                Kind::Rela64 => ptr::rewrite_table(&mut span, 8, 24, &[0, 16]),
+                Kind::Sym32 => ptr::rewrite_table(&mut span, 4, 16, &[4]),
+                Kind::Sym64 => ptr::rewrite_table(&mut span, 8, 24, &[8]),
+                Kind::Dyn32 => ptr::rewrite_dynamic(&mut span, 4),
+                Kind::Dyn64 => ptr::rewrite_dynamic(&mut span, 8),
             }
         }
     }

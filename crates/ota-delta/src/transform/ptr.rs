@@ -32,8 +32,8 @@ pub(super) fn rewrite_prel31(s: &mut Span) {
     while i + 4 <= n {
         let w = s.u32_at(i);
         if w & 0x8000_0000 == 0 && w != 1 {
-            let l = s.va + i as u64;
-            let t = (l as i64 + sext(u64::from(w), 31)) as u64;
+            let l = s.va.wrapping_add(i as u64);
+            let t = l.wrapping_add(sext(u64::from(w), 31) as u64);
             if s.in_range(t) {
                 let noff = s.map(t).wrapping_sub(s.map(l)) as i64;
                 if fits(noff, 31) {
@@ -42,5 +42,55 @@ pub(super) fn rewrite_prel31(s: &mut Span) {
             }
         }
         i += 4;
+    }
+}
+
+fn read_word(s: &Span, i: usize, width: usize) -> u64 {
+    if width == 8 {
+        u64::from_le_bytes(s.orig[i..i + 8].try_into().expect("8 bytes"))
+    } else {
+        u64::from(s.u32_at(i))
+    }
+}
+
+fn write_mapped(s: &mut Span, i: usize, width: usize, v: u64) {
+    if !s.in_range(v) {
+        return;
+    }
+    let nv = s.map(v);
+    if width == 8 {
+        s.out[i..i + 8].copy_from_slice(&nv.to_le_bytes());
+    } else if nv <= u64::from(u32::MAX) {
+        s.put_u32(i, nv as u32);
+    }
+}
+
+/// Remaps the address fields at `fields` (byte offsets) of every `entsize`-byte table entry.
+pub(super) fn rewrite_table(s: &mut Span, width: usize, entsize: usize, fields: &[usize]) {
+    let n = s.orig.len();
+    let mut i = ((entsize as u64 - s.phase % entsize as u64) % entsize as u64) as usize;
+    while i + entsize <= n {
+        for &f in fields {
+            let v = read_word(s, i + f, width);
+            write_mapped(s, i + f, width, v);
+        }
+        i += entsize;
+    }
+}
+
+/// Remaps address-valued entries (by tag) of a dynamic section.
+pub(super) fn rewrite_dynamic(s: &mut Span, width: usize) {
+    let n = s.orig.len();
+    let ent = 2 * width;
+    let mut i = ((ent as u64 - s.phase % ent as u64) % ent as u64) as usize;
+    while i + ent <= n {
+        let tag = read_word(s, i, width);
+        let is_ptr = matches!(tag, 3..=7 | 12 | 13 | 17 | 21 | 23 | 25 | 26 | 32)
+            || matches!(tag, 0x6fff_fef5 | 0x6fff_fff0 | 0x6fff_fffc | 0x6fff_fffe);
+        if is_ptr {
+            let v = read_word(s, i + width, width);
+            write_mapped(s, i + width, width, v);
+        }
+        i += ent;
     }
 }

@@ -124,8 +124,8 @@ pub(super) fn rewrite(s: &mut Span, x64: bool) {
             && end <= n
         {
             let rel = i64::from(s.u32_at(f) as i32);
-            let next = s.va + end as u64;
-            let t = (next as i64 + rel) as u64;
+            let next = s.va.wrapping_add(end as u64);
+            let t = next.wrapping_add(rel as u64);
             if s.in_range(t) {
                 let nrel = s.map(t).wrapping_sub(s.map(next)) as i64;
                 if fits(nrel, 32) {

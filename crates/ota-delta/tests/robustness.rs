@@ -1,0 +1,150 @@
+//! Damaged patches and wrong old images must fail cleanly: an error, never a panic, never a
+//! wrong output.
+
+mod common;
+
+use common::{apply_vec, noise, opts};
+use ota_delta::transform::{AddrMap, Kind, Region, Transform};
+use ota_delta::{DiffOptions, Error, diff};
+use proptest::prelude::*;
+
+fn sample_patches() -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
+    let old = noise(40_000, 11);
+    let mut new = old.clone();
+    new.splice(2000..2000, noise(500, 12));
+    for i in (5000..30_000).step_by(97) {
+        new[i] = new[i].wrapping_add(3);
+    }
+    let streaming = DiffOptions {
+        allow_full_old: false,
+        ..opts()
+    };
+    let mut v = vec![(
+        old.clone(),
+        new.clone(),
+        diff(&old, &new, &streaming).unwrap(),
+    )];
+    v.push((old.clone(), new.clone(), diff(&old, &new, &opts()).unwrap()));
+    let unrelated = noise(3000, 99);
+    v.push((
+        old.clone(),
+        unrelated.clone(),
+        diff(&old, &unrelated, &opts()).unwrap(),
+    ));
+    // A real executable pair exercises the transform tables; keep it small for debug builds.
+    for (_, a, b) in common::shared_pairs()
+        .into_iter()
+        .filter(|p| p.0 == "orjson-armv7")
+    {
+        let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+        let p = diff(&a, &b, &streaming).unwrap();
+        v.push((a, b, p));
+    }
+    v
+}
+
+#[test]
+fn flipped_bytes_never_yield_wrong_output() {
+    for (old, new, patch) in sample_patches() {
+        let step = (patch.len() / 120).max(1);
+        for pos in (0..patch.len()).step_by(step) {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = patch.clone();
+                bad[pos] ^= bit;
+                match apply_vec(&old, &bad) {
+                    Ok((out, _)) => assert_eq!(out, new, "flip at {pos} gave wrong output"),
+                    Err(Error::Io(e)) => panic!("unexpected io error {e}"),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_patches_fail() {
+    for (old, new, patch) in sample_patches() {
+        for cut in [0, 3, 10, patch.len() / 2, patch.len() - 2] {
+            assert!(apply_vec(&old, &patch[..cut]).is_err(), "cut at {cut}");
+        }
+        // The end marker is not needed to finish; without it the output must still be right.
+        if let Ok((out, _)) = apply_vec(&old, &patch[..patch.len() - 1]) {
+            assert_eq!(out, new);
+        }
+    }
+}
+
+#[test]
+fn wrong_old_image_is_refused() {
+    let old = noise(20_000, 1);
+    let mut new = old.clone();
+    new[100] = 1;
+    let patch = diff(&old, &new, &opts()).unwrap();
+    let mut other = old.clone();
+    other[19_999] ^= 0xFF;
+    match apply_vec(&other, &patch) {
+        Err(Error::WrongOldImage(msg)) => assert!(msg.contains("sha256"), "{msg}"),
+        r => panic!("expected WrongOldImage, got {r:?}"),
+    }
+    match apply_vec(&old[..10_000], &patch) {
+        Err(Error::WrongOldImage(msg)) => assert!(msg.contains("size"), "{msg}"),
+        r => panic!("expected WrongOldImage, got {r:?}"),
+    }
+}
+
+#[test]
+fn not_a_patch_and_future_version() {
+    let old = noise(100, 1);
+    assert!(matches!(
+        apply_vec(&old, b"hello world"),
+        Err(Error::NotAPatch)
+    ));
+    let mut p = diff(&old, &old, &opts()).unwrap();
+    p[4] = 99;
+    assert!(matches!(apply_vec(&old, &p), Err(Error::Unsupported(_))));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+
+    #[test]
+    fn transform_decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = Transform::decode(&bytes);
+    }
+
+    #[test]
+    fn transform_apply_never_panics(
+        data in proptest::collection::vec(any::<u8>(), 0..3000),
+        va in any::<u64>(),
+        lo in any::<u64>(),
+        span in any::<u64>(),
+        kinds in proptest::collection::vec(1u8..=16, 1..6),
+        map in proptest::collection::vec((any::<u64>(), any::<i64>()), 0..8),
+    ) {
+        let mut map = map;
+        map.sort_by_key(|e| e.0);
+        map.dedup_by_key(|e| e.0);
+        let n = data.len() as u64;
+        let regions: Vec<Region> = kinds.iter().enumerate().map(|(i, &k)| {
+            let start = n * i as u64 / kinds.len() as u64;
+            let end = n * (i as u64 + 1) / kinds.len() as u64;
+            Region { start, len: end - start, va: va.wrapping_add(start), kind: kind_of(k) }
+        }).collect();
+        let t = Transform { regions, lo, hi: lo.saturating_add(span), map: AddrMap::new(map) };
+        let mut enc = Vec::new();
+        t.encode(&mut enc);
+        let t2 = Transform::decode(&enc).unwrap();
+        prop_assert_eq!(&t, &t2);
+        let mut block = data.clone();
+        t.apply_block(&mut block, 0);
+        prop_assert_eq!(block.len(), data.len());
+    }
+}
+
+fn kind_of(k: u8) -> Kind {
+    let mut v = Vec::new();
+    Transform::decode(&[1, k, 0, 1, 0, 0, 0, 0])
+        .map(|t| v.push(t.regions[0].kind))
+        .unwrap();
+    v[0]
+}

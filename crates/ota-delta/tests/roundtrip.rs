@@ -1,0 +1,151 @@
+//! Round trips: diff then apply reproduces NEW exactly, for random, edge-case and real inputs.
+
+mod common;
+
+use common::{noise, roundtrip, shared_pairs};
+use ota_delta::{DiffOptions, Method, apply, diff, inspect};
+use proptest::prelude::*;
+use std::io::Cursor;
+
+#[test]
+fn empty_and_identical_inputs() {
+    let x = noise(5000, 7);
+    roundtrip(&[], &[]);
+    roundtrip(&[], &x);
+    roundtrip(&x, &[]);
+    roundtrip(&x, &x);
+    roundtrip(b"a", b"a");
+    roundtrip(b"a", b"b");
+}
+
+#[test]
+fn identical_large_input_is_tiny() {
+    let x = noise(300_000, 3);
+    let (patch, _) = roundtrip(&x, &x);
+    assert!(
+        patch.len() < 200,
+        "identical 300 kB gave {} bytes",
+        patch.len()
+    );
+}
+
+#[test]
+fn header_describes_patch() {
+    let old = noise(10_000, 1);
+    let mut new = old.clone();
+    new[5000] ^= 1;
+    let patch = diff(&old, &new, &common::opts()).unwrap();
+    let h = inspect(&patch[..]).unwrap();
+    assert_eq!(h.old_size, 10_000);
+    assert_eq!(h.new_size, 10_000);
+    assert_eq!(h.old_sha256, ota_delta::header::sha256(&old));
+    assert_eq!(h.new_sha256, ota_delta::header::sha256(&new));
+    assert!(h.apply_memory > 0);
+}
+
+#[test]
+fn streaming_only_when_full_old_disallowed() {
+    let old = noise(50_000, 9);
+    let mut new = old.clone();
+    new.splice(1000..1000, noise(300, 2));
+    let opts = DiffOptions {
+        allow_full_old: false,
+        ..common::opts()
+    };
+    let patch = diff(&old, &new, &opts).unwrap();
+    let h = inspect(&patch[..]).unwrap();
+    assert!(!h.needs_full_old());
+    assert_ne!(h.method, Method::ZstdRef);
+    let mut out = Vec::new();
+    apply(Cursor::new(&old), &patch[..], &mut out).unwrap();
+    assert_eq!(out, new);
+}
+
+#[test]
+fn windowed_diff_for_large_images() {
+    // Force the windowed path by a tiny window.
+    let old = noise(200_000, 5);
+    let mut new = old.clone();
+    new.splice(150_000..150_010, noise(40, 6));
+    new.drain(20_000..20_100);
+    let opts = DiffOptions {
+        max_window: 64 * 1024,
+        allow_full_old: false,
+        ..common::opts()
+    };
+    let patch = diff(&old, &new, &opts).unwrap();
+    let mut out = Vec::new();
+    apply(Cursor::new(&old), &patch[..], &mut out).unwrap();
+    assert_eq!(out, new);
+    assert!(patch.len() < 5_000, "windowed patch {} bytes", patch.len());
+}
+
+#[test]
+fn real_pairs_roundtrip() {
+    let pairs = shared_pairs();
+    if pairs.is_empty() {
+        eprintln!("shared firmware pairs not found; skipping");
+        return;
+    }
+    for (name, a, b) in pairs {
+        let old = std::fs::read(a).unwrap();
+        let new = std::fs::read(b).unwrap();
+        let (patch, rep) = roundtrip(&old, &new);
+        eprintln!("{name}: {} bytes via {:?}", patch.len(), rep.method);
+        // Reverse direction too.
+        roundtrip(&new, &old);
+    }
+}
+
+fn mutate(base: &[u8], edits: &[(u16, u8, u8)]) -> Vec<u8> {
+    let mut v = base.to_vec();
+    for &(pos, kind, val) in edits {
+        if v.is_empty() {
+            v.push(val);
+            continue;
+        }
+        let p = pos as usize % v.len();
+        match kind % 4 {
+            0 => v[p] = val,
+            1 => v.insert(p, val),
+            2 => {
+                v.remove(p);
+            }
+            _ => {
+                let end = (p + val as usize).min(v.len());
+                let chunk = v[p..end].to_vec();
+                v.splice(p..p, chunk);
+            }
+        }
+    }
+    v
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    #[test]
+    fn random_edits_roundtrip(
+        base in proptest::collection::vec(any::<u8>(), 0..3000),
+        edits in proptest::collection::vec((any::<u16>(), any::<u8>(), any::<u8>()), 0..20),
+    ) {
+        let new = mutate(&base, &edits);
+        roundtrip(&base, &new);
+    }
+
+    #[test]
+    fn unrelated_inputs_roundtrip(
+        a in proptest::collection::vec(any::<u8>(), 0..2000),
+        b in proptest::collection::vec(any::<u8>(), 0..2000),
+    ) {
+        roundtrip(&a, &b);
+    }
+
+    #[test]
+    fn low_entropy_inputs_roundtrip(
+        a in proptest::collection::vec(0u8..3, 0..4000),
+        b in proptest::collection::vec(0u8..3, 0..4000),
+    ) {
+        roundtrip(&a, &b);
+    }
+}
