@@ -1,0 +1,62 @@
+//! The port the gateway needs from the rest of the platform. The composition root implements
+//! it on top of `ota-core`; tests implement it in memory. The gateway never imports the core.
+
+use bytes::Bytes;
+use std::future::Future;
+
+use ota_protocol::{DeviceId, DeviceMessage, FileBlockRequest};
+
+/// Identifies one connection of a device. Increases with every accepted connection, so a
+/// consumer can tell a late `on_offline` of an old connection from a newer `on_online`.
+pub type ConnectionId = u64;
+
+/// A block of a file served by MQTT block download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileBlock {
+    /// Total length of the file, in bytes.
+    pub file_length: u64,
+    /// The requested bytes (at most the requested size; fewer at the end of the file).
+    pub data: Bytes,
+}
+
+/// What the gateway asks of the platform.
+///
+/// The notification methods (`on_online`, `on_offline`, `on_device_message`) are plain
+/// functions: they run on the connection's task, `on_online`/`on_offline` while the gateway
+/// holds the device's registry lock (which is what keeps them in order per device). They must
+/// not block — enqueue and return. The lookups are async and run only on the asking
+/// device's connection (or on a task of their own), so a slow lookup delays only that device.
+pub trait GatewayHandler: Send + Sync + 'static {
+    /// The device's secret for CONNECT authentication; `None` for an unknown or disabled
+    /// device (the CONNECT is refused).
+    fn device_secret(&self, device: &DeviceId) -> impl Future<Output = Option<String>> + Send;
+
+    /// The device completed CONNECT. Called again, without an `on_offline` in between, when a
+    /// new connection of the same device takes over the old one.
+    fn on_online(&self, device: &DeviceId, connection: ConnectionId);
+
+    /// The device's current connection ended (disconnect, keep-alive timeout, error, server
+    /// shutdown). Not called for a connection that was taken over.
+    fn on_offline(&self, device: &DeviceId, connection: ConnectionId);
+
+    /// An inform or progress report from the device (only [`DeviceMessage::Inform`] and
+    /// [`DeviceMessage::Progress`] arrive here).
+    fn on_device_message(&self, device: &DeviceId, message: DeviceMessage);
+
+    /// The payload to publish on `…/thing/ota/firmware/get_reply` (and on the legacy request
+    /// topic) when the device pulls; `None` when it has nothing pending (the gateway then
+    /// replies with [`ota_protocol::push::empty_firmware_reply`]).
+    fn firmware_get(
+        &self,
+        device: &DeviceId,
+        module: Option<String>,
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// One block of an MQTT-delivered file. `Err` carries a message for the device; the
+    /// gateway builds the binary reply on `…/thing/file/download_reply` either way.
+    fn file_block(
+        &self,
+        device: &DeviceId,
+        request: &FileBlockRequest,
+    ) -> impl Future<Output = Result<FileBlock, String>> + Send;
+}

@@ -1,0 +1,213 @@
+//! CONNECT: protocol level detection, authentication, session attach and CONNACK.
+//!
+//! Devices authenticate with the Aliyun device-certificate signature (`ota_protocol::auth`);
+//! configured admin/service credentials are checked first. Everyone else is refused:
+//! unknown device or client ⇒ "not authorized" (v4 code 5, v5 0x87), known device with a
+//! wrong password or unparseable credentials ⇒ "bad user name or password" (v4 4, v5 0x86).
+
+use bytes::BytesMut;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use ota_protocol::ConnectAuth;
+
+use crate::GatewayHandler;
+use crate::codec::{ConnectInfo, DecodeError, Inbound, Version, Will, decode, detect_version};
+use crate::config::GatewayConfig;
+use crate::conn_handle::{ConnHandle, Delivery};
+use crate::encode::{ConnAckCode, Outgoing, encode};
+use crate::handler::ConnectionId;
+use crate::registry::Principal;
+use crate::server::Shared;
+
+/// A connection that passed CONNECT.
+pub(crate) struct Established {
+    pub version: Version,
+    pub principal: Principal,
+    pub conn: Arc<ConnHandle>,
+    pub rx: mpsc::Receiver<Delivery>,
+    pub keep_alive: u16,
+    pub will: Option<Will>,
+    pub client_max_packet: Option<u32>,
+    /// Bytes read after the CONNECT.
+    pub rbuf: BytesMut,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HandshakeError {
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("closed before CONNECT")]
+    Eof,
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("first packet is not CONNECT")]
+    NotConnect,
+    #[error("refused: {0:?}")]
+    Refused(ConnAckCode),
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), HandshakeError> {
+    if stream.read_buf(buf).await? == 0 {
+        return Err(HandshakeError::Eof);
+    }
+    Ok(())
+}
+
+async fn send_connack(
+    stream: &mut TcpStream,
+    version: Version,
+    code: ConnAckCode,
+    session_present: bool,
+    max_packet_size: usize,
+) -> std::io::Result<()> {
+    let mut out = BytesMut::new();
+    let max_packet_size = u32::try_from(max_packet_size).unwrap_or(u32::MAX);
+    let packet = Outgoing::ConnAck {
+        code,
+        session_present,
+        max_packet_size,
+    };
+    encode(version, &packet, &mut out).map_err(std::io::Error::other)?;
+    stream.write_all(&out).await
+}
+
+/// Runs CONNECT to completion on `stream`.
+pub(crate) async fn handshake<H: GatewayHandler>(
+    stream: &mut TcpStream,
+    shared: &Shared,
+    handler: &H,
+) -> Result<Established, HandshakeError> {
+    let config = &shared.config;
+    let max = config.max_packet_size;
+    let mut rbuf = BytesMut::with_capacity(512);
+    let version = loop {
+        match detect_version(&rbuf) {
+            Ok(Some(v)) => break v,
+            Ok(None) => read_more(stream, &mut rbuf).await?,
+            Err(DecodeError::UnsupportedVersion(level)) => {
+                // MQTT 3.1 and unknown levels: a v3.1.1 CONNACK "unacceptable protocol
+                // version" is understood by all of them.
+                let code = ConnAckCode::UnsupportedVersion;
+                send_connack(stream, Version::V4, code, false, max).await?;
+                return Err(DecodeError::UnsupportedVersion(level).into());
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let connect = loop {
+        match decode(version, &mut rbuf, max)? {
+            Some(Inbound::Connect(c)) => break c,
+            Some(_) => return Err(HandshakeError::NotConnect),
+            None => read_more(stream, &mut rbuf).await?,
+        }
+    };
+
+    let id = shared.registry.next_connection_id();
+    let principal = match authenticate(&connect, config, handler, id).await {
+        Ok(p) => p,
+        Err(code) => {
+            send_connack(stream, version, code, false, max).await?;
+            return Err(HandshakeError::Refused(code));
+        }
+    };
+    let capacity = match principal {
+        Principal::Device(_) => config.device_queue,
+        Principal::Admin(_) => config.admin_queue,
+    };
+    let (conn, rx) = ConnHandle::new(id, capacity);
+    let session_present = shared.registry.attach(
+        &principal,
+        &conn,
+        connect.clean_start,
+        connect.persistent,
+        || {
+            if let Principal::Device(d) = &principal {
+                handler.on_online(d, id);
+            }
+        },
+    );
+    if let Err(e) = send_connack(stream, version, ConnAckCode::Accepted, session_present, max).await
+    {
+        shared.registry.detach(&principal, id, || {
+            if let Principal::Device(d) = &principal {
+                handler.on_offline(d, id);
+            }
+        });
+        return Err(e.into());
+    }
+    let ConnectInfo {
+        keep_alive,
+        will,
+        max_packet_size,
+        ..
+    } = *connect;
+    Ok(Established {
+        version,
+        principal,
+        conn,
+        rx,
+        keep_alive,
+        will,
+        client_max_packet: max_packet_size,
+        rbuf,
+    })
+}
+
+async fn authenticate<H: GatewayHandler>(
+    connect: &ConnectInfo,
+    config: &GatewayConfig,
+    handler: &H,
+    id: ConnectionId,
+) -> Result<Principal, ConnAckCode> {
+    if connect.client_id.is_empty() && connect.persistent {
+        // A persistent session needs a name (MQTT 3.1.1 §3.1.3.1).
+        return Err(ConnAckCode::BadClientId);
+    }
+    let username = connect.username.as_deref().unwrap_or("");
+    let password = connect.password.as_deref().unwrap_or("");
+    if let Some(admin) = config.admins.iter().find(|a| a.username == username) {
+        if !constant_time_eq(admin.password.as_bytes(), password.as_bytes()) {
+            return Err(ConnAckCode::BadCredentials);
+        }
+        let client_id = if connect.client_id.is_empty() {
+            format!("admin-{id}")
+        } else {
+            connect.client_id.clone()
+        };
+        return Ok(Principal::Admin(client_id));
+    }
+    let auth = ConnectAuth::parse(&connect.client_id, username).map_err(|e| match e {
+        ota_protocol::ProtocolError::InvalidUsername(_) => ConnAckCode::NotAuthorized,
+        _ => ConnAckCode::BadCredentials,
+    })?;
+    let secret = handler
+        .device_secret(&auth.device)
+        .await
+        .ok_or(ConnAckCode::NotAuthorized)?;
+    if !auth.verify(&secret, password) {
+        return Err(ConnAckCode::BadCredentials);
+    }
+    Ok(Principal::Device(auth.device))
+}
+
+/// Compares without an early exit, so timing does not reveal the matching prefix.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let diff = a
+        .iter()
+        .zip(b)
+        .fold(a.len() ^ b.len(), |acc, (x, y)| acc | usize::from(x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn constant_time_eq_compares_whole_inputs() {
+        use super::constant_time_eq as eq;
+        assert!(eq(b"secret", b"secret") && eq(b"", b""));
+        assert!(!eq(b"secret", b"secreT") && !eq(b"secret", b"secret2") && !eq(b"s", b""));
+    }
+}

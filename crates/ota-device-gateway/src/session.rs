@@ -1,0 +1,291 @@
+//! One connection after CONNECT: a single task that reads packets, writes its queue, watches
+//! keep-alive and obeys kicks, then cleans up in one place.
+//!
+//! Memory per idle connection stays small: the read buffer starts at 512 bytes and is shrunk
+//! back after a large packet, the write buffer is dropped after large writes, the outbound
+//! queue is bounded, and the handshake (with the handler's possibly large secret-lookup
+//! future) runs boxed so it does not inflate this task's future.
+
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout};
+use tracing::{debug, warn};
+
+use ota_protocol::device_owns_topic;
+
+use crate::GatewayHandler;
+use crate::codec::{QoS, Version, Will};
+use crate::conn_handle::{ConnHandle, Delivery};
+use crate::encode::{DisconnectReason, Outgoing, encode};
+use crate::handshake::{Established, handshake};
+use crate::registry::Principal;
+use crate::server::Shared;
+
+const READ_BUF: usize = 512;
+const SHRINK_ABOVE: usize = 16 * 1024;
+const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Close {
+    ClientDisconnect,
+    Eof,
+    Io,
+    KeepAlive,
+    Malformed,
+    Protocol,
+    TooLarge,
+    WriteTimeout,
+    Kicked(DisconnectReason),
+    Shutdown,
+}
+
+impl Close {
+    /// The v5 DISCONNECT reason to send, if any.
+    fn disconnect_reason(self) -> Option<DisconnectReason> {
+        match self {
+            Close::KeepAlive => Some(DisconnectReason::KeepAliveTimeout),
+            Close::Malformed | Close::Protocol => Some(DisconnectReason::ProtocolError),
+            Close::TooLarge => Some(DisconnectReason::PacketTooLarge),
+            Close::Kicked(r) => Some(r),
+            Close::Shutdown => Some(DisconnectReason::ServerShuttingDown),
+            Close::ClientDisconnect | Close::Eof | Close::Io | Close::WriteTimeout => None,
+        }
+    }
+
+    /// Whether the will message is published (an unexpected end of the connection).
+    fn publishes_will(self) -> bool {
+        !matches!(
+            self,
+            Close::ClientDisconnect
+                | Close::Shutdown
+                | Close::Kicked(DisconnectReason::SessionTakenOver)
+        )
+    }
+}
+
+/// The state of an established connection.
+pub(crate) struct Session<H> {
+    pub shared: Arc<Shared>,
+    pub handler: Arc<H>,
+    pub version: Version,
+    pub principal: Principal,
+    pub conn: Arc<ConnHandle>,
+    client_max_packet: Option<u32>,
+    next_pkid: u16,
+}
+
+/// Serves one accepted TCP connection to its end.
+pub(crate) async fn serve<H: GatewayHandler>(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    handler: Arc<H>,
+) {
+    let connect_timeout = shared.config.connect_timeout;
+    let hs = Box::pin(timeout(
+        connect_timeout,
+        handshake(&mut stream, &shared, &*handler),
+    ));
+    let est = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        r = hs => match r {
+            Ok(Ok(est)) => est,
+            Ok(Err(e)) => return debug!(%peer, error = %e, "connection refused"),
+            Err(_) => return debug!(%peer, "no CONNECT in time"),
+        },
+    };
+    let Established {
+        version,
+        principal,
+        conn,
+        mut rx,
+        keep_alive,
+        will,
+        client_max_packet,
+        rbuf,
+    } = est;
+    debug!(%peer, ?principal, conn = conn.id, ?version, "connected");
+    let mut session = Session {
+        shared,
+        handler,
+        version,
+        principal,
+        conn,
+        client_max_packet,
+        next_pkid: 0,
+    };
+    let close = session.run(&mut stream, &mut rx, rbuf, keep_alive).await;
+    drop(rx);
+    session.finish(&mut stream, close, will).await;
+    debug!(%peer, principal = ?session.principal, ?close, "disconnected");
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut BytesMut, limit: Duration) -> Result<(), Close> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    match timeout(limit, stream.write_all(out)).await {
+        Ok(Ok(())) => {
+            out.clear();
+            if out.capacity() > SHRINK_ABOVE {
+                *out = BytesMut::new();
+            }
+            Ok(())
+        }
+        Ok(Err(_)) => Err(Close::Io),
+        Err(_) => Err(Close::WriteTimeout),
+    }
+}
+
+impl<H: GatewayHandler> Session<H> {
+    async fn run(
+        &mut self,
+        stream: &mut TcpStream,
+        rx: &mut mpsc::Receiver<Delivery>,
+        mut rbuf: BytesMut,
+        keep_alive: u16,
+    ) -> Close {
+        let limit = (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500));
+        let mut last_rx = Instant::now();
+        let sleep = tokio::time::sleep(limit.unwrap_or(FAR_FUTURE));
+        tokio::pin!(sleep);
+        let mut out = BytesMut::new();
+        let write_timeout = self.shared.config.write_timeout;
+        // The CONNECT may have arrived together with further packets.
+        if let Err(close) = self.process_input(&mut rbuf, &mut out) {
+            return close;
+        }
+        loop {
+            if let Err(close) = flush(stream, &mut out, write_timeout).await {
+                return close;
+            }
+            if let Some(reason) = self.conn.kicked_reason() {
+                return Close::Kicked(reason);
+            }
+            if rbuf.capacity() > SHRINK_ABOVE && rbuf.len() < READ_BUF {
+                let mut small = BytesMut::with_capacity(READ_BUF);
+                small.extend_from_slice(&rbuf);
+                rbuf = small;
+            }
+            tokio::select! {
+                _ = self.shared.shutdown.cancelled() => return Close::Shutdown,
+                reason = self.conn.kicked() => return Close::Kicked(reason),
+                read = stream.read_buf(&mut rbuf) => match read {
+                    Ok(0) => return Close::Eof,
+                    Ok(_) => {
+                        last_rx = Instant::now();
+                        if let Err(close) = self.process_input(&mut rbuf, &mut out) {
+                            return close;
+                        }
+                    }
+                    Err(_) => return Close::Io,
+                },
+                delivery = rx.recv() => {
+                    let Some(delivery) = delivery else { return Close::Io };
+                    self.write_delivery(delivery, &mut out);
+                    // Batch whatever else is queued into the same write.
+                    while out.len() < 64 * 1024 {
+                        match rx.try_recv() {
+                            Ok(d) => self.write_delivery(d, &mut out),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                () = &mut sleep => {
+                    let Some(limit) = limit else {
+                        sleep.as_mut().reset(Instant::now() + FAR_FUTURE);
+                        continue;
+                    };
+                    let due = last_rx + limit;
+                    if Instant::now() >= due {
+                        return Close::KeepAlive;
+                    }
+                    sleep.as_mut().reset(due);
+                }
+            }
+        }
+    }
+
+    /// Encodes one delivery, enforcing device isolation a second time: a device is never
+    /// sent a message on a topic it does not own, whatever put it in the queue.
+    fn write_delivery(&mut self, delivery: Delivery, out: &mut BytesMut) {
+        let topic = &*delivery.message.topic;
+        let payload = &delivery.message.payload;
+        if let Principal::Device(d) = &self.principal
+            && !device_owns_topic(&d.product_key, &d.device_name, topic)
+        {
+            warn!(device = %d, topic, "dropped delivery on a foreign topic");
+            return;
+        }
+        if let Some(max) = self.client_max_packet
+            && topic.len() + payload.len() + 16 > max as usize
+        {
+            debug!(
+                topic,
+                "dropped delivery larger than the client's maximum packet size"
+            );
+            return;
+        }
+        let pkid = match delivery.qos {
+            QoS::AtMostOnce => 0,
+            QoS::AtLeastOnce => {
+                self.next_pkid = self.next_pkid.checked_add(1).unwrap_or(1);
+                self.next_pkid
+            }
+        };
+        let packet = Outgoing::Publish {
+            topic,
+            payload,
+            qos: delivery.qos,
+            pkid,
+        };
+        if let Err(e) = encode(self.version, &packet, out) {
+            warn!(topic, error = %e, "cannot encode delivery");
+        }
+    }
+
+    /// Appends a control packet to the outbound buffer.
+    pub(crate) fn reply(&self, out: &mut BytesMut, packet: &Outgoing<'_>) {
+        if let Err(e) = encode(self.version, packet, out) {
+            warn!(error = %e, "cannot encode reply");
+        }
+    }
+
+    /// Whether this client may publish to `topic`.
+    pub(crate) fn may_publish(&self, topic: &str) -> bool {
+        match &self.principal {
+            Principal::Device(d) => device_owns_topic(&d.product_key, &d.device_name, topic),
+            Principal::Admin(_) => true,
+        }
+    }
+
+    async fn finish(&self, stream: &mut TcpStream, close: Close, will: Option<Will>) {
+        if self.version == Version::V5
+            && let Some(reason) = close.disconnect_reason()
+        {
+            let mut out = BytesMut::new();
+            self.reply(&mut out, &Outgoing::Disconnect(reason));
+            let _ = timeout(Duration::from_secs(1), stream.write_all(&out)).await;
+        }
+        let _ = timeout(Duration::from_secs(1), stream.shutdown()).await;
+        let (registry, id) = (&self.shared.registry, self.conn.id);
+        registry.detach(&self.principal, id, || {
+            if let Principal::Device(d) = &self.principal {
+                self.handler.on_offline(d, id);
+            }
+        });
+        if close.publishes_will()
+            && let Some(will) = will
+            && self.may_publish(&will.topic)
+            && crate::filter::valid_topic(&will.topic)
+        {
+            registry.route(id, &will.topic, &will.payload, will.qos);
+        }
+    }
+}
