@@ -23,9 +23,11 @@ pub struct FileBlock {
 ///
 /// The notification methods (`on_online`, `on_offline`, `on_device_message`) are plain
 /// functions: they run on the connection's task, `on_online`/`on_offline` while the gateway
-/// holds the device's registry lock (which is what keeps them in order per device). They must
-/// not block — enqueue and return. The lookups are async and run only on the asking
-/// device's connection (or on a task of their own), so a slow lookup delays only that device.
+/// holds the device's registry lock, which is what keeps them in order per device even when
+/// a reconnect races a disconnect. So they must not block and must not call back into the
+/// [`crate::Gateway`] (that would deadlock on the same lock): enqueue and return. The lookups
+/// are async and run only on the asking device's connection (or on a task of their own), so
+/// a slow lookup delays only that device.
 pub trait GatewayHandler: Send + Sync + 'static {
     /// The device's secret for CONNECT authentication; `None` for an unknown or disabled
     /// device (the CONNECT is refused).

@@ -78,6 +78,18 @@ fn c_sdk_v3_form_uppercase_sha256() {
 }
 
 #[test]
+fn link_sdk_4_form_with_trailing_comma_in_extension_list() {
+    let cid = "pk.dn|timestamp=2524608000000,_ss=1,_v=sdk-c-4.1.0,securemode=2,signmethod=hmacsha256,ext=3,|";
+    let auth = ConnectAuth::parse(cid, "dn&pk").unwrap();
+    assert_eq!(auth.method, HmacMethod::HmacSha256);
+    assert_eq!(auth.secure_mode.as_deref(), Some("2"));
+    assert_eq!(
+        auth.sign_content(),
+        "clientIdpk.dndeviceNamednproductKeypktimestamp2524608000000"
+    );
+}
+
+#[test]
 fn empty_client_id_is_not_signed() {
     let auth = ConnectAuth::parse("|signmethod=hmacsha1|", "dn&pk").unwrap();
     assert_eq!(auth.sign_content(), "deviceNamednproductKeypk");
