@@ -188,11 +188,10 @@ impl Core {
     }
 
     pub async fn job(&self, id: &JobId) -> CoreResult<Job> {
-        Ok(self
-            .store()
+        self.store()
             .get_job(id)
             .await
-            .found("JobId", format!("batch {id}"))?)
+            .found("JobId", format!("batch {id}"))
     }
 
     pub async fn jobs_of_firmware(

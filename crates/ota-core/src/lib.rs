@@ -8,6 +8,7 @@
 //!
 //! This crate must not import any face: no axum, no MQTT codec.
 
+mod applications;
 mod cache;
 mod clock;
 mod config;
@@ -17,9 +18,12 @@ mod error;
 mod ids;
 mod jobs;
 mod link;
+mod lookups;
 mod packages;
 mod push;
 mod registry;
+mod task_commands;
+mod uploads;
 
 pub use crate::core::Core;
 pub use clock::{Clock, OffsetClock, SystemClock};
@@ -30,3 +34,7 @@ pub use jobs::*;
 pub use link::{DeviceLink, NoDevices};
 pub use packages::*;
 pub use registry::*;
+pub use applications::*;
+pub use lookups::*;
+pub use task_commands::*;
+pub use uploads::*;

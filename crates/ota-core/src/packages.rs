@@ -273,11 +273,10 @@ impl Core {
     }
 
     pub async fn firmware(&self, id: &FirmwareId) -> CoreResult<Firmware> {
-        Ok(self
-            .store()
+        self.store()
             .get_firmware(id)
             .await
-            .found("FirmwareId", format!("package {id}"))?)
+            .found("FirmwareId", format!("package {id}"))
     }
 
     pub async fn list_firmwares(

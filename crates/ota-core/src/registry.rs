@@ -51,11 +51,10 @@ impl Core {
     }
 
     pub async fn product(&self, pk: &ProductKey) -> CoreResult<Product> {
-        Ok(self
-            .store()
+        self.store()
             .get_product(pk)
             .await
-            .found("ProductKey", format!("product {pk}"))?)
+            .found("ProductKey", format!("product {pk}"))
     }
 
     pub async fn list_products(&self, page: Page) -> CoreResult<(Vec<Product>, i64)> {
@@ -125,19 +124,17 @@ impl Core {
     }
 
     pub async fn device(&self, key: &DeviceKey) -> CoreResult<Device> {
-        Ok(self
-            .store()
+        self.store()
             .get_device(key)
             .await
-            .found("DeviceName", format!("device {key}"))?)
+            .found("DeviceName", format!("device {key}"))
     }
 
     pub async fn device_by_iot_id(&self, iot_id: &IotId) -> CoreResult<Device> {
-        Ok(self
-            .store()
+        self.store()
             .get_device_by_iot_id(iot_id)
             .await
-            .found("IotId", format!("device {iot_id}"))?)
+            .found("IotId", format!("device {iot_id}"))
     }
 
     /// A device with its reported module versions.
@@ -199,11 +196,10 @@ impl Core {
     }
 
     pub async fn group(&self, id: &GroupId) -> CoreResult<Group> {
-        Ok(self
-            .store()
+        self.store()
             .get_group(id)
             .await
-            .found("GroupId", format!("group {id}"))?)
+            .found("GroupId", format!("group {id}"))
     }
 
     pub async fn list_groups(
