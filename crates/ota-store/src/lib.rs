@@ -81,12 +81,12 @@ pub struct Store {
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
 
 impl Store {
-    /// Connects to `url` (`sqlite://path[?mode=rwc]` or `postgres://…`), creating a missing
-    /// SQLite file, and brings the schema up to date.
+    /// Connects to `url` (`sqlite://path[?mode=rwc]`, `sqlite::memory:` or `postgres://…`),
+    /// creating a missing SQLite file, and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
         install_default_drivers();
         let (dialect, url) = if url.starts_with("sqlite:") {
-            let url = if url.contains("mode=") {
+            let url = if url.contains("mode=") || url.contains(":memory:") {
                 url.to_owned()
             } else if url.contains('?') {
                 format!("{url}&mode=rwc")
@@ -103,13 +103,23 @@ impl Store {
         };
         // SQLite has one writer whatever the pool size; a few connections let reads run
         // beside it (WAL) without piling up waiters on the lock.
+        // An in-memory SQLite database lives and dies with its one connection.
+        let memory = dialect == Dialect::Sqlite && url.contains(":memory:");
         let max = match dialect {
+            Dialect::Sqlite if memory => 1,
             Dialect::Sqlite => 4,
             Dialect::Postgres => 16,
         };
-        let pool = AnyPoolOptions::new()
+        let mut options = AnyPoolOptions::new()
             .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(Duration::from_secs(30));
+        if memory {
+            options = options
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .min_connections(1);
+        }
+        let pool = options
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if dialect == Dialect::Sqlite {
@@ -135,8 +145,14 @@ impl Store {
         self.dialect
     }
 
-    /// Closes every connection; pending operations finish first.
+    /// Closes every connection; pending operations finish first. On SQLite the planner's
+    /// statistics are refreshed first (`PRAGMA optimize`, as SQLite recommends).
     pub async fn close(&self) {
+        if self.dialect == Dialect::Sqlite
+            && let Err(e) = sqlx::query("PRAGMA optimize").execute(&self.pool).await
+        {
+            tracing::warn!(error = %e, "PRAGMA optimize failed");
+        }
         self.pool.close().await;
     }
 

@@ -105,3 +105,11 @@ async fn housekeeping(s: &Store) {
     s.kv_set("k", "v2").await.unwrap();
     assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v2"));
 }
+
+#[tokio::test]
+async fn sqlite_in_memory() {
+    let s = Store::connect("sqlite::memory:").await.unwrap();
+    s.kv_set("k", "v").await.unwrap();
+    assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v"));
+    s.close().await;
+}

@@ -146,9 +146,12 @@ async fn presence(s: &Store) {
     ])
     .await
     .unwrap();
-    s.set_presence(&[(key("p", "d00001"), false, T0 + 9)])
-        .await
-        .unwrap();
+    // The same device twice in a batch: the later change wins.
+    let twice = [
+        (key("p", "d00001"), true, T0 + 8),
+        (key("p", "d00001"), false, T0 + 9),
+    ];
+    s.set_presence(&twice).await.unwrap();
     assert_eq!(s.count_online(Some(&"p".into())).await.unwrap(), 1);
     assert_eq!(s.count_online(None).await.unwrap(), 2);
     let d = s.get_device(&key("p", "d00001")).await.unwrap().unwrap();
@@ -175,6 +178,14 @@ async fn module_versions(s: &Store) {
     s.upsert_module_versions(&[report("p", "d00001", "default", "0.1", T0 + 5)])
         .await
         .unwrap();
+    // Twice in one batch: the newest report wins whatever the order.
+    let twice = [
+        report("p", "d00002", "mcu", "9", T0 + 20),
+        report("p", "d00002", "mcu", "8", T0 + 19),
+    ];
+    s.upsert_module_versions(&twice).await.unwrap();
+    let mcu = s.module_versions(&key("p", "d00002")).await.unwrap();
+    assert_eq!(mcu[1], twice[0]);
     let mv = s.module_versions(&key("p", "d00000")).await.unwrap();
     assert_eq!(
         mv,
@@ -187,7 +198,7 @@ async fn module_versions(s: &Store) {
         .list_module_versions(&"p".into(), None, Page::new(0, 2))
         .await
         .unwrap();
-    assert_eq!((list.len(), total), (2, 4));
+    assert_eq!((list.len(), total), (2, 5));
     let one = DeviceName::from("d00001");
     let (list, total) = s
         .list_module_versions(&"p".into(), Some(&one), ALL)

@@ -55,7 +55,9 @@ async fn reads(s: &Store) {
     t0.timeout_at = Some(T0 + 100);
     let t1 = set(&ts[1], TaskStatus::Succeeded, None);
     let t2 = set(&ts[2], TaskStatus::Notified, None);
-    s.save_tasks(&[t0.clone(), t1.clone(), t2.clone()])
+    // A task twice in one batch: the later copy wins.
+    let stale = set(&ts[2], TaskStatus::Queued, Some(QueuedReason::Offline));
+    s.save_tasks(&[t0.clone(), stale, t1.clone(), t2.clone()])
         .await
         .unwrap();
     assert_eq!(s.get_task(&t0.task_id).await.unwrap(), Some(t0.clone()));
