@@ -4,6 +4,7 @@
 //!
 //! This crate must not import the device gateway or a store backend directly.
 
+pub mod aliyun;
 mod auth;
 mod download;
 pub mod error;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dl/{*key}", get(download::serve))
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))
+        .merge(aliyun::routes())
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -33,10 +33,7 @@ pub fn paging(
         return Err(DomainError::invalid("CurrentPage", "must be at least 1"));
     }
     if !(1..=max).contains(&size) {
-        return Err(DomainError::invalid(
-            "PageSize",
-            format!("must be 1-{max}"),
-        ));
+        return Err(DomainError::invalid("PageSize", format!("must be 1-{max}")));
     }
     Ok(Page {
         offset: (current - 1).saturating_mul(size),
@@ -218,14 +215,12 @@ impl Core {
     /// Product names by key, for views that show `ProductName` beside `ProductKey`.
     pub async fn product_names(
         &self,
-        keys: impl IntoIterator<Item = &ProductKey>,
+        keys: BTreeSet<ProductKey>,
     ) -> CoreResult<BTreeMap<ProductKey, String>> {
         let mut out = BTreeMap::new();
         for pk in keys {
-            if !out.contains_key(pk)
-                && let Some(p) = self.store().get_product(pk).await?
-            {
-                out.insert(pk.clone(), p.product_name);
+            if let Some(p) = self.store().get_product(&pk).await? {
+                out.insert(pk, p.product_name);
             }
         }
         Ok(out)
@@ -248,5 +243,20 @@ impl Core {
             .get_device_by_iot_id(&IotId(id.to_owned()))
             .await
             .found(field, format!("device {id}"))?)
+    }
+}
+
+impl Core {
+    /// A package that must belong to `product_key` (ModifyOTAFirmware names both).
+    pub async fn firmware_of_product(
+        &self,
+        id: &FirmwareId,
+        product_key: &ProductKey,
+    ) -> CoreResult<ota_domain::firmware::Firmware> {
+        let firmware = self.firmware(id).await?;
+        if &firmware.product_key != product_key {
+            return Err(DomainError::invalid("ProductKey", "is not the package's product").into());
+        }
+        Ok(firmware)
     }
 }

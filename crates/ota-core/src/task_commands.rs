@@ -17,25 +17,40 @@ use std::collections::BTreeSet;
 /// `{field}.N` ids: 1..=`max`, none empty, no duplicates.
 pub fn id_list(field: &str, values: Vec<String>, max: usize) -> Result<Vec<String>, DomainError> {
     if values.is_empty() {
-        return Err(DomainError::invalid(field, format!("is required: 1-{max} values")));
+        return Err(DomainError::invalid(
+            field,
+            format!("is required: 1-{max} values"),
+        ));
     }
     if values.len() > max {
-        return Err(DomainError::invalid(field, format!("must have at most {max} values")));
+        return Err(DomainError::invalid(
+            field,
+            format!("must have at most {max} values"),
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, v) in values.iter().enumerate() {
         if v.is_empty() {
-            return Err(DomainError::invalid(format!("{field}.{}", i + 1), "must not be empty"));
+            return Err(DomainError::invalid(
+                format!("{field}.{}", i + 1),
+                "must not be empty",
+            ));
         }
         if !seen.insert(v.as_str()) {
-            return Err(DomainError::invalid(format!("{field}.{}", i + 1), "must be unique"));
+            return Err(DomainError::invalid(
+                format!("{field}.{}", i + 1),
+                "must be unique",
+            ));
         }
     }
     Ok(values)
 }
 
 fn task_ids(values: Vec<String>, max: usize) -> Result<Vec<TaskId>, DomainError> {
-    Ok(id_list("TaskId", values, max)?.into_iter().map(TaskId).collect())
+    Ok(id_list("TaskId", values, max)?
+        .into_iter()
+        .map(TaskId)
+        .collect())
 }
 
 /// What BatchAddDeviceGroupRelations did.
@@ -55,7 +70,11 @@ impl Core {
     }
 
     /// ReupgradeOTATask: 1-10 tasks, all of batch `job_id`.
-    pub async fn reupgrade_job_tasks(&self, job_id: &JobId, ids: Vec<String>) -> CoreResult<Vec<Task>> {
+    pub async fn reupgrade_job_tasks(
+        &self,
+        job_id: &JobId,
+        ids: Vec<String>,
+    ) -> CoreResult<Vec<Task>> {
         let ids = task_ids(ids, 10)?;
         self.job(job_id).await?;
         for task in self.store().tasks_by_ids(&ids).await? {
@@ -93,7 +112,10 @@ impl Core {
             job_id: job_id.cloned(),
             firmware_id: Some(firmware_id.clone()),
             device_names: names,
-            statuses: TaskStatus::ALL.into_iter().filter(|s| !s.is_terminal()).collect(),
+            statuses: TaskStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_terminal())
+                .collect(),
             ..TaskFilter::default()
         };
         let (tasks, _) = self.list_tasks(&filter, Page::new(0, 10_000)).await?;
@@ -140,7 +162,9 @@ impl Core {
         }
         let firmware = self.firmware(&job.firmware_id).await?;
         let versions = validate::src_versions(versions, &firmware).map_err(|mut e| {
-            e.field = e.field.map(|f| f.replacen("SrcVersion", "SrcVersionList", 1));
+            e.field = e
+                .field
+                .map(|f| f.replacen("SrcVersion", "SrcVersionList", 1));
             e
         })?;
         if versions.is_empty() {
@@ -189,7 +213,10 @@ impl Core {
         let pk = product.unwrap_or_else(|| ProductKey(String::new()));
         let group = self.group(group_id).await?;
         if matches!(group.kind, GroupKind::Dynamic { .. }) {
-            return self.add_group_members(group_id, &names).await.map(|_| GroupRelations::default());
+            return self
+                .add_group_members(group_id, &names)
+                .await
+                .map(|_| GroupRelations::default());
         }
         match &group.product_key {
             Some(p) if p != &pk => {
@@ -207,7 +234,12 @@ impl Core {
         }
         let mut valid = 0;
         for name in &names {
-            if self.store().get_device(&DeviceKey::new(pk.clone(), name.clone())).await?.is_some() {
+            if self
+                .store()
+                .get_device(&DeviceKey::new(pk.clone(), name.clone()))
+                .await?
+                .is_some()
+            {
                 valid += 1;
             }
         }

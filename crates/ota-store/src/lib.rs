@@ -28,6 +28,7 @@ mod devices;
 mod error;
 mod filter;
 mod firmware;
+mod group_product;
 mod groups;
 mod housekeeping;
 mod jobs;
