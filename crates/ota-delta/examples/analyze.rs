@@ -21,6 +21,9 @@ fn main() {
     let t = cands.get(which).map(|c| c.1.clone()).unwrap_or_default();
     println!("map entries {}, regions {}", t.map.len(), t.regions.len());
     let old_t = transform_image(&old, &t);
+    if let Ok(p) = std::env::var("DUMP_OLDT") {
+        std::fs::write(p, &old_t).expect("dump");
+    }
     let m = windowed_matches(&old_t, &new, opts.max_window);
     let [c, v, e, r] = bsd::build_streams(&t, &old_t, &new, &m);
     let d: Vec<u8> = {

@@ -24,6 +24,8 @@ use std::io::{Read, Seek, Write};
 const CHUNK: usize = 4096;
 /// Largest serialised transform a decoder accepts.
 pub const MAX_TRANSFORM_BYTES: u64 = 1 << 20;
+/// Records per control group (stored column by column: lengths, extras, seeks).
+pub const GROUP: usize = 256;
 /// Number of streams of this method.
 pub const STREAMS: usize = 4;
 
@@ -66,10 +68,15 @@ pub fn build_streams(transform: &Transform, old_t: &[u8], new: &[u8], m: &Matche
     let mut diff = Vec::with_capacity(new.len());
     let mut extra = Vec::new();
     let (mut op, mut np) = (0i64, 0usize);
+    for g in m.records.chunks(GROUP) {
+        varint::put_u64(&mut ctrl, g.len() as u64);
+        g.iter()
+            .for_each(|r| varint::put_u64(&mut ctrl, r.diff_len));
+        g.iter()
+            .for_each(|r| varint::put_u64(&mut ctrl, r.extra_len));
+        g.iter().for_each(|r| varint::put_i64(&mut ctrl, r.seek));
+    }
     for r in &m.records {
-        varint::put_u64(&mut ctrl, r.diff_len);
-        varint::put_u64(&mut ctrl, r.extra_len);
-        varint::put_i64(&mut ctrl, r.seek);
         let dl = r.diff_len as usize;
         let o = op as usize;
         diff.extend(
@@ -123,10 +130,51 @@ pub fn encode(
         &mut std::io::sink(),
     )?;
     body.extend_from_slice(&rec.finish());
-    Ok(Encoded {
+    let mut best = Encoded {
         body,
         apply_memory: mem as u64,
-    })
+    };
+    // Tiny patches: one physical stream holding all four, decoded up front.
+    let total: usize = streams.iter().map(|s| s.len() + 10).sum();
+    if total <= JOIN_MAX {
+        let mut joined = Vec::with_capacity(total);
+        for s in &streams {
+            varint::put_u64(&mut joined, s.len() as u64);
+            joined.extend_from_slice(s);
+        }
+        let js = container::encode_stream(&joined, stream_params(0, params))?;
+        let mut body = Vec::new();
+        container::write_stream_table(&mut body, std::slice::from_ref(&js));
+        let mut rec = Recorder::new(std::slice::from_ref(&js));
+        let mem = apply_body(
+            std::io::Cursor::new(old),
+            old.len() as u64,
+            &[js.coding],
+            &mut rec,
+            new_len,
+            &mut std::io::sink(),
+        )?;
+        body.extend_from_slice(&rec.finish());
+        if body.len() < best.body.len() {
+            best = Encoded {
+                body,
+                apply_memory: mem as u64,
+            };
+        }
+    }
+    Ok(best)
+}
+
+/// Largest decoded size of the joined single-stream layout used for tiny patches.
+pub const JOIN_MAX: usize = 64 * 1024;
+
+/// Serves in-memory streams, each as one packet.
+struct MemSource(Vec<Option<Vec<u8>>>);
+
+impl PacketSource for MemSource {
+    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get_mut(stream).and_then(Option::take))
+    }
 }
 
 /// Decodes difference bytes from the run-length and value streams.
@@ -175,8 +223,40 @@ pub fn apply_body<R: Read + Seek>(
     new_len: u64,
     out: &mut dyn Write,
 ) -> Result<usize> {
+    if codings.len() != 1 {
+        return apply_streams(old, old_len, codings, src, new_len, out);
+    }
+    let mut r = StreamReader::new(0, codings[0])?;
+    let mut bufs = Vec::with_capacity(STREAMS);
+    let mut total = 0usize;
+    for _ in 0..STREAMS {
+        let n = read_varint(&mut r, src)? as usize;
+        total = total.saturating_add(n);
+        if total > JOIN_MAX {
+            return Err(Error::corrupt("joined streams too large"));
+        }
+        let mut b = vec![0u8; n];
+        r.read_exact(src, &mut b)?;
+        bufs.push(Some(b));
+    }
+    let mem = r.memory() + JOIN_MAX;
+    drop(r);
+    let mut mem_src = MemSource(bufs);
+    let stored = [Coding::Stored; STREAMS];
+    let m = apply_streams(old, old_len, &stored, &mut mem_src, new_len, out)?;
+    Ok(m + mem)
+}
+
+fn apply_streams<R: Read + Seek>(
+    old: R,
+    old_len: u64,
+    codings: &[Coding],
+    src: &mut dyn PacketSource,
+    new_len: u64,
+    out: &mut dyn Write,
+) -> Result<usize> {
     if codings.len() != STREAMS {
-        return Err(Error::corrupt("bsd method needs 4 streams"));
+        return Err(Error::corrupt("bsd method needs 1 or 4 streams"));
     }
     let mut readers: Vec<StreamReader> = codings
         .iter()
@@ -199,10 +279,15 @@ pub fn apply_body<R: Read + Seek>(
     let mut a = vec![0u8; CHUNK];
     let mut b = vec![0u8; CHUNK];
     let (mut written, mut op) = (0u64, 0i64);
+    let mut group: Vec<(u64, u64, i64)> = Vec::with_capacity(GROUP);
+    let mut gi = 0;
     while written < new_len {
-        let dl = read_varint(ctrl, src)?;
-        let el = read_varint(ctrl, src)?;
-        let seek = varint::unzigzag(read_varint(ctrl, src)?);
+        if gi == group.len() {
+            read_group(ctrl, src, &mut group)?;
+            gi = 0;
+        }
+        let (dl, el, seek) = group[gi];
+        gi += 1;
         if dl.checked_add(el).is_none_or(|t| t > new_len - written) {
             return Err(Error::corrupt("record overruns the new image"));
         }
@@ -234,10 +319,33 @@ pub fn apply_body<R: Read + Seek>(
             .ok_or_else(|| Error::corrupt("seek overflow"))?;
     }
     let mem = readers.iter().map(StreamReader::memory).sum::<usize>()
+        + group.capacity() * 24
         + view.memory()
         + 2 * CHUNK
         + transform.memory();
     Ok(mem)
+}
+
+fn read_group(
+    ctrl: &mut StreamReader,
+    src: &mut dyn PacketSource,
+    group: &mut Vec<(u64, u64, i64)>,
+) -> Result<()> {
+    let n = read_varint(ctrl, src)? as usize;
+    if n == 0 || n > GROUP {
+        return Err(Error::corrupt("bad control group size"));
+    }
+    group.clear();
+    for _ in 0..n {
+        group.push((read_varint(ctrl, src)?, 0, 0));
+    }
+    for g in group.iter_mut() {
+        g.1 = read_varint(ctrl, src)?;
+    }
+    for g in group.iter_mut() {
+        g.2 = varint::unzigzag(read_varint(ctrl, src)?);
+    }
+    Ok(())
 }
 
 fn read_varint(r: &mut StreamReader, src: &mut dyn PacketSource) -> Result<u64> {

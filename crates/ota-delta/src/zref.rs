@@ -26,8 +26,16 @@ pub fn encode_ref(old_t: &[u8], t: &Transform, new: &[u8], level: i32) -> Result
     let mut body = Vec::new();
     let mut spec = Vec::new();
     t.encode(&mut spec);
+    // The transform table is stored or zstd-compressed, whichever is smaller.
+    let zp = ZstdParams {
+        level,
+        window_log: 20,
+    };
+    let s = container::encode_stream(&spec, zp)?;
+    container::write_stream_table(&mut body, std::slice::from_ref(&s));
     varint::put_u64(&mut body, spec.len() as u64);
-    body.extend_from_slice(&spec);
+    varint::put_u64(&mut body, s.data.len() as u64);
+    body.extend_from_slice(&s.data);
     let p = ZstdParams {
         level,
         window_log: ref_window_log(old_t.len(), new.len()),
@@ -43,13 +51,22 @@ pub fn apply_ref(
     new_len: u64,
     out: &mut dyn Write,
 ) -> Result<usize> {
+    let codings = container::read_stream_table(body)?;
     let spec_len = varint::read_u64(body)?;
-    if spec_len > crate::bsd::MAX_TRANSFORM_BYTES {
-        return Err(Error::corrupt("transform too large"));
+    let coded_len = varint::read_u64(body)?;
+    if spec_len > crate::bsd::MAX_TRANSFORM_BYTES
+        || coded_len > crate::bsd::MAX_TRANSFORM_BYTES
+        || codings.len() != 1
+    {
+        return Err(Error::corrupt("bad transform table"));
     }
-    let mut spec = vec![0u8; spec_len as usize];
-    body.read_exact(&mut spec)
+    let mut coded = vec![0u8; coded_len as usize];
+    body.read_exact(&mut coded)
         .map_err(|_| Error::corrupt("truncated transform"))?;
+    let mut spec = vec![0u8; spec_len as usize];
+    let mut one = OnePacket(Some(coded));
+    let mut r = StreamReader::new(0, codings[0])?;
+    r.read_exact(&mut one, &mut spec)?;
     let t = Transform::decode(&spec)?;
     let old_t = transform_image(old, &t);
     let mut frame = ZSTD_MAGIC.to_vec();
@@ -67,6 +84,15 @@ pub fn apply_ref(
     }
     out.write_all(&dst)?;
     Ok(old.len() + old_t.len() + frame.len() + dst.len() + dctx.sizeof())
+}
+
+/// Hands out one buffer as the only packet of stream 0.
+struct OnePacket(Option<Vec<u8>>);
+
+impl PacketSource for OnePacket {
+    fn next_packet(&mut self, _stream: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.take())
+    }
 }
 
 /// Encodes the `Raw` body: one stream holding the new image.

@@ -283,12 +283,15 @@ impl Transform {
         varint::put_u64(out, self.lo);
         varint::put_u64(out, self.hi - self.lo);
         varint::put_u64(out, self.map.len() as u64);
+        // Column by column: address steps, then shift changes.
         let mut prev = 0u64;
-        let mut prev_delta = 0i64;
-        for (s, d) in self.map.starts.iter().zip(&self.map.deltas) {
+        for s in &self.map.starts {
             varint::put_u64(out, s - prev);
-            varint::put_i64(out, d.wrapping_sub(prev_delta));
             prev = *s;
+        }
+        let mut prev_delta = 0i64;
+        for d in &self.map.deltas {
+            varint::put_i64(out, d.wrapping_sub(prev_delta));
             prev_delta = *d;
         }
     }
@@ -337,7 +340,7 @@ impl Transform {
             return Err(Error::corrupt("address map too large"));
         }
         let mut entries = Vec::with_capacity(m);
-        let (mut s, mut d) = (0u64, 0i64);
+        let mut s = 0u64;
         for i in 0..m {
             let step = get(&mut p)?;
             if i > 0 && step == 0 {
@@ -346,8 +349,12 @@ impl Transform {
             s = s
                 .checked_add(step)
                 .ok_or_else(|| Error::corrupt("map overflow"))?;
+            entries.push((s, 0i64));
+        }
+        let mut d = 0i64;
+        for e in entries.iter_mut() {
             d = d.wrapping_add(varint::unzigzag(get(&mut p)?));
-            entries.push((s, d));
+            e.1 = d;
         }
         if p != buf.len() {
             return Err(Error::corrupt("trailing transform bytes"));
