@@ -3,7 +3,7 @@
 use crate::error::touched;
 use crate::q::{CHUNK, Q, ROWS, last_per_key};
 use crate::rows::{self, device_cols};
-use crate::{Page, Result, Store};
+use crate::{Dialect, Page, Result, Store};
 use ota_domain::registry::Device;
 use ota_domain::{DeviceKey, IotId, Millis, ProductKey};
 use sqlx::any::AnyRow;
@@ -165,6 +165,19 @@ impl Store {
         let changes = last_per_key(changes, |c| &c.0);
         let mut tx = self.begin_write().await?;
         for chunk in changes.chunks(ROWS) {
+            if self.dialect() == Dialect::Postgres {
+                // Lock in key order first: the UPDATE's own order depends on its plan.
+                let mut lock = Q::new("SELECT d.id FROM devices d JOIN ");
+                lock.values(chunk, |q, (key, _, _)| {
+                    q.bind(key.product_key.as_str())
+                        .then(key.device_name.as_str());
+                })
+                .push(
+                    " ON d.product_key = v.column1 AND d.device_name = v.column2 \
+                     ORDER BY d.product_key, d.device_name FOR NO KEY UPDATE OF d",
+                );
+                lock.fetch_all(&mut *tx).await?;
+            }
             let mut q =
                 Q::new("UPDATE devices SET online = v.column3, last_online_at = v.column4 FROM ");
             q.values(chunk, |q, (key, online, at)| {

@@ -88,15 +88,16 @@ pub(crate) const CHUNK: usize = 500;
 /// How many rows go into one multi-row `VALUES` list (at most 16 columns each).
 pub(crate) const ROWS: usize = 200;
 
-/// Keeps the last item for each key, in the order of those last occurrences: when a batch
-/// touches a row twice, the later change wins, as it would applied one by one.
-pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Eq>(
+/// Keeps the last item for each key — when a batch touches a row twice, the later change
+/// wins, as it would applied one by one — sorted by key, so that concurrent batches lock
+/// their rows in one global order and cannot deadlock.
+pub(crate) fn last_per_key<'a, T, K: std::hash::Hash + Ord>(
     items: &'a [T],
     key: impl Fn(&'a T) -> K,
 ) -> Vec<&'a T> {
     let mut seen = std::collections::HashSet::new();
     let mut out: Vec<&T> = items.iter().rev().filter(|t| seen.insert(key(t))).collect();
-    out.reverse();
+    out.sort_by_key(|t| key(t));
     out
 }
 

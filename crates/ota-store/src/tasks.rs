@@ -56,6 +56,15 @@ impl Store {
         let tasks = last_per_key(tasks, |t| t.task_id.as_str());
         let mut tx = self.begin_write().await?;
         for chunk in tasks.chunks(ROWS) {
+            if self.dialect() == Dialect::Postgres {
+                // Lock in id order first: the UPDATE's own order depends on its plan.
+                let mut lock = Q::new("SELECT t.task_id FROM tasks t JOIN ");
+                lock.values(chunk, |q, t| {
+                    q.bind(t.task_id.as_str());
+                })
+                .push(" ON t.task_id = v.column1 ORDER BY t.task_id FOR NO KEY UPDATE OF t");
+                lock.fetch_all(&mut *tx).await?;
+            }
             let mut q = Q::new(
                 "UPDATE tasks SET status = v.column2, queued_reason = v.column3, \
                  failure = v.column4, cancel_reason = v.column5, progress = v.column6, \

@@ -34,7 +34,15 @@ impl Store {
                 }
             }
         }
-        let reports: Vec<&ModuleVersion> = newest.into_values().collect();
+        // Sorted, so that concurrent batches take row locks in one order.
+        let mut reports: Vec<&ModuleVersion> = newest.into_values().collect();
+        reports.sort_by(|a, b| {
+            (&a.product_key, &a.device_name, &a.module_name).cmp(&(
+                &b.product_key,
+                &b.device_name,
+                &b.module_name,
+            ))
+        });
         let mut tx = self.begin_write().await?;
         for chunk in reports.chunks(ROWS) {
             let mut q = Q::new(
@@ -50,7 +58,8 @@ impl Store {
             })
             .push(
                 " JOIN devices d ON d.product_key = v.column1 AND d.device_name = v.column2 \
-                 WHERE true ON CONFLICT (device_id, module_name) DO UPDATE \
+                 WHERE true ORDER BY v.column1, v.column2, v.column3 \
+                 ON CONFLICT (device_id, module_name) DO UPDATE \
                  SET version = excluded.version, reported_at = excluded.reported_at \
                  WHERE module_versions.reported_at <= excluded.reported_at",
             );

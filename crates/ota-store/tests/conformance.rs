@@ -8,6 +8,8 @@ mod support;
 
 #[path = "conformance/catalog.rs"]
 mod catalog;
+#[path = "conformance/concurrency.rs"]
+mod concurrency;
 #[path = "conformance/creation.rs"]
 mod creation;
 #[path = "conformance/housekeeping.rs"]
