@@ -113,3 +113,42 @@ async fn sqlite_in_memory() {
     assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v"));
     s.close().await;
 }
+
+both!(adopt_group_product);
+
+async fn adopt_group_product(s: &Store) {
+    use ota_domain::registry::{Group, GroupKind};
+    let g = Group {
+        group_id: "g".into(),
+        group_name: "g".into(),
+        product_key: None,
+        description: None,
+        kind: GroupKind::Static,
+        created_at: T0,
+    };
+    s.insert_group(&g).await.unwrap();
+    s.adopt_group_product(&"g".into(), &"p".into())
+        .await
+        .unwrap();
+    s.adopt_group_product(&"g".into(), &"p".into())
+        .await
+        .unwrap();
+    let got = s.get_group(&"g".into()).await.unwrap().unwrap();
+    assert_eq!(got.product_key.as_ref().map(|p| p.as_str()), Some("p"));
+    let other = s.adopt_group_product(&"g".into(), &"q".into()).await;
+    assert!(matches!(other, Err(StoreError::Conflict(_))));
+    let missing = s.adopt_group_product(&"x".into(), &"p".into()).await;
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+}
+
+#[tokio::test]
+async fn reconnect_keeps_schema_and_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ota.db").display());
+    let s = Store::connect(&url).await.unwrap();
+    s.kv_set("k", "v").await.unwrap();
+    s.close().await;
+    let s = Store::connect(&url).await.unwrap();
+    assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v"));
+    s.close().await;
+}
