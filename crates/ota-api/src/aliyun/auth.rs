@@ -64,6 +64,7 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Verifies the request and names the caller.
 pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, Refusal> {
     let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, "IncompleteSignature", m);
+    let mut string_to_sign = None;
     let (key_id, nonce, date, expected): (
         String,
         String,
@@ -116,6 +117,7 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
             return Err(bad("SignatureMethod must be HMAC-SHA1"));
         }
         let (given, all, method) = (given.to_owned(), p.all().clone(), req.method.to_owned());
+        string_to_sign = Some(sign_v1::string_to_sign(&method, &all));
         (
             p.get("AccessKeyId").unwrap_or_default().to_owned(),
             p.get("SignatureNonce").unwrap_or_default().to_owned(),
@@ -179,10 +181,18 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
             )
         })?;
     if !expected(&secret) {
+        // As the platform does, v1 callers get the server's string to sign (never the
+        // secret), which aliyun-python-sdk-core compares to tell a wrong secret apart.
+        let message = match string_to_sign {
+            Some(sts) => format!(
+                "Specified signature is not matched with our calculation. server string to sign is:{sts}"
+            ),
+            None => "Specified signature is not matched with our calculation.".to_owned(),
+        };
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "SignatureDoesNotMatch",
-            "the request signature does not conform to the platform's standards",
+            message,
         ));
     }
     if !state.nonces.insert(&format!("rpc:{key_id}"), &nonce, now) {

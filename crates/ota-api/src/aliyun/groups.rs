@@ -97,6 +97,7 @@ pub async fn members(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let id = GroupId(p.required("GroupId")?);
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, false)?;
+    ctx.core.group(&id).await?;
     let (devices, total) = ctx.core.group_members(&id, page).await?;
     let names = ctx
         .core
