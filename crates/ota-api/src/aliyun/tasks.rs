@@ -90,11 +90,9 @@ pub async fn list_by_job(ctx: &Ctx<'_>) -> Answer {
     let page = if names.is_empty() {
         let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 100, true)?;
         if page.offset + page.limit > 100_000 {
-            return Err(DomainError::invalid(
-                "CurrentPage",
-                "CurrentPage x PageSize must be at most 100000",
-            )
-            .into());
+            return Err(
+                DomainError::invalid("CurrentPage", "x PageSize must be at most 100000").into(),
+            );
         }
         page
     } else {
