@@ -131,6 +131,14 @@ impl Core {
             }
             None => CreatedTasks::default(),
         };
+        if created.overwritten > 0 {
+            // The store cancelled tasks of other batches (OVERWRITTEN): they may be done now.
+            for other in store.list_jobs_by_status(&[JobStatus::InProgress]).await? {
+                if other.job_id != job.job_id && other.product_key == job.product_key {
+                    self.settle_job(&other.job_id).await?;
+                }
+            }
+        }
         if job.job_type == JobType::VerifyFirmware {
             firmware.status = FirmwareStatus::Verifying;
             firmware.verify_progress = 0;
@@ -169,20 +177,17 @@ impl Core {
         Ok(validate::parse_device_list_csv(text)?)
     }
 
-    async fn require_devices(
-        &self,
-        pk: &ota_domain::ProductKey,
-        names: &[String],
-    ) -> CoreResult<()> {
-        for name in names {
-            let key = DeviceKey::new(pk.clone(), name.as_str());
-            if self.store().get_device(&key).await?.is_none() {
-                return Err(DomainError::not_found(
-                    "TargetDeviceName",
-                    format!("device {name:?} does not exist in product {pk}"),
-                )
-                .into());
-            }
+    async fn require_devices(&self, pk: &ProductKey, names: &[String]) -> CoreResult<()> {
+        let missing = self.store().missing_device_names(pk, names).await?;
+        if let Some(name) = missing.first() {
+            return Err(DomainError::not_found(
+                "TargetDeviceName",
+                format!(
+                    "device {name:?} does not exist in product {pk} ({} unknown names)",
+                    missing.len()
+                ),
+            )
+            .into());
         }
         Ok(())
     }
@@ -429,6 +434,7 @@ impl Core {
         let tasks = self.store().tasks_by_ids(ids).await?;
         let devices: Vec<DeviceKey> = tasks.iter().map(crate::push::device_key).collect();
         let busy = self.store().active_tasks_for_devices(&devices).await?;
+        let mut reopen = BTreeSet::new();
         for task in &tasks {
             if busy.iter().any(|b| {
                 b.device_name == task.device_name
@@ -458,8 +464,19 @@ impl Core {
                 )
                 .into());
             }
+            if job.status == JobStatus::Completed {
+                job.apply(JobEvent::Reopen, self.now())
+                    .map_err(|r| rejected("TaskId", r))?;
+                reopen.insert(job.job_id);
+            }
         }
-        self.command_tasks(ids, TaskEvent::Reupgrade).await
+        let rerun = self.command_tasks(ids, TaskEvent::Reupgrade).await?;
+        // The dispatcher serves running batches only.
+        for job in &reopen {
+            self.apply_job_event(job, JobEvent::Reopen).await?;
+        }
+        self.wake_dispatcher();
+        Ok(rerun)
     }
 
     /// Re-sends the push of NOTIFIED tasks to a device that just connected: it may have

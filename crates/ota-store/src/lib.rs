@@ -24,6 +24,7 @@
 //! crates or any operator face.
 
 mod counts;
+mod device_names;
 mod devices;
 mod error;
 mod filter;

@@ -14,6 +14,8 @@ mod concurrency;
 mod creation;
 #[path = "conformance/housekeeping.rs"]
 mod housekeeping;
+#[path = "conformance/lookups.rs"]
+mod lookups;
 #[path = "conformance/perf.rs"]
 mod perf;
 #[path = "conformance/registry.rs"]
