@@ -41,6 +41,8 @@ pub enum JobEvent {
     UpdateTags(BTreeMap<String, String>),
     /// UpdateOTAJob's TimeoutInMinutes: dynamic batches only, for tasks created afterwards.
     UpdateTimeout(u32),
+    /// ReupgradeOTATask re-ran tasks of a completed batch: it runs again until they end.
+    Reopen,
 }
 
 /// What the engine must do besides storing the new batch.
@@ -183,6 +185,24 @@ impl Job {
                 next.policy.timeout_minutes = Some(minutes);
             }
             (_, JobEvent::UpdateTimeout(_)) => return Err(Rejection::Invalid("batch is finished")),
+
+            // A completed batch has no unfinished task; re-running some makes it run again,
+            // or nothing would push them. A batch ended by its ScheduleFinishTime stays over.
+            (Completed, JobEvent::Reopen) => {
+                if self.policy.schedule_finish_time.is_some_and(|at| at <= now) {
+                    return Err(Rejection::Invalid(
+                        "the batch's ScheduleFinishTime has passed",
+                    ));
+                }
+                next.status = InProgress;
+                next.finished_at = None;
+            }
+            (Planned | InProgress, JobEvent::Reopen) => {
+                return Err(Rejection::Stale("batch is still running"));
+            }
+            (Canceled, JobEvent::Reopen) => {
+                return Err(Rejection::Invalid("the batch was cancelled"));
+            }
         }
         Ok(JobTransition { job: next, effects })
     }
