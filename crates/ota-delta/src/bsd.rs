@@ -115,7 +115,7 @@ pub fn encode(
     let enc: Vec<EncodedStream> = streams
         .iter()
         .enumerate()
-        .map(|(i, s)| container::encode_stream(s, stream_params(i, params)))
+        .map(|(i, s)| container::encode_stream_chunked(s, stream_params(i, params)))
         .collect::<Result<_>>()?;
     let mut body = Vec::new();
     container::write_stream_table(&mut body, &enc);
@@ -318,7 +318,9 @@ fn apply_streams<R: Read + Seek>(
             .checked_add(seek)
             .ok_or_else(|| Error::corrupt("seek overflow"))?;
     }
+    let chunked = codings.contains(&Coding::ZstdChunked);
     let mem = readers.iter().map(StreamReader::memory).sum::<usize>()
+        + if chunked { container::dctx_memory() } else { 0 }
         + group.capacity() * 24
         + view.memory()
         + 2 * CHUNK

@@ -32,6 +32,44 @@ pub enum Coding {
     Stored,
     /// One zstd frame (magic removed) with the given window log.
     Zstd { window_log: u8 },
+    /// Independent zstd frames of at most [`ZCHUNK`] decoded bytes, each preceded by
+    /// `raw_len: uvar`, `coded_len: uvar`. Decoded single-shot, so a decoder needs one zstd
+    /// context at a time (created per chunk) and one chunk buffer per stream.
+    ZstdChunked,
+}
+
+/// Decoded size of one chunk of a [`Coding::ZstdChunked`] stream.
+pub const ZCHUNK: usize = 64 * 1024;
+
+/// Encodes `raw` as independent zstd chunks, or stored if that is not smaller.
+pub fn encode_stream_chunked(raw: &[u8], p: ZstdParams) -> Result<EncodedStream> {
+    let mut out = Vec::new();
+    let cp = ZstdParams {
+        window_log: p.window_log.min(16),
+        ..p
+    };
+    for c in raw.chunks(ZCHUNK) {
+        let z = zstd_compress(c, cp, None)?;
+        varint::put_u64(&mut out, c.len() as u64);
+        varint::put_u64(&mut out, z.len() as u64);
+        out.extend_from_slice(&z);
+    }
+    Ok(if out.len() < raw.len() {
+        EncodedStream {
+            coding: Coding::ZstdChunked,
+            data: out,
+        }
+    } else {
+        EncodedStream {
+            coding: Coding::Stored,
+            data: raw.to_vec(),
+        }
+    })
+}
+
+/// Memory of one zstd decompression context (created on demand by chunked streams).
+pub fn dctx_memory() -> usize {
+    DCtx::create().sizeof()
 }
 
 /// A stream ready for packetising.
@@ -106,6 +144,7 @@ pub fn write_stream_table(out: &mut Vec<u8>, streams: &[EncodedStream]) {
                 out.push(1);
                 out.push(window_log);
             }
+            Coding::ZstdChunked => out.push(2),
         }
     }
 }
@@ -133,6 +172,7 @@ pub fn read_stream_table<R: Read + ?Sized>(r: &mut R) -> Result<Vec<Coding>> {
                 }
                 Coding::Zstd { window_log: b[0] }
             }
+            2 => Coding::ZstdChunked,
             c => return Err(Error::Unsupported(format!("stream coding {c}"))),
         });
     }
@@ -261,6 +301,8 @@ impl<R: Read> PacketSource for Demux<R> {
 /// Sequential reader of one stream's decoded bytes.
 pub struct StreamReader {
     id: usize,
+    chunked: bool,
+    coded: Vec<u8>,
     packet: Vec<u8>,
     ppos: usize,
     dctx: Option<DCtx<'static>>,
@@ -273,7 +315,7 @@ impl StreamReader {
     /// Prepares decoding of stream `id`.
     pub fn new(id: usize, coding: Coding) -> Result<Self> {
         let dctx = match coding {
-            Coding::Stored => None,
+            Coding::Stored | Coding::ZstdChunked => None,
             Coding::Zstd { window_log } => {
                 let mut d = DCtx::create();
                 d.set_parameter(DParameter::WindowLogMax(u32::from(window_log)))
@@ -286,8 +328,11 @@ impl StreamReader {
                 Some(d)
             }
         };
+        let chunked = coding == Coding::ZstdChunked;
         Ok(StreamReader {
             id,
+            chunked,
+            coded: Vec::new(),
             packet: Vec::new(),
             ppos: 0,
             out: if dctx.is_some() {
@@ -303,12 +348,25 @@ impl StreamReader {
 
     /// Bytes of memory this reader holds (decoder context and buffers).
     pub fn memory(&self) -> usize {
-        self.dctx.as_ref().map_or(0, DCtx::sizeof) + self.out.len() + PACKET_SIZE
+        self.dctx.as_ref().map_or(0, DCtx::sizeof)
+            + self.out.capacity()
+            + self.coded.capacity()
+            + PACKET_SIZE
     }
 
     /// Fills `buf` completely from the stream.
     pub fn read_exact(&mut self, src: &mut dyn PacketSource, mut buf: &mut [u8]) -> Result<()> {
         while !buf.is_empty() {
+            if self.chunked {
+                if self.opos == self.olen {
+                    self.next_chunk(src)?;
+                }
+                let n = buf.len().min(self.olen - self.opos);
+                buf[..n].copy_from_slice(&self.out[self.opos..self.opos + n]);
+                self.opos += n;
+                buf = &mut buf[n..];
+                continue;
+            }
             if self.dctx.is_none() {
                 if self.ppos == self.packet.len() {
                     self.fetch(src)?;
@@ -332,6 +390,60 @@ impl StreamReader {
                 self.decode_some()?;
             }
         }
+        Ok(())
+    }
+
+    /// Reads raw coded bytes (stored streams and chunk headers).
+    fn read_coded(&mut self, src: &mut dyn PacketSource, mut buf: &mut [u8]) -> Result<()> {
+        while !buf.is_empty() {
+            if self.ppos == self.packet.len() {
+                self.fetch(src)?;
+            }
+            let n = buf.len().min(self.packet.len() - self.ppos);
+            buf[..n].copy_from_slice(&self.packet[self.ppos..self.ppos + n]);
+            self.ppos += n;
+            buf = &mut buf[n..];
+        }
+        Ok(())
+    }
+
+    fn coded_varint(&mut self, src: &mut dyn PacketSource) -> Result<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let mut b = [0u8; 1];
+            self.read_coded(src, &mut b)?;
+            v |= u64::from(b[0] & 0x7f) << shift;
+            if b[0] & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Error::corrupt("varint too long"))
+    }
+
+    fn next_chunk(&mut self, src: &mut dyn PacketSource) -> Result<()> {
+        let raw = self.coded_varint(src)? as usize;
+        let coded = self.coded_varint(src)? as usize;
+        if raw == 0 || raw > ZCHUNK || coded > zstd_safe::compress_bound(ZCHUNK) {
+            return Err(Error::corrupt("bad chunk header"));
+        }
+        self.coded.clear();
+        self.coded.extend_from_slice(&ZSTD_MAGIC);
+        self.coded.resize(4 + coded, 0);
+        let mut tmp = std::mem::take(&mut self.coded);
+        let r = self.read_coded(src, &mut tmp[4..]);
+        self.coded = tmp;
+        r?;
+        self.out.clear();
+        self.out.reserve_exact(ZCHUNK);
+        let mut d = DCtx::create();
+        let n = d
+            .decompress(&mut self.out, &self.coded)
+            .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
+        if n != raw {
+            return Err(Error::corrupt("chunk size mismatch"));
+        }
+        self.opos = 0;
+        self.olen = n;
         Ok(())
     }
 

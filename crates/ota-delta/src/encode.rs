@@ -18,7 +18,8 @@ use crate::zref;
 /// Tuning knobs for [`crate::diff`].
 #[derive(Debug, Clone)]
 pub struct DiffOptions {
-    /// zstd level for all streams (19..=22 recommended).
+    /// zstd level for all streams (19..=22 recommended); capped for very large inputs, see
+    /// [`effective_level`].
     pub level: i32,
     /// log2 of the zstd window for streaming streams; bounds the device's decoder memory.
     pub stream_window_log: u32,
@@ -42,6 +43,16 @@ impl Default for DiffOptions {
             exec_transform: true,
             max_window: 128 << 20,
         }
+    }
+}
+
+/// Caps the zstd level for large inputs so diff time stays bounded (level 22 runs at about
+/// 1 MB/s; level 12 at tens of MB/s).
+pub fn effective_level(level: i32, size: usize) -> i32 {
+    match size {
+        s if s > 256 << 20 => level.min(12),
+        s if s > 64 << 20 => level.min(19),
+        _ => level,
     }
 }
 
@@ -86,7 +97,7 @@ pub fn diff_with_report(
         header_len: 0,
     };
     let params = ZstdParams {
-        level: opts.level,
+        level: effective_level(opts.level, old.len().max(new.len())),
         window_log: opts.stream_window_log,
     };
     let mut report = Vec::new();
@@ -127,7 +138,7 @@ pub fn diff_with_report(
         let b = bsd_candidate(old, &old_t, new, t, params, opts)?;
         consider(b, name.clone());
         if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
-            let body = zref::encode_ref(&old_t, t, new, opts.level)?;
+            let body = zref::encode_ref(&old_t, t, new, params.level)?;
             let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
             consider(
                 Built {

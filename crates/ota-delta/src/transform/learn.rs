@@ -13,7 +13,7 @@ use crate::oldview::transform_image;
 use std::collections::BTreeMap;
 
 /// Shortest aligned block trusted as evidence of a shift.
-const MIN_BLOCK_DEFAULT: u64 = 48;
+const MIN_BLOCK: u64 = 48;
 
 /// Paints `[s, e)` with shift `d` over whatever was there.
 fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
@@ -41,10 +41,7 @@ fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
 /// Builds an address map from aligned blocks (file offsets) of two ELF images plus
 /// name anchors (painted last, so they win).
 pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)], anchors: &[Anchor]) -> AddrMap {
-    let min_block: u64 = std::env::var("OTA_MINB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(MIN_BLOCK_DEFAULT);
+    let min_block = MIN_BLOCK;
     // (old_va, delta, len)
     let mut pieces: Vec<(u64, i64, u64)> = Vec::new();
     for &(o, n, l) in blocks {
