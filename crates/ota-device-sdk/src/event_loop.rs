@@ -78,6 +78,7 @@ pub(crate) async fn drive(
 ) {
     let mut ready = Some(ready);
     let mut attempt = 0u32;
+    let mut closing = false;
     loop {
         match el.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -115,10 +116,14 @@ pub(crate) async fn drive(
             Ok(Event::Incoming(Packet::Publish(p))) => route(&shared, &inbound, &pushes, p),
             Ok(Event::Outgoing(Outgoing::Disconnect)) => {
                 shared.connected.send_replace(false);
-                return;
+                // Read on until the broker closes the connection: a socket dropped with
+                // acknowledgements still unread is reset (RST), and the broker then loses
+                // what it had not read yet — the reports sent just before closing.
+                closing = true;
             }
             Ok(_) => {}
             Err(ConnectionError::RequestsDone) => return,
+            Err(_) if closing => return,
             Err(e) => {
                 shared.connected.send_replace(false);
                 if let ConnectionError::ConnectionRefused(code) = &e
