@@ -75,7 +75,9 @@ pub async fn require_signature(
         })?
         .to_owned();
 
-    let now = state.core.now() / 1000;
+    // Freshness is judged by real time, as the client signs with its wall clock: a server
+    // whose platform clock was moved forward (tests, demos) must not lock clients out.
+    let now = ota_core::Clock::now(&ota_core::SystemClock) / 1000;
     let ts: i64 = timestamp.parse().map_err(|_| {
         ApiError::unauthorized(
             "InvalidTimeStamp.Format",
