@@ -1,0 +1,221 @@
+//! Scenario 15: the API's refusals and the download endpoint. Unsigned, mis-signed and
+//! replayed requests are 401 with a stable code; invalid parameters are 400 naming the
+//! Aliyun parameter and its rule; download URLs are refused when tampered with or expired
+//! and honour `Range`; and every documented route is actually routed.
+
+use crate::fixtures::{self, fleet, package, try_job};
+use crate::harness::{KEY_ID, KEY_SECRET, Server};
+use ota::client::ApiClient;
+use serde_json::{Value, json};
+
+async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authentication_failures_are_401_with_a_code() {
+    let server = Server::start().await;
+    let http = reqwest::Client::new();
+    let base = format!("http://{}", server.http);
+
+    let (status, body) = status_and_body(
+        http.get(format!("{base}/api/v1/products"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("MissingAuthentication")),
+        "{body}"
+    );
+
+    let forged = ApiClient::new(&base, KEY_ID, "not-the-secret");
+    let err = forged.get("/products").await.unwrap_err();
+    let (status, body) = fixtures::failure(&err);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("SignatureDoesNotMatch")),
+        "{body}"
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let headers = ota_api::sign::sign_headers(
+        KEY_ID,
+        KEY_SECRET,
+        "GET",
+        "/api/v1/products",
+        Some(b""),
+        now,
+        "e2e-nonce-once",
+    );
+    let send = || {
+        let mut request = http.get(format!("{base}/api/v1/products"));
+        for (name, value) in &headers {
+            request = request.header(*name, value);
+        }
+        request.send()
+    };
+    assert_eq!(send().await.unwrap().status(), 200);
+    let (status, body) = status_and_body(send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("SignatureNonceUsed")),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_parameters_name_the_field_and_rule() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let upload = server
+        .api
+        .upload_bytes("p.bin", vec![1, 2, 3])
+        .await
+        .unwrap();
+    let err = server
+        .api
+        .post(
+            "/firmwares",
+            &json!({"product_key": fleet.pk, "name": "bad-version", "dest_version": "2.0 beta!",
+                    "url": upload["url"], "need_to_verify": false}),
+        )
+        .await
+        .unwrap_err();
+    let expect = |err: anyhow::Error, field: &str, rule: &str| {
+        let (status, body) = fixtures::failure(&err);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["code"], "InvalidParameter", "{body}");
+        assert_eq!(body["field"], field, "{body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(rule),
+            "{field}: message {message:?} lacks {rule:?}"
+        );
+    };
+    expect(err, "DestVersion", "");
+
+    let pkg = package(&server, &fleet.pk, "2.0.0", 1024).await;
+    let err = try_job(
+        &server,
+        &pkg,
+        json!({"target_selection": "ALL", "tags": [{"key": "bad key!", "value": "v"}]}),
+    )
+    .await
+    .unwrap_err();
+    expect(err, "Tag.1.Key", "");
+    let err = try_job(
+        &server,
+        &pkg,
+        json!({"target_selection": "ALL", "maximum_per_minute": 5}),
+    )
+    .await
+    .unwrap_err();
+    expect(err, "MaximumPerMinute", "10-10000");
+    let err = try_job(
+        &server,
+        &pkg,
+        json!({"target_selection": "ALL", "retry_interval": 10}),
+    )
+    .await
+    .unwrap_err();
+    expect(err, "RetryCount", "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_are_signed_expire_and_resume() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 10_000).await;
+    let fw = server
+        .api
+        .get(&format!("/firmwares/{}", pkg.id))
+        .await
+        .unwrap();
+    let url = fw["download_urls"][0].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+
+    let full = http.get(&url).send().await.unwrap();
+    assert_eq!(full.status(), 200);
+    assert_eq!(full.bytes().await.unwrap().as_ref(), pkg.bytes.as_slice());
+
+    let part = http
+        .get(&url)
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(
+        part.headers()["content-range"].to_str().unwrap(),
+        "bytes 1000-1999/10000"
+    );
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &pkg.bytes[1000..2000]);
+
+    let tampered = if url.ends_with('0') {
+        format!("{}1", &url[..url.len() - 1])
+    } else {
+        format!("{}0", &url[..url.len() - 1])
+    };
+    assert_eq!(http.get(&tampered).send().await.unwrap().status(), 403);
+    let unsigned = url.split('?').next().unwrap();
+    assert_eq!(http.get(unsigned).send().await.unwrap().status(), 403);
+
+    // Past the URL's lifetime (24 h by default) the same URL is refused, while signed API
+    // calls keep working: their freshness is judged by real time.
+    server.advance_clock(25 * 3_600_000).await;
+    assert_eq!(http.get(&url).send().await.unwrap().status(), 403);
+    let fresh = server
+        .api
+        .get(&format!("/firmwares/{}", pkg.id))
+        .await
+        .unwrap();
+    let fresh_url = fresh["download_urls"][0].as_str().unwrap();
+    assert_eq!(http.get(fresh_url).send().await.unwrap().status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_route_is_routed() {
+    let server = Server::start().await;
+    for (method, path, _) in ota_api::handlers::ROUTES {
+        let concrete: String = path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    "e2e-missing"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+        let body = (method != reqwest::Method::GET && method != reqwest::Method::DELETE)
+            .then(|| json!({}));
+        let (status, reply) = match server
+            .api
+            .call(method.clone(), &concrete, body.as_ref())
+            .await
+        {
+            Ok(v) => (200, v),
+            Err(e) => fixtures::failure(&e),
+        };
+        assert_ne!(status, 405, "{method} {path}: method not routed");
+        if status == 404 {
+            assert!(
+                reply["code"].is_string(),
+                "{method} {path}: bare 404 (not routed): {reply}"
+            );
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! The server under test: the real `ota` binary as a child process, on a temporary data
+//! directory and ephemeral ports, with an adjustable clock. Tests talk to it only as
+//! operators and devices do (signed REST calls, MQTT, HTTP downloads), so what passes here
+//! passes for a deployed platform — including a kill and restart on the same data.
+
+use ota::client::ApiClient;
+use serde_json::{Value, json};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const KEY_ID: &str = "e2e-admin";
+pub const KEY_SECRET: &str = "e2e-secret-7f3a9c1d5b";
+/// How long any wait in a scenario may take before it is a failure.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const MINUTE_MS: i64 = 60_000;
+
+/// A running server; the process is killed (and a PostgreSQL schema dropped) on drop.
+pub struct Server {
+    child: Child,
+    pub http: SocketAddr,
+    pub mqtt: SocketAddr,
+    pub api: ApiClient,
+    database_url: Option<String>,
+    // Dropped after the child: the schema goes once nothing uses it.
+    _pg: Option<PgSchema>,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// A server on SQLite in a fresh data directory.
+    pub async fn start() -> Server {
+        Self::launch(None, None).await
+    }
+
+    /// A server on a fresh schema of the test PostgreSQL (`OTA_TEST_PG_URL`, default
+    /// `postgres://postgres@127.0.0.1:5432/test`); `None` when `OTA_TEST_SKIP_PG=1`.
+    pub async fn start_postgres() -> Option<Server> {
+        if std::env::var("OTA_TEST_SKIP_PG").as_deref() == Ok("1") {
+            return None;
+        }
+        let pg = PgSchema::create().await;
+        let url = pg.url();
+        Some(Self::launch(Some(url), Some(pg)).await)
+    }
+
+    async fn launch(database_url: Option<String>, pg: Option<PgSchema>) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (child, http, mqtt) = spawn(dir.path(), any, any, database_url.as_deref()).await;
+        Server {
+            child,
+            http,
+            mqtt,
+            api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
+            database_url,
+            _pg: pg,
+            dir,
+        }
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same
+    /// data and the same ports, so devices and URLs keep working.
+    pub async fn restart(&mut self) {
+        self.child.kill().await.expect("kill the server");
+        let mut last = None;
+        for _ in 0..20 {
+            match try_spawn(
+                self.dir.path(),
+                self.http,
+                self.mqtt,
+                self.database_url.as_deref(),
+            )
+            .await
+            {
+                Ok((child, _, _)) => {
+                    self.child = child;
+                    return;
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("restart failed: {last:?}");
+    }
+
+    /// The platform's current time (ms).
+    pub async fn now(&self) -> i64 {
+        self.advance_clock(0).await
+    }
+
+    /// Moves the platform's clock forward; returns the new time.
+    pub async fn advance_clock(&self, ms: i64) -> i64 {
+        let v = self
+            .api
+            .post("/debug/clock", &json!({"advance_ms": ms}))
+            .await
+            .expect("advance the clock");
+        v["now"].as_i64().expect("now")
+    }
+
+    pub async fn job(&self, id: &str) -> Value {
+        self.api.get(&format!("/jobs/{id}")).await.expect("get job")
+    }
+
+    /// Polls the batch until `pred` holds; panics with the last state after [`DEADLINE`].
+    pub async fn wait_job(&self, id: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let (ok, last) = poll_value(|| self.job(id), pred).await;
+        assert!(
+            ok,
+            "batch {id}: timed out waiting for {what}; last: {last:#}"
+        );
+        last
+    }
+
+    /// Every task of a batch.
+    pub async fn tasks(&self, job_id: &str) -> Vec<Value> {
+        let v = self
+            .api
+            .get(&format!("/jobs/{job_id}/tasks?page_size=200"))
+            .await
+            .expect("list tasks");
+        v["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The task of `device` in a batch.
+    pub async fn task(&self, job_id: &str, device: &str) -> Value {
+        let v = self
+            .api
+            .get(&format!("/jobs/{job_id}/tasks?device_name={device}"))
+            .await
+            .expect("get task");
+        v["items"][0].clone()
+    }
+
+    /// Polls a device's task until `pred` holds.
+    pub async fn wait_task(
+        &self,
+        job_id: &str,
+        device: &str,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let (ok, last) = poll_value(|| self.task(job_id, device), pred).await;
+        assert!(
+            ok,
+            "task of {device}: timed out waiting for {what}; last: {last:#}"
+        );
+        last
+    }
+
+    /// A task's status, as shorthand for the common wait.
+    pub async fn wait_status(&self, job_id: &str, device: &str, status: &str) -> Value {
+        self.wait_task(job_id, device, status, |t| t["status"] == status)
+            .await
+    }
+}
+
+/// Fetches every 100 ms until `pred` holds: (true, value), or (false, last value) after
+/// [`DEADLINE`].
+pub async fn poll_value<F: Future<Output = Value>>(
+    mut fetch: impl FnMut() -> F,
+    pred: impl Fn(&Value) -> bool,
+) -> (bool, Value) {
+    let end = Instant::now() + DEADLINE;
+    loop {
+        let v = fetch().await;
+        if pred(&v) {
+            return (true, v);
+        }
+        if Instant::now() > end {
+            return (false, v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Tasks of `job` in `status` (from the batch's counts).
+pub fn count(job: &Value, status: &str) -> i64 {
+    job["counts"]["by_status"][status].as_i64().unwrap_or(0)
+}
+
+async fn spawn(
+    dir: &std::path::Path,
+    http: SocketAddr,
+    mqtt: SocketAddr,
+    database_url: Option<&str>,
+) -> (Child, SocketAddr, SocketAddr) {
+    try_spawn(dir, http, mqtt, database_url)
+        .await
+        .expect("start the server")
+}
+
+async fn try_spawn(
+    dir: &std::path::Path,
+    http: SocketAddr,
+    mqtt: SocketAddr,
+    database_url: Option<&str>,
+) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ota"));
+    command
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--http-addr")
+        .arg(http.to_string())
+        .arg("--mqtt-addr")
+        .arg(mqtt.to_string())
+        .arg("--adjustable-clock")
+        .env("OTA_ACCESS_KEY_ID", KEY_ID)
+        .env("OTA_ACCESS_KEY_SECRET", KEY_SECRET)
+        .env(
+            "OTA_LOG",
+            std::env::var("E2E_SERVER_LOG").unwrap_or_else(|_| "error".into()),
+        )
+        .env_remove("OTA_DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        command.env("OTA_DATABASE_URL", url);
+    }
+    let mut child = command.spawn()?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Ok(v) = serde_json::from_str::<Value>(&line)
+                && v["event"] == "ready"
+            {
+                return Ok(v);
+            }
+        }
+        anyhow::bail!("the server exited before it was ready")
+    })
+    .await??;
+    // Keep reading so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let addr = |k: &str| -> anyhow::Result<SocketAddr> {
+        Ok(ready[k].as_str().unwrap_or_default().parse()?)
+    };
+    Ok((child, addr("http")?, addr("mqtt")?))
+}
+
+/// A throw-away schema in the test database, dropped with the server.
+struct PgSchema {
+    base: String,
+    schema: String,
+}
+
+impl PgSchema {
+    async fn create() -> PgSchema {
+        let base = std::env::var("OTA_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("e2e_{:016x}", rand::random::<u64>());
+        pg_admin(&base, &format!("CREATE SCHEMA {schema}")).await;
+        PgSchema { base, schema }
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{sep}options=-c%20search_path%3D{}",
+            self.base, self.schema
+        )
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (base, sql) = (
+            self.base.clone(),
+            format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
+        );
+        // Drop runs inside the test's runtime: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|rt| rt.block_on(pg_admin(&base, &sql)))
+        })
+        .join();
+    }
+}
+
+async fn pg_admin(url: &str, sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL at {url} (set OTA_TEST_SKIP_PG=1 to skip): {e}"));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut conn)
+        .await
+        .expect(sql);
+    conn.close().await.ok();
+}

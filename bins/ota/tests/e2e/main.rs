@@ -1,0 +1,19 @@
+//! End-to-end tests: the real `ota serve` binary, driven through its signed REST API by an
+//! operator and through MQTT and HTTP by SDK devices (single `Device`s for step-by-step
+//! scenarios, the fleet simulator for rollouts). They check the rules of the Aliyun OTA
+//! spec (§1.3–§3) where they meet: job creation, task states, pushes, retries, timeouts,
+//! schedules, isolation, restart. One binary so the server build is shared and each
+//! scenario starts its own server on ephemeral ports.
+
+mod api;
+mod cancel;
+mod delivery;
+mod dynamic;
+mod failures;
+mod fixtures;
+mod harness;
+mod isolation;
+mod restart;
+mod rollout;
+mod schedule;
+mod verify;
