@@ -65,10 +65,10 @@ class Server:
         self.offset_ms = 0
 
     def advance(self, ms):
-        """Moves the platform clock forward through the native API (signed with the
-        platform's time, which runs `offset_ms` ahead of the wall clock)."""
+        """Moves the platform clock forward through the native API. Requests are signed
+        with the wall clock; `offset_ms` tracks how far platform time runs ahead."""
         body = json.dumps({"advance_ms": ms}).encode()
-        ts = str(int((time.time() * 1000 + self.offset_ms) / 1000))
+        ts = str(int(time.time()))
         nonce = uuid.uuid4().hex
         digest = hashlib.sha256(body).hexdigest()
         text = "\n".join(["POST", "/api/v1/debug/clock", "", ts, nonce, digest])

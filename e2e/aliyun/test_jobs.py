@@ -41,7 +41,7 @@ def test_verify_job(api, server, product):
           "iot.ota.InvalidState", "FirmwareId")
 
 
-def test_static_job_rules_and_query(api, v1, fleet):
+def test_static_job_rules_and_query(api, v1, server, fleet):
     pk, names, fid = fleet
     fails(api.CreateOTAStaticUpgradeJob(firmware_id=fid, product_key=pk, target_selection="SPECIFIC",
                                         target_device_name=names[1:2], src_version=["1.0"]),
@@ -55,7 +55,7 @@ def test_static_job_rules_and_query(api, v1, fleet):
                                         maximum_per_minute=5), "iot.common.InvalidParameter", "MaximumPerMinute")
     fails(api.CreateOTAStaticUpgradeJob(firmware_id=fid, product_key=pk, target_selection="ALL",
                                         tag=[tag("bad_key", "v")]), "iot.common.InvalidParameter", "Tag.1.Key")
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) + server.offset_ms
     fails(api.CreateOTAStaticUpgradeJob(firmware_id=fid, product_key=pk, target_selection="ALL",
                                         schedule_time=now + 60_000), "iot.common.InvalidParameter", "ScheduleTime")
     planned = api.CreateOTAStaticUpgradeJob(

@@ -238,11 +238,10 @@ impl Core {
 
     /// A device looked up by IotId, `NotFound` naming `field`.
     pub async fn device_by_iot_id_in(&self, field: &str, id: &str) -> CoreResult<Device> {
-        Ok(self
-            .store()
+        self.store()
             .get_device_by_iot_id(&IotId(id.to_owned()))
             .await
-            .found(field, format!("device {id}"))?)
+            .found(field, format!("device {id}"))
     }
 }
 

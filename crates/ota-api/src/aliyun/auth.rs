@@ -61,16 +61,14 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Checks a signature given the caller's secret.
+type Verifier = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// Verifies the request and names the caller.
 pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, Refusal> {
     let bad = |m: &str| refuse(StatusCode::BAD_REQUEST, "IncompleteSignature", m);
     let mut string_to_sign = None;
-    let (key_id, nonce, date, expected): (
-        String,
-        String,
-        String,
-        Box<dyn Fn(&str) -> bool + Send + Sync>,
-    ) = if let Some(auth) =
+    let (key_id, nonce, date, expected): (String, String, String, Verifier) = if let Some(auth) =
         header(req.headers, "authorization").filter(|a| a.starts_with(sign_acs3::SCHEME))
     {
         let auth = sign_acs3::parse_authorization(auth)
