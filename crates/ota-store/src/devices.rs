@@ -114,7 +114,7 @@ impl Store {
         let n = sqlx::query("DELETE FROM devices WHERE product_key = $1 AND device_name = $2")
             .bind(key.product_key.as_str())
             .bind(key.device_name.as_str())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         touched(n)

@@ -33,7 +33,7 @@ impl Store {
         .bind(to_json(&f.files))
         .bind(f.created_at)
         .bind(f.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -104,7 +104,7 @@ impl Store {
         .bind(i64::from(f.multi_file))
         .bind(to_json(&f.files))
         .bind(f.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)
@@ -113,7 +113,7 @@ impl Store {
     pub async fn delete_firmware(&self, id: &FirmwareId) -> Result<()> {
         let n = sqlx::query("DELETE FROM firmwares WHERE firmware_id = $1")
             .bind(id.as_str())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         touched(n)

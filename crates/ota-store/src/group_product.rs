@@ -15,7 +15,7 @@ impl Store {
         )
         .bind(pk.as_str())
         .bind(id.as_str())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         match self.get_group(id).await? {
             None => Err(StoreError::NotFound),

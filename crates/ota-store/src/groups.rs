@@ -27,7 +27,7 @@ impl Store {
         .bind(kind)
         .bind(filter)
         .bind(g.created_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -72,7 +72,7 @@ impl Store {
     pub async fn delete_group(&self, id: &GroupId) -> Result<()> {
         let n = sqlx::query("DELETE FROM device_groups WHERE group_id = $1")
             .bind(id.as_str())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         touched(n)

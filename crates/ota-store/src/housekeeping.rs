@@ -27,7 +27,7 @@ impl Store {
             .bind(key_id)
             .bind(secret)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -61,7 +61,7 @@ impl Store {
         .bind(t.expires_at)
         .bind(t.max_size)
         .bind(i64::from(t.used))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl Store {
     pub async fn mark_upload_used(&self, token: &str) -> Result<bool> {
         let n = sqlx::query("UPDATE upload_tokens SET used = 1 WHERE token = $1 AND used = 0")
             .bind(token)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -113,7 +113,7 @@ impl Store {
     pub async fn delete_upload_token(&self, token: &str) -> Result<()> {
         let n = sqlx::query("DELETE FROM upload_tokens WHERE token = $1")
             .bind(token)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         touched(n)
@@ -134,7 +134,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

@@ -37,7 +37,7 @@ impl Store {
         .bind(j.modified_at)
         .bind(j.started_at)
         .bind(j.finished_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Store {
         .bind(j.modified_at)
         .bind(j.started_at)
         .bind(j.finished_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)

@@ -76,6 +76,10 @@ impl Page {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go. On SQLite, one connection: SQLite has a single writer anyway, and
+    /// queueing on the pool is first-come first-served, whereas contending for the file lock
+    /// sleeps in the busy handler. On PostgreSQL, the same pool as reads.
+    writer: AnyPool,
     dialect: Dialect,
 }
 
@@ -112,32 +116,46 @@ impl Store {
             Dialect::Sqlite => 4,
             Dialect::Postgres => 16,
         };
-        let mut options = AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(Duration::from_secs(30));
-        if memory {
-            options = options
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .min_connections(1);
-        }
-        let pool = options
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        let pragmas = format!(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                             PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys=ON;"
-                        );
-                        conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)))
-                            .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await?;
-        let store = Store { pool, dialect };
+        let connect = |max: u32| {
+            let mut options = AnyPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(Duration::from_secs(30));
+            if memory {
+                options = options
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .min_connections(1);
+            }
+            let url = url.clone();
+            async move {
+                options
+                    .after_connect(move |conn, _meta| {
+                        Box::pin(async move {
+                            if dialect == Dialect::Sqlite {
+                                let pragmas = format!(
+                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
+                                     PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys=ON;"
+                                );
+                                conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)))
+                                    .await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await
+            }
+        };
+        let pool = connect(max).await?;
+        let writer = match dialect {
+            Dialect::Sqlite if !memory => connect(1).await?,
+            _ => pool.clone(),
+        };
+        let store = Store {
+            pool,
+            writer,
+            dialect,
+        };
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -155,6 +173,7 @@ impl Store {
         {
             tracing::warn!(error = %e, "PRAGMA optimize failed");
         }
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -163,12 +182,17 @@ impl Store {
     /// deferred read lock cannot be upgraded.
     pub(crate) async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
         Ok(match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => self.pool.begin().await?,
+            Dialect::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.writer.begin().await?,
         })
     }
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for statements that write.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 }

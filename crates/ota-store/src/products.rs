@@ -20,7 +20,7 @@ impl Store {
         .bind(p.description.as_deref())
         .bind(p.created_at)
         .bind(p.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -66,7 +66,7 @@ impl Store {
         .bind(&p.product_secret)
         .bind(p.description.as_deref())
         .bind(p.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)
@@ -111,7 +111,7 @@ impl Store {
         .bind(m.description.as_deref())
         .bind(m.created_at)
         .bind(m.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -128,7 +128,7 @@ impl Store {
         .bind(m.alias_name.as_deref())
         .bind(m.description.as_deref())
         .bind(m.modified_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)
@@ -140,7 +140,7 @@ impl Store {
         )
         .bind(pk.as_str())
         .bind(module_name)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)
