@@ -120,6 +120,7 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
         args.devices
     );
 
+    let cpu_before = server.cpu_seconds().unwrap_or(0.0);
     let start = Instant::now();
     for chunk in names.chunks(args.batch_size) {
         api.post(
@@ -144,6 +145,7 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let snapshot = stats.snapshot();
     let peak = server.peak_rss_kib().unwrap_or(0);
+    let server_cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
     fleet.abort();
     server.stop().await?;
 
@@ -159,6 +161,8 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
         "batch_creation_seconds": created_secs,
         "rollout_seconds": elapsed,
         "device_updates_per_second": rate,
+        "server_cpu_seconds_during_rollout": server_cpu,
+        "device_updates_per_server_cpu_second": snapshot.succeeded as f64 / server_cpu.max(0.001),
         "server_rss_idle_connected_kib": idle_rss,
         "server_peak_rss_kib": peak,
         "server_rss_before_fleet_kib": base_rss,
