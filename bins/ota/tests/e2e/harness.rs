@@ -2,6 +2,7 @@
 //! directory and ephemeral ports, with an adjustable clock. Tests talk to it only as
 //! operators and devices do (signed REST calls, MQTT, HTTP downloads), so what passes here
 //! passes for a deployed platform — including a kill and restart on the same data.
+//! The server logs errors to stderr; `E2E_SERVER_LOG=debug` (an `OTA_LOG` filter) shows more.
 
 use ota::client::ApiClient;
 use serde_json::{Value, json};
