@@ -6,6 +6,7 @@
 
 pub mod aliyun;
 mod auth;
+mod console;
 mod download;
 pub mod error;
 pub mod handlers;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::document));
     Router::new()
         .nest("/api/v1", api)
+        .nest("/console", console::router(state.clone()))
         .route("/dl/{*key}", get(download::serve))
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))

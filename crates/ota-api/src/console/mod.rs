@@ -1,0 +1,145 @@
+//! The web console under `/console`: every OTA workflow in the browser. Pages are rendered
+//! on the server (maud, so user data is always HTML-escaped) and work without JavaScript;
+//! our own small `console.js` adds inline validation, the upload progress bar and live
+//! batch updates over server-sent events. No third-party asset is embedded, and building
+//! the binary needs no Node toolchain.
+//!
+//! Like the REST face, a handler parses the form, calls one `ota_core::Core` method and
+//! renders; rules and their error messages come from `ota-domain`, so a console error names
+//! the same field and rule as the APIs.
+
+mod charts;
+mod form;
+mod layout;
+mod live;
+mod pages;
+mod session;
+
+use crate::state::AppState;
+use axum::Router;
+use axum::http::header;
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use form::ConsoleError;
+use session::SessionKey;
+use std::sync::Arc;
+use tokio::sync::OnceCell;
+
+/// State of the console routes: the API state plus the session signing key.
+#[derive(Clone)]
+pub struct Console {
+    pub app: AppState,
+    key: Arc<OnceCell<Arc<SessionKey>>>,
+}
+
+impl Console {
+    /// The session signing key, read from the store on first use.
+    async fn key(&self) -> Result<Arc<SessionKey>, ConsoleError> {
+        self.key
+            .get_or_try_init(|| async {
+                SessionKey::load(self.app.core.store()).await.map(Arc::new)
+            })
+            .await
+            .cloned()
+            .map_err(|e| ConsoleError::from(ota_core::CoreError::from(e)))
+    }
+
+    /// Whether cookies must be marked `Secure` (the console is served over HTTPS).
+    fn secure(&self) -> bool {
+        self.app.core.config().public_url.starts_with("https:")
+    }
+}
+
+/// The console's routes, to be nested under `/console`.
+pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
+    use pages::{analysis, batch_new, batches, devices, groups, login, modules, packages};
+    use pages::{products, tasks, upload};
+    let state = Console {
+        app,
+        key: Arc::new(OnceCell::new()),
+    };
+    let protected = Router::new()
+        .route("/", get(products::overview))
+        .route("/logout", post(login::logout))
+        .route("/products", get(products::list).post(products::create))
+        .route("/products/{pk}", get(devices::list))
+        .route("/products/{pk}/devices", post(devices::register))
+        .route("/products/{pk}/devices/import", post(devices::import))
+        .route("/products/{pk}/devices/{dn}", get(devices::detail))
+        .route(
+            "/products/{pk}/groups",
+            get(groups::list).post(groups::create),
+        )
+        .route("/groups/{id}", get(groups::detail))
+        .route("/groups/{id}/members", post(groups::add_members))
+        .route(
+            "/products/{pk}/modules",
+            get(modules::list).post(modules::create),
+        )
+        .route("/products/{pk}/modules/{m}", post(modules::update))
+        .route("/products/{pk}/modules/{m}/delete", post(modules::delete))
+        .route(
+            "/products/{pk}/packages",
+            get(packages::list).post(packages::create),
+        )
+        .route("/products/{pk}/packages/new", get(packages::new_form))
+        .route("/products/{pk}/analysis", get(analysis::page))
+        .route("/uploads/{file_name}", put(upload::upload))
+        .route("/packages/{id}", get(packages::detail))
+        .route("/packages/{id}/verify", post(packages::verify))
+        .route("/packages/{id}/batches/new", get(batch_new::form))
+        .route("/packages/{id}/batches", post(batch_new::create))
+        .route("/device-list-template.csv", get(batch_new::template))
+        .route("/batches/{id}", get(batches::detail))
+        .route("/batches/{id}/live", get(live::stream))
+        .route("/batches/{id}/cancel", post(batches::cancel))
+        .route("/batches/{id}/edit", post(batches::edit))
+        .route("/batches/{id}/tasks", post(tasks::act))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            session::require_session,
+        ));
+    Router::new()
+        .route("/login", get(login::form).post(login::submit))
+        .route("/assets/console.js", get(script))
+        .route("/assets/console.css", get(style))
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// Unknown console paths; `/console/` (with the slash) is the overview.
+async fn not_found(uri: axum::extract::OriginalUri) -> axum::response::Response {
+    if uri.path() == "/console/" {
+        return axum::response::Redirect::to("/console").into_response();
+    }
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        layout::error_page(
+            axum::http::StatusCode::NOT_FOUND,
+            "There is no such console page.",
+        ),
+    )
+        .into_response()
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("assets/console.js"),
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("assets/console.css"),
+    )
+}

@@ -1,0 +1,35 @@
+//! One file per console area. Each handler parses its input, calls one `Core` method and
+//! renders; a refused form is rendered again with the user's input and the error placed
+//! at its field.
+
+pub mod analysis;
+pub mod batch_new;
+pub mod batch_params;
+pub mod batch_view;
+pub mod batches;
+pub mod devices;
+pub mod groups;
+pub mod login;
+pub mod modules;
+pub mod package_form;
+pub mod packages;
+pub mod products;
+pub mod tasks;
+pub mod upload;
+
+use super::Console;
+use super::form::ConsoleError;
+use ota_domain::ProductKey;
+use ota_domain::registry::Product;
+use ota_store::Page;
+
+/// Paging from `?page=` with a fixed page size.
+pub fn page_of(page: Option<i64>, size: i64) -> (i64, Page) {
+    let page = page.unwrap_or(1).max(1);
+    (page, Page::new((page - 1) * size, size))
+}
+
+/// The product of a product page, or a 404 page.
+pub async fn product(c: &Console, pk: &str) -> Result<Product, ConsoleError> {
+    Ok(c.app.core.product(&ProductKey(pk.to_owned())).await?)
+}

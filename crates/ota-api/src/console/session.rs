@@ -1,0 +1,250 @@
+//! Console sign-in state without a session table: a cookie carrying the access key id, an
+//! expiry and a random nonce, signed with HMAC-SHA256 under a secret kept in the store's
+//! `kv` (so every node and every restart accepts it, like signed download URLs). The CSRF
+//! token is derived from the cookie, so it is per session and needs no storage either; every
+//! state-changing request must present it (form field `_csrf` or header `X-CSRF-Token`).
+//! Each request also re-checks that the access key still exists, so removing a key ends
+//! its sessions.
+
+use super::Console;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Form, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "ota_console";
+/// The one-shot message shown on the next page.
+const FLASH: &str = "ota_flash";
+/// How long a sign-in lasts.
+const SESSION_MS: i64 = 12 * 60 * 60 * 1000;
+/// Largest form body read to find the CSRF field (the device-list CSV is at most 5 MB).
+const MAX_FORM_BODY: usize = 6 * 1024 * 1024;
+/// The `kv` entry holding the signing secret.
+const SECRET_KV: &str = "console_session_secret";
+
+/// What every console page knows about the request: who is signed in, the CSRF token for
+/// its forms, and a message left by the previous action.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub key_id: String,
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+/// The signing secret, loaded (or created) on first use.
+pub struct SessionKey(Vec<u8>);
+
+impl SessionKey {
+    pub async fn load(store: &ota_store::Store) -> Result<SessionKey, ota_store::StoreError> {
+        if let Some(secret) = store.kv_get(SECRET_KV).await? {
+            return Ok(SessionKey(secret.into_bytes()));
+        }
+        store.kv_set(SECRET_KV, &random_hex(32)).await?;
+        // Re-read: when two nodes race, the last write wins and both use it from now on.
+        let secret = store.kv_get(SECRET_KV).await?.unwrap_or_default();
+        Ok(SessionKey(secret.into_bytes()))
+    }
+
+    fn mac(&self, parts: &[&str]) -> Vec<u8> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key");
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(b"\n");
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// A new session cookie value for `key_id`, valid until `now + 12 h`.
+    pub fn issue(&self, key_id: &str, now: i64) -> String {
+        let id = hex::encode(key_id);
+        let expiry = (now + SESSION_MS).to_string();
+        let nonce = random_hex(16);
+        let mac = hex::encode(self.mac(&["v1", &id, &expiry, &nonce]));
+        format!("v1.{id}.{expiry}.{nonce}.{mac}")
+    }
+
+    /// The key id of a valid, unexpired cookie, and its CSRF token.
+    pub fn verify(&self, cookie: &str, now: i64) -> Option<(String, String)> {
+        let mut it = cookie.split('.');
+        let (v, id, expiry, nonce, mac) =
+            (it.next()?, it.next()?, it.next()?, it.next()?, it.next()?);
+        if v != "v1" || it.next().is_some() {
+            return None;
+        }
+        let expected = self.mac(&["v1", id, expiry, nonce]);
+        let given = hex::decode(mac).ok()?;
+        if !bool::from(expected.ct_eq(&given)) || expiry.parse::<i64>().ok()? < now {
+            return None;
+        }
+        let key_id = String::from_utf8(hex::decode(id).ok()?).ok()?;
+        let csrf = hex::encode(&self.mac(&["csrf", nonce, mac])[..16]);
+        Some((key_id, csrf))
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// The value of cookie `name`, if sent.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// `Set-Cookie` for the session (or its removal with `None`). `Secure` when the public URL
+/// is HTTPS.
+pub fn session_cookie(value: Option<&str>, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    match value {
+        Some(v) => format!(
+            "{COOKIE}={v}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{secure}",
+            SESSION_MS / 1000
+        ),
+        None => format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+    }
+}
+
+/// A redirect that leaves `message` for the next page.
+pub fn redirect_with(to: &str, message: &str) -> Response {
+    let value = hex::encode(message);
+    (
+        [(
+            header::SET_COOKIE,
+            format!("{FLASH}={value}; Path=/console; HttpOnly; SameSite=Strict"),
+        )],
+        Redirect::to(to),
+    )
+        .into_response()
+}
+
+/// Middleware for every console route but sign-in and assets: a valid session, and on
+/// state-changing methods a valid CSRF token.
+pub async fn require_session(State(c): State<Console>, request: Request, next: Next) -> Response {
+    let now = c.app.core.now();
+    let key = match c.key().await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let session = cookie(request.headers(), COOKIE).and_then(|v| key.verify(v, now));
+    let Some((key_id, csrf)) = session else {
+        return to_login(&request);
+    };
+    match c.app.core.store().access_key_secret(&key_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return to_login(&request),
+        Err(e) => {
+            return super::form::ConsoleError::from(ota_core::CoreError::from(e)).into_response();
+        }
+    }
+    let flash = cookie(request.headers(), FLASH)
+        .and_then(|v| hex::decode(v).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    let request = if matches!(*request.method(), Method::GET | Method::HEAD) {
+        request
+    } else {
+        match check_csrf(request, &csrf).await {
+            Ok(r) => r,
+            Err(response) => return response,
+        }
+    };
+    let had_flash = flash.is_some();
+    let mut request = request;
+    request.extensions_mut().insert(Ctx {
+        key_id,
+        csrf,
+        flash,
+    });
+    let mut response = next.run(request).await;
+    if had_flash && !response.status().is_redirection() {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            format!("{FLASH}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0")
+                .parse()
+                .expect("valid header"),
+        );
+    }
+    response
+}
+
+fn to_login(request: &Request) -> Response {
+    if request.method() == Method::GET {
+        let uri = request
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| request.uri().clone(), |o| o.0.clone());
+        let next = uri.path_and_query().map_or("/console/", |p| p.as_str());
+        let next = hex::encode(next);
+        Redirect::to(&format!("/console/login?next={next}")).into_response()
+    } else {
+        (StatusCode::UNAUTHORIZED, "sign in first").into_response()
+    }
+}
+
+/// Accepts the token from the `X-CSRF-Token` header, or from the `_csrf` field of a form
+/// body (buffered, then handed on unchanged).
+async fn check_csrf(request: Request, csrf: &str) -> Result<Request, Response> {
+    let forbidden = || (StatusCode::FORBIDDEN, "missing or invalid CSRF token").into_response();
+    let matches = |t: &str| bool::from(t.as_bytes().ct_eq(csrf.as_bytes()));
+    if let Some(t) = request
+        .headers()
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+    {
+        return if matches(t) {
+            Ok(request)
+        } else {
+            Err(forbidden())
+        };
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let (parts, body) = request.into_parts();
+    let bytes = to_bytes(body, MAX_FORM_BODY)
+        .await
+        .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "form too large").into_response())?;
+    let probe = Request::from_parts(parts.clone(), Body::from(bytes.clone()));
+    let token = if content_type.starts_with("application/x-www-form-urlencoded") {
+        Form::<Vec<(String, String)>>::from_request(probe, &())
+            .await
+            .ok()
+            .and_then(|Form(pairs)| pairs.into_iter().find(|(k, _)| k == "_csrf"))
+            .map(|(_, v)| v)
+    } else if content_type.starts_with("multipart/form-data") {
+        multipart_field(probe, "_csrf").await
+    } else {
+        None
+    };
+    match token {
+        Some(t) if matches(&t) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        _ => Err(forbidden()),
+    }
+}
+
+async fn multipart_field(request: Request, name: &str) -> Option<String> {
+    let mut multipart = Multipart::from_request(request, &()).await.ok()?;
+    while let Ok(Some(field)) = multipart.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
