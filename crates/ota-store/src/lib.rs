@@ -35,6 +35,7 @@ mod housekeeping;
 mod jobs;
 mod migrate;
 mod products;
+mod pushable_jobs;
 mod q;
 mod rows;
 mod task_creation;

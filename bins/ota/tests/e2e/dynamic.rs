@@ -122,8 +122,6 @@ async fn dynamic_mode_2_only_takes_devices_reporting_after_creation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the dispatcher serves IN_PROGRESS batches only, so a task created before \
-            CancelOTAStrategyByJob (batch now CANCELED) is never pushed and keeps its device busy"]
 async fn tasks_created_before_the_policy_stopped_still_finish() {
     let server = Server::start().await;
     let fleet = fleet(&server, 1).await;

@@ -39,11 +39,14 @@ impl Dispatcher {
     /// One round over all running batches. Returns how many pushes were delivered.
     pub async fn tick(&mut self, core: &Core) -> CoreResult<usize> {
         let now = core.now();
-        let jobs = core
+        let mut jobs = core
             .inner
             .store
             .list_jobs_by_status(&[JobStatus::InProgress])
             .await?;
+        // A cancel may leave tasks alone (per-state options, a dynamic batch's policy);
+        // they are still pushed until they end.
+        jobs.extend(core.inner.store.cancelled_jobs_with_queued_tasks().await?);
         self.buckets
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         let mut delivered = 0;
