@@ -39,7 +39,7 @@ impl Default for DiffOptions {
             level: 22,
             stream_window_log: 18,
             allow_full_old: true,
-            max_full_old: 256 << 20,
+            max_full_old: 128 << 20,
             exec_transform: true,
             max_window: 128 << 20,
         }
@@ -47,11 +47,11 @@ impl Default for DiffOptions {
 }
 
 /// Caps the zstd level for large inputs so diff time stays bounded (level 22 runs at about
-/// 1 MB/s; level 12 at tens of MB/s).
+/// 1 MB/s; level 9 at tens of MB/s).
 pub fn effective_level(level: i32, size: usize) -> i32 {
     match size {
-        s if s > 256 << 20 => level.min(12),
-        s if s > 64 << 20 => level.min(19),
+        s if s > 128 << 20 => level.min(9),
+        s if s > 32 << 20 => level.min(19),
         _ => level,
     }
 }
