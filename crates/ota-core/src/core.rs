@@ -26,6 +26,9 @@ pub(crate) struct Inner {
     pub events_rx: tokio::sync::Mutex<Option<mpsc::Receiver<DeviceInput>>>,
     /// Wakes the dispatcher when tasks became pushable.
     pub dispatch_wake: Notify,
+    /// Counts wake-ups, so the dispatcher can tell whether anything may have become
+    /// pushable since it last found a batch with nothing ready.
+    pub dispatch_generation: std::sync::atomic::AtomicU64,
     pub cache: Cache,
 }
 
@@ -51,6 +54,7 @@ impl Core {
                 events,
                 events_rx: tokio::sync::Mutex::new(Some(events_rx)),
                 dispatch_wake: Notify::new(),
+                dispatch_generation: std::sync::atomic::AtomicU64::new(0),
                 cache: Cache::default(),
             }),
         }
@@ -128,6 +132,9 @@ impl Core {
 
     /// Wakes the dispatcher early (tasks became pushable).
     pub(crate) fn wake_dispatcher(&self) {
+        self.inner
+            .dispatch_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         self.inner.dispatch_wake.notify_one();
     }
 

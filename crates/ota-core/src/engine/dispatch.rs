@@ -5,6 +5,10 @@
 //! rate after a quiet spell. Each tick takes as many READY tasks of online devices as the
 //! bucket allows, sends their pushes, and records the ones that reached a connection as
 //! NOTIFIED in one transaction.
+//!
+//! A batch found with nothing ready is skipped until something may have changed (a wake-up:
+//! new tasks, a device online, a retry due) or a second has passed, so a rollout of many
+//! parallel batches does not cost one query per batch per tick.
 
 use super::apply::Outcome;
 use crate::{Core, CoreResult};
@@ -13,12 +17,18 @@ use ota_domain::task::TaskEvent;
 use ota_domain::{JobId, Millis};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Token buckets of the running batches, owned by the dispatcher loop.
 #[derive(Default)]
 pub struct Dispatcher {
     buckets: HashMap<JobId, Bucket>,
+    /// Batches that had nothing ready: at which wake generation and when.
+    drained: HashMap<JobId, (u64, Millis)>,
 }
+
+/// How long a drained batch is skipped when no wake-up arrives.
+const RECHECK_MS: Millis = 1_000;
 
 struct Bucket {
     tokens: f64,
@@ -49,6 +59,8 @@ impl Dispatcher {
         jobs.extend(core.inner.store.cancelled_jobs_with_queued_tasks().await?);
         self.buckets
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
+        self.drained
+            .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         let mut delivered = 0;
         for job in jobs {
             if !job.policy.need_push {
@@ -63,7 +75,20 @@ impl Dispatcher {
             if allowance == 0 {
                 continue;
             }
-            let sent = push_ready(core, Arc::new(job), allowance, now).await?;
+            let generation = core.inner.dispatch_generation.load(Ordering::Acquire);
+            if let Some(&(seen, at)) = self.drained.get(&job.job_id)
+                && seen == generation
+                && now - at < RECHECK_MS
+            {
+                continue;
+            }
+            let job_id = job.job_id.clone();
+            let (found, sent) = push_ready(core, Arc::new(job), allowance, now).await?;
+            if found < allowance {
+                self.drained.insert(job_id, (generation, now));
+            } else {
+                self.drained.remove(&job_id);
+            }
             bucket.tokens -= sent as f64;
             delivered += sent;
         }
@@ -71,16 +96,17 @@ impl Dispatcher {
     }
 }
 
+/// Pushes up to `allowance` ready tasks; returns (tasks found ready, pushes delivered).
 async fn push_ready(
     core: &Core,
     job: Arc<Job>,
     allowance: usize,
     now: Millis,
-) -> CoreResult<usize> {
+) -> CoreResult<(usize, usize)> {
     let store = &core.inner.store;
     let tasks = store.ready_tasks(&job.job_id, allowance as i64).await?;
     if tasks.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
     let firmware = core.inner.cache.firmware(store, &job.firmware_id).await?;
     let link = core.link();
@@ -94,5 +120,5 @@ async fn push_ready(
     let sent = outcome.changed.len();
     metrics::counter!("ota_pushes_total").increment(sent as u64);
     outcome.commit(core).await?;
-    Ok(sent)
+    Ok((tasks.len(), sent))
 }
