@@ -16,7 +16,8 @@ impl Store {
     pub async fn insert_devices(&self, devices: &[Device]) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for chunk in devices.chunks(ROWS) {
-            let mut q = Q::new(
+            let mut q = Q::with(
+                self.dialect(),
                 "INSERT INTO devices (iot_id, product_key, device_name, device_secret, nickname, \
                  online, last_online_at, created_at, modified_at) VALUES ",
             );
@@ -47,7 +48,7 @@ impl Store {
                     d.tags.iter().map(move |(k, v)| (id, k, v))
                 })
                 .collect();
-            insert_tags(&mut tx, &tags).await?;
+            insert_tags(self.dialect(), &mut tx, &tags).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -93,16 +94,18 @@ impl Store {
                 push_name_prefix(q, prefix);
             }
         };
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            device_cols!(),
-            " FROM devices d WHERE 1 = 1"
-        ));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", device_cols!(), " FROM devices d WHERE 1 = 1"),
+        );
         filter(&mut q);
         q.push(" ORDER BY d.id LIMIT ").bind(page.limit);
         q.push(" OFFSET ").bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1");
+        let mut count = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1",
+        );
         filter(&mut count);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((self.devices_with_tags(&rows).await?, total))
@@ -138,7 +141,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let tags: Vec<(i64, &String, &String)> = tags.iter().map(|(k, v)| (id, k, v)).collect();
-        insert_tags(&mut tx, &tags).await?;
+        insert_tags(self.dialect(), &mut tx, &tags).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -167,7 +170,7 @@ impl Store {
         for chunk in changes.chunks(ROWS) {
             if self.dialect() == Dialect::Postgres {
                 // Lock in key order first: the UPDATE's own order depends on its plan.
-                let mut lock = Q::new("SELECT d.id FROM devices d JOIN ");
+                let mut lock = Q::with(self.dialect(), "SELECT d.id FROM devices d JOIN ");
                 lock.values(chunk, |q, (key, _, _)| {
                     q.bind(key.product_key.as_str())
                         .then(key.device_name.as_str());
@@ -178,8 +181,10 @@ impl Store {
                 );
                 lock.fetch_all(&mut *tx).await?;
             }
-            let mut q =
-                Q::new("UPDATE devices SET online = v.column3, last_online_at = v.column4 FROM ");
+            let mut q = Q::with(
+                self.dialect(),
+                "UPDATE devices SET online = v.column3, last_online_at = v.column4 FROM ",
+            );
             q.values(chunk, |q, (key, online, at)| {
                 q.bind(key.product_key.as_str())
                     .then(key.device_name.as_str())
@@ -205,7 +210,10 @@ impl Store {
 
     /// Online devices, of one product or of all.
     pub async fn count_online(&self, pk: Option<&ProductKey>) -> Result<i64> {
-        let mut q = Q::new("SELECT COUNT(*) AS n FROM devices d WHERE d.online = 1");
+        let mut q = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM devices d WHERE d.online = 1",
+        );
         if let Some(pk) = pk {
             q.push(" AND d.product_key = ").bind(pk.as_str());
         }
@@ -225,7 +233,8 @@ impl Store {
         let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
         let ids: Vec<i64> = devices.iter().map(|(id, _)| *id).collect();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Q::new(
+            let mut q = Q::with(
+                self.dialect(),
                 "SELECT device_id, tag_key, tag_value FROM device_tags WHERE device_id IN (",
             );
             q.bind_list(chunk.iter().copied()).push(")");
@@ -247,11 +256,15 @@ impl Store {
 
 /// Inserts `(device_id, key, value)` rows.
 async fn insert_tags(
+    dialect: Dialect,
     tx: &mut Transaction<'_, Any>,
     tags: &[(i64, &String, &String)],
 ) -> Result<()> {
     for chunk in tags.chunks(ROWS) {
-        let mut q = Q::new("INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES ");
+        let mut q = Q::with(
+            dialect,
+            "INSERT INTO device_tags (device_id, tag_key, tag_value) VALUES ",
+        );
         for (i, (id, k, v)) in chunk.iter().enumerate() {
             q.push(if i == 0 { "(" } else { ", (" })
                 .bind(*id)

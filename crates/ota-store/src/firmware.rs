@@ -65,18 +65,20 @@ impl Store {
                 q.push(" AND f.dest_version = ").bind(v);
             }
         };
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            firmware_cols!(),
-            " FROM firmwares f WHERE 1 = 1"
-        ));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", firmware_cols!(), " FROM firmwares f WHERE 1 = 1"),
+        );
         filter(&mut q);
         q.push(" ORDER BY f.created_at DESC, f.firmware_id LIMIT ")
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n FROM firmwares f WHERE 1 = 1");
+        let mut count = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM firmwares f WHERE 1 = 1",
+        );
         filter(&mut count);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((rows::all(&rows, rows::firmware)?, total))

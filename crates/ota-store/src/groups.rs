@@ -55,14 +55,17 @@ impl Store {
                 q.push(" WHERE g.product_key = ").bind(pk.as_str());
             }
         };
-        let mut q = Q::new(concat!("SELECT ", group_cols!(), " FROM device_groups g"));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", group_cols!(), " FROM device_groups g"),
+        );
         filter(&mut q);
         q.push(" ORDER BY g.created_at, g.group_id LIMIT ")
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n FROM device_groups g");
+        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n FROM device_groups g");
         filter(&mut count);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((rows::all(&rows, rows::group)?, total))
@@ -85,7 +88,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut added = 0;
         for chunk in names.chunks(CHUNK) {
-            let mut q = Q::new("INSERT INTO group_members (group_id, device_id) SELECT ");
+            let mut q = Q::with(
+                self.dialect(),
+                "INSERT INTO group_members (group_id, device_id) SELECT ",
+            );
             q.bind(id.as_str())
                 .push(", d.id FROM devices d WHERE d.product_key = ")
                 .bind(pk.as_str())
@@ -104,7 +110,10 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut removed = 0;
         for chunk in names.chunks(CHUNK) {
-            let mut q = Q::new("DELETE FROM group_members WHERE group_id = ");
+            let mut q = Q::with(
+                self.dialect(),
+                "DELETE FROM group_members WHERE group_id = ",
+            );
             q.bind(id.as_str())
                 .push(" AND device_id IN (SELECT d.id FROM devices d WHERE d.product_key = ")
                 .bind(pk.as_str())
@@ -121,18 +130,20 @@ impl Store {
     /// filter matches now.
     pub async fn list_group_members(&self, id: &GroupId, page: Page) -> Result<(Vec<Device>, i64)> {
         let group = found(self.get_group(id).await?)?;
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            device_cols!(),
-            " FROM devices d WHERE 1 = 1"
-        ));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", device_cols!(), " FROM devices d WHERE 1 = 1"),
+        );
         push_group(&mut q, &group);
         q.push(" ORDER BY d.id LIMIT ")
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1");
+        let mut count = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1",
+        );
         push_group(&mut count, &group);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((self.devices_with_tags(&rows).await?, total))

@@ -113,11 +113,10 @@ impl Store {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            job_cols!(),
-            " FROM jobs j WHERE j.status IN ("
-        ));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", job_cols!(), " FROM jobs j WHERE j.status IN ("),
+        );
         q.bind_list(statuses.iter().map(|s| s.as_str()))
             .push(") ORDER BY j.created_at, j.job_id");
         rows::all(&q.fetch_all(self.pool()).await?, rows::job)

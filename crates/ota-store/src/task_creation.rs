@@ -137,7 +137,8 @@ impl Store {
 
     /// The id ending the next chunk of the scope's devices after `lo`, if any remain.
     async fn next_bound(&self, pk: &str, scope: &Scope<'_>, lo: i64) -> Result<Option<i64>> {
-        let mut q = Q::new(
+        let mut q = Q::with(
+            self.dialect(),
             "SELECT MAX(s.id) AS hi FROM (SELECT d.id FROM devices d WHERE d.product_key = ",
         );
         q.bind(pk).push(" AND d.id > ").bind(lo);
@@ -150,14 +151,14 @@ impl Store {
 
     /// Draws the GRAY share of the eligible devices.
     async fn pick_gray(&self, spec: &TaskCreation<'_>, milli_percent: u32) -> Result<Vec<i64>> {
-        let mut count = Q::new("SELECT COUNT(*) AS n");
+        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
         push_candidates(&mut count, spec, &Scope::All, None);
         let eligible: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
         if eligible == 0 {
             return Ok(Vec::new());
         }
         let n = (eligible * i64::from(milli_percent) / 100_000).clamp(1, eligible);
-        let mut q = Q::new("SELECT d.id AS id");
+        let mut q = Q::with(self.dialect(), "SELECT d.id AS id");
         push_candidates(&mut q, spec, &Scope::All, None);
         q.push(" ORDER BY random() LIMIT ").bind(n);
         let mut ids = q
@@ -179,7 +180,7 @@ impl Store {
         out: &mut CreatedTasks,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n");
+        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
         push_candidates(&mut count, spec, scope, Some(chunk));
         let candidates: i64 = count.fetch_one(&mut *tx).await?.try_get("n")?;
         if candidates == 0 {
@@ -188,7 +189,8 @@ impl Store {
         if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
             // Only tasks the device has not started give way; IN_PROGRESS ones stay and
             // make the device count as busy below.
-            let mut q = Q::new(
+            let mut q = Q::with(
+                self.dialect(),
                 "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
                  queued_reason = NULL, retry_at = NULL, timeout_at = NULL, lease_until = NULL, \
                  modified_at = ",
@@ -204,7 +206,8 @@ impl Store {
             out.overwritten += q.execute(&mut *tx).await? as i64;
         }
         let job = spec.job;
-        let mut q = Q::new(
+        let mut q = Q::with(
+            self.dialect(),
             "INSERT INTO tasks (task_id, job_id, firmware_id, device_id, product_key, \
              device_name, module_name, src_version, dest_version, status, queued_reason, \
              progress, retries_used, created_at, modified_at) SELECT ",

@@ -58,14 +58,15 @@ impl Store {
         for chunk in tasks.chunks(ROWS) {
             if self.dialect() == Dialect::Postgres {
                 // Lock in id order first: the UPDATE's own order depends on its plan.
-                let mut lock = Q::new("SELECT t.task_id FROM tasks t JOIN ");
+                let mut lock = Q::with(self.dialect(), "SELECT t.task_id FROM tasks t JOIN ");
                 lock.values(chunk, |q, t| {
                     q.bind(t.task_id.as_str());
                 })
                 .push(" ON t.task_id = v.column1 ORDER BY t.task_id FOR NO KEY UPDATE OF t");
                 lock.fetch_all(&mut *tx).await?;
             }
-            let mut q = Q::new(
+            let mut q = Q::with(
+                self.dialect(),
                 "UPDATE tasks SET status = v.column2, queued_reason = v.column3, \
                  failure = v.column4, cancel_reason = v.column5, progress = v.column6, \
                  description = v.column7, retries_used = v.column8, retry_at = v.column9, \
@@ -101,7 +102,7 @@ impl Store {
         for chunk in devices.chunks(CHUNK) {
             // A join against VALUES keeps one index probe per device on both engines; an
             // IN list of parameters in a generic PostgreSQL plan is re-evaluated per row.
-            let mut q = Q::new(concat!("SELECT ", task_cols!(), " FROM "));
+            let mut q = Q::with(self.dialect(), concat!("SELECT ", task_cols!(), " FROM "));
             q.values(chunk, |q, d| {
                 q.bind(d.product_key.as_str()).then(d.device_name.as_str());
             })
@@ -141,18 +142,20 @@ impl Store {
                 q.push(" AND t.firmware_id = ").bind(fw.as_str());
             }
         };
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            task_cols!(),
-            " FROM tasks t WHERE 1 = 1"
-        ));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", task_cols!(), " FROM tasks t WHERE 1 = 1"),
+        );
         push(&mut q);
         q.push(" ORDER BY t.created_at, t.device_id, t.task_id LIMIT ")
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new("SELECT COUNT(*) AS n FROM tasks t WHERE 1 = 1");
+        let mut count = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM tasks t WHERE 1 = 1",
+        );
         push(&mut count);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((rows::all(&rows, rows::task)?, total))
@@ -162,11 +165,14 @@ impl Store {
     pub async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Q::new(concat!(
-                "SELECT ",
-                task_cols!(),
-                " FROM tasks t WHERE t.task_id IN ("
-            ));
+            let mut q = Q::with(
+                self.dialect(),
+                concat!(
+                    "SELECT ",
+                    task_cols!(),
+                    " FROM tasks t WHERE t.task_id IN ("
+                ),
+            );
             q.bind_list(chunk.iter().map(TaskId::as_str)).push(")");
             out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
         }
@@ -271,7 +277,10 @@ impl Store {
         limit: i64,
         lease: Option<i64>,
     ) -> Result<Vec<Task>> {
-        let mut q = Q::new(concat!("SELECT ", task_cols!(), " FROM tasks t"));
+        let mut q = Q::with(
+            self.dialect(),
+            concat!("SELECT ", task_cols!(), " FROM tasks t"),
+        );
         let order = match what {
             Due::Retries => {
                 q.push(" WHERE t.retry_at <= ")
@@ -312,7 +321,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let tasks = rows::all(&q.fetch_all(&mut *tx).await?, rows::task)?;
         for chunk in tasks.chunks(CHUNK) {
-            let mut up = Q::new("UPDATE tasks SET lease_until = ");
+            let mut up = Q::with(self.dialect(), "UPDATE tasks SET lease_until = ");
             up.bind(now + lease_ms)
                 .push(" WHERE task_id IN (")
                 .bind_list(chunk.iter().map(|t| t.task_id.as_str()))

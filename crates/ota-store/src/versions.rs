@@ -45,7 +45,8 @@ impl Store {
         });
         let mut tx = self.begin_write().await?;
         for chunk in reports.chunks(ROWS) {
-            let mut q = Q::new(
+            let mut q = Q::with(
+                self.dialect(),
                 "INSERT INTO module_versions (device_id, module_name, version, reported_at) \
                  SELECT d.id, v.column3, v.column4, v.column5 FROM ",
             );
@@ -71,7 +72,7 @@ impl Store {
 
     /// A device's reported versions, by module name.
     pub async fn module_versions(&self, key: &DeviceKey) -> Result<Vec<ModuleVersion>> {
-        let mut q = Q::new("SELECT ");
+        let mut q = Q::with(self.dialect(), "SELECT ");
         q.push(MV_COLS)
             .push(" WHERE d.product_key = ")
             .bind(key.product_key.as_str())
@@ -95,14 +96,15 @@ impl Store {
                 q.push(" AND d.device_name = ").bind(dn.as_str());
             }
         };
-        let mut q = Q::new("SELECT ");
+        let mut q = Q::with(self.dialect(), "SELECT ");
         q.push(MV_COLS);
         filter(&mut q);
         q.push(" ORDER BY d.id, m.module_name LIMIT ")
             .bind(page.limit);
         q.push(" OFFSET ").bind(page.offset);
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::new(
+        let mut count = Q::with(
+            self.dialect(),
             "SELECT COUNT(*) AS n FROM module_versions m JOIN devices d ON d.id = m.device_id",
         );
         filter(&mut count);
