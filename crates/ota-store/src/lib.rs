@@ -5,8 +5,11 @@
 //! [`Store`] wraps an `AnyPool`; the [`Dialect`] (SQLite or PostgreSQL) is chosen from the
 //! URL (`sqlite://path` or `postgres://…`). SQL is written once with `$1..$n` placeholders:
 //! PostgreSQL takes them natively and sqlx's SQLite driver binds `$NNN` to argument NNN itself
-//! (`sqlx-sqlite` `arguments.rs`), so no rewriting is needed — the conformance suite proves it
-//! on both backends. Where the dialects really differ the code branches on [`Dialect`]:
+//! (`sqlx-sqlite` `arguments.rs`), so fixed statements need no rewriting — the conformance
+//! suite proves it on both backends. Statements built at run time (`q::Q`, multi-row `VALUES`
+//! lists with thousands of arguments) use anonymous `?` on SQLite instead, because SQLite
+//! resolves named parameters by linear search (quadratic binding; 3× slower task saves).
+//! Where the dialects really differ the code branches on [`Dialect`]:
 //! DDL (`migrations/{sqlite,postgres}/`), connection setup (SQLite: WAL, `synchronous=NORMAL`,
 //! `busy_timeout`, `foreign_keys`), write transactions (`BEGIN IMMEDIATE` on SQLite so a
 //! reader never has to upgrade its lock), and claiming work (`FOR UPDATE SKIP LOCKED` on
