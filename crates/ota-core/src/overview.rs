@@ -1,9 +1,13 @@
 //! Cheap reads for the console's overview and live pages: who is connected (from the
-//! device link's memory, no query), online counts and a package's task tally (one
-//! aggregate each), so a page about a large fleet never loads rows to count them.
+//! device link's memory, no query), online counts, a package's task tally and a batch's
+//! counts by state (one aggregate each), and a page of a batch's tasks in index order, so
+//! a page about a batch of 100,000 devices never loads or sorts rows to show 50.
 
 use crate::{Core, CoreResult};
-use ota_domain::{DeviceKey, FirmwareId, ProductKey};
+use ota_domain::task::{Task, TaskStatus};
+use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
+use ota_store::Page;
+use std::collections::HashMap;
 
 /// A package's tasks over all its batches.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,5 +36,27 @@ impl Core {
             failed,
             total,
         })
+    }
+}
+
+impl Core {
+    /// A batch's tasks by status, from an index only: cheap enough for every page view.
+    pub async fn job_status_counts(&self, id: &JobId) -> CoreResult<HashMap<TaskStatus, i64>> {
+        Ok(self.store().job_status_counts(id).await?)
+    }
+
+    /// One page of a batch's tasks (in `statuses`, all when empty) in device order.
+    pub async fn job_task_page(
+        &self,
+        id: &JobId,
+        statuses: &[TaskStatus],
+        page: Page,
+    ) -> CoreResult<Vec<Task>> {
+        Ok(self.store().job_task_page(id, statuses, page).await?)
+    }
+
+    /// Tasks by id (for a live view that follows the rows it shows).
+    pub async fn tasks_by_ids(&self, ids: &[TaskId]) -> CoreResult<Vec<Task>> {
+        Ok(self.store().tasks_by_ids(ids).await?)
     }
 }

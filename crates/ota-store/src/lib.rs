@@ -35,6 +35,7 @@ mod firmware;
 mod group_product;
 mod groups;
 mod housekeeping;
+mod job_pages;
 mod jobs;
 mod migrate;
 mod products;

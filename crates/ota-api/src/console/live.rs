@@ -1,6 +1,7 @@
 //! Live batch pages: `GET /console/batches/{id}/live` is a server-sent-event stream. Each
-//! second it reads the batch's counts (one aggregate query) and the tasks shown on the
-//! viewer's page (by id), and sends only what changed: the counts as numbers, and changed
+//! second it reads the batch's counts by state (one index-only aggregate; the costlier
+//! breakdown of reasons less often on a large batch) and the tasks shown on the viewer's
+//! page (by id), and sends only what changed: the counts as numbers, and changed
 //! rows as HTML fragments rendered by the same code as the page. `console.js` patches them
 //! in place, so the page never reloads and is never re-rendered whole.
 
@@ -14,10 +15,11 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use ota_domain::task::Task;
 use ota_domain::{JobId, Millis, TaskId};
+use ota_store::JobCounts;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the viewer has already been sent.
 struct Watch {
@@ -27,19 +29,46 @@ struct Watch {
     ids: Vec<TaskId>,
     seen: HashMap<TaskId, (&'static str, i32, Millis)>,
     counts: Option<Value>,
+    /// The last full breakdown (why tasks wait, why they failed), when it was read and
+    /// what it cost: on a large batch it is read less often.
+    full: Option<(JobCounts, Instant, Duration)>,
     first: bool,
 }
 
 impl Watch {
+    /// Counts by state (cheap, every tick) with the reason breakdown, refreshed when the
+    /// states moved and the last read is old relative to its cost.
+    async fn counts(&mut self) -> Result<JobCounts, ota_core::CoreError> {
+        let core = &self.c.app.core;
+        let by_status = core.job_status_counts(&self.job_id).await?;
+        let stale = match &self.full {
+            None => true,
+            Some((full, at, cost)) => {
+                let age = at.elapsed();
+                (full.by_status != by_status && age >= (*cost * 4).max(Duration::from_secs(1)))
+                    || age >= (*cost * 10).max(Duration::from_secs(10))
+            }
+        };
+        if stale {
+            let started = Instant::now();
+            let full = core.job_counts(&self.job_id).await?;
+            self.full = Some((full, Instant::now(), started.elapsed()));
+        }
+        let mut counts = self.full.as_ref().map(|f| f.0.clone()).unwrap_or_default();
+        counts.total = by_status.values().sum();
+        counts.by_status = by_status;
+        Ok(counts)
+    }
+
     /// The next update worth sending, or `None` when nothing changed.
     async fn tick(&mut self) -> Result<Option<Value>, ota_core::CoreError> {
+        let job = self.c.app.core.job(&self.job_id).await?;
+        let counts = counts_json(&job, &self.counts().await?, true);
         let core = &self.c.app.core;
-        let job = core.job(&self.job_id).await?;
-        let counts = counts_json(&job, &core.job_counts(&self.job_id).await?);
         let mut tasks: Vec<Task> = if self.first || (self.ids.len() as i64) < ROWS {
             let (_, paging) = crate::console::pages::page_of(self.q.page, ROWS);
-            let (page, _) = core
-                .list_tasks(&self.q.filter(&self.job_id), paging)
+            let page = core
+                .job_task_page(&self.job_id, &self.q.statuses(), paging)
                 .await?;
             for t in &page {
                 if !self.ids.contains(&t.task_id) {
@@ -57,12 +86,7 @@ impl Watch {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            tasks.extend(
-                core.store()
-                    .tasks_by_ids(&missing)
-                    .await
-                    .map_err(ota_core::CoreError::from)?,
-            );
+            tasks.extend(core.tasks_by_ids(&missing).await?);
         }
         let mut rows = Vec::new();
         for t in &tasks {
@@ -100,6 +124,7 @@ pub async fn stream(
         ids: Vec::new(),
         seen: HashMap::new(),
         counts: None,
+        full: None,
         first: true,
     };
     let events = futures::stream::unfold(watch, |mut w| async move {
@@ -122,5 +147,6 @@ pub async fn stream(
             }
         }
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    // Frequent keep-alives notice a closed page soon, which ends its polling.
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(5))))
 }

@@ -11,18 +11,31 @@ use ota_domain::task::{QueuedReason, Task, TaskStatus};
 use ota_store::JobCounts;
 use serde_json::{Value, json};
 
+/// Counts from the by-state aggregate alone; the reason breakdown stays empty until the
+/// live stream brings it.
+pub fn status_only(by_status: std::collections::HashMap<TaskStatus, i64>) -> JobCounts {
+    JobCounts {
+        total: by_status.values().sum(),
+        by_status,
+        ..JobCounts::default()
+    }
+}
+
 /// Counts as the live stream sends them: `{key: number}` for every `data-live` element.
-pub fn counts_json(job: &Job, c: &JobCounts) -> Value {
+/// The reasons why tasks wait are included when `detailed` (they cost a larger query).
+pub fn counts_json(job: &Job, c: &JobCounts, detailed: bool) -> Value {
     let mut v = serde_json::Map::new();
     for s in TaskStatus::ALL {
         v.insert(s.as_str().to_owned(), json!(c.status(s)));
     }
     v.insert("total".into(), json!(c.total));
-    v.insert("q_offline".into(), json!(c.queued.offline));
-    v.insert("q_scheduled".into(), json!(c.queued.scheduled));
-    v.insert("q_rate_limited".into(), json!(c.queued.rate_limited));
-    v.insert("q_retry".into(), json!(c.queued.retry_scheduled));
-    v.insert("q_pull".into(), json!(c.queued.awaiting_pull));
+    if detailed {
+        v.insert("q_offline".into(), json!(c.queued.offline));
+        v.insert("q_scheduled".into(), json!(c.queued.scheduled));
+        v.insert("q_rate_limited".into(), json!(c.queued.rate_limited));
+        v.insert("q_retry".into(), json!(c.queued.retry_scheduled));
+        v.insert("q_pull".into(), json!(c.queued.awaiting_pull));
+    }
     v.insert("success_rate".into(), json!(success_rate(c)));
     v.insert("job_status".into(), json!(job.status.as_str()));
     Value::Object(v)
@@ -49,10 +62,10 @@ fn tone(s: TaskStatus) -> &'static str {
     }
 }
 
-/// Cards of tasks by state (each links to the filtered list), the queue reasons, and a
-/// stacked bar.
+/// Cards of tasks by state (each links to the filtered list), the queue reasons (filled in
+/// by the live stream), and a stacked bar.
 pub fn counts_block(base: &str, job: &Job, c: &JobCounts) -> Markup {
-    let v = counts_json(job, c);
+    let v = counts_json(job, c, false);
     let pct = |s: TaskStatus| {
         if c.total > 0 {
             c.status(s) as f64 * 100.0 / c.total as f64
@@ -79,11 +92,11 @@ pub fn counts_block(base: &str, job: &Job, c: &JobCounts) -> Markup {
             }
             p.reasons {
                 strong { "To be pushed: " }
-                span { span data-live="q_offline" { (c.queued.offline) } " offline" } " · "
-                span { span data-live="q_scheduled" { (c.queued.scheduled) } " scheduled" } " · "
-                span { span data-live="q_rate_limited" { (c.queued.rate_limited) } " rate-limited" } " · "
-                span { span data-live="q_retry" { (c.queued.retry_scheduled) } " waiting to retry" } " · "
-                span { span data-live="q_pull" { (c.queued.awaiting_pull) } " waiting for the device to ask" }
+                span { span data-live="q_offline" { "…" } " offline" } " · "
+                span { span data-live="q_scheduled" { "…" } " scheduled" } " · "
+                span { span data-live="q_rate_limited" { "…" } " rate-limited" } " · "
+                span { span data-live="q_retry" { "…" } " waiting to retry" } " · "
+                span { span data-live="q_pull" { "…" } " waiting for the device to ask" }
             }
         }
     }
@@ -151,7 +164,7 @@ pub fn task_row(c: &Console, job: &Job, t: &Task) -> Markup {
                 input type="checkbox" name="task" value=(id) form="tasks-form" id={ "sel-" (id) } aria-label={ "Select " (t.device_name) };
             }
             td { a href={ "/console/products/" (enc(t.product_key.as_str())) "/devices/" (enc(t.device_name.as_str())) } { (t.device_name) } }
-            td { (t.src_version.as_deref().unwrap_or("?")) " → " (t.dest_version) }
+            td { (t.src_version.as_deref().unwrap_or("unreported")) " → " (t.dest_version) }
             td.status { (badge(t.status.as_str())) }
             td.reason { (reason(c, job, t)) }
             td { (time(t.modified_at)) }

@@ -4,7 +4,7 @@
 //! single tasks. The page subscribes to `live` for updates while the batch runs.
 
 use super::batch_params::{tag_rows, tags};
-use super::batch_view::{counts_block, label, task_row};
+use super::batch_view::{counts_block, label, status_only, task_row};
 use super::products::refused;
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
@@ -18,7 +18,6 @@ use ota_domain::job::{
 use ota_domain::task::TaskStatus;
 use ota_domain::validate;
 use ota_domain::{DomainError, JobId};
-use ota_store::TaskFilter;
 use serde::Deserialize;
 
 /// Rows per page of the device list.
@@ -36,13 +35,9 @@ impl DetailQuery {
         self.status.as_deref().and_then(TaskStatus::parse)
     }
 
-    /// The task filter of the device list.
-    pub fn filter(&self, job: &JobId) -> TaskFilter {
-        TaskFilter {
-            job_id: Some(job.clone()),
-            statuses: self.status().into_iter().collect(),
-            ..TaskFilter::default()
-        }
+    /// The states the device list shows (all when empty).
+    pub fn statuses(&self) -> Vec<TaskStatus> {
+        self.status().into_iter().collect()
     }
 }
 
@@ -78,11 +73,12 @@ async fn render(
     let core = &c.app.core;
     let job_id = JobId(id.to_owned());
     let job = core.job(&job_id).await?;
-    let counts = core.job_counts(&job_id).await?;
+    let counts = status_only(core.job_status_counts(&job_id).await?);
     let f = core.firmware(&job.firmware_id).await?;
     let product = core.product(&job.product_key).await?;
     let (page, paging) = super::page_of(q.page, ROWS);
-    let (tasks, total) = core.list_tasks(&q.filter(&job_id), paging).await?;
+    let tasks = core.job_task_page(&job_id, &q.statuses(), paging).await?;
+    let total = q.status().map_or(counts.total, |s| counts.status(s));
     let base = format!("/console/batches/{}", enc(id));
     let list_base = match q.status() {
         Some(s) => format!("{base}?status={}", s.as_str()),

@@ -277,7 +277,7 @@ pub async fn detail(
                                 tr {
                                     td { a href={ "/console/batches/" (enc(t.job_id.as_str())) } { code { (t.job_id) } } }
                                     td { (t.module_name) }
-                                    td { (t.src_version.as_deref().unwrap_or("?")) " → " (t.dest_version) }
+                                    td { (t.src_version.as_deref().unwrap_or("unreported")) " → " (t.dest_version) }
                                     td { (badge(t.status.as_str())) }
                                     td { (time(t.modified_at)) }
                                 }
