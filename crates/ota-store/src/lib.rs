@@ -42,6 +42,7 @@ mod products;
 mod pushable_jobs;
 mod q;
 mod rows;
+mod status_totals;
 mod task_creation;
 mod tasks;
 mod versions;

@@ -57,6 +57,24 @@ async fn rollout(server: &Server, n: usize) {
             && t["src_version"] == "1.0.0"),
         "{tasks:?}"
     );
+
+    // The fleet gauges of /metrics agree with the batch (each server has its own store).
+    let metrics = reqwest::get(format!("http://{}/metrics", server.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!("ota_tasks{{status=\"SUCCEEDED\"}} {n}")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ota_tasks{status=\"IN_PROGRESS\"} 0"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("ota_device_reports_total"), "{metrics}");
+    assert!(metrics.contains("ota_pushes_total"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,9 +13,18 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition. Gauges of the fleet (connected devices, tasks by status) are
+/// read at scrape time; counters (reports, pushes, transitions, downloads) as they happen.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("ota_devices_connected").set((state.online)() as f64);
+    match state.core.store().task_status_totals().await {
+        Ok(totals) => {
+            for (status, n) in totals {
+                metrics::gauge!("ota_tasks", "status" => status.as_str()).set(n as f64);
+            }
+        }
+        Err(err) => tracing::warn!(%err, "task totals for metrics failed"),
+    }
     match &state.metrics {
         Some(handle) => (StatusCode::OK, handle.render()),
         None => (StatusCode::NOT_FOUND, "metrics are not enabled".to_owned()),
