@@ -188,19 +188,28 @@ impl Browser {
         Ok(t.trim().parse().unwrap_or(-1))
     }
 
-    /// Saves a screenshot of the whole page as `target/console-screenshots/{name}.png`.
+    /// Saves a screenshot of the whole page as `target/console-screenshots/{name}.png`:
+    /// the window is made as tall as the page first.
     pub async fn shot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        self.js("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();")
+            .await?;
         let height = self
             .js("return document.documentElement.scrollHeight")
             .await?
             .as_u64()
-            .unwrap_or(900);
+            .unwrap_or(900)
+            .clamp(700, 4000);
         self.client
-            .set_window_size(1360, height.clamp(700, 4000) as u32 + 90)
+            .set_window_size(1360, height as u32 + 120)
             .await?;
-        self.js("window.scrollTo(0, 0); document.activeElement && document.activeElement.blur();")
-            .await?;
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let expr = format!("return window.innerHeight >= {}", height.saturating_sub(40));
+        for _ in 0..20 {
+            if self.js(&expr).await? == Value::Bool(true) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
         let png = self.client.screenshot().await?;
         self.client.set_window_size(1360, 900).await?;
         let dir = shots_dir();

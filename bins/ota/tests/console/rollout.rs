@@ -158,6 +158,20 @@ async fn scenario(server: &Server, b: &Browser) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A request with the session cookie but without the page's CSRF token changes nothing.
+async fn forged_post_is_refused(server: &Server, b: &Browser) -> anyhow::Result<()> {
+    let session = b.client.get_named_cookie("ota_console").await?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/console/products", server.base))
+        .header("cookie", format!("ota_console={}", session.value()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=Forged-Product")
+        .send()
+        .await?;
+    assert_eq!(response.status(), 403, "a POST without the CSRF token is refused");
+    Ok(())
+}
+
 /// Runs the fleet simulator in-process for the first [`SIMULATED`] devices.
 async fn start_fleet(server: &Server, pk: &str) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let mut devices = Vec::new();

@@ -248,3 +248,54 @@ async fn multipart_field(request: Request, name: &str) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> SessionKey {
+        SessionKey(b"test secret".to_vec())
+    }
+
+    #[test]
+    fn a_session_verifies_until_it_expires() {
+        let cookie = key().issue("admin", 1_000);
+        let (id, csrf) = key().verify(&cookie, 2_000).expect("valid");
+        assert_eq!(id, "admin");
+        assert_eq!(csrf.len(), 32);
+        assert!(
+            key().verify(&cookie, 1_000 + SESSION_MS + 1).is_none(),
+            "expired"
+        );
+    }
+
+    #[test]
+    fn tampering_or_another_secret_is_refused() {
+        let cookie = key().issue("admin", 0);
+        let other = SessionKey(b"other".to_vec());
+        assert!(other.verify(&cookie, 1).is_none());
+        let forged = cookie.replacen(&hex::encode("admin"), &hex::encode("root"), 1);
+        assert!(key().verify(&forged, 1).is_none());
+        let longer = cookie.replacen(".", ".9", 2);
+        assert!(key().verify(&longer, 1).is_none());
+        assert!(key().verify("v1.x.y", 1).is_none());
+    }
+
+    #[test]
+    fn each_session_has_its_own_csrf_token() {
+        let a = key().verify(&key().issue("admin", 0), 1).unwrap().1;
+        let b = key().verify(&key().issue("admin", 0), 1).unwrap().1;
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn cookies_are_read_by_name() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            "a=1; ota_console=v1.x; b=2".parse().unwrap(),
+        );
+        assert_eq!(cookie(&h, COOKIE), Some("v1.x"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+}

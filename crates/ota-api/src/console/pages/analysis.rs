@@ -20,6 +20,11 @@ pub struct AnalysisQuery {
     module: Option<String>,
 }
 
+/// The last characters of an id, enough to tell a product's batches apart.
+fn short(id: &str) -> &str {
+    &id[id.len().saturating_sub(4)..]
+}
+
 fn rate(ok: i64, failed: i64) -> String {
     if ok + failed == 0 {
         "—".to_owned()
@@ -94,11 +99,7 @@ pub async fn page(
                 "batch"
             };
             Bar {
-                label: format!(
-                    "{} {kind} {}",
-                    f.firmware_name,
-                    &j.job_id.as_str()[j.job_id.as_str().len().saturating_sub(4)..]
-                ),
+                label: format!("{} {kind} {}", f.firmware_name, short(j.job_id.as_str())),
                 segments: vec![
                     (ok as f64, "ok"),
                     (bad as f64, "bad"),
@@ -152,9 +153,9 @@ pub async fn page(
                 table #batches-table {
                     thead { tr { th scope="col" { "Batch" } th scope="col" { "Succeeded" } th scope="col" { "Failed" } th scope="col" { "Tasks" } th scope="col" { "Success rate" } } }
                     tbody {
-                        @for (_, j, c) in &batch_rows {
+                        @for (f, j, c) in &batch_rows {
                             @let (ok, bad) = (c.status(TaskStatus::Succeeded), c.status(TaskStatus::Failed));
-                            tr { td { a href={ "/console/batches/" (enc(j.job_id.as_str())) } { code { (j.job_id) } } } td.num { (ok) } td.num { (bad) } td.num { (c.total) } td.num { (rate(ok, bad)) } }
+                            tr { td { a href={ "/console/batches/" (enc(j.job_id.as_str())) } { (f.firmware_name) " · " (if j.job_type == JobType::VerifyFirmware { "verify" } else { "batch" }) " " code { (short(j.job_id.as_str())) } } } td.num { (ok) } td.num { (bad) } td.num { (c.total) } td.num { (rate(ok, bad)) } }
                         }
                     }
                 }
