@@ -19,6 +19,7 @@ pub mod block;
 mod device;
 mod error;
 mod lenient;
+pub mod manifest;
 pub mod message;
 pub mod push;
 pub mod topic;
@@ -27,6 +28,7 @@ pub use auth::{ConnectAuth, HmacMethod, MqttCredentials, SignRequest};
 pub use block::{BlockReply, BlockReplyData, BlockReplyHeader, crc16_arc};
 pub use device::DeviceId;
 pub use error::ProtocolError;
+pub use manifest::{Manifest, ManifestError, TrustedKey};
 pub use message::{DeviceMessage, FileBlockRequest, ProgressStep};
 pub use push::{ExtData, FileEntry, SignMethod, UpgradeData, UpgradePush, empty_firmware_reply};
 pub use topic::{

@@ -69,6 +69,9 @@ pub struct ExtData {
         skip_serializing_if = "Option::is_none"
     )]
     pub package_udi: Option<String>,
+    /// The signed manifest text (`crate::manifest`), when the server signs packages.
+    #[serde(rename = "_manifest", default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<String>,
 }
 
 /// One file of a multi-file package (`data.files[]`).
@@ -149,7 +152,8 @@ pub struct UpgradeData {
     /// Batch tags and the package Udi.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext_data: Option<ExtData>,
-    /// Base64 signature for secure boot (AliOS-Things), optional.
+    /// Base64 signature: AliOS-Things secure boot; here the Ed25519 signature of
+    /// `extData._manifest` when the server signs packages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digestsign: Option<String>,
     /// Files of a multi-file package.

@@ -13,6 +13,7 @@ fn https_data() -> UpgradeData {
         ext_data: Some(ExtData {
             tags: BTreeMap::from([("key1".into(), "value1".into())]),
             package_udi: Some("{\"ota_notice\":\"hi\"}".into()),
+            manifest: None,
         }),
         digestsign: Some("A4WOP".into()),
         ..UpgradeData::default()
