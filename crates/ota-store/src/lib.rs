@@ -42,6 +42,7 @@ mod products;
 mod pushable_jobs;
 mod q;
 mod rows;
+mod signing_keys;
 mod status_totals;
 mod task_creation;
 mod tasks;
@@ -50,6 +51,7 @@ mod versions;
 pub use counts::{JobCounts, QueuedCounts};
 pub use error::{Result, StoreError};
 pub use housekeeping::UploadToken;
+pub use signing_keys::SigningKeyRow;
 pub use task_creation::{CreatedTasks, TaskCreation, TaskTarget};
 pub use tasks::TaskFilter;
 

@@ -6,11 +6,18 @@ use sqlx::{AssertSqlSafe, Row};
 
 /// (version, SQLite script, PostgreSQL script), in order. Never edit a shipped script:
 /// append a new version.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../migrations/sqlite/0001_init.sql"),
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/sqlite/0001_init.sql"),
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_signing_keys.sql"),
+        include_str!("../migrations/postgres/0002_signing_keys.sql"),
+    ),
+];
 
 /// Applies every migration newer than the recorded schema version.
 pub(crate) async fn run(store: &Store) -> Result<()> {

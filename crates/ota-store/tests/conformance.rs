@@ -20,6 +20,8 @@ mod lookups;
 mod perf;
 #[path = "conformance/registry.rs"]
 mod registry;
+#[path = "conformance/signing_keys.rs"]
+mod signing_keys;
 #[path = "conformance/targets.rs"]
 mod targets;
 #[path = "conformance/tasks.rs"]
