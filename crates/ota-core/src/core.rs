@@ -30,6 +30,7 @@ pub(crate) struct Inner {
     /// pushable since it last found a batch with nothing ready.
     pub dispatch_generation: std::sync::atomic::AtomicU64,
     pub cache: Cache,
+    pub signing: crate::signing::SigningCache,
 }
 
 impl Core {
@@ -56,6 +57,7 @@ impl Core {
                 dispatch_wake: Notify::new(),
                 dispatch_generation: std::sync::atomic::AtomicU64::new(0),
                 cache: Cache::default(),
+                signing: Default::default(),
             }),
         }
     }

@@ -494,7 +494,7 @@ impl Core {
                 .cache
                 .firmware(self.store(), &task.firmware_id)
                 .await?;
-            let (topic, payload) = self.upgrade_message(&firmware, &job, &task, now)?;
+            let (topic, payload) = self.upgrade_message(&firmware, &job, &task, now).await?;
             link.send(device, &topic, payload);
         }
         Ok(())

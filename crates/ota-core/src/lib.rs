@@ -24,6 +24,7 @@ mod overview;
 mod packages;
 mod push;
 mod registry;
+mod signing;
 mod task_commands;
 mod uploads;
 
@@ -40,5 +41,6 @@ pub use lookups::*;
 pub use overview::FirmwareTally;
 pub use packages::*;
 pub use registry::*;
+pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};
 pub use task_commands::*;
 pub use uploads::*;

@@ -62,6 +62,7 @@ impl Core {
         let ext = ExtData {
             tags: job.tags.clone(),
             package_udi: firmware.udi.clone(),
+            manifest: None,
         };
         data.ext_data = (!ext.tags.is_empty() || ext.package_udi.is_some()).then_some(ext);
         if firmware.multi_file {
@@ -96,15 +97,32 @@ impl Core {
         data
     }
 
+    /// [`Core::upgrade_data`] with the signed manifest in `extData._manifest` and its
+    /// Ed25519 signature in `digestsign` (see `signing.rs`).
+    pub async fn signed_upgrade_data(
+        &self,
+        firmware: &Firmware,
+        job: &Job,
+        now: Millis,
+    ) -> CoreResult<UpgradeData> {
+        let mut data = self.upgrade_data(firmware, job, now);
+        if let Some((manifest, signature)) = self.signed_manifest(firmware, now).await? {
+            data.ext_data.get_or_insert_with(ExtData::default).manifest = Some(manifest);
+            data.digestsign = Some(signature);
+        }
+        Ok(data)
+    }
+
     /// The topic and payload of the upgrade push for `task`.
-    pub(crate) fn upgrade_message(
+    pub(crate) async fn upgrade_message(
         &self,
         firmware: &Firmware,
         job: &Job,
         task: &Task,
         now: Millis,
     ) -> CoreResult<(String, Vec<u8>)> {
-        let push = UpgradePush::new(self.upgrade_data(firmware, job, now), now.max(0) as u64);
+        let data = self.signed_upgrade_data(firmware, job, now).await?;
+        let push = UpgradePush::new(data, now.max(0) as u64);
         let topic = TopicKind::Upgrade.topic(task.product_key.as_str(), task.device_name.as_str());
         Ok((topic, push.to_vec()))
     }
@@ -148,7 +166,7 @@ impl Core {
         }
         outcome.commit(self).await?;
         Ok(Some(UpgradePush::new(
-            self.upgrade_data(&firmware, &job, now),
+            self.signed_upgrade_data(&firmware, &job, now).await?,
             now.max(0) as u64,
         )))
     }

@@ -5,6 +5,7 @@ pub mod health;
 mod jobs;
 mod packages;
 mod registry;
+mod signing;
 
 use crate::state::AppState;
 use axum::Router;
@@ -20,6 +21,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("get", "/products", "List products"),
     ("get", "/products/{product_key}", "Get a product"),
+    (
+        "get",
+        "/products/{product_key}/signing-keys",
+        "Package-signing public keys (created on first use) and the ones devices should trust",
+    ),
+    (
+        "post",
+        "/products/{product_key}/signing-keys/rotate",
+        "Rotate the package-signing key; the old one stays trusted for overlapSeconds",
+    ),
     (
         "patch",
         "/products/{product_key}",
@@ -206,6 +217,14 @@ pub fn routes() -> Router<AppState> {
             patch(registry::update_module).delete(registry::delete_module),
         )
         .route("/products/{product_key}/versions", get(registry::versions))
+        .route(
+            "/products/{product_key}/signing-keys",
+            get(signing::list_keys),
+        )
+        .route(
+            "/products/{product_key}/signing-keys/rotate",
+            post(signing::rotate),
+        )
         .route(
             "/groups",
             post(registry::create_group).get(registry::list_groups),

@@ -112,7 +112,7 @@ async fn push_ready(
     let link = core.link();
     let mut outcome = Outcome::default();
     for task in &tasks {
-        let (topic, payload) = core.upgrade_message(&firmware, &job, task, now)?;
+        let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;
         if link.send(&crate::push::device_key(task), &topic, payload) {
             outcome.apply(core, task, TaskEvent::Delivered, now).await?;
         }
