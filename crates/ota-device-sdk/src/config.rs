@@ -44,6 +44,11 @@ pub struct DeviceConfig {
     pub min_backoff: Duration,
     /// Longest reconnect delay.
     pub max_backoff: Duration,
+    /// Base64 Ed25519 public keys of the product's package-signing keys
+    /// (`GET /api/v1/products/{pk}/signing-keys`). When any is set, every push must carry a
+    /// manifest signed by one of them, unexpired and not older than the running version
+    /// (see `crate::verify`); empty turns signature checks off.
+    pub trusted_keys: Vec<String>,
 }
 
 impl DeviceConfig {
@@ -70,6 +75,7 @@ impl DeviceConfig {
             request_timeout: Duration::from_secs(10),
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
+            trusted_keys: Vec::new(),
         }
     }
 

@@ -78,6 +78,9 @@ pub enum SdkError {
         /// What is wrong.
         reason: String,
     },
+    /// The package's signed manifest was refused (secure update).
+    #[error("signature check failed: {0}")]
+    Signature(#[from] ota_protocol::ManifestError),
     /// A progress hook aborted the download.
     #[error("aborted with step {step}: {desc}")]
     Aborted {
@@ -121,6 +124,7 @@ impl SdkError {
             SdkError::SizeMismatch { .. } => "SizeMismatch",
             SdkError::Credentials { .. } => "Credentials",
             SdkError::Aborted { .. } => "Aborted",
+            SdkError::Signature(_) => "Signature",
         }
     }
 
@@ -128,7 +132,9 @@ impl SdkError {
     /// digest or size mismatch, the hook's step for an abort, -2 (download failed) otherwise.
     pub fn step(&self) -> i32 {
         match self {
-            SdkError::DigestMismatch { .. } | SdkError::SizeMismatch { .. } => -3,
+            SdkError::DigestMismatch { .. }
+            | SdkError::SizeMismatch { .. }
+            | SdkError::Signature(_) => -3,
             SdkError::Aborted { step, .. } => *step,
             _ => -2,
         }

@@ -29,6 +29,7 @@ mod error;
 mod event_loop;
 pub mod sim;
 mod update;
+mod verify;
 
 pub use config::DeviceConfig;
 pub use device::Device;

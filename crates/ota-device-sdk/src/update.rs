@@ -53,6 +53,13 @@ pub trait UpdateHandler: Send + Sync + 'static {
         DownloadTarget::Memory
     }
 
+    /// The version `data`'s module runs now, for rollback protection when the device
+    /// trusts signing keys. Default: unknown (no rollback check).
+    fn running_version(&self, data: &UpgradeData) -> Option<String> {
+        let _ = data;
+        None
+    }
+
     /// Download tuning. Default: [`DownloadOptions::default`].
     fn download_options(&self) -> DownloadOptions {
         DownloadOptions::default()
@@ -159,7 +166,10 @@ impl<H: UpdateHandler> Device<H> {
     pub async fn run_update(&self, push: &UpgradePush) -> Result<UpdateOutcome, UpdateError> {
         let data = &push.data;
         let module = data.module.as_deref();
-        let files = match FileSpec::from_data(data) {
+        let files = match FileSpec::from_data(data).and_then(|files| {
+            let running = self.handler.running_version(data);
+            crate::verify::check_push(self.config(), data, files, running.as_deref())
+        }) {
             Ok(files) => files,
             Err(e) => return Err(self.fail_download(module, e).await),
         };

@@ -10,6 +10,7 @@ mod auth;
 mod blocks;
 mod pull;
 mod resume;
+mod signed;
 mod sim;
 mod support;
 mod update;
