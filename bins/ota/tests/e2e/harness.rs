@@ -63,6 +63,11 @@ impl Server {
         }
     }
 
+    /// The server's data directory (database file, stored packages).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same
     /// data and the same ports, so devices and URLs keep working.
     pub async fn restart(&mut self) {

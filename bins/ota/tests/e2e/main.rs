@@ -16,4 +16,5 @@ mod isolation;
 mod restart;
 mod rollout;
 mod schedule;
+mod secure;
 mod verify;

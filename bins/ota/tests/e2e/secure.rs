@@ -1,0 +1,110 @@
+//! Secure update end to end: the product's signing key is exported by the API, a device
+//! trusting it installs a signed package, and when the stored package is tampered with
+//! after upload the device refuses it (progress -3 naming the digest mismatch) and the task
+//! ends FAILED. Rotation keeps the old key trusted during the overlap.
+
+use crate::fixtures::{self, Keep, expect_push, fleet, job, package};
+use crate::harness::Server;
+use ota_device_sdk::{Device, DeviceConfig, SdkError, UpdateError};
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::Duration;
+
+/// Every file under `dir` whose content is `bytes`.
+fn files_with(dir: &Path, bytes: &[u8], out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files_with(&path, bytes, out);
+        } else if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64)
+            && std::fs::read(&path).is_ok_and(|b| b == bytes)
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_packages_install_and_tampered_ones_fail() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let keys: Value = server
+        .api
+        .get(&format!("/products/{}/signing-keys", fleet.pk))
+        .await
+        .unwrap();
+    assert_eq!(keys["keys"].as_array().map(Vec::len), Some(1), "{keys}");
+    let text = keys.to_string();
+    assert!(!text.to_lowercase().contains("secret"), "{keys}");
+    let trusted: Vec<String> = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
+
+    let creds = &fleet.devices[0];
+    let mut cfg = DeviceConfig::new(
+        &creds.product_key,
+        &creds.device_name,
+        &creds.device_secret,
+        "127.0.0.1",
+        server.mqtt.port(),
+    );
+    cfg.request_timeout = Duration::from_secs(5);
+    cfg.trusted_keys = trusted;
+    let device = Device::connect(cfg.clone(), Keep::default()).await.unwrap();
+    device.report_version(None, "1.0.0").await.unwrap();
+
+    // A signed package installs.
+    let good = package(&server, &fleet.pk, "2.0.0", 8 * 1024).await;
+    let batch = job(&server, &good, json!({"target_selection": "ALL"})).await;
+    let push = expect_push(&device).await;
+    assert!(push.data.digestsign.is_some(), "{push:?}");
+    device.run_update(&push).await.expect("signed update");
+    server
+        .wait_status(&fixtures::id(&batch), fleet.name(0), "SUCCEEDED")
+        .await;
+
+    // Rotation: the new key signs, the old one stays trusted for the overlap.
+    let rotated: Value = server
+        .api
+        .post(
+            &format!("/products/{}/signing-keys/rotate", fleet.pk),
+            &json!({"overlapSeconds": 3600}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rotated["trustedPublicKeys"].as_array().map(Vec::len),
+        Some(2),
+        "{rotated}"
+    );
+    assert_eq!(rotated["keys"][1]["active"], false, "{rotated}");
+    // The device learns the new trusted set (as the simulator does from the API).
+    device.close().await;
+    cfg.trusted_keys = serde_json::from_value(rotated["trustedPublicKeys"].clone()).unwrap();
+    let device = Device::connect(cfg, Keep::default()).await.unwrap();
+    device.report_version(None, "2.0.0").await.unwrap();
+
+    // Tamper with the stored package after upload: the device refuses it.
+    let bad = package(&server, &fleet.pk, "3.0.0", 8 * 1024).await;
+    let mut stored = Vec::new();
+    files_with(server.data_dir(), &bad.bytes, &mut stored);
+    assert!(!stored.is_empty(), "stored package not found");
+    for path in &stored {
+        let mut evil = bad.bytes.clone();
+        evil[100] ^= 0x5a;
+        std::fs::write(path, evil).unwrap();
+    }
+    let batch = job(&server, &bad, json!({"target_selection": "ALL"})).await;
+    let push = expect_push(&device).await;
+    let err = device.run_update(&push).await.unwrap_err();
+    assert!(
+        matches!(&err, UpdateError::Download(SdkError::DigestMismatch { .. })),
+        "{err}"
+    );
+    let task = server
+        .wait_status(&fixtures::id(&batch), fleet.name(0), "FAILED")
+        .await;
+    assert!(
+        task.to_string().contains("-3") || task.to_string().contains("digest"),
+        "{task}"
+    );
+    device.close().await;
+}
