@@ -52,6 +52,7 @@ async fn scenario(server: &Server, b: &Browser) -> anyhow::Result<()> {
         "/console/products",
         "sign-in returns to the page asked for"
     );
+    forged_post_is_refused(server, b).await?;
 
     // A product, one device registered by hand and nine imported from CSV.
     b.fill("#product_name", "ab").await?;
@@ -168,7 +169,11 @@ async fn forged_post_is_refused(server: &Server, b: &Browser) -> anyhow::Result<
         .body("name=Forged-Product")
         .send()
         .await?;
-    assert_eq!(response.status(), 403, "a POST without the CSRF token is refused");
+    assert_eq!(
+        response.status(),
+        403,
+        "a POST without the CSRF token is refused"
+    );
     Ok(())
 }
 

@@ -127,6 +127,7 @@ pub async fn run_batch(b: &Browser, pk: &str, package: &str) -> anyhow::Result<(
     assert_eq!(b.live("QUEUED").await?, 0, "nothing waits any more");
     assert!(b.live("CANCELED").await? >= 2);
     b.shot("13-batch-cancelled").await?;
+    csv_batch_with_confirmation(b, package).await?;
 
     // The charts and their numbers.
     b.goto(&format!("/console/products/{pk}/analysis")).await?;
@@ -146,5 +147,38 @@ pub async fn run_batch(b: &Browser, pk: &str, package: &str) -> anyhow::Result<(
     b.shot("14-analysis").await?;
     b.goto("/console").await?;
     b.shot("15-overview").await?;
+    Ok(())
+}
+
+/// Selected devices from an uploaded CSV, with app confirmation: the tasks wait in CONFIRM
+/// until one is confirmed from its row.
+async fn csv_batch_with_confirmation(b: &Browser, package: &str) -> anyhow::Result<()> {
+    b.goto(&format!("/console/packages/{package}/batches/new"))
+        .await?;
+    b.click("input[name=target][value=SPECIFIC]").await?;
+    b.click("input[name=specific_by][value=csv]").await?;
+    b.find("a[href='/console/device-list-template.csv']")
+        .await?;
+    let csv = tempfile::NamedTempFile::with_suffix(".csv")?;
+    std::fs::write(csv.path(), "DeviceName\nlamp-0009\nlamp-0010\n")?;
+    b.find("#batch_csv")
+        .await?
+        .send_keys(&csv.path().display().to_string())
+        .await?;
+    b.click("input[name=need_confirm]").await?;
+    b.click("#batch-form button[type=submit]").await?;
+    b.wait_text(".flash", "Batch created: 2 tasks").await?;
+    b.wait_js(
+        "two tasks to confirm",
+        "document.querySelector('[data-live=CONFIRM]').textContent === '2'",
+    )
+    .await?;
+    b.click("#task-table tbody tr:first-child button[value^='confirm:']")
+        .await?;
+    b.wait_text(".flash", "Confirmed lamp-0009").await?;
+    b.wait_text("#task-table tbody tr:first-child", "offline")
+        .await?;
+    assert_eq!(b.live("CONFIRM").await?, 1);
+    b.shot("13b-batch-confirm").await?;
     Ok(())
 }

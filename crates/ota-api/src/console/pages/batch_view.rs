@@ -157,7 +157,9 @@ fn reason(c: &Console, job: &Job, t: &Task) -> Markup {
 pub fn task_row(c: &Console, job: &Job, t: &Task) -> Markup {
     let id = t.task_id.as_str();
     let unfinished = !t.status.is_terminal();
-    let again = matches!(t.status, TaskStatus::Failed | TaskStatus::Canceled);
+    // A cancelled batch refuses re-upgrades, so none is offered.
+    let again = matches!(t.status, TaskStatus::Failed | TaskStatus::Canceled)
+        && job.status != ota_domain::job::JobStatus::Canceled;
     html! {
         tr id={ "t-" (id) } data-status=(t.status.as_str()) {
             td {
