@@ -46,6 +46,9 @@ pub struct SimArgs {
     /// Concurrent connection attempts.
     #[arg(long, default_value_t = 64)]
     pub connect_concurrency: usize,
+    /// Verify package signatures: trust the products' signing keys read from the API.
+    #[arg(long)]
+    pub verify_signatures: bool,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
@@ -79,6 +82,23 @@ pub async fn register(
     Ok(out)
 }
 
+/// The public keys devices of these products should trust.
+pub async fn trusted_keys(
+    api: &ApiClient,
+    devices: &[DeviceCredentials],
+) -> anyhow::Result<Vec<String>> {
+    let products: std::collections::BTreeSet<&str> =
+        devices.iter().map(|d| d.product_key.as_str()).collect();
+    let mut keys = Vec::new();
+    for pk in products {
+        let reply = api.get(&format!("/products/{pk}/signing-keys")).await?;
+        for k in reply["trustedPublicKeys"].as_array().into_iter().flatten() {
+            keys.extend(k.as_str().map(str::to_owned));
+        }
+    }
+    Ok(keys)
+}
+
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let devices = match (&args.credentials, &args.product_key) {
         (Some(path), _) => sim::load_credentials_csv(path)?,
@@ -99,6 +119,9 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     config.pull_interval = Duration::from_secs(30);
     config.stop_after_update = !args.keep_running;
     config.connect_concurrency = args.connect_concurrency;
+    if args.verify_signatures {
+        config.trusted_keys = trusted_keys(&ApiClient::from_env()?, &config.devices).await?;
+    }
     let total = config.devices.len() as u64;
     let stats = Arc::new(SimStats::default());
     let run = tokio::spawn(sim::run(config, stats.clone()));

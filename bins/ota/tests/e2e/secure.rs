@@ -1,13 +1,16 @@
 //! Secure update end to end: the product's signing key is exported by the API, a device
 //! trusting it installs a signed package, and when the stored package is tampered with
 //! after upload the device refuses it (progress -3 naming the digest mismatch) and the task
-//! ends FAILED. Rotation keeps the old key trusted during the overlap.
+//! ends FAILED. Rotation keeps the old key trusted during the overlap. The fleet simulator
+//! verifies signatures with the keys it reads from the API.
 
 use crate::fixtures::{self, Keep, expect_push, fleet, job, package};
 use crate::harness::Server;
+use ota_device_sdk::sim::{self, SimConfig, SimStats};
 use ota_device_sdk::{Device, DeviceConfig, SdkError, UpdateError};
 use serde_json::{Value, json};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Every file under `dir` whose content is `bytes`.
@@ -107,4 +110,28 @@ async fn signed_packages_install_and_tampered_ones_fail() {
         "{task}"
     );
     device.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_fleet_verifies_signatures() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 4).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 16 * 1024).await;
+    let trusted = ota::sim::trusted_keys(&server.api, &fleet.devices)
+        .await
+        .unwrap();
+    assert_eq!(trusted.len(), 1);
+    let mut config = SimConfig::new(fleet.devices.clone(), vec![server.mqtt]);
+    config.trusted_keys = trusted;
+    config.duration = Some(Duration::from_secs(60));
+    let sim = tokio::spawn(sim::run(config, Arc::new(SimStats::default())));
+    fixtures::wait_reported(&server, &fleet.pk, 4).await;
+    let created = job(&server, &pkg, json!({"target_selection": "ALL"})).await;
+    server
+        .wait_job(&fixtures::id(&created), "COMPLETED", |j| {
+            j["status"] == "COMPLETED"
+        })
+        .await;
+    let snapshot = sim.await.unwrap().unwrap();
+    assert_eq!(snapshot.succeeded, 4, "{snapshot:?}");
 }

@@ -58,6 +58,9 @@ pub struct SimConfig {
     pub sign_method: HmacMethod,
     /// MQTT keep-alive.
     pub keep_alive: Duration,
+    /// Package-signing public keys every device trusts (base64); empty skips signature
+    /// checks. `ota sim --verify-signatures` fills it from the API.
+    pub trusted_keys: Vec<String>,
 }
 
 impl SimConfig {
@@ -78,6 +81,7 @@ impl SimConfig {
             stop_after_update: true,
             sign_method: HmacMethod::HmacSha1,
             keep_alive: Duration::from_secs(60),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -206,6 +210,7 @@ impl SimDevice {
             );
             cfg.sign_method = self.config.sign_method;
             cfg.keep_alive = self.config.keep_alive;
+            cfg.trusted_keys = self.config.trusted_keys.clone();
             let handler = SimHandler::new(behaviour.clone(), Arc::clone(&self.stats));
             match Device::connect_with_http(cfg, handler, self.http.clone()).await {
                 Ok(device) => return device,
