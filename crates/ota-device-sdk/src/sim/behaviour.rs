@@ -132,6 +132,8 @@ pub(crate) struct SimHandler {
     counted: AtomicU64,
     /// Tenths of the current update already slept for.
     slept: AtomicU8,
+    /// The version running before the current update (rollback protection).
+    running: std::sync::Mutex<Option<String>>,
 }
 
 impl SimHandler {
@@ -141,7 +143,13 @@ impl SimHandler {
             stats,
             counted: AtomicU64::new(0),
             slept: AtomicU8::new(0),
+            running: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Records the version running now, checked against signed manifests.
+    pub fn set_running(&self, version: &str) {
+        *self.running.lock().unwrap_or_else(|e| e.into_inner()) = Some(version.to_owned());
     }
 
     /// Call before each update.
@@ -152,6 +160,13 @@ impl SimHandler {
 }
 
 impl UpdateHandler for SimHandler {
+    fn running_version(&self, _: &UpgradeData) -> Option<String> {
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     fn target(&self, _: &UpgradeData, _: &FileSpec) -> DownloadTarget {
         DownloadTarget::Discard
     }

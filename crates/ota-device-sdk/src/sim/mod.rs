@@ -256,6 +256,7 @@ impl SimDevice {
                 return Stretch::Offline(*offline_for);
             }
             device.handler().reset();
+            device.handler().set_running(&mem.version);
             SimStats::inc(&self.stats.downloading);
             let result = device.run_update(&push).await;
             SimStats::dec(&self.stats.downloading);
