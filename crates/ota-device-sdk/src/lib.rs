@@ -22,6 +22,7 @@
 //! progress and failure reports the platform expects.
 
 mod config;
+pub mod delta;
 mod device;
 mod digest;
 mod download;
