@@ -27,6 +27,7 @@
 //! crates or any operator face.
 
 mod counts;
+mod deltas;
 mod device_names;
 mod devices;
 mod error;
@@ -49,6 +50,7 @@ mod tasks;
 mod versions;
 
 pub use counts::{JobCounts, QueuedCounts};
+pub use deltas::DeltaRow;
 pub use error::{Result, StoreError};
 pub use housekeeping::UploadToken;
 pub use signing_keys::SigningKeyRow;

@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_signing_keys.sql"),
         include_str!("../migrations/postgres/0002_signing_keys.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_package_deltas.sql"),
+        include_str!("../migrations/postgres/0003_package_deltas.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

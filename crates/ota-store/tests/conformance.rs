@@ -12,6 +12,8 @@ mod catalog;
 mod concurrency;
 #[path = "conformance/creation.rs"]
 mod creation;
+#[path = "conformance/deltas.rs"]
+mod deltas;
 #[path = "conformance/housekeeping.rs"]
 mod housekeeping;
 #[path = "conformance/lookups.rs"]

@@ -1,0 +1,133 @@
+//! Server-generated delta packages and their generation status. Work is claimed row by row
+//! (`PENDING` → `RUNNING` only if still pending), so several workers or nodes never generate
+//! the same delta twice.
+
+use crate::{Result, Store};
+use sqlx::Row;
+
+/// One delta of a full package from a source version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaRow {
+    pub firmware_id: String,
+    pub src_version: String,
+    /// The full package whose image is the delta's base.
+    pub src_firmware_id: String,
+    /// `PENDING`, `RUNNING`, `READY`, `SKIPPED` (does not pay off) or `FAILED`.
+    pub status: String,
+    pub blob_key: Option<String>,
+    pub size: Option<i64>,
+    pub md5: Option<String>,
+    pub sha256: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const COLS: &str = "firmware_id, src_version, src_firmware_id, status, blob_key, size, md5, \
+                    sha256, error, created_at, finished_at";
+
+fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
+    Ok(DeltaRow {
+        firmware_id: r.try_get("firmware_id")?,
+        src_version: r.try_get("src_version")?,
+        src_firmware_id: r.try_get("src_firmware_id")?,
+        status: r.try_get("status")?,
+        blob_key: r.try_get("blob_key")?,
+        size: r.try_get("size")?,
+        md5: r.try_get("md5")?,
+        sha256: r.try_get("sha256")?,
+        error: r.try_get("error")?,
+        created_at: r.try_get("created_at")?,
+        finished_at: r.try_get("finished_at")?,
+    })
+}
+
+impl Store {
+    /// Adds a `PENDING` request unless one exists for the package and source version;
+    /// a `FAILED` one is requeued. True if queued.
+    pub async fn request_delta(&self, d: &DeltaRow) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO package_deltas (firmware_id, src_version, src_firmware_id, status, \
+             created_at) VALUES ($1, $2, $3, 'PENDING', $4) \
+             ON CONFLICT (firmware_id, src_version) DO UPDATE SET status = 'PENDING', \
+             error = NULL, finished_at = NULL WHERE package_deltas.status = 'FAILED'",
+        )
+        .bind(d.firmware_id.as_str())
+        .bind(d.src_version.as_str())
+        .bind(d.src_firmware_id.as_str())
+        .bind(d.created_at)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The deltas of a package, by source version.
+    pub async fn deltas_of(&self, firmware_id: &str) -> Result<Vec<DeltaRow>> {
+        let sql = format!(
+            "SELECT {COLS} FROM package_deltas WHERE firmware_id = $1 ORDER BY src_version"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(firmware_id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// Claims one pending delta (marks it `RUNNING`); `None` when nothing is pending.
+    /// `RUNNING` rows older than `stale_before` (a crashed worker) are claimable again.
+    pub async fn claim_delta(&self, stale_before: i64, now: i64) -> Result<Option<DeltaRow>> {
+        for _ in 0..8 {
+            let sql = format!(
+                "SELECT {COLS} FROM package_deltas WHERE status = 'PENDING' \
+                 OR (status = 'RUNNING' AND finished_at < $1) ORDER BY created_at LIMIT 1"
+            );
+            let Some(found) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(stale_before)
+                .fetch_optional(self.pool())
+                .await?
+            else {
+                return Ok(None);
+            };
+            let mut d = row(&found)?;
+            // finished_at doubles as the claim time while RUNNING.
+            let claimed = sqlx::query(
+                "UPDATE package_deltas SET status = 'RUNNING', finished_at = $1 \
+                 WHERE firmware_id = $2 AND src_version = $3 AND status = $4 \
+                 AND finished_at IS NOT DISTINCT FROM $5",
+            )
+            .bind(now)
+            .bind(d.firmware_id.as_str())
+            .bind(d.src_version.as_str())
+            .bind(d.status.as_str())
+            .bind(d.finished_at)
+            .execute(self.writer())
+            .await?;
+            if claimed.rows_affected() == 1 {
+                d.status = "RUNNING".into();
+                d.finished_at = Some(now);
+                return Ok(Some(d));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records the outcome of a generation (status, file, error, finish time).
+    pub async fn finish_delta(&self, d: &DeltaRow) -> Result<()> {
+        sqlx::query(
+            "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
+             sha256 = $5, error = $6, finished_at = $7 WHERE firmware_id = $8 AND src_version = $9",
+        )
+        .bind(d.status.as_str())
+        .bind(d.blob_key.as_deref())
+        .bind(d.size)
+        .bind(d.md5.as_deref())
+        .bind(d.sha256.as_deref())
+        .bind(d.error.as_deref())
+        .bind(d.finished_at)
+        .bind(d.firmware_id.as_str())
+        .bind(d.src_version.as_str())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+}

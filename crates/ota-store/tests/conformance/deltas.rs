@@ -1,0 +1,53 @@
+//! Delta generation rows: request once, claim once, finish, requeue after a failure.
+
+use crate::support::*;
+use ota_store::{DeltaRow, Store};
+
+both!(package_deltas);
+
+fn request(src: &str) -> DeltaRow {
+    DeltaRow {
+        firmware_id: "f2".into(),
+        src_version: src.into(),
+        src_firmware_id: "f1".into(),
+        status: "PENDING".into(),
+        blob_key: None,
+        size: None,
+        md5: None,
+        sha256: None,
+        error: None,
+        created_at: T0,
+        finished_at: None,
+    }
+}
+
+async fn package_deltas(s: &Store) {
+    assert!(s.request_delta(&request("1.0")).await.unwrap());
+    assert!(!s.request_delta(&request("1.0")).await.unwrap());
+    let mut d = s.claim_delta(T0 - 1, T0 + 5).await.unwrap().unwrap();
+    assert_eq!(
+        (d.status.as_str(), d.src_version.as_str()),
+        ("RUNNING", "1.0")
+    );
+    assert!(s.claim_delta(T0 - 1, T0 + 6).await.unwrap().is_none());
+    // A stale claim is taken over.
+    assert!(s.claim_delta(T0 + 10, T0 + 11).await.unwrap().is_some());
+    d.status = "FAILED".into();
+    d.error = Some("boom".into());
+    s.finish_delta(&d).await.unwrap();
+    assert!(
+        s.request_delta(&request("1.0")).await.unwrap(),
+        "failed ones requeue"
+    );
+    let mut d = s.claim_delta(T0 - 1, T0 + 20).await.unwrap().unwrap();
+    d.status = "READY".into();
+    d.blob_key = Some("k".into());
+    d.size = Some(10);
+    d.finished_at = Some(T0 + 30);
+    s.finish_delta(&d).await.unwrap();
+    let all = s.deltas_of("f2").await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, "READY");
+    assert_eq!(all[0].size, Some(10));
+    assert!(s.claim_delta(T0 + 1000, T0 + 1000).await.unwrap().is_none());
+}
