@@ -31,6 +31,7 @@ pub(crate) struct Inner {
     pub dispatch_generation: std::sync::atomic::AtomicU64,
     pub cache: Cache,
     pub signing: crate::signing::SigningCache,
+    pub deltas: crate::deltas::DeltaState,
 }
 
 impl Core {
@@ -58,6 +59,7 @@ impl Core {
                 dispatch_generation: std::sync::atomic::AtomicU64::new(0),
                 cache: Cache::default(),
                 signing: Default::default(),
+                deltas: Default::default(),
             }),
         }
     }

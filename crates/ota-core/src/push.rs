@@ -121,6 +121,8 @@ impl Core {
         task: &Task,
         now: Millis,
     ) -> CoreResult<(String, Vec<u8>)> {
+        let delta = self.delta_variant(firmware, job, task, now).await?;
+        let firmware = delta.as_ref().unwrap_or(firmware);
         let data = self.signed_upgrade_data(firmware, job, now).await?;
         let push = UpgradePush::new(data, now.max(0) as u64);
         let topic = TopicKind::Upgrade.topic(task.product_key.as_str(), task.device_name.as_str());
@@ -165,8 +167,10 @@ impl Core {
             }
         }
         outcome.commit(self).await?;
+        let delta = self.delta_variant(&firmware, &job, &task, now).await?;
+        let firmware = delta.as_ref().unwrap_or(&firmware);
         Ok(Some(UpgradePush::new(
-            self.signed_upgrade_data(&firmware, &job, now).await?,
+            self.signed_upgrade_data(firmware, &job, now).await?,
             now.max(0) as u64,
         )))
     }

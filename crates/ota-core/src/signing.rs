@@ -197,7 +197,8 @@ impl Core {
         };
         let key = self.active_key(firmware.product_key.as_str(), now).await?;
         let now_u = now.max(0) as u64;
-        let id = firmware.firmware_id.as_str();
+        // Keyed by file too: a delta variant has its own manifest.
+        let id = &format!("{}:{}", firmware.firmware_id.as_str(), file.blob_key);
         let cached = self
             .inner
             .signing

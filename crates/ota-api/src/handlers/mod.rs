@@ -1,6 +1,7 @@
 //! The native REST API, `/api/v1`. Every route is listed here, once; the OpenAPI document
 //! is checked against this table in tests.
 
+mod deltas;
 pub mod health;
 mod jobs;
 mod packages;
@@ -143,6 +144,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
         "List a package's batches",
     ),
     (
+        "post",
+        "/firmwares/{firmware_id}/deltas",
+        "Generate deltas of a full package from earlier versions (background)",
+    ),
+    (
+        "get",
+        "/firmwares/{firmware_id}/deltas",
+        "A package's deltas with their generation status",
+    ),
+    (
         "get",
         "/jobs/{job_id}",
         "A batch with task counts by state and reason",
@@ -251,6 +262,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/firmwares/{firmware_id}/jobs",
             post(jobs::create_job).get(jobs::list_jobs),
+        )
+        .route(
+            "/firmwares/{firmware_id}/deltas",
+            post(deltas::request).get(deltas::list),
         )
         .route("/jobs/{job_id}", get(jobs::get_job).patch(jobs::update_job))
         .route("/jobs/{job_id}/cancel", post(jobs::cancel_job))
