@@ -251,11 +251,14 @@ impl Core {
             .unwrap_or_else(|e| e.into_inner())
             .get(firmware_id)
             .cloned();
-        if let Some((at, ready)) = cached.filter(|(at, _)| now - at < CACHE_MS && now >= *at) {
-            let _ = at;
+        if let Some((_, ready)) = cached.filter(|(at, _)| (0..CACHE_MS).contains(&(now - at))) {
             return Ok(ready);
         }
         let rows = self.store().deltas_of(firmware_id).await?;
+        if rows.iter().any(|d| d.status == "PENDING") {
+            // Work left by a restart resumes when the package is pushed or listed.
+            self.kick_delta_workers();
+        }
         let ready: Ready = Arc::new(
             rows.into_iter()
                 .filter(|d| d.status == "READY")
