@@ -1,7 +1,10 @@
 //! Secure update: a device that trusts signing keys installs a correctly signed package and
 //! refuses (step -3, reason in `desc`) a tampered file, an unsigned push and a wrong key.
 
-use ota_device_sdk::{Device, SignMethod, UpdateError, UpgradePush};
+use ota_device_sdk::{
+    Device, DownloadedFile, InstallError, SignMethod, UpdateError, UpdateHandler, UpgradeData,
+    UpgradePush,
+};
 use ota_protocol::manifest::{Manifest, public_key_of};
 use ota_protocol::{DeviceMessage, ExtData};
 
@@ -14,6 +17,16 @@ const OTHER: [u8; 32] = [43; 32];
 
 /// `push` signed for `pk` over `signed_data` with `secret`.
 fn sign(pk: &str, push: &mut UpgradePush, signed_data: &[u8], secret: &[u8; 32]) {
+    sign_until(pk, push, signed_data, secret, u64::MAX / 2);
+}
+
+fn sign_until(
+    pk: &str,
+    push: &mut UpgradePush,
+    signed_data: &[u8],
+    secret: &[u8; 32],
+    expires_at: u64,
+) {
     let m = Manifest {
         product_key: pk.into(),
         module: "default".into(),
@@ -23,7 +36,7 @@ fn sign(pk: &str, push: &mut UpgradePush, signed_data: &[u8], secret: &[u8; 32])
         digest: digest(SignMethod::Sha256, signed_data),
         is_diff: false,
         src_version: None,
-        expires_at: u64::MAX / 2,
+        expires_at,
         key_id: public_key_of(secret).1,
     };
     let (text, sig) = m.sign(secret);
@@ -106,4 +119,55 @@ async fn unsigned_and_wrongly_signed_pushes_are_refused() {
     forged.data.version = "9.9.9".into();
     let desc = refused(&pk, "d3", forged).await;
     assert!(desc.contains("version"), "{desc}");
+}
+
+/// Runs `running`; installs whatever it is given.
+struct Running(&'static str);
+
+impl UpdateHandler for Running {
+    fn running_version(&self, _: &UpgradeData) -> Option<String> {
+        Some(self.0.to_owned())
+    }
+
+    async fn install(
+        &self,
+        data: &UpgradeData,
+        _: Vec<DownloadedFile>,
+    ) -> Result<String, InstallError> {
+        Ok(data.version.clone())
+    }
+}
+
+#[tokio::test]
+async fn expired_and_rollback_pushes_are_refused() {
+    let pk = unique_pk("sigx");
+    let platform = Platform::start(&pk).await;
+    let data = package(1_000);
+    let server = FileServer::start(data.clone(), None, false).await;
+    let mut cfg = device_config(&pk, "d1");
+    cfg.trusted_keys = vec![public_key_of(&SECRET).0];
+    let device = Device::connect(cfg, Running("3.0.0")).await.unwrap();
+
+    // 2.0.0 is older than the running 3.0.0.
+    let mut push = http_push(&server.url, &data, SignMethod::Md5, None);
+    sign(&pk, &mut push, &data, &SECRET);
+    let err = device.run_update(&push).await.unwrap_err();
+    assert_eq!(err.step(), Some(-3));
+    assert!(err.to_string().contains("rollback"), "{err}");
+    platform.until_step("d1", -3).await;
+
+    // Frozen metadata: signed correctly but expired.
+    let mut push = http_push(&server.url, &data, SignMethod::Md5, None);
+    push.data.version = "4.0.0".into();
+    sign_until(&pk, &mut push, &data, &SECRET, 1_000);
+    let err = device.run_update(&push).await.unwrap_err();
+    assert_eq!(err.step(), Some(-3));
+    assert!(err.to_string().contains("expired"), "{err}");
+
+    // The same, fresh: installs.
+    let mut push = http_push(&server.url, &data, SignMethod::Md5, None);
+    push.data.version = "4.0.0".into();
+    sign(&pk, &mut push, &data, &SECRET);
+    assert_eq!(device.run_update(&push).await.unwrap().version, "4.0.0");
+    device.close().await;
 }
