@@ -233,14 +233,16 @@ impl Core {
             .found("JobId", format!("batch {id}"))?;
         let now = self.now();
         let transition = job.apply(event, now).map_err(|r| rejected("JobId", r))?;
-        store.update_job(&transition.job).await?;
-        self.inner.cache.evict_job(id);
-        for effect in transition.effects {
+        // The tasks move first and the batch's new status is stored last, so nobody sees a
+        // finished batch whose tasks are still being failed or cancelled. An interruption
+        // leaves the batch as it was; applying the event again skips the tasks already done.
+        let mut released = false;
+        for effect in &transition.effects {
             match effect {
                 JobEffect::ReleaseScheduledTasks => {
                     self.for_each_unfinished(id, |_| Some(TaskEvent::JobStarted))
                         .await?;
-                    self.wake_dispatcher();
+                    released = true;
                 }
                 JobEffect::FailUnfinishedTasks => {
                     self.for_each_unfinished(id, |_| Some(TaskEvent::ScheduleFinished))
@@ -248,13 +250,18 @@ impl Core {
                 }
                 JobEffect::CancelTasks(options) => {
                     self.for_each_unfinished(id, |task| {
-                        task_selected_for_cancel(&options, task)
+                        task_selected_for_cancel(options, task)
                             .then_some(TaskEvent::Cancel(CancelReason::JobCanceled))
                     })
                     .await?;
                 }
                 JobEffect::StopStrategy | JobEffect::RateChanged | JobEffect::Finished(_) => {}
             }
+        }
+        store.update_job(&transition.job).await?;
+        self.inner.cache.evict_job(id);
+        if released {
+            self.wake_dispatcher();
         }
         if transition.job.job_type == JobType::VerifyFirmware {
             self.update_verify_status(&transition.job).await?;
