@@ -40,9 +40,11 @@ pub(crate) async fn run(
         }
         let size = group.len();
         if let Err(err) = process(&core, std::mem::take(&mut group)).await {
-            tracing::error!(%err, size, "device report group failed; retrying once");
-            // The group is gone from the channel: a failed commit is logged, and the store
-            // stays consistent because nothing of the group was committed.
+            tracing::error!(%err, size, "device report group failed; its reports are dropped");
+            // The group is gone from the channel and is not retried. Writes that already
+            // happened (presence, versions, task saves) stay; the rest is lost until the
+            // devices report again (the next progress report, or the version report a device
+            // sends when it reconnects).
         }
         metrics::counter!("ota_device_reports_total").increment(size as u64);
     }
