@@ -8,7 +8,7 @@
 use crate::container::{self, Demux};
 use crate::error::{Error, Result};
 use crate::header::{Method, PatchHeader};
-use crate::{bsd, zref};
+use crate::{bsd, joined, zref};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -68,21 +68,30 @@ pub fn apply<R: Read + Seek, W: Write>(
             (m + demux.peak_pending, 0)
         }
         Method::Bsd => {
-            let codings = container::read_stream_table(&mut patch)?;
-            let mut demux = Demux::new(&mut patch, codings.len());
+            let mut first = [0u8; 1];
+            patch
+                .read_exact(&mut first)
+                .map_err(|_| Error::corrupt("truncated stream table"))?;
             let mut counting = CountingSeek {
                 inner: &mut old,
                 read: 0,
             };
-            let m = bsd::apply_body(
-                &mut counting,
-                h.old_size,
-                &codings,
-                &mut demux,
-                h.new_size,
-                &mut w,
-            )?;
-            (m + demux.peak_pending, counting.read)
+            let m = if first[0] == joined::INLINE {
+                joined::apply_inline(&mut counting, h.old_size, &mut patch, h.new_size, &mut w)?
+            } else {
+                let codings = container::read_stream_codings(&mut patch, first[0])?;
+                let mut demux = Demux::new(&mut patch, codings.len());
+                let m = bsd::apply_body(
+                    &mut counting,
+                    h.old_size,
+                    &codings,
+                    &mut demux,
+                    h.new_size,
+                    &mut w,
+                )?;
+                m + demux.peak_pending
+            };
+            (m, counting.read)
         }
         Method::ZstdRef => {
             let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;

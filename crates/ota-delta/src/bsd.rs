@@ -15,6 +15,7 @@ use crate::container::{
     self, Coding, EncodedStream, PacketSource, Recorder, StreamReader, ZstdParams,
 };
 use crate::error::{Error, Result};
+use crate::joined;
 use crate::matcher::Matches;
 use crate::oldview::OldView;
 use crate::transform::Transform;
@@ -95,7 +96,7 @@ pub fn build_streams(transform: &Transform, old_t: &[u8], new: &[u8], m: &Matche
 }
 
 /// Window log per stream: small for the control and run-length streams.
-fn stream_params(i: usize, p: ZstdParams) -> ZstdParams {
+pub(crate) fn stream_params(i: usize, p: ZstdParams) -> ZstdParams {
     match i {
         0 | 3 => ZstdParams {
             window_log: p.window_log.min(16),
@@ -130,51 +131,11 @@ pub fn encode(
         &mut std::io::sink(),
     )?;
     body.extend_from_slice(&rec.finish());
-    let mut best = Encoded {
+    let best = Encoded {
         body,
         apply_memory: mem as u64,
     };
-    // Tiny patches: one physical stream holding all four, decoded up front.
-    let total: usize = streams.iter().map(|s| s.len() + 10).sum();
-    if total <= JOIN_MAX {
-        let mut joined = Vec::with_capacity(total);
-        for s in &streams {
-            varint::put_u64(&mut joined, s.len() as u64);
-            joined.extend_from_slice(s);
-        }
-        let js = container::encode_stream(&joined, stream_params(0, params))?;
-        let mut body = Vec::new();
-        container::write_stream_table(&mut body, std::slice::from_ref(&js));
-        let mut rec = Recorder::new(std::slice::from_ref(&js));
-        let mem = apply_body(
-            std::io::Cursor::new(old),
-            old.len() as u64,
-            &[js.coding],
-            &mut rec,
-            new_len,
-            &mut std::io::sink(),
-        )?;
-        body.extend_from_slice(&rec.finish());
-        if body.len() < best.body.len() {
-            best = Encoded {
-                body,
-                apply_memory: mem as u64,
-            };
-        }
-    }
-    Ok(best)
-}
-
-/// Largest decoded size of the joined single-stream layout used for tiny patches.
-pub const JOIN_MAX: usize = 64 * 1024;
-
-/// Serves in-memory streams, each as one packet.
-struct MemSource(Vec<Option<Vec<u8>>>);
-
-impl PacketSource for MemSource {
-    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.get_mut(stream).and_then(Option::take))
-    }
+    joined::smallest(old, new_len, &streams, params, best)
 }
 
 /// Decodes difference bytes from the run-length and value streams.
@@ -227,24 +188,33 @@ pub fn apply_body<R: Read + Seek>(
         return apply_streams(old, old_len, codings, src, new_len, out);
     }
     let mut r = StreamReader::new(0, codings[0])?;
-    let mut bufs = Vec::with_capacity(STREAMS);
-    let mut total = 0usize;
-    for _ in 0..STREAMS {
-        let n = read_varint(&mut r, src)? as usize;
-        total = total.saturating_add(n);
-        if total > JOIN_MAX {
-            return Err(Error::corrupt("joined streams too large"));
-        }
-        let mut b = vec![0u8; n];
-        r.read_exact(src, &mut b)?;
-        bufs.push(Some(b));
-    }
-    let mem = r.memory() + JOIN_MAX;
+    let bufs = joined::read_packetised(&mut r, src)?;
+    let mem = r.memory() + joined::JOIN_MAX;
     drop(r);
-    let mut mem_src = MemSource(bufs);
-    let stored = [Coding::Stored; STREAMS];
-    let m = apply_streams(old, old_len, &stored, &mut mem_src, new_len, out)?;
+    let m = apply_in_memory(old, old_len, bufs, new_len, out)?;
     Ok(m + mem)
+}
+
+/// Applies from four in-memory streams (the joined layouts).
+pub(crate) fn apply_in_memory<R: Read + Seek>(
+    old: R,
+    old_len: u64,
+    bufs: Vec<Vec<u8>>,
+    new_len: u64,
+    out: &mut dyn Write,
+) -> Result<usize> {
+    let mut mem_src = MemSource(bufs.into_iter().map(Some).collect());
+    let stored = [Coding::Stored; STREAMS];
+    apply_streams(old, old_len, &stored, &mut mem_src, new_len, out)
+}
+
+/// Serves in-memory streams, each as one packet.
+struct MemSource(Vec<Option<Vec<u8>>>);
+
+impl PacketSource for MemSource {
+    fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.get_mut(stream).and_then(Option::take))
+    }
 }
 
 fn apply_streams<R: Read + Seek>(
@@ -350,7 +320,7 @@ fn read_group(
     Ok(())
 }
 
-fn read_varint(r: &mut StreamReader, src: &mut dyn PacketSource) -> Result<u64> {
+pub(crate) fn read_varint(r: &mut StreamReader, src: &mut dyn PacketSource) -> Result<u64> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let mut b = [0u8; 1];

@@ -154,7 +154,13 @@ pub fn read_stream_table<R: Read + ?Sized>(r: &mut R) -> Result<Vec<Coding>> {
     let mut b = [0u8; 1];
     r.read_exact(&mut b)
         .map_err(|_| Error::corrupt("truncated stream table"))?;
-    let n = b[0] as usize;
+    read_stream_codings(r, b[0])
+}
+
+/// Reads the rest of a stream table whose count byte `count` was already read.
+pub fn read_stream_codings<R: Read + ?Sized>(r: &mut R, count: u8) -> Result<Vec<Coding>> {
+    let mut b = [0u8; 1];
+    let n = count as usize;
     if n == 0 || n > 8 {
         return Err(Error::corrupt("bad stream count"));
     }

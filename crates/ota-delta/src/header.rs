@@ -11,12 +11,30 @@ use sha2::{Digest, Sha256};
 use std::io::Read;
 
 /// Magic bytes at offset 0 of every patch.
-pub const MAGIC: [u8; 4] = *b"OTAD";
+pub const MAGIC: [u8; 2] = [0xD7, 0x0A];
+/// Offset of the format version byte (the same in every version).
+pub const VERSION_OFFSET: usize = MAGIC.len();
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Flag: applying needs the whole old image in memory (e.g. zstd reference prefix).
 pub const FLAG_NEEDS_FULL_OLD: u8 = 1;
+
+/// Encodes a memory amount as one byte `e << 3 | m` meaning `(8 + m) << e` bytes, rounding
+/// up (at most 12.5 % over), so the announced figure is always an upper bound.
+pub fn encode_memory(bytes: u64) -> u8 {
+    for code in 0..=255u8 {
+        if decode_memory(code) >= bytes {
+            return code;
+        }
+    }
+    255
+}
+
+/// The number of bytes a memory byte from [`encode_memory`] stands for.
+pub fn decode_memory(code: u8) -> u64 {
+    (8 + u64::from(code & 7)) << (code >> 3)
+}
 
 /// How the new image is reconstructed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -70,7 +88,8 @@ pub struct PatchHeader {
     /// SHA-256 of the new image.
     pub new_sha256: [u8; 32],
     /// Working memory in bytes the decoder needs beyond reading the old image
-    /// (buffers and decompression windows). With `FLAG_NEEDS_FULL_OLD` the old image comes on top.
+    /// (buffers and decompression windows), rounded up as the header stores it (see
+    /// [`encode_memory`]). With `FLAG_NEEDS_FULL_OLD` the old image comes on top.
     pub apply_memory: u64,
     /// Total size of the header in bytes.
     pub header_len: usize,
@@ -87,13 +106,12 @@ impl PatchHeader {
         let mut out = Vec::with_capacity(96);
         out.extend_from_slice(&MAGIC);
         out.push(self.version);
-        out.push(self.method as u8);
-        out.push(self.flags);
+        out.push(self.method as u8 | self.flags << 4);
         varint::put_u64(&mut out, self.old_size);
-        varint::put_u64(&mut out, self.new_size);
+        varint::put_i64(&mut out, self.new_size.wrapping_sub(self.old_size) as i64);
         out.extend_from_slice(&self.old_sha256);
         out.extend_from_slice(&self.new_sha256);
-        varint::put_u64(&mut out, self.apply_memory);
+        out.push(encode_memory(self.apply_memory));
         let check = Sha256::digest(&out);
         out.extend_from_slice(&check[..4]);
         out
@@ -102,38 +120,48 @@ impl PatchHeader {
     /// Reads and validates a header from the start of a patch.
     pub fn read_from<R: Read + ?Sized>(r: &mut R) -> Result<Self> {
         let mut raw = Vec::with_capacity(96);
-        let mut fixed = [0u8; 7];
+        let mut fixed = [0u8; 4];
         read_exact(r, &mut fixed)?;
-        if fixed[..4] != MAGIC {
+        if fixed == *b"OTAD" {
+            return Err(Error::Unsupported(format!(
+                "format version 1 (this build reads {FORMAT_VERSION}); regenerate the patch"
+            )));
+        }
+        if fixed[..2] != MAGIC {
             return Err(Error::NotAPatch);
         }
-        if fixed[4] != FORMAT_VERSION {
+        let version = fixed[VERSION_OFFSET];
+        if version != FORMAT_VERSION {
             return Err(Error::Unsupported(format!(
-                "format version {} (this build reads {FORMAT_VERSION})",
-                fixed[4]
+                "format version {version} (this build reads {FORMAT_VERSION})"
             )));
         }
         raw.extend_from_slice(&fixed);
         let mut tee = Tee { r, buf: &mut raw };
         let old_size = varint::read_u64(&mut tee)?;
-        let new_size = varint::read_u64(&mut tee)?;
-        let mut digests = [0u8; 64];
-        read_exact(&mut tee, &mut digests)?;
-        let apply_memory = varint::read_u64(&mut tee)?;
+        let new_size = old_size.wrapping_add(varint::unzigzag(varint::read_u64(&mut tee)?) as u64);
+        let mut rest = [0u8; 65];
+        read_exact(&mut tee, &mut rest)?;
+        let apply_memory = decode_memory(rest[64]);
         let mut check = [0u8; 4];
         read_exact(r, &mut check)?;
         if Sha256::digest(&raw)[..4] != check {
             return Err(Error::corrupt("header checksum mismatch"));
         }
-        let method = Method::from_u8(fixed[5])?;
+        let method = Method::from_u8(fixed[3] & 15)?;
+        let flags = fixed[3] >> 4;
+        if flags & !FLAG_NEEDS_FULL_OLD != 0 {
+            return Err(Error::Unsupported(format!("unknown flags {flags:#x}")));
+        }
+        let digests = &rest[..64];
         let mut old_sha256 = [0u8; 32];
         let mut new_sha256 = [0u8; 32];
         old_sha256.copy_from_slice(&digests[..32]);
         new_sha256.copy_from_slice(&digests[32..]);
         Ok(PatchHeader {
-            version: fixed[4],
+            version,
             method,
-            flags: fixed[6],
+            flags,
             old_size,
             new_size,
             old_sha256,

@@ -27,6 +27,7 @@ pub mod container;
 pub mod encode;
 pub mod error;
 pub mod header;
+pub mod joined;
 pub mod matcher;
 pub mod oldview;
 pub mod sais;

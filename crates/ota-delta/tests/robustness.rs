@@ -25,6 +25,19 @@ fn sample_patches() -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
         diff(&old, &new, &streaming).unwrap(),
     )];
     v.push((old.clone(), new.clone(), diff(&old, &new, &opts()).unwrap()));
+    // A few scattered bytes: the inline layout of tiny patches.
+    let mut few = old.clone();
+    for i in [7usize, 9000, 9001, 25_000, 39_999] {
+        few[i] ^= 0x5A;
+    }
+    let p = diff(&old, &few, &opts()).unwrap();
+    let h = ota_delta::inspect(&p[..]).unwrap();
+    assert_eq!(
+        p[h.header_len],
+        ota_delta::joined::INLINE,
+        "tiny patch not inline"
+    );
+    v.push((old.clone(), few, p));
     let unrelated = noise(3000, 99);
     v.push((
         old.clone(),
@@ -100,7 +113,7 @@ fn not_a_patch_and_future_version() {
         Err(Error::NotAPatch)
     ));
     let mut p = diff(&old, &old, &opts()).unwrap();
-    p[4] = 99;
+    p[ota_delta::header::VERSION_OFFSET] = 99;
     assert!(matches!(apply_vec(&old, &p), Err(Error::Unsupported(_))));
 }
 

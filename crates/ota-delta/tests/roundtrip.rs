@@ -149,3 +149,34 @@ proptest! {
         roundtrip(&a, &b);
     }
 }
+
+#[test]
+fn header_memory_is_an_upper_bound_within_an_eighth() {
+    use ota_delta::header::{decode_memory, encode_memory};
+    for v in [
+        1u64,
+        7,
+        8,
+        9,
+        300_000,
+        1 << 20,
+        (1 << 20) + 1,
+        13_826_048,
+        u32::MAX as u64,
+    ] {
+        let d = decode_memory(encode_memory(v));
+        assert!(d >= v && d <= v + v / 8 + 8, "{v} -> {d}");
+    }
+}
+
+#[test]
+fn version_1_patches_are_refused_as_unsupported() {
+    let old = common::noise(100, 1);
+    let mut p = b"OTAD".to_vec();
+    p.extend_from_slice(&[1, 1, 0, 100, 100]);
+    p.extend_from_slice(&[0; 69]);
+    assert!(matches!(
+        common::apply_vec(&old, &p),
+        Err(ota_delta::Error::Unsupported(_))
+    ));
+}
