@@ -1,5 +1,5 @@
 //! Package signing (secure update): per-product Ed25519 keys, generated on first use and
-//! rotated with an overlap, and the signed manifest attached to every single-file push.
+//! rotated with an overlap, and the signed manifest attached to every push (single- or multi-file).
 //!
 //! Why here: the push is built in the core, and the key policy (which key signs, which keys
 //! devices should trust) is a service decision; the cryptography is `ota-protocol::manifest`
@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ota_domain::firmware::Firmware;
 use ota_domain::{DomainError, Millis, ProductKey};
-use ota_protocol::manifest::{self, Manifest};
+use ota_protocol::manifest::{self, Manifest, ManifestFile};
 use ota_store::SigningKeyRow;
 use rand::RngCore;
 use serde::Serialize;
@@ -185,14 +185,15 @@ impl Core {
         Ok(key)
     }
 
-    /// The signed manifest of a single-file package: (manifest text, base64 signature).
-    /// `None` for multi-file packages (not signed yet).
+    /// The signed manifest of a package: (manifest text, base64 signature). A multi-file
+    /// package lists every file by name with its size and SHA-256. `None` for a package
+    /// without files.
     pub(crate) async fn signed_manifest(
         &self,
         firmware: &Firmware,
         now: Millis,
     ) -> CoreResult<Option<(String, String)>> {
-        let Some(file) = firmware.main_file().filter(|_| !firmware.multi_file) else {
+        let Some(file) = firmware.main_file() else {
             return Ok(None);
         };
         let key = self.active_key(firmware.product_key.as_str(), now).await?;
@@ -216,13 +217,30 @@ impl Core {
             product_key: firmware.product_key.as_str().to_owned(),
             module: firmware.module_name.clone(),
             version: firmware.dest_version.clone(),
-            size: file.size,
+            size: if firmware.multi_file { 0 } else { file.size },
             digest_method: "SHA256".to_owned(),
-            digest: file.sha256.to_ascii_lowercase(),
+            digest: if firmware.multi_file {
+                String::new()
+            } else {
+                file.sha256.to_ascii_lowercase()
+            },
             is_diff: firmware.firmware_type == ota_domain::firmware::FirmwareType::Differential,
             src_version: firmware.src_version.clone(),
             expires_at: now_u + MANIFEST_TTL_MS as u64,
             key_id: key.key_id.clone(),
+            files: if firmware.multi_file {
+                firmware
+                    .files
+                    .iter()
+                    .map(|f| ManifestFile {
+                        name: f.name.clone(),
+                        size: f.size,
+                        digest: f.sha256.to_ascii_lowercase(),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
         };
         let (text, signature) = m.sign(&key.secret);
         let signed = Arc::new(Signed {

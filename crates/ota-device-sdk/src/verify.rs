@@ -14,8 +14,8 @@ use crate::download::FileSpec;
 use crate::{DeviceConfig, SdkError};
 
 /// Returns `files` unchanged when the device trusts no keys; otherwise verifies the push's
-/// manifest (`extData._manifest`, signature `digestsign`) and returns the single file set
-/// to be checked against the signed SHA-256 and size.
+/// manifest (`extData._manifest`, signature `digestsign`) and returns the files set to be
+/// checked against the signed SHA-256 and size (every file of a multi-file package by name).
 pub(crate) fn check_push(
     config: &DeviceConfig,
     data: &UpgradeData,
@@ -55,14 +55,35 @@ pub(crate) fn check_push(
     if !m.digest_method.eq_ignore_ascii_case("sha256") {
         return Err(mismatch("digest method"));
     }
+    if !m.files.is_empty() {
+        // Multi-file: every pushed file must be signed, by name, and no signed file missing.
+        if files.len() != m.files.len() {
+            return Err(mismatch("file list"));
+        }
+        for file in &mut files {
+            let signed = m
+                .files
+                .iter()
+                .find(|f| f.name == file.name)
+                .ok_or_else(|| mismatch(&format!("file {}", file.name)))?;
+            sign_file(file, signed.size, &signed.digest).map_err(|()| mismatch("size"))?;
+        }
+        return Ok(files);
+    }
     let [file] = files.as_mut_slice() else {
         return Err(mismatch("file list"));
     };
-    if file.size.is_some_and(|s| s != m.size) {
-        return Err(mismatch("size"));
-    }
-    file.size = Some(m.size);
-    file.sign_method = SignMethod::Sha256;
-    file.digest = Some(m.digest);
+    sign_file(file, m.size, &m.digest).map_err(|()| mismatch("size"))?;
     Ok(files)
+}
+
+/// Makes the download check `file` against the signed size and SHA-256.
+fn sign_file(file: &mut FileSpec, size: u64, digest: &str) -> Result<(), ()> {
+    if file.size.is_some_and(|s| s != size) {
+        return Err(());
+    }
+    file.size = Some(size);
+    file.sign_method = SignMethod::Sha256;
+    file.digest = Some(digest.to_owned());
+    Ok(())
 }

@@ -31,11 +31,11 @@ pub struct Manifest {
     pub module: String,
     /// Destination version.
     pub version: String,
-    /// Size of the (single) package file in bytes; 0 for multi-file packages.
+    /// Size of the (single) package file in bytes; 0 for multi-file packages (see `files`).
     pub size: u64,
     /// Digest algorithm of `digest`: `SHA256` or `Md5`, as `signMethod`.
     pub digest_method: String,
-    /// Lower-case hex digest of the package file.
+    /// Lower-case hex digest of the package file; empty for multi-file packages.
     pub digest: String,
     /// Delta package.
     #[serde(default)]
@@ -47,6 +47,21 @@ pub struct Manifest {
     pub expires_at: u64,
     /// Id of the signing key (see [`key_id`]).
     pub key_id: String,
+    /// Every file of a multi-file package by name (then `size` is 0 and `digest` empty);
+    /// empty for a single-file package.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ManifestFile>,
+}
+
+/// One file of a signed multi-file package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    /// `fileName` as in the push's `files[]`.
+    pub name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256.
+    pub digest: String,
 }
 
 /// Why a manifest was refused.

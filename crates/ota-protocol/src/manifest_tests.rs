@@ -20,6 +20,7 @@ fn manifest(version: &str) -> Manifest {
         src_version: None,
         expires_at: NOW + 60_000,
         key_id: public_key_of(&SECRET).1,
+        files: Vec::new(),
     }
 }
 

@@ -7,7 +7,7 @@
 use crate::fixtures::{self, Keep, expect_push, fleet, job, package};
 use crate::harness::Server;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
-use ota_device_sdk::{Device, DeviceConfig, SdkError, UpdateError};
+use ota_device_sdk::{Device, DeviceConfig, Hasher, SdkError, UpdateError};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -134,4 +134,131 @@ async fn simulated_fleet_verifies_signatures() {
         .await;
     let snapshot = sim.await.unwrap().unwrap();
     assert_eq!(snapshot.succeeded, 4, "{snapshot:?}");
+}
+
+/// Uploads each of `files` and creates a multi-file package of `version`.
+async fn multi_file_package(
+    server: &Server,
+    pk: &str,
+    version: &str,
+    files: &[(&str, Vec<u8>)],
+) -> fixtures::Package {
+    let mut refs = Vec::new();
+    for (name, bytes) in files {
+        let up = server
+            .api
+            .upload_bytes(&format!("{}.bin", fixtures::unique(name)), bytes.clone())
+            .await
+            .expect("upload");
+        refs.push(json!({"name": name, "url": up["url"]}));
+    }
+    let fw = server
+        .api
+        .post(
+            "/firmwares",
+            &json!({"product_key": pk, "name": fixtures::unique("multi-"), "dest_version": version,
+                    "files": refs, "need_to_verify": false}),
+        )
+        .await
+        .expect("create multi-file package");
+    fixtures::Package {
+        id: fw["firmware_id"].as_str().unwrap().to_owned(),
+        bytes: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_file_packages_are_signed_file_by_file() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let keys = server
+        .api
+        .get(&format!("/products/{}/signing-keys", fleet.pk))
+        .await
+        .unwrap();
+    let creds = &fleet.devices[0];
+    let mut cfg = DeviceConfig::new(
+        &creds.product_key,
+        &creds.device_name,
+        &creds.device_secret,
+        "127.0.0.1",
+        server.mqtt.port(),
+    );
+    cfg.request_timeout = Duration::from_secs(5);
+    cfg.trusted_keys = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
+    let device = Device::connect(cfg, Keep::default()).await.unwrap();
+    device.report_version(None, "1.0.0").await.unwrap();
+
+    let (boot, app) = (fixtures::payload(3000, 1), fixtures::payload(5000, 2));
+    let good = multi_file_package(
+        &server,
+        &fleet.pk,
+        "2.0.0",
+        &[("boot", boot.clone()), ("app", app.clone())],
+    )
+    .await;
+    let batch = job(&server, &good, json!({"target_selection": "ALL"})).await;
+    let push = expect_push(&device).await;
+    let manifest: Value = serde_json::from_str(
+        push.data
+            .ext_data
+            .as_ref()
+            .and_then(|e| e.manifest.as_deref())
+            .expect("signed manifest"),
+    )
+    .unwrap();
+    let names: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert_eq!(names, ["boot", "app"], "{manifest}");
+    device
+        .run_update(&push)
+        .await
+        .expect("signed multi-file update");
+    assert_eq!(*device.handler().installed.lock().unwrap(), [boot, app]);
+    server
+        .wait_status(&fixtures::id(&batch), fleet.name(0), "SUCCEEDED")
+        .await;
+
+    // One file altered in storage after upload, and its digest in the push altered to
+    // match (a compromised database): only the signed manifest catches it. Refused with
+    // -3 naming the mismatch, the task FAILED.
+    let (boot3, app3) = (fixtures::payload(3100, 3), fixtures::payload(5100, 4));
+    let bad = multi_file_package(
+        &server,
+        &fleet.pk,
+        "3.0.0",
+        &[("boot", boot3), ("app", app3.clone())],
+    )
+    .await;
+    let mut stored = Vec::new();
+    files_with(server.data_dir(), &app3, &mut stored);
+    assert!(!stored.is_empty(), "stored file not found");
+    for path in &stored {
+        let mut evil = app3.clone();
+        evil[10] ^= 1;
+        std::fs::write(path, evil).unwrap();
+    }
+    let batch = job(&server, &bad, json!({"target_selection": "ALL"})).await;
+    let mut push = expect_push(&device).await;
+    let mut evil = app3.clone();
+    evil[10] ^= 1;
+    let mut hasher = Hasher::new(push.data.sign_method);
+    hasher.update(&evil);
+    let files = push.data.files.as_mut().expect("multi-file push");
+    files[1].file_sign = hasher.hex();
+    files[1].file_md5 = None;
+    let err = device.run_update(&push).await.unwrap_err();
+    assert_eq!(err.step(), Some(-3), "{err}");
+    assert!(
+        matches!(&err, UpdateError::Download(SdkError::DigestMismatch { .. })),
+        "{err}"
+    );
+    server
+        .wait_status(&fixtures::id(&batch), fleet.name(0), "FAILED")
+        .await;
+    device.close().await;
 }

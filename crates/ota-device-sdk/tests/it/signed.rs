@@ -38,6 +38,7 @@ fn sign_until(
         src_version: None,
         expires_at,
         key_id: public_key_of(secret).1,
+        files: Vec::new(),
     };
     let (text, sig) = m.sign(secret);
     push.data
