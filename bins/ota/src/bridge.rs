@@ -83,6 +83,7 @@ impl GatewayHandler for DeviceBridge {
             .file_block(
                 &key(device),
                 request.stream_id,
+                request.file_id,
                 request.offset,
                 request.size,
             )

@@ -49,6 +49,10 @@ pub struct SimArgs {
     /// Verify package signatures: trust the products' signing keys read from the API.
     #[arg(long)]
     pub verify_signatures: bool,
+    /// The image devices run at start (`--initial-version`): devices then keep what they
+    /// install and apply delta packages to it for real.
+    #[arg(long)]
+    pub base_image: Option<std::path::PathBuf>,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
@@ -119,6 +123,12 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     config.pull_interval = Duration::from_secs(30);
     config.stop_after_update = !args.keep_running;
     config.connect_concurrency = args.connect_concurrency;
+    if let Some(path) = &args.base_image {
+        config.base_image = Some(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--base-image {}: {e}", path.display()))?,
+        );
+    }
     if args.verify_signatures {
         config.trusted_keys = trusted_keys(&ApiClient::from_env()?, &config.devices).await?;
     }
@@ -162,6 +172,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             "failed": {"-1": snapshot.failed[0], "-2": snapshot.failed[1], "-3": snapshot.failed[2], "-4": snapshot.failed[3]},
             "connect_failures": snapshot.connect_failures,
             "bytes": snapshot.bytes,
+            "deltas_applied": snapshot.deltas_applied,
         })
     );
     Ok(())

@@ -18,6 +18,9 @@ pub(crate) fn device_key(task: &Task) -> DeviceKey {
     }
 }
 
+/// The MQTT stream file id of a server-generated delta (the full package is file 1).
+pub const DELTA_FILE_ID: u64 = 2;
+
 /// The stream id of a package for MQTT block download: stable, derived from its id.
 pub fn stream_id(firmware: &Firmware) -> u64 {
     // FNV-1a, folded to 31 bits: small enough for every SDK's integer parsing.
@@ -113,6 +116,26 @@ impl Core {
         Ok(data)
     }
 
+    /// The signed description of `firmware` for `task`'s device: the delta from the version
+    /// it reported when one is ready (over MQTT as stream file [`DELTA_FILE_ID`]), else the
+    /// full package.
+    async fn task_upgrade_data(
+        &self,
+        firmware: &Firmware,
+        job: &Job,
+        task: &Task,
+        now: Millis,
+    ) -> CoreResult<UpgradeData> {
+        let delta = self.delta_variant(firmware, task, now).await?;
+        let mut data = self
+            .signed_upgrade_data(delta.as_ref().unwrap_or(firmware), job, now)
+            .await?;
+        if delta.is_some() && data.stream_id.is_some() {
+            data.stream_file_id = Some(DELTA_FILE_ID);
+        }
+        Ok(data)
+    }
+
     /// The topic and payload of the upgrade push for `task`.
     pub(crate) async fn upgrade_message(
         &self,
@@ -121,9 +144,7 @@ impl Core {
         task: &Task,
         now: Millis,
     ) -> CoreResult<(String, Vec<u8>)> {
-        let delta = self.delta_variant(firmware, job, task, now).await?;
-        let firmware = delta.as_ref().unwrap_or(firmware);
-        let data = self.signed_upgrade_data(firmware, job, now).await?;
+        let data = self.task_upgrade_data(firmware, job, task, now).await?;
         let push = UpgradePush::new(data, now.max(0) as u64);
         let topic = TopicKind::Upgrade.topic(task.product_key.as_str(), task.device_name.as_str());
         Ok((topic, push.to_vec()))
@@ -167,23 +188,24 @@ impl Core {
             }
         }
         outcome.commit(self).await?;
-        let delta = self.delta_variant(&firmware, &job, &task, now).await?;
-        let firmware = delta.as_ref().unwrap_or(&firmware);
         Ok(Some(UpgradePush::new(
-            self.signed_upgrade_data(firmware, &job, now).await?,
+            self.task_upgrade_data(&firmware, &job, &task, now).await?,
             now.max(0) as u64,
         )))
     }
 
     /// One block of a package for MQTT download. The device may only read packages of its
-    /// own unfinished tasks. Returns the file length and the bytes.
+    /// own unfinished tasks; file [`DELTA_FILE_ID`] is the delta from the version the
+    /// device reported. Returns the file length and the bytes.
     pub async fn file_block(
         &self,
         device: &DeviceKey,
         stream: u64,
+        file_id: u64,
         offset: u64,
         size: u64,
     ) -> CoreResult<(u64, Bytes)> {
+        let now = self.now();
         let tasks = self
             .store()
             .active_tasks_for_devices(std::slice::from_ref(device))
@@ -197,7 +219,19 @@ impl Core {
             if stream_id(&firmware) != stream {
                 continue;
             }
-            let Some(file) = firmware.main_file() else {
+            let delta = if file_id == DELTA_FILE_ID {
+                self.delta_variant(&firmware, &task, now).await?
+            } else {
+                None
+            };
+            if file_id == DELTA_FILE_ID && delta.is_none() {
+                return Err(DomainError::not_found(
+                    "fileInfo.fileId",
+                    "no delta for the device's version",
+                )
+                .into());
+            }
+            let Some(file) = delta.as_ref().unwrap_or(&firmware).main_file() else {
                 continue;
             };
             if file.size > self.config().max_mqtt_download {

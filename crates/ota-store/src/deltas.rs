@@ -21,10 +21,12 @@ pub struct DeltaRow {
     pub error: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
+    /// Generation progress, 0..=100.
+    pub progress: i64,
 }
 
 const COLS: &str = "firmware_id, src_version, src_firmware_id, status, blob_key, size, md5, \
-                    sha256, error, created_at, finished_at";
+                    sha256, error, created_at, finished_at, progress";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
     Ok(DeltaRow {
@@ -39,6 +41,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
         error: r.try_get("error")?,
         created_at: r.try_get("created_at")?,
         finished_at: r.try_get("finished_at")?,
+        progress: r.try_get("progress")?,
     })
 }
 
@@ -50,7 +53,8 @@ impl Store {
             "INSERT INTO package_deltas (firmware_id, src_version, src_firmware_id, status, \
              created_at) VALUES ($1, $2, $3, 'PENDING', $4) \
              ON CONFLICT (firmware_id, src_version) DO UPDATE SET status = 'PENDING', \
-             error = NULL, finished_at = NULL WHERE package_deltas.status = 'FAILED'",
+             error = NULL, finished_at = NULL, progress = 0 \
+             WHERE package_deltas.status = 'FAILED'",
         )
         .bind(d.firmware_id.as_str())
         .bind(d.src_version.as_str())
@@ -91,7 +95,7 @@ impl Store {
             let mut d = row(&found)?;
             // finished_at doubles as the claim time while RUNNING.
             let claimed = sqlx::query(
-                "UPDATE package_deltas SET status = 'RUNNING', finished_at = $1 \
+                "UPDATE package_deltas SET status = 'RUNNING', finished_at = $1, progress = 0 \
                  WHERE firmware_id = $2 AND src_version = $3 AND status = $4 \
                  AND finished_at IS NOT DISTINCT FROM $5",
             )
@@ -105,17 +109,41 @@ impl Store {
             if claimed.rows_affected() == 1 {
                 d.status = "RUNNING".into();
                 d.finished_at = Some(now);
+                d.progress = 0;
                 return Ok(Some(d));
             }
         }
         Ok(None)
     }
 
-    /// Records the outcome of a generation (status, file, error, finish time).
+    /// Records the progress of a `RUNNING` generation and renews its claim (`now`), so a
+    /// long generation that still reports progress is not taken for a dead worker's.
+    pub async fn delta_progress(
+        &self,
+        firmware_id: &str,
+        src_version: &str,
+        progress: i64,
+        now: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE package_deltas SET progress = $1, finished_at = $2 \
+             WHERE firmware_id = $3 AND src_version = $4 AND status = 'RUNNING'",
+        )
+        .bind(progress)
+        .bind(now)
+        .bind(firmware_id)
+        .bind(src_version)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of a generation (status, file, error, finish time, progress).
     pub async fn finish_delta(&self, d: &DeltaRow) -> Result<()> {
         sqlx::query(
             "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
-             sha256 = $5, error = $6, finished_at = $7 WHERE firmware_id = $8 AND src_version = $9",
+             sha256 = $5, error = $6, finished_at = $7, progress = $10 \
+             WHERE firmware_id = $8 AND src_version = $9",
         )
         .bind(d.status.as_str())
         .bind(d.blob_key.as_deref())
@@ -126,6 +154,7 @@ impl Store {
         .bind(d.finished_at)
         .bind(d.firmware_id.as_str())
         .bind(d.src_version.as_str())
+        .bind(d.progress)
         .execute(self.writer())
         .await?;
         Ok(())

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_package_deltas.sql"),
         include_str!("../migrations/postgres/0003_package_deltas.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_delta_progress.sql"),
+        include_str!("../migrations/postgres/0004_delta_progress.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

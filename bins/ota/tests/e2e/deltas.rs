@@ -1,31 +1,63 @@
-//! Server-side deltas (issue part 3): the operator asks for a delta of a full package from
-//! an earlier version; the background generation is visible in the API; at push time the
-//! device that reported that version gets the signed delta (`isDiff`) and rebuilds the new
-//! image with the SDK, while a device on another version gets the full package.
+//! Server-side deltas: the operator asks for a delta of a full package from an earlier
+//! version (when adding the package, or later); the background generation is visible in
+//! the API; at push time the device that reported that version gets the signed delta
+//! (`isDiff`) by HTTPS or MQTT block download and rebuilds the new image with the SDK,
+//! while a device on another version gets the full package.
 
 use crate::fixtures::{self, Keep, expect_push, fleet, job, unique};
 use crate::harness::{Server, poll_value};
+use ota_device_sdk::sim::{self, SimConfig, SimStats};
 use ota_device_sdk::{Device, DeviceConfig};
 use serde_json::{Value, json};
 use std::io::Cursor;
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Incompressible bytes (splitmix64), so only a real delta pays off.
+fn noise(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed;
+    (0..size)
+        .map(|_| {
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) as u8
+        })
+        .collect()
+}
+
 async fn upload(server: &Server, pk: &str, version: &str, bytes: Vec<u8>) -> String {
+    upload_with(server, pk, version, bytes, json!({})).await["firmware_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Uploads `bytes` and creates a full package of `version` with `extra` creation fields;
+/// returns the created package.
+async fn upload_with(
+    server: &Server,
+    pk: &str,
+    version: &str,
+    bytes: Vec<u8>,
+    extra: Value,
+) -> Value {
     let upload = server
         .api
         .upload_bytes(&format!("{}.bin", unique("pkg")), bytes)
         .await
         .expect("upload");
-    let fw = server
+    let mut body = json!({"product_key": pk, "name": unique("fw-"), "dest_version": version,
+                          "url": upload["url"], "need_to_verify": false});
+    for (k, v) in extra.as_object().into_iter().flatten() {
+        body[k] = v.clone();
+    }
+    server
         .api
-        .post(
-            "/firmwares",
-            &json!({"product_key": pk, "name": unique("fw-"), "dest_version": version,
-                    "url": upload["url"], "need_to_verify": false}),
-        )
+        .post("/firmwares", &body)
         .await
-        .expect("create firmware");
-    fw["firmware_id"].as_str().unwrap().to_owned()
+        .expect("create firmware")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,4 +138,118 @@ async fn devices_get_the_delta_for_their_version() {
     for i in 0..2 {
         server.wait_status(&id, fleet.name(i), "SUCCEEDED").await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deltas_chosen_at_upload_are_applied_by_a_simulated_fleet_over_https_and_mqtt() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 4).await;
+    let old = noise(96 * 1024, 5);
+    let mut new = old.clone();
+    new[20_000..20_300].fill(0x5C);
+    new.extend_from_slice(b"release 3");
+    upload(&server, &fleet.pk, "1.0.0", old.clone()).await;
+    upload(&server, &fleet.pk, "0.9.0", noise(96 * 1024, 9)).await;
+
+    // A bad choice creates nothing.
+    let refused = server
+        .api
+        .post(
+            "/firmwares",
+            &json!({"product_key": fleet.pk, "name": unique("fw-"), "dest_version": "3.0.0",
+                    "url": "uploads/none.bin", "delta_from_latest": 11}),
+        )
+        .await
+        .unwrap_err();
+    let (status, body) = fixtures::failure(&refused);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["field"], "delta_from_latest", "{body}");
+    let unknown = server
+        .api
+        .post(
+            "/firmwares",
+            &json!({"product_key": fleet.pk, "name": unique("fw-"), "dest_version": "3.0.0",
+                    "url": "uploads/none.bin", "delta_from_versions": ["7.7.7"]}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fixtures::failure(&unknown).0, 404, "{unknown}");
+
+    // The two most recent other versions of the module, chosen when the package is added.
+    let created = upload_with(
+        &server,
+        &fleet.pk,
+        "3.0.0",
+        new.clone(),
+        json!({"delta_from_latest": 2}),
+    )
+    .await;
+    let mut sources: Vec<&str> = created["deltas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["src_version"].as_str())
+        .collect();
+    sources.sort_unstable();
+    assert_eq!(sources, ["0.9.0", "1.0.0"], "{created}");
+    let new_id = created["firmware_id"].as_str().unwrap().to_owned();
+    let path = format!("/firmwares/{new_id}/deltas");
+    let (ok, deltas) = poll_value(
+        || async { server.api.get(&path).await.unwrap() },
+        |v: &Value| {
+            v["items"].as_array().is_some_and(|items| {
+                items
+                    .iter()
+                    .all(|d| d["status"] != "PENDING" && d["status"] != "RUNNING")
+            })
+        },
+    )
+    .await;
+    assert!(ok, "deltas never finished: {deltas}");
+    let items = deltas["items"].as_array().unwrap();
+    let from = |v: &str| items.iter().find(|d| d["src_version"] == v).unwrap();
+    assert_eq!(from("1.0.0")["status"], "READY", "{deltas}");
+    assert_eq!(from("1.0.0")["progress"], 100, "{deltas}");
+    // 0.9.0 shares nothing with 3.0.0: the patch would not pay off.
+    assert_eq!(from("0.9.0")["status"], "SKIPPED", "{deltas}");
+    let delta_size = from("1.0.0")["size"].as_u64().unwrap();
+
+    // The simulated fleet runs 1.0.0's real image and verifies signatures.
+    let mut config = SimConfig::new(fleet.devices.clone(), vec![server.mqtt]);
+    config.base_image = Some(old.clone());
+    config.trusted_keys = ota::sim::trusted_keys(&server.api, &fleet.devices)
+        .await
+        .unwrap();
+    config.duration = Some(Duration::from_secs(90));
+    let stats = Arc::new(SimStats::default());
+    let run = tokio::spawn(sim::run(config, Arc::clone(&stats)));
+    fixtures::wait_reported(&server, &fleet.pk, 4).await;
+    let package = fixtures::Package {
+        id: new_id.clone(),
+        bytes: new.clone(),
+    };
+    let https = job(
+        &server,
+        &package,
+        json!({"target_selection": "SPECIFIC", "device_names": fleet.names(0..2)}),
+    )
+    .await;
+    let mqtt = job(
+        &server,
+        &package,
+        json!({"target_selection": "SPECIFIC", "device_names": fleet.names(2..4),
+               "download_protocol": "MQTT"}),
+    )
+    .await;
+    for (batch, range) in [(&https, 0..2), (&mqtt, 2..4)] {
+        for i in range {
+            server
+                .wait_status(&fixtures::id(batch), fleet.name(i), "SUCCEEDED")
+                .await;
+        }
+    }
+    let snapshot = run.await.unwrap().unwrap();
+    assert_eq!(snapshot.succeeded, 4, "{snapshot:?}");
+    assert_eq!(snapshot.deltas_applied, 4, "{snapshot:?}");
+    assert_eq!(snapshot.bytes, 4 * delta_size, "{snapshot:?}");
 }

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use futures::TryStreamExt;
-use ota_domain::validate::{ModifyFirmware, MultiFileInput, NewFirmware};
+use ota_domain::validate::{ModifyFirmware, MultiFileInput, NewFirmware, delta_sources};
 use ota_domain::{FirmwareId, ProductKey};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -62,6 +62,11 @@ pub struct CreateFirmware {
     udi: Option<String>,
     #[serde(default)]
     files: Vec<FileRef>,
+    /// Generate deltas from these earlier versions of the module (full packages).
+    #[serde(default)]
+    delta_from_versions: Vec<String>,
+    /// Generate deltas from the N (0..=10) most recent other versions of the module.
+    delta_from_latest: Option<i64>,
 }
 
 pub async fn create_firmware(
@@ -94,11 +99,14 @@ pub async fn create_firmware(
             .collect(),
     };
     let spec = raw.validate()?;
-    let firmware = s
+    let sources = delta_sources(&spec, req.delta_from_versions, req.delta_from_latest)?;
+    let (firmware, deltas) = s
         .core
-        .create_firmware(&ProductKey(req.product_key), spec)
+        .create_firmware_with_deltas(&ProductKey(req.product_key), spec, sources)
         .await?;
-    Ok((StatusCode::CREATED, Json(views::firmware(&firmware))))
+    let mut v = views::firmware(&firmware);
+    v["deltas"] = json!(deltas);
+    Ok((StatusCode::CREATED, Json(v)))
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,10 @@ use std::time::Duration;
 use ota_protocol::UpgradeData;
 
 use super::SimStats;
-use crate::{Abort, DownloadTarget, DownloadedFile, FileSpec, InstallError, UpdateHandler};
+use super::images::ImageLibrary;
+use crate::{
+    Abort, DownloadTarget, DownloadedFile, FileSpec, InstallError, StoredFile, UpdateHandler,
+};
 
 /// What a simulated device does with an update.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,8 +126,10 @@ impl FromStr for Behaviour {
     }
 }
 
-/// The simulator's [`UpdateHandler`]: discards the bytes (after hashing), counts them, and
-/// fails, dawdles or lies as its behaviour says.
+/// The simulator's [`UpdateHandler`]: counts the bytes and fails, dawdles or lies as its
+/// behaviour says. With an [`ImageLibrary`] it keeps what it downloads and really applies
+/// delta packages to the image it runs; without one it discards the bytes (after hashing)
+/// and refuses delta packages, which it would have nothing to apply to.
 pub(crate) struct SimHandler {
     pub behaviour: Behaviour,
     pub stats: Arc<SimStats>,
@@ -134,16 +139,23 @@ pub(crate) struct SimHandler {
     slept: AtomicU8,
     /// The version running before the current update (rollback protection).
     running: std::sync::Mutex<Option<String>>,
+    /// Images of the versions devices run, when the run keeps them.
+    images: Option<Arc<ImageLibrary>>,
 }
 
 impl SimHandler {
-    pub fn new(behaviour: Behaviour, stats: Arc<SimStats>) -> Self {
+    pub fn new(
+        behaviour: Behaviour,
+        stats: Arc<SimStats>,
+        images: Option<Arc<ImageLibrary>>,
+    ) -> Self {
         Self {
             behaviour,
             stats,
             counted: AtomicU64::new(0),
             slept: AtomicU8::new(0),
             running: std::sync::Mutex::new(None),
+            images,
         }
     }
 
@@ -168,7 +180,11 @@ impl UpdateHandler for SimHandler {
     }
 
     fn target(&self, _: &UpgradeData, _: &FileSpec) -> DownloadTarget {
-        DownloadTarget::Discard
+        if self.images.is_some() {
+            DownloadTarget::Memory
+        } else {
+            DownloadTarget::Discard
+        }
     }
 
     async fn on_progress(&self, _: &UpgradeData, percent: u8, bytes: u64) -> Result<(), Abort> {
@@ -198,7 +214,7 @@ impl UpdateHandler for SimHandler {
     async fn install(
         &self,
         data: &UpgradeData,
-        _: Vec<DownloadedFile>,
+        files: Vec<DownloadedFile>,
     ) -> Result<String, InstallError> {
         match &self.behaviour {
             Behaviour::Fail { step, .. } => Err(InstallError {
@@ -206,7 +222,49 @@ impl UpdateHandler for SimHandler {
                 desc: "simulated failure after download".into(),
             }),
             Behaviour::WrongVersion { version } => Ok(version.clone()),
-            _ => Ok(data.version.clone()),
+            _ => {
+                self.keep_image(data, files)?;
+                Ok(data.version.clone())
+            }
+        }
+    }
+}
+
+impl SimHandler {
+    /// Applies a delta to the running image, or records a full single-file image
+    /// (a multi-file package is not one image and is not kept).
+    fn keep_image(
+        &self,
+        data: &UpgradeData,
+        mut files: Vec<DownloadedFile>,
+    ) -> Result<(), InstallError> {
+        let Some(images) = &self.images else {
+            if data.is_diff {
+                return Err(InstallError::general(
+                    "delta package refused: the simulator keeps no images (give it a base image)",
+                ));
+            }
+            return Ok(());
+        };
+        if files.len() != 1 {
+            if data.is_diff {
+                return Err(InstallError::general(format!(
+                    "a delta package has {} files",
+                    files.len()
+                )));
+            }
+            return Ok(());
+        }
+        let StoredFile::Memory(bytes) = files.remove(0).stored else {
+            return Err(InstallError::general("package not kept in memory"));
+        };
+        if data.is_diff {
+            let running = self.running_version(data).unwrap_or_default();
+            images.apply(&running, &data.version, &bytes)?;
+            SimStats::inc(&self.stats.deltas_applied);
+            Ok(())
+        } else {
+            images.record(&data.version, bytes)
         }
     }
 }

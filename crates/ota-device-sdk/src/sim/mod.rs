@@ -1,6 +1,7 @@
 //! A fleet simulator: thousands of devices in one process, each a real MQTT client doing
 //! real downloads, so the platform can be exercised end to end without hardware
-//! (`ota sim` in the binary).
+//! (`ota sim` in the binary). Given a base image, devices keep the images they install and
+//! apply delta packages for real (see [`ImageLibrary`]).
 //!
 //! Each device is one tokio task plus its `rumqttc` event loop task, with small queues;
 //! downloads go to a [`crate::DiscardSink`] (hashed, not kept) through one shared HTTP client,
@@ -11,6 +12,7 @@
 
 mod behaviour;
 mod credentials;
+mod images;
 mod stats;
 
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ use crate::{Device, DeviceConfig, SdkError};
 pub use behaviour::Behaviour;
 use behaviour::SimHandler;
 pub use credentials::{DeviceCredentials, load_credentials_csv, parse_credentials_csv};
+pub use images::ImageLibrary;
 pub use stats::{SimSnapshot, SimStats};
 
 /// A simulation run.
@@ -61,6 +64,10 @@ pub struct SimConfig {
     /// Package-signing public keys every device trusts (base64); empty skips signature
     /// checks. `ota sim --verify-signatures` fills it from the API.
     pub trusted_keys: Vec<String>,
+    /// The image every device runs at start (`initial_version`). When set, devices keep
+    /// what they install (one shared copy per version) and apply delta packages to it for
+    /// real; otherwise downloads are discarded after hashing and delta packages refused.
+    pub base_image: Option<Vec<u8>>,
 }
 
 impl SimConfig {
@@ -82,6 +89,7 @@ impl SimConfig {
             sign_method: HmacMethod::HmacSha1,
             keep_alive: Duration::from_secs(60),
             trusted_keys: Vec::new(),
+            base_image: None,
         }
     }
 }
@@ -107,6 +115,11 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
         .build()?;
     let connects = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
     let duration = config.duration;
+    let mut config = config;
+    let images = config
+        .base_image
+        .take()
+        .map(|image| Arc::new(ImageLibrary::with_base(&config.initial_version, image)));
     let config = Arc::new(config);
     let mut devices = JoinSet::new();
     for index in 0..config.devices.len() {
@@ -116,6 +129,7 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
             stats: Arc::clone(&stats),
             http: http.clone(),
             connects: Arc::clone(&connects),
+            images: images.clone(),
         };
         devices.spawn(sim.run());
     }
@@ -151,6 +165,7 @@ struct SimDevice {
     stats: Arc<SimStats>,
     http: reqwest::Client,
     connects: Arc<Semaphore>,
+    images: Option<Arc<ImageLibrary>>,
 }
 
 /// What a device remembers across reconnects.
@@ -211,7 +226,11 @@ impl SimDevice {
             cfg.sign_method = self.config.sign_method;
             cfg.keep_alive = self.config.keep_alive;
             cfg.trusted_keys = self.config.trusted_keys.clone();
-            let handler = SimHandler::new(behaviour.clone(), Arc::clone(&self.stats));
+            let handler = SimHandler::new(
+                behaviour.clone(),
+                Arc::clone(&self.stats),
+                self.images.clone(),
+            );
             match Device::connect_with_http(cfg, handler, self.http.clone()).await {
                 Ok(device) => return device,
                 Err(e) => {

@@ -26,6 +26,8 @@ pub struct SimStats {
     pub failed: [AtomicU64; 4],
     /// Counter: devices whose simulation ended.
     pub finished: AtomicU64,
+    /// Counter: delta packages applied to a kept image (see `ImageLibrary`).
+    pub deltas_applied: AtomicU64,
 }
 
 /// A copy of [`SimStats`] at one moment.
@@ -51,6 +53,8 @@ pub struct SimSnapshot {
     pub failed: [u64; 4],
     /// See [`SimStats::finished`].
     pub finished: u64,
+    /// See [`SimStats::deltas_applied`].
+    pub deltas_applied: u64,
 }
 
 impl SimSnapshot {
@@ -92,6 +96,7 @@ impl SimStats {
             wrong_version: get(&self.wrong_version),
             failed: self.failed.each_ref().map(get),
             finished: get(&self.finished),
+            deltas_applied: get(&self.deltas_applied),
         }
     }
 

@@ -10,6 +10,7 @@
 //! per package) stay with the caller; helpers such as [`check_firmware_quota`] take the
 //! counts it looked up.
 
+pub mod deltas;
 pub mod firmware;
 pub mod job;
 pub mod module;
@@ -20,6 +21,7 @@ pub mod tags;
 pub mod target;
 pub mod text;
 
+pub use deltas::{DeltaSources, MAX_DELTA_SOURCES, delta_sources};
 pub use firmware::{
     FirmwareChanges, FirmwareSpec, MAX_FILE_BYTES, MAX_FIRMWARE_PACKAGES, MAX_MULTI_FILES,
     ModifyFirmware, MultiFile, MultiFileInput, NewFirmware, PACKAGE_SUFFIXES, PackageFiles,

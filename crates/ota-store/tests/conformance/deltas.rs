@@ -1,4 +1,5 @@
-//! Delta generation rows: request once, claim once, finish, requeue after a failure.
+//! Delta generation rows: request once, claim once, progress renews the claim, finish,
+//! requeue after a failure.
 
 use crate::support::*;
 use ota_store::{DeltaRow, Store};
@@ -18,6 +19,7 @@ fn request(src: &str) -> DeltaRow {
         error: None,
         created_at: T0,
         finished_at: None,
+        progress: 0,
     }
 }
 
@@ -40,6 +42,13 @@ async fn package_deltas(s: &Store) {
         "failed ones requeue"
     );
     let mut d = s.claim_delta(T0 - 1, T0 + 20).await.unwrap().unwrap();
+    assert_eq!(d.progress, 0, "a requeued delta starts over");
+    s.delta_progress("f2", "1.0", 40, T0 + 25).await.unwrap();
+    let running = s.deltas_of("f2").await.unwrap();
+    assert_eq!(running[0].progress, 40);
+    // Progress renewed the claim: not stale at T0 + 21 any more.
+    assert!(s.claim_delta(T0 + 21, T0 + 26).await.unwrap().is_none());
+    d.progress = 100;
     d.status = "READY".into();
     d.blob_key = Some("k".into());
     d.size = Some(10);
@@ -49,5 +58,6 @@ async fn package_deltas(s: &Store) {
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, "READY");
     assert_eq!(all[0].size, Some(10));
+    assert_eq!(all[0].progress, 100);
     assert!(s.claim_delta(T0 + 1000, T0 + 1000).await.unwrap().is_none());
 }

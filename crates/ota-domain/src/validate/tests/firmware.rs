@@ -166,3 +166,78 @@ fn firmware_quota() {
     assert_eq!(err.code, ErrorCode::QuotaExceeded);
     assert!(err.message.contains("500"));
 }
+
+#[test]
+fn delta_source_rules() {
+    use crate::validate::delta_sources;
+    let spec = |raw: NewFirmware| raw.validate().unwrap();
+    let versions = |vs: &[&str]| vs.iter().map(|v| v.to_string()).collect::<Vec<_>>();
+    let eleven: Vec<String> = (0..11).map(|i| format!("1.{i}")).collect();
+    let rows: Vec<Row> = vec![
+        ("none", ok(delta_sources(&spec(full()), vec![], None)), None),
+        (
+            "versions and latest",
+            ok(delta_sources(
+                &spec(full()),
+                versions(&["1.0", "1.1"]),
+                Some(3),
+            )),
+            None,
+        ),
+        (
+            "latest 10",
+            ok(delta_sources(&spec(full()), vec![], Some(10))),
+            None,
+        ),
+        (
+            "latest 11",
+            ok(delta_sources(&spec(full()), vec![], Some(11))),
+            Some(("delta_from_latest", "between 0 and 10")),
+        ),
+        (
+            "latest negative",
+            ok(delta_sources(&spec(full()), vec![], Some(-1))),
+            Some(("delta_from_latest", "between 0 and 10")),
+        ),
+        (
+            "eleven versions",
+            ok(delta_sources(&spec(full()), eleven, None)),
+            Some(("delta_from_versions", "at most 10")),
+        ),
+        (
+            "own version",
+            ok(delta_sources(&spec(full()), versions(&["2.0.0"]), None)),
+            Some(("delta_from_versions", "own version")),
+        ),
+        (
+            "twice",
+            ok(delta_sources(
+                &spec(full()),
+                versions(&["1.0", "1.0"]),
+                None,
+            )),
+            Some(("delta_from_versions", "twice")),
+        ),
+        (
+            "bad characters",
+            ok(delta_sources(&spec(full()), versions(&["1 0"]), None)),
+            Some(("delta_from_versions", "")),
+        ),
+        (
+            "differential package",
+            ok(delta_sources(&spec(delta("1.0")), versions(&["0.9"]), None)),
+            Some(("delta_from_versions", "full single-file")),
+        ),
+        (
+            "multi-file package, latest",
+            ok(delta_sources(&spec(multi(2)), vec![], Some(1))),
+            Some(("delta_from_latest", "full single-file")),
+        ),
+        (
+            "multi-file package, nothing asked",
+            ok(delta_sources(&spec(multi(2)), vec![], Some(0))),
+            None,
+        ),
+    ];
+    check_rows(rows);
+}

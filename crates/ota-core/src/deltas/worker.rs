@@ -1,0 +1,159 @@
+//! The background generation of deltas: claim a pending row, diff the two images off the
+//! async runtime, store the patch if it pays off, record the outcome.
+//!
+//! Progress is visible while a generation runs: the diff reports how far it is through a
+//! shared counter, and a ticker writes changes to the row at most every
+//! [`PROGRESS_EVERY_MS`], which also renews the claim so a long diff is not mistaken for a
+//! dead worker's.
+
+use super::{PAYOFF_PERCENT, STALE_CLAIM_MS};
+use crate::{Core, CoreResult};
+use ota_domain::firmware::FirmwareFile;
+use ota_domain::{DomainError, FirmwareId};
+use ota_store::DeltaRow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+/// How often a running generation's progress is written.
+const PROGRESS_EVERY_MS: u64 = 1_000;
+/// Progress once both images are read; the diff covers the range up to [`DIFFED`].
+const READ: u8 = 5;
+/// Progress once the patch is computed; storing it completes the generation.
+const DIFFED: u8 = 95;
+
+impl Core {
+    pub(super) fn kick_delta_workers(&self) {
+        while let Ok(permit) = Arc::clone(&self.inner.deltas.workers).try_acquire_owned() {
+            let core = self.clone();
+            tokio::spawn(async move {
+                core.delta_worker().await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn delta_worker(&self) {
+        loop {
+            let now = self.now();
+            let claimed = match self.store().claim_delta(now - STALE_CLAIM_MS, now).await {
+                Ok(Some(d)) => d,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming delta work failed");
+                    return;
+                }
+            };
+            let progress = Arc::new(AtomicU8::new(0));
+            let ticker = self.progress_ticker(&claimed, Arc::clone(&progress));
+            let outcome = self.generate(&claimed, &progress).await;
+            ticker.abort();
+            let mut d = claimed;
+            match outcome {
+                Ok(Some(file)) => {
+                    d.status = "READY".into();
+                    d.blob_key = Some(file.blob_key);
+                    d.size = Some(file.size as i64);
+                    d.md5 = Some(file.md5);
+                    d.sha256 = Some(file.sha256);
+                    d.progress = 100;
+                }
+                Ok(None) => {
+                    d.status = "SKIPPED".into();
+                    d.error = Some(format!("patch over {PAYOFF_PERCENT}% of the full image"));
+                    d.progress = 100;
+                }
+                Err(e) => {
+                    d.status = "FAILED".into();
+                    d.error = Some(e.to_string());
+                    d.progress = i64::from(progress.load(Ordering::Relaxed));
+                }
+            }
+            d.finished_at = Some(self.now());
+            tracing::info!(firmware_id = %d.firmware_id, src_version = %d.src_version, status = %d.status, "delta generated");
+            if let Err(e) = self.store().finish_delta(&d).await {
+                tracing::warn!(error = %e, "recording a delta failed");
+            }
+            self.forget_ready_deltas(&d.firmware_id);
+        }
+    }
+
+    /// Writes `progress` of the running `d` whenever it changed, until aborted.
+    fn progress_ticker(
+        &self,
+        d: &DeltaRow,
+        progress: Arc<AtomicU8>,
+    ) -> tokio::task::JoinHandle<()> {
+        let core = self.clone();
+        let (firmware_id, src_version) = (d.firmware_id.clone(), d.src_version.clone());
+        tokio::spawn(async move {
+            let mut written = 0;
+            loop {
+                tokio::time::sleep(Duration::from_millis(PROGRESS_EVERY_MS)).await;
+                let now = progress.load(Ordering::Relaxed);
+                if now == written {
+                    continue;
+                }
+                written = now;
+                let stored = core
+                    .store()
+                    .delta_progress(&firmware_id, &src_version, i64::from(now), core.now())
+                    .await;
+                if let Err(e) = stored {
+                    tracing::debug!(error = %e, "delta progress not recorded");
+                }
+            }
+        })
+    }
+
+    /// Diffs the two images; `None` when the patch does not pay off.
+    async fn generate(
+        &self,
+        d: &DeltaRow,
+        progress: &Arc<AtomicU8>,
+    ) -> CoreResult<Option<FirmwareFile>> {
+        let target = self.firmware(&FirmwareId(d.firmware_id.clone())).await?;
+        let base = self
+            .firmware(&FirmwareId(d.src_firmware_id.clone()))
+            .await?;
+        let (Some(new_file), Some(old_file)) = (target.main_file(), base.main_file()) else {
+            return Err(DomainError::invalid("FirmwareId", "package has no file").into());
+        };
+        let new = self
+            .blobs()
+            .read_range(&new_file.blob_key, 0, new_file.size as usize)
+            .await?;
+        let old = self
+            .blobs()
+            .read_range(&old_file.blob_key, 0, old_file.size as usize)
+            .await?;
+        progress.store(READ, Ordering::Relaxed);
+        let diff_progress = Arc::clone(progress);
+        let patch = tokio::task::spawn_blocking(move || {
+            let opts = ota_delta::DiffOptions::default();
+            let patch = ota_delta::diff(&old, &new, &opts);
+            diff_progress.store(DIFFED, Ordering::Relaxed);
+            patch
+        })
+        .await
+        .map_err(|e| DomainError::invalid("delta", e.to_string()))?
+        .map_err(|e| DomainError::invalid("delta", e.to_string()))?;
+        if patch.len() as u64 * 100 > new_file.size * PAYOFF_PERCENT {
+            return Ok(None);
+        }
+        let key = format!(
+            "delta-{}-{}",
+            d.firmware_id,
+            hex::encode(d.src_version.as_bytes())
+        );
+        let info = self.blobs().put_bytes(&key, patch.into()).await?;
+        Ok(Some(FirmwareFile {
+            name: new_file.name.clone(),
+            blob_key: info.key,
+            size: info.size,
+            md5: info.md5,
+            sha256: info.sha256,
+            sign_value: String::new(),
+        }))
+    }
+}

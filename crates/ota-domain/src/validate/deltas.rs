@@ -1,0 +1,86 @@
+//! Which earlier versions the server generates deltas from when a package is created.
+//!
+//! Why a rule of its own: a delta is only meaningful between two full single-file images of
+//! one module, and generation is expensive, so the choice is bounded and checked before the
+//! package is stored (a bad choice creates nothing).
+
+use super::firmware::{FirmwareSpec, PackageFiles};
+use super::text::Version;
+use crate::DomainError;
+use crate::firmware::FirmwareType;
+
+/// Most source versions one package may ask deltas from (explicit plus latest).
+pub const MAX_DELTA_SOURCES: usize = 10;
+
+/// Validated delta sources of a new package.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeltaSources {
+    /// Versions named by the operator.
+    pub versions: Vec<Version>,
+    /// Also the N most recent other versions of the module with a full package.
+    pub latest: usize,
+}
+
+impl DeltaSources {
+    /// No delta requested.
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty() && self.latest == 0
+    }
+}
+
+/// Checks `delta_from_versions` and `delta_from_latest` against the package `spec`.
+pub fn delta_sources(
+    spec: &FirmwareSpec,
+    versions: Vec<String>,
+    latest: Option<i64>,
+) -> Result<DeltaSources, DomainError> {
+    let latest = match latest {
+        None => 0,
+        Some(n) if (0..=MAX_DELTA_SOURCES as i64).contains(&n) => n as usize,
+        Some(_) => {
+            return Err(DomainError::invalid(
+                "delta_from_latest",
+                format!("must be between 0 and {MAX_DELTA_SOURCES}"),
+            ));
+        }
+    };
+    let field = "delta_from_versions";
+    if versions.len() > MAX_DELTA_SOURCES {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_DELTA_SOURCES} versions"),
+        ));
+    }
+    let mut parsed: Vec<Version> = Vec::with_capacity(versions.len());
+    for v in versions {
+        let v = Version::parse(field, &v)?;
+        if v == spec.dest_version {
+            return Err(DomainError::invalid(
+                field,
+                format!("{v} is the package's own version"),
+            ));
+        }
+        if parsed.contains(&v) {
+            return Err(DomainError::invalid(field, format!("{v} is listed twice")));
+        }
+        parsed.push(v);
+    }
+    let sources = DeltaSources {
+        versions: parsed,
+        latest,
+    };
+    let single_full =
+        spec.firmware_type == FirmwareType::Full && matches!(spec.files, PackageFiles::Single(_));
+    if !sources.is_empty() && !single_full {
+        let field = if sources.versions.is_empty() {
+            "delta_from_latest"
+        } else {
+            field
+        };
+        return Err(DomainError::invalid(
+            field,
+            "deltas are generated for full single-file packages only",
+        ));
+    }
+    Ok(sources)
+}
