@@ -12,7 +12,7 @@ use crate::header::{FLAG_NEEDS_FULL_OLD, FORMAT_VERSION, Method, PatchHeader, sh
 use crate::matcher;
 use crate::oldview::transform_image;
 use crate::sais::suffix_array;
-use crate::transform::{self, Transform};
+use crate::transform::{self, Transform, absolute};
 use crate::zref;
 
 /// Tuning knobs for [`crate::diff`].
@@ -138,17 +138,31 @@ pub fn diff_with_report(
         let b = bsd_candidate(old, &old_t, new, t, params, opts)?;
         consider(b, name.clone());
         if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
-            let body = zref::encode_ref(&old_t, t, new, params.level)?;
-            let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
-            consider(
-                Built {
-                    method: Method::ZstdRef,
-                    flags: FLAG_NEEDS_FULL_OLD,
-                    body,
-                    apply_memory: mem,
-                },
-                name.clone(),
-            );
+            // Plain, and with code in absolute-target form when both images have code.
+            let mut forms = vec![(name.clone(), Vec::new())];
+            let code = transform::elf::parse(new)
+                .map(|e| e.regions(new))
+                .unwrap_or_default();
+            let code: Vec<_> = code
+                .into_iter()
+                .filter(|r| absolute::handles(r.kind))
+                .collect();
+            if !code.is_empty() && t.regions.iter().any(|r| absolute::handles(r.kind)) {
+                forms.push((format!("{name}+abs"), code));
+            }
+            for (variant, code) in forms {
+                let body = zref::encode_ref(&old_t, t, new, params.level, &code)?;
+                let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
+                consider(
+                    Built {
+                        method: Method::ZstdRef,
+                        flags: FLAG_NEEDS_FULL_OLD,
+                        body,
+                        apply_memory: mem,
+                    },
+                    variant,
+                );
+            }
         }
     }
     Ok((best.expect("raw candidate always exists"), report))

@@ -17,8 +17,9 @@
 //!   Courgette and Zucchini), so shifted code matches byte for byte; the decoder repeats that
 //!   rewrite on the fly. See [`transform`].
 //! * **No single method wins everywhere.** [`diff`] builds several candidates (transformed or
-//!   plain suffix-array matching with separate zstd streams, zstd with the old image as
-//!   reference, plain zstd) and keeps the smallest.
+//!   plain suffix-array matching with separate zstd streams, zstd with the transformed old
+//!   image as reference, optionally with calls in absolute-target form in both images, plain
+//!   zstd) and keeps the smallest.
 
 pub mod apply;
 pub mod bsd;

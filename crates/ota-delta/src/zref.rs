@@ -1,14 +1,15 @@
 //! The `Raw` and `ZstdRef` methods: the fallbacks that guarantee we are never worse than
 //! compressing the new image alone, or than `zstd --patch-from`.
 //!
-//! `ZstdRef` body: LEB128 length + serialised [`Transform`] of the old image, then one zstd
-//! frame (magic removed) whose reference prefix is the (transformed) old image. The decoder
-//! must hold the whole old image and the whole new image in memory, which the header flags.
+//! `ZstdRef` body: the tables (serialised [`Transform`] of the old image and the new image's
+//! code regions for the absolute-target form, see [`absolute`]), then one zstd frame (magic
+//! removed) whose reference prefix is the transformed old image. The decoder must hold the
+//! whole old image and the whole new image in memory, which the header flags.
 
 use crate::container::{self, PacketSource, StreamReader, ZstdParams};
 use crate::error::{Error, Result};
 use crate::oldview::transform_image;
-use crate::transform::Transform;
+use crate::transform::{Region, Transform, absolute};
 use crate::varint;
 use std::io::{Read, Write};
 use zstd::zstd_safe::{self, DCtx};
@@ -21,11 +22,17 @@ pub fn ref_window_log(old_len: usize, new_len: usize) -> u32 {
     (64 - (total - 1).leading_zeros()).clamp(17, 31)
 }
 
-/// Encodes the `ZstdRef` body.
-pub fn encode_ref(old_t: &[u8], t: &Transform, new: &[u8], level: i32) -> Result<Vec<u8>> {
+/// Encodes the `ZstdRef` body. With `code` regions of the new image non-empty, code in both
+/// images is compared in absolute-target form.
+pub fn encode_ref(
+    old_t: &[u8],
+    t: &Transform,
+    new: &[u8],
+    level: i32,
+    code: &[Region],
+) -> Result<Vec<u8>> {
     let mut body = Vec::new();
-    let mut spec = Vec::new();
-    t.encode(&mut spec);
+    let spec = encode_tables(t, code);
     // The transform table is stored or zstd-compressed, whichever is smaller.
     let zp = ZstdParams {
         level,
@@ -40,8 +47,44 @@ pub fn encode_ref(old_t: &[u8], t: &Transform, new: &[u8], level: i32) -> Result
         level,
         window_log: ref_window_log(old_t.len(), new.len()),
     };
-    body.extend_from_slice(&container::zstd_compress(new, p, Some(old_t))?);
+    let frame = if code.is_empty() {
+        container::zstd_compress(new, p, Some(old_t))?
+    } else {
+        let mut old_a = old_t.to_vec();
+        absolute::forward(&mut old_a, &t.regions, &|x| t.map.map(x));
+        let mut new_a = new.to_vec();
+        absolute::forward(&mut new_a, code, &|x| x);
+        container::zstd_compress(&new_a, p, Some(&old_a))?
+    };
+    body.extend_from_slice(&frame);
     Ok(body)
+}
+
+/// Tables of the body: `transform_len: uvar`, the transform, then the code regions.
+fn encode_tables(t: &Transform, code: &[Region]) -> Vec<u8> {
+    let mut spec = Vec::new();
+    t.encode(&mut spec);
+    let mut out = Vec::new();
+    varint::put_u64(&mut out, spec.len() as u64);
+    out.extend_from_slice(&spec);
+    absolute::encode_regions(code, &mut out);
+    out
+}
+
+fn decode_tables(buf: &[u8]) -> Result<(Transform, Vec<Region>)> {
+    let mut p = 0usize;
+    let n = usize::try_from(varint::get_u64(buf, &mut p)?).unwrap_or(usize::MAX);
+    let end = p
+        .checked_add(n)
+        .filter(|&e| e <= buf.len())
+        .ok_or_else(|| Error::corrupt("truncated transform"))?;
+    let t = Transform::decode(&buf[p..end])?;
+    p = end;
+    let code = absolute::decode_regions(buf, &mut p)?;
+    if p != buf.len() {
+        return Err(Error::corrupt("trailing table bytes"));
+    }
+    Ok((t, code))
 }
 
 /// Decodes a `ZstdRef` body given the whole old image.
@@ -67,8 +110,11 @@ pub fn apply_ref(
     let mut one = OnePacket(Some(coded));
     let mut r = StreamReader::new(0, codings[0])?;
     r.read_exact(&mut one, &mut spec)?;
-    let t = Transform::decode(&spec)?;
-    let old_t = transform_image(old, &t);
+    let (t, code) = decode_tables(&spec)?;
+    let mut old_t = transform_image(old, &t);
+    if !code.is_empty() {
+        absolute::forward(&mut old_t, &t.regions, &|x| t.map.map(x));
+    }
     let mut frame = ZSTD_MAGIC.to_vec();
     body.read_to_end(&mut frame)?;
     let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
@@ -82,6 +128,7 @@ pub fn apply_ref(
     if n as u64 != new_len {
         return Err(Error::corrupt("decoded size differs from header"));
     }
+    absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
     Ok(old.len() + old_t.len() + frame.len() + dst.len() + dctx.sizeof())
 }

@@ -21,6 +21,7 @@
 //! control stream. Decoder memory: one block copy plus the map (at most [`MAX_MAP`] entries).
 
 mod a64;
+pub mod absolute;
 pub mod anchors;
 mod arm;
 pub mod elf;

@@ -8,7 +8,7 @@
 use super::{Span, fits};
 
 /// Opcodes (after an optional REX prefix) whose ModRM may encode `[rip+disp32]`, no immediate.
-fn modrm_op(op: u8) -> bool {
+pub(super) fn modrm_op(op: u8) -> bool {
     matches!(
         op,
         0x01 | 0x03
@@ -35,7 +35,7 @@ fn modrm_op(op: u8) -> bool {
 }
 
 /// Two-byte (0F xx) opcodes with ModRM and no immediate that commonly take RIP operands.
-fn modrm_op_0f(op: u8) -> bool {
+pub(super) fn modrm_op_0f(op: u8) -> bool {
     matches!(
         op,
         0x10 | 0x11
