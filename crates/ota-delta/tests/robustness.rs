@@ -136,7 +136,7 @@ proptest! {
         va in any::<u64>(),
         lo in any::<u64>(),
         span in any::<u64>(),
-        kinds in proptest::collection::vec(1u8..=16, 1..6),
+        kinds in proptest::collection::vec(1u8..=18, 1..6),
         map in proptest::collection::vec((any::<u64>(), any::<i64>()), 0..8),
     ) {
         let mut map = map;
@@ -148,7 +148,10 @@ proptest! {
             let end = n * (i as u64 + 1) / kinds.len() as u64;
             Region { start, len: end - start, va: va.wrapping_add(start), kind: kind_of(k) }
         }).collect();
-        let t = Transform { regions, lo, hi: lo.saturating_add(span), map: AddrMap::new(map) };
+        let mut names: Vec<(u64, i64)> = map.iter().map(|e| (e.0 >> 32, e.1 >> 32)).collect();
+        names.dedup_by_key(|e| e.0);
+        let names = AddrMap::new(names);
+        let t = Transform { regions, lo, hi: lo.saturating_add(span), map: AddrMap::new(map), names };
         let mut enc = Vec::new();
         t.encode(&mut enc);
         let t2 = Transform::decode(&enc).unwrap();
@@ -161,7 +164,7 @@ proptest! {
 
 fn kind_of(k: u8) -> Kind {
     let mut v = Vec::new();
-    Transform::decode(&[1, k, 0, 1, 0, 0, 0, 0])
+    Transform::decode(&[1, k, 0, 1, 0, 0, 0, 0, 0])
         .map(|t| v.push(t.regions[0].kind))
         .unwrap();
     v[0]

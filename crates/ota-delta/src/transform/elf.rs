@@ -195,6 +195,13 @@ pub fn parse(data: &[u8]) -> Option<Elf> {
 }
 
 impl Elf {
+    /// File range `(offset, size)` of the string table of the (non-dynamic) symbol table.
+    pub fn symbol_strings(&self) -> Option<(u64, u64)> {
+        let st = self.sections.iter().find(|s| s.typ == 2)?;
+        let str = self.sections.get(st.link as usize)?;
+        (str.typ == 3).then_some((str.off, str.size))
+    }
+
     /// Virtual address of file offset `off`, if it lies in a loaded segment.
     pub fn off_to_va(&self, off: u64) -> Option<(u64, u64)> {
         self.segments
@@ -264,8 +271,10 @@ impl Elf {
 
     fn table_kind(&self, typ: u32) -> Option<Kind> {
         Some(match (typ, self.is64) {
-            (2 | 11, false) => Kind::Sym32,
-            (2 | 11, true) => Kind::Sym64,
+            (2, false) => Kind::SymNames32,
+            (2, true) => Kind::SymNames64,
+            (11, false) => Kind::Sym32,
+            (11, true) => Kind::Sym64,
             (4, false) => Kind::Rela32,
             (4, true) => Kind::Rela64,
             (9, false) => Kind::Rel32,

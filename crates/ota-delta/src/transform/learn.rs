@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 
 /// Shortest aligned block trusted as evidence of a shift.
 const MIN_BLOCK: u64 = 48;
+/// Shortest block trusted as evidence of a string-table shift.
+const MIN_NAME_BLOCK: u64 = 16;
 
 /// Paints `[s, e)` with shift `d` over whatever was there.
 fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
@@ -83,6 +85,11 @@ pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)], anchors: &[Anch
             nv.wrapping_sub(ov) as i64,
         );
     }
+    to_map(m)
+}
+
+/// Merges equal consecutive shifts of painted pieces and bounds the table.
+fn to_map(m: BTreeMap<u64, (u64, i64)>) -> AddrMap {
     // Merge equal consecutive shifts (gaps inherit the previous shift anyway).
     let mut merged: Vec<(u64, i64, u64)> = Vec::new();
     for (s, (e, d)) in m {
@@ -104,6 +111,34 @@ pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)], anchors: &[Anch
         merged.truncate(MAX_MAP);
     }
     AddrMap::new(merged.into_iter().map(|(s, d, _)| (s, d)).collect())
+}
+
+/// Builds the symbol-name map: how offsets into the old symbol string table moved, from the
+/// aligned blocks that cover both string tables.
+pub fn build_names(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)]) -> AddrMap {
+    let (Some((os, osz)), Some((ns, nsz))) = (eo.symbol_strings(), en.symbol_strings()) else {
+        return AddrMap::default();
+    };
+    let mut pieces: Vec<(u64, i64, u64)> = Vec::new();
+    let (os, osz, ns, nsz) = (os as i64, osz as i64, ns as i64, nsz as i64);
+    for &(o, n, l) in blocks {
+        // Old offsets x in [o, o + l) match new offsets x + (n - o); keep x where both lie
+        // inside their string tables.
+        let (o, n, l) = (o as i64, n as i64, l as i64);
+        let start = o.max(os).max(o + ns - n);
+        let end = (o + l).min(os + osz).min(o + ns + nsz - n);
+        if end - start < MIN_NAME_BLOCK as i64 {
+            continue;
+        }
+        let d = (n - ns) - (o - os);
+        pieces.push(((start - os) as u64, d, (end - start) as u64));
+    }
+    pieces.sort_by_key(|p| (p.2, p.0));
+    let mut m: BTreeMap<u64, (u64, i64)> = BTreeMap::new();
+    for (s, d, len) in pieces {
+        paint(&mut m, s, s + len, d);
+    }
+    to_map(m)
 }
 
 /// Transforms worth trying for this pair: the learned reference projection (pass 1 and 2).
@@ -130,6 +165,7 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
         lo,
         hi,
         map: build_map(&eo, &en, &m1.blocks, &anch),
+        names: build_names(&eo, &en, &m1.blocks),
     };
     let old_t1 = transform_image(old, &t1);
     let m2 = windowed_matches(&old_t1, new, opts.max_window);
@@ -139,6 +175,7 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
         lo,
         hi,
         map: build_map(&eo, &en, &m2.blocks, &anch),
+        names: build_names(&eo, &en, &m2.blocks),
     };
     vec![("refproj".into(), t2)]
 }

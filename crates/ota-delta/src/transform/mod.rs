@@ -75,6 +75,10 @@ pub enum Kind {
     Dyn32 = 15,
     /// ELF64 dynamic section.
     Dyn64 = 16,
+    /// ELF32 symbol table: remap `st_value`, and `st_name` through the name map.
+    SymNames32 = 17,
+    /// ELF64 symbol table with names remapped.
+    SymNames64 = 18,
 }
 
 impl Kind {
@@ -96,6 +100,8 @@ impl Kind {
             14 => Kind::Sym64,
             15 => Kind::Dyn32,
             16 => Kind::Dyn64,
+            17 => Kind::SymNames32,
+            18 => Kind::SymNames64,
             _ => return Err(Error::corrupt(format!("unknown region kind {v}"))),
         })
     }
@@ -139,6 +145,46 @@ impl AddrMap {
         self.starts.is_empty()
     }
 
+    /// Serialises the map: `entries: uvar`, then the start steps, then the shift changes.
+    fn encode(&self, out: &mut Vec<u8>) {
+        varint::put_u64(out, self.len() as u64);
+        let mut prev = 0u64;
+        for s in &self.starts {
+            varint::put_u64(out, s - prev);
+            prev = *s;
+        }
+        let mut prev_delta = 0i64;
+        for d in &self.deltas {
+            varint::put_i64(out, d.wrapping_sub(prev_delta));
+            prev_delta = *d;
+        }
+    }
+
+    fn decode(buf: &[u8], p: &mut usize) -> Result<Self> {
+        let m = varint::get_u64(buf, p)? as usize;
+        if m > MAX_MAP {
+            return Err(Error::corrupt("address map too large"));
+        }
+        let mut entries = Vec::with_capacity(m);
+        let mut s = 0u64;
+        for i in 0..m {
+            let step = varint::get_u64(buf, p)?;
+            if i > 0 && step == 0 {
+                return Err(Error::corrupt("address map not increasing"));
+            }
+            s = s
+                .checked_add(step)
+                .ok_or_else(|| Error::corrupt("map overflow"))?;
+            entries.push((s, 0i64));
+        }
+        let mut d = 0i64;
+        for e in entries.iter_mut() {
+            d = d.wrapping_add(varint::unzigzag(varint::get_u64(buf, p)?));
+            e.1 = d;
+        }
+        Ok(AddrMap::new(entries))
+    }
+
     /// Predicted new address of old address `x`.
     #[inline]
     pub fn map(&self, x: u64) -> u64 {
@@ -162,6 +208,8 @@ pub struct Transform {
     pub hi: u64,
     /// Old-to-new address map.
     pub map: AddrMap,
+    /// Old-to-new offset map of the symbol string table (for `SymNames*` regions).
+    pub names: AddrMap,
 }
 
 /// What a region handler sees: original bytes, output bytes and the address of byte 0.
@@ -221,7 +269,7 @@ impl Transform {
         if self.is_identity() {
             return 0;
         }
-        self.map.len() * 16 + self.regions.len() * 32 + crate::oldview::BLOCK
+        (self.map.len() + self.names.len()) * 16 + self.regions.len() * 32 + crate::oldview::BLOCK
     }
 
     /// Rewrites one block of the old image that starts at file offset `start`.
@@ -261,6 +309,14 @@ impl Transform {
                 Kind::Rela64 => ptr::rewrite_table(&mut span, 8, 24, &[0, 16]),
                 Kind::Sym32 => ptr::rewrite_table(&mut span, 4, 16, &[4]),
                 Kind::Sym64 => ptr::rewrite_table(&mut span, 8, 24, &[8]),
+                Kind::SymNames32 => {
+                    ptr::rewrite_table(&mut span, 4, 16, &[4]);
+                    ptr::rewrite_names(&mut span, 16);
+                }
+                Kind::SymNames64 => {
+                    ptr::rewrite_table(&mut span, 8, 24, &[8]);
+                    ptr::rewrite_names(&mut span, 24);
+                }
                 Kind::Dyn32 => ptr::rewrite_dynamic(&mut span, 4),
                 Kind::Dyn64 => ptr::rewrite_dynamic(&mut span, 8),
             }
@@ -283,18 +339,8 @@ impl Transform {
         }
         varint::put_u64(out, self.lo);
         varint::put_u64(out, self.hi - self.lo);
-        varint::put_u64(out, self.map.len() as u64);
-        // Column by column: address steps, then shift changes.
-        let mut prev = 0u64;
-        for s in &self.map.starts {
-            varint::put_u64(out, s - prev);
-            prev = *s;
-        }
-        let mut prev_delta = 0i64;
-        for d in &self.map.deltas {
-            varint::put_i64(out, d.wrapping_sub(prev_delta));
-            prev_delta = *d;
-        }
+        self.map.encode(out);
+        self.names.encode(out);
     }
 
     /// Parses a serialised transform, validating its shape.
@@ -336,27 +382,8 @@ impl Transform {
         let hi = lo
             .checked_add(get(&mut p)?)
             .ok_or_else(|| Error::corrupt("range overflow"))?;
-        let m = get(&mut p)? as usize;
-        if m > MAX_MAP {
-            return Err(Error::corrupt("address map too large"));
-        }
-        let mut entries = Vec::with_capacity(m);
-        let mut s = 0u64;
-        for i in 0..m {
-            let step = get(&mut p)?;
-            if i > 0 && step == 0 {
-                return Err(Error::corrupt("address map not increasing"));
-            }
-            s = s
-                .checked_add(step)
-                .ok_or_else(|| Error::corrupt("map overflow"))?;
-            entries.push((s, 0i64));
-        }
-        let mut d = 0i64;
-        for e in entries.iter_mut() {
-            d = d.wrapping_add(varint::unzigzag(get(&mut p)?));
-            e.1 = d;
-        }
+        let map = AddrMap::decode(buf, &mut p)?;
+        let names = AddrMap::decode(buf, &mut p)?;
         if p != buf.len() {
             return Err(Error::corrupt("trailing transform bytes"));
         }
@@ -364,7 +391,8 @@ impl Transform {
             regions,
             lo,
             hi,
-            map: AddrMap::new(entries),
+            map,
+            names,
         })
     }
 }

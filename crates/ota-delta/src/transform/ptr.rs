@@ -94,3 +94,70 @@ pub(super) fn rewrite_dynamic(s: &mut Span, width: usize) {
         i += ent;
     }
 }
+
+/// Remaps `st_name` (the first 32-bit field) of every `entsize`-byte symbol through the name
+/// map; 0 (no name) stays.
+pub(super) fn rewrite_names(s: &mut Span, entsize: usize) {
+    if s.t.names.is_empty() {
+        return;
+    }
+    let n = s.orig.len();
+    let mut i = ((entsize as u64 - s.phase % entsize as u64) % entsize as u64) as usize;
+    while i + entsize <= n {
+        let v = s.u32_at(i);
+        if v != 0 {
+            let nv = s.t.names.map(u64::from(v));
+            if nv <= u64::from(u32::MAX) {
+                s.put_u32(i, nv as u32);
+            }
+        }
+        i += entsize;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AddrMap, Kind, Region, Transform};
+
+    fn sym64(name: u32, value: u64) -> Vec<u8> {
+        let mut e = vec![0u8; 24];
+        e[..4].copy_from_slice(&name.to_le_bytes());
+        e[8..16].copy_from_slice(&value.to_le_bytes());
+        e
+    }
+
+    #[test]
+    fn symbol_names_follow_the_name_map_only_in_name_regions() {
+        let mut img = Vec::new();
+        for (n, v) in [(0u32, 0u64), (10, 0x1000), (500, 0x2000)] {
+            img.extend(sym64(n, v));
+        }
+        let plain = img.clone();
+        img.extend(plain.clone());
+        let t = Transform {
+            regions: vec![
+                Region {
+                    start: 0,
+                    len: 72,
+                    va: 0,
+                    kind: Kind::SymNames64,
+                },
+                Region {
+                    start: 72,
+                    len: 72,
+                    va: 0,
+                    kind: Kind::Sym64,
+                },
+            ],
+            lo: 0x1000,
+            hi: 0x3000,
+            map: AddrMap::new(vec![(0x1800, 0x100)]),
+            names: AddrMap::new(vec![(100, 7)]),
+        };
+        t.apply_block(&mut img, 0);
+        let expect = [sym64(0, 0), sym64(10, 0x1000), sym64(507, 0x2100)].concat();
+        assert_eq!(img[..72], expect[..]);
+        let expect_dyn = [sym64(0, 0), sym64(10, 0x1000), sym64(500, 0x2100)].concat();
+        assert_eq!(img[72..], expect_dyn[..]);
+    }
+}
