@@ -7,6 +7,7 @@
 //! Without `/usr/bin/chromedriver` the tests fail, unless `OTA_SKIP_BROWSER=1` says to skip.
 
 mod browser;
+mod deltas;
 mod rollout;
 mod rollout_batch;
 mod rollout_package;

@@ -154,10 +154,10 @@ pub fn error_summary(err: Option<&FormError>) -> Markup {
 /// A coloured status label; the text carries the meaning, the colour only helps.
 pub fn badge(status: &str) -> Markup {
     let class = match status {
-        "SUCCEEDED" | "COMPLETED" | "VERIFIED" | "ONLINE" | "NOT_REQUIRED" => "ok",
+        "SUCCEEDED" | "COMPLETED" | "VERIFIED" | "ONLINE" | "NOT_REQUIRED" | "READY" => "ok",
         "FAILED" | "VERIFY_FAILED" | "CANCELED" => "bad",
-        "IN_PROGRESS" | "NOTIFIED" | "VERIFYING" => "busy",
-        "QUEUED" | "CONFIRM" | "PLANNED" | "UNVERIFIED" => "wait",
+        "IN_PROGRESS" | "NOTIFIED" | "VERIFYING" | "RUNNING" => "busy",
+        "QUEUED" | "CONFIRM" | "PLANNED" | "UNVERIFIED" | "PENDING" => "wait",
         _ => "plain",
     };
     html! { span class={ "badge " (class) } { (status.replace('_', " ")) } }

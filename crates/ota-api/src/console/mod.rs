@@ -53,7 +53,9 @@ impl Console {
 
 /// The console's routes, to be nested under `/console`.
 pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
-    use pages::{analysis, batch_new, batches, devices, groups, login, modules, packages};
+    use pages::{
+        analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
+    };
     use pages::{products, tasks, upload};
     let state = Console {
         app,
@@ -88,6 +90,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/uploads/{file_name}", put(upload::upload))
         .route("/packages/{id}", get(packages::detail))
         .route("/packages/{id}/verify", post(packages::verify))
+        .route("/packages/{id}/deltas", post(package_deltas::request))
         .route("/packages/{id}/batches/new", get(batch_new::form))
         .route("/packages/{id}/batches", post(batch_new::create))
         .route("/device-list-template.csv", get(batch_new::template))

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod groups;
 pub mod login;
 pub mod modules;
+pub mod package_deltas;
 pub mod package_form;
 pub mod packages;
 pub mod products;

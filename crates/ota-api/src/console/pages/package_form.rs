@@ -1,7 +1,8 @@
 //! The new-package form: every CreateOTAFirmware parameter (full or differential, module,
 //! versions, sign method, verification, Udi, one file or several), validated by
-//! `ota_domain::validate::NewFirmware` so refusals read as on the APIs. Files are uploaded
-//! first (with a progress bar) and the form carries their references.
+//! `ota_domain::validate::NewFirmware` so refusals read as on the APIs, plus the earlier
+//! versions to generate deltas from. Files are uploaded first (with a progress bar) and
+//! the form carries their references.
 
 use super::products::refused;
 use crate::console::Console;
@@ -11,7 +12,9 @@ use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Path, State};
 use maud::{Markup, html};
 use ota_domain::ProductKey;
-use ota_domain::validate::{MultiFileInput, NewFirmware};
+use ota_domain::validate::{MultiFileInput, NewFirmware, delta_sources};
+
+use super::package_deltas::versions;
 
 async fn render(
     c: &Console,
@@ -56,6 +59,12 @@ async fn render(
             div.grid2 {
                 (field("Destination version", "fw_dest", "DestVersion", err, Some("1-64 characters of [A-Za-z0-9._-]"),
                     html! { input #fw_dest name="dest_version" required maxlength="64" pattern="[A-Za-z0-9._\\-]{1,64}" value=[form.get("dest_version")] data-msg="must be 1-64 characters of [A-Za-z0-9._-]"; }))
+                div #full-only data-when="type=0" hidden[diff] {
+                    (field("Generate deltas from", "fw_delta_versions", "delta_from_versions", err, Some("Optional: earlier versions of the module (full packages), separated by commas."),
+                        html! { input #fw_delta_versions name="delta_from_versions" value=[form.get("delta_from_versions")]; }))
+                    (field("… and from the latest versions", "fw_delta_latest", "delta_from_latest", err, Some("0-10 most recent other versions of the module."),
+                        html! { input #fw_delta_latest type="number" name="delta_from_latest" min="0" max="10" value=(form.get("delta_from_latest").unwrap_or("0")) data-msg="must be 0-10"; }))
+                }
                 div #diff-only data-when="type=1" hidden[!diff] {
                     (field("Source version", "fw_src", "SrcVersion", err, Some("Required for a differential package; must differ from the destination."),
                         html! { input #fw_src name="src_version" maxlength="64" pattern="[A-Za-z0-9._\\-]{1,64}" required value=[form.get("src_version")]
@@ -195,16 +204,30 @@ pub async fn create(
     let form = FormData::new(pairs);
     let result = async {
         let spec = request(&form)?.validate()?;
+        let full = form.get("type") != Some("1");
+        let sources = delta_sources(
+            &spec,
+            if full {
+                versions(form.get("delta_from_versions"))
+            } else {
+                Vec::new()
+            },
+            if full {
+                form.int("delta_from_latest", "delta_from_latest")?
+            } else {
+                None
+            },
+        )?;
         Ok::<_, FormError>(
             c.app
                 .core
-                .create_firmware(&ProductKey(pk.clone()), spec)
+                .create_firmware_with_deltas(&ProductKey(pk.clone()), spec, sources)
                 .await?,
         )
     }
     .await;
     match result {
-        Ok(f) => Ok(redirect_with(
+        Ok((f, _)) => Ok(redirect_with(
             &format!("/console/packages/{}", enc(f.firmware_id.as_str())),
             &format!("Package {} created.", f.firmware_name),
         )),

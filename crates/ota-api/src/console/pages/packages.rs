@@ -1,7 +1,8 @@
 //! Packages of a product: the list, one package's details (with download links), its
-//! batches, and verification on chosen devices.
+//! deltas, its batches, and verification on chosen devices.
 
 use super::batch_params::device_picker;
+use super::package_deltas;
 use super::products::refused;
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
@@ -96,7 +97,7 @@ pub async fn list(
     ))
 }
 
-async fn render(
+pub(super) async fn render(
     c: &Console,
     ctx: &Ctx,
     id: &str,
@@ -109,6 +110,7 @@ async fn render(
     let (jobs, _) = core
         .jobs_of_firmware(&f.firmware_id, Page::new(0, 50))
         .await?;
+    let deltas = core.deltas(&f.firmware_id).await?;
     let now = core.now();
     let pk = f.product_key.as_str();
     let status = status_str(f.status);
@@ -151,6 +153,7 @@ async fn render(
                         }
                     }
                 }
+                (package_deltas::section(ctx, &f, &deltas, form, err))
                 h2 { "Batches" }
                 @if jobs.is_empty() { p.muted { "No batch yet." } }
                 @else {
