@@ -342,6 +342,11 @@ impl Core {
         for file in &firmware.files {
             self.blobs().delete(&file.blob_key).await?;
         }
+        // Its deltas go with it; deltas *from* it stay valid for devices on that version.
+        for key in self.store().delete_deltas_of(id.as_str()).await? {
+            self.blobs().delete(&key).await?;
+        }
+        self.forget_ready_deltas(id.as_str());
         Ok(())
     }
 

@@ -31,7 +31,33 @@ pub struct DiffOptions {
     pub exec_transform: bool,
     /// Largest old window indexed by one suffix array; bigger images are diffed in windows.
     pub max_window: usize,
+    /// Told how far the diff is (0..=100) after each stage; a server shows it while a long
+    /// diff runs.
+    pub progress: Option<DiffProgress>,
 }
+
+/// A callback receiving the percentage of a diff done.
+#[derive(Clone)]
+pub struct DiffProgress(pub std::sync::Arc<dyn Fn(u8) + Send + Sync>);
+
+impl std::fmt::Debug for DiffProgress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DiffProgress")
+    }
+}
+
+impl DiffOptions {
+    fn report(&self, percent: u8) {
+        if let Some(p) = &self.progress {
+            (p.0)(percent.min(100));
+        }
+    }
+}
+
+/// Progress after the plain-compression candidate and after learning the transforms; the
+/// candidates built per transform share the rest.
+const RAW_DONE: u8 = 5;
+const LEARNED: u8 = 20;
 
 impl Default for DiffOptions {
     fn default() -> Self {
@@ -42,6 +68,7 @@ impl Default for DiffOptions {
             max_full_old: 128 << 20,
             exec_transform: true,
             max_window: 128 << 20,
+            progress: None,
         }
     }
 }
@@ -125,11 +152,21 @@ pub fn diff_with_report(
         },
         "zstd".into(),
     );
+    opts.report(RAW_DONE);
 
     let mut transforms = vec![("plain".to_string(), Transform::identity())];
     if opts.exec_transform && !old.is_empty() && !new.is_empty() {
         transforms.extend(transform::candidates(old, new, opts));
     }
+    opts.report(LEARNED);
+    // One step per streaming candidate, two for the full-old candidates of the last one.
+    let steps = transforms.len() + 2;
+    let mut done = 0usize;
+    let mut step = |opts: &DiffOptions, n: usize| {
+        done += n;
+        let share = (done * usize::from(100 - LEARNED) / steps) as u8;
+        opts.report(LEARNED + share);
+    };
     // Every transform gets a streaming candidate; only the last (most refined) one also gets
     // the expensive full-old zstd candidate.
     let last = transforms.len() - 1;
@@ -137,6 +174,7 @@ pub fn diff_with_report(
         let old_t = transform_image(old, t);
         let b = bsd_candidate(old, &old_t, new, t, params, opts)?;
         consider(b, name.clone());
+        step(opts, 1);
         if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
             // Plain, and with code in absolute-target form when both images have code.
             let mut forms = vec![(name.clone(), Vec::new())];
@@ -165,6 +203,7 @@ pub fn diff_with_report(
             }
         }
     }
+    opts.report(100);
     Ok((best.expect("raw candidate always exists"), report))
 }
 

@@ -37,7 +37,7 @@ pub mod varint;
 pub mod zref;
 
 pub use apply::{ApplyReport, apply};
-pub use encode::{Candidate, DiffOptions, diff_with_report};
+pub use encode::{Candidate, DiffOptions, DiffProgress, diff_with_report};
 pub use error::{Error, Result};
 pub use header::{Method, PatchHeader};
 

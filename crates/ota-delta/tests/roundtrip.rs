@@ -180,3 +180,26 @@ fn version_1_patches_are_refused_as_unsupported() {
         Err(ota_delta::Error::Unsupported(_))
     ));
 }
+
+#[test]
+fn progress_rises_to_100() {
+    use std::sync::{Arc, Mutex};
+    let old: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let mut new = old.clone();
+    new[1000..1200].fill(7);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let opts = ota_delta::DiffOptions {
+        progress: Some(ota_delta::DiffProgress(Arc::new(move |p| {
+            sink.lock().unwrap().push(p)
+        }))),
+        ..Default::default()
+    };
+    ota_delta::diff(&old, &new, &opts).unwrap();
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+    assert_eq!(seen.last(), Some(&100));
+}

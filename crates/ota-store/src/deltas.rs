@@ -138,9 +138,23 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes every delta of a package; returns the stored patches' blob keys.
+    pub async fn delete_deltas_of(&self, firmware_id: &str) -> Result<Vec<String>> {
+        let keys =
+            sqlx::query("DELETE FROM package_deltas WHERE firmware_id = $1 RETURNING blob_key")
+                .bind(firmware_id)
+                .fetch_all(self.writer())
+                .await?
+                .iter()
+                .map(|r| r.try_get::<Option<String>, _>("blob_key"))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(keys.into_iter().flatten().collect())
+    }
+
     /// Records the outcome of a generation (status, file, error, finish time, progress).
-    pub async fn finish_delta(&self, d: &DeltaRow) -> Result<()> {
-        sqlx::query(
+    /// False when the row is gone (its package was deleted meanwhile).
+    pub async fn finish_delta(&self, d: &DeltaRow) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
              sha256 = $5, error = $6, finished_at = $7, progress = $10 \
              WHERE firmware_id = $8 AND src_version = $9",
@@ -157,6 +171,6 @@ impl Store {
         .bind(d.progress)
         .execute(self.writer())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 }

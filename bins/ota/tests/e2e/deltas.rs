@@ -252,4 +252,30 @@ async fn deltas_chosen_at_upload_are_applied_by_a_simulated_fleet_over_https_and
     assert_eq!(snapshot.succeeded, 4, "{snapshot:?}");
     assert_eq!(snapshot.deltas_applied, 4, "{snapshot:?}");
     assert_eq!(snapshot.bytes, 4 * delta_size, "{snapshot:?}");
+
+    // Deleting the package deletes its deltas and their stored patches.
+    let listed = server.api.get(&path).await.unwrap();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2));
+    let packages = server.data_dir().join("packages");
+    let stored_before = count_files(&packages);
+    server
+        .api
+        .delete(&format!("/firmwares/{new_id}"))
+        .await
+        .expect("delete package");
+    let gone = server.api.get(&path).await.unwrap_err();
+    assert_eq!(fixtures::failure(&gone).0, 404, "{gone}");
+    // The package file and the one READY patch are gone.
+    assert_eq!(count_files(&packages), stored_before - 2);
+}
+
+fn count_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            if p.is_dir() { count_files(&p) } else { 1 }
+        })
+        .sum()
 }

@@ -231,6 +231,7 @@ impl Core {
     /// The deltas of a package with their generation status. Also restarts work left
     /// pending (e.g. by a restart).
     pub async fn deltas(&self, id: &FirmwareId) -> CoreResult<Vec<DeltaView>> {
+        self.firmware(id).await?;
         let rows = self.store().deltas_of(id.as_str()).await?;
         if rows.iter().any(|d| d.status == "PENDING") {
             self.kick_delta_workers();
@@ -238,7 +239,7 @@ impl Core {
         Ok(rows.iter().map(view).collect())
     }
 
-    fn forget_ready_deltas(&self, firmware_id: &str) {
+    pub(crate) fn forget_ready_deltas(&self, firmware_id: &str) {
         self.inner
             .deltas
             .ready

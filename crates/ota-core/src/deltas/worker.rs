@@ -1,8 +1,8 @@
 //! The background generation of deltas: claim a pending row, diff the two images off the
 //! async runtime, store the patch if it pays off, record the outcome.
 //!
-//! Progress is visible while a generation runs: the diff reports how far it is through a
-//! shared counter, and a ticker writes changes to the row at most every
+//! Progress is visible while a generation runs: the diff reports how far it is (after each
+//! candidate encoding) through a shared counter, and a ticker writes changes to the row at most every
 //! [`PROGRESS_EVERY_MS`], which also renews the claim so a long diff is not mistaken for a
 //! dead worker's.
 
@@ -71,8 +71,17 @@ impl Core {
             }
             d.finished_at = Some(self.now());
             tracing::info!(firmware_id = %d.firmware_id, src_version = %d.src_version, status = %d.status, "delta generated");
-            if let Err(e) = self.store().finish_delta(&d).await {
-                tracing::warn!(error = %e, "recording a delta failed");
+            match self.store().finish_delta(&d).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    // The package was deleted while its delta was generated.
+                    if let Some(key) = &d.blob_key
+                        && let Err(e) = self.blobs().delete(key).await
+                    {
+                        tracing::warn!(error = %e, "deleting an orphaned delta failed");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "recording a delta failed"),
             }
             self.forget_ready_deltas(&d.firmware_id);
         }
@@ -130,10 +139,14 @@ impl Core {
         progress.store(READ, Ordering::Relaxed);
         let diff_progress = Arc::clone(progress);
         let patch = tokio::task::spawn_blocking(move || {
-            let opts = ota_delta::DiffOptions::default();
-            let patch = ota_delta::diff(&old, &new, &opts);
-            diff_progress.store(DIFFED, Ordering::Relaxed);
-            patch
+            let opts = ota_delta::DiffOptions {
+                progress: Some(ota_delta::DiffProgress(Arc::new(move |p| {
+                    let scaled = READ + (u16::from(p) * u16::from(DIFFED - READ) / 100) as u8;
+                    diff_progress.store(scaled, Ordering::Relaxed);
+                }))),
+                ..ota_delta::DiffOptions::default()
+            };
+            ota_delta::diff(&old, &new, &opts)
         })
         .await
         .map_err(|e| DomainError::invalid("delta", e.to_string()))?

@@ -1,5 +1,5 @@
 //! Delta generation rows: request once, claim once, progress renews the claim, finish,
-//! requeue after a failure.
+//! requeue after a failure, delete with the package.
 
 use crate::support::*;
 use ota_store::{DeltaRow, Store};
@@ -36,7 +36,7 @@ async fn package_deltas(s: &Store) {
     assert!(s.claim_delta(T0 + 10, T0 + 11).await.unwrap().is_some());
     d.status = "FAILED".into();
     d.error = Some("boom".into());
-    s.finish_delta(&d).await.unwrap();
+    assert!(s.finish_delta(&d).await.unwrap());
     assert!(
         s.request_delta(&request("1.0")).await.unwrap(),
         "failed ones requeue"
@@ -53,11 +53,17 @@ async fn package_deltas(s: &Store) {
     d.blob_key = Some("k".into());
     d.size = Some(10);
     d.finished_at = Some(T0 + 30);
-    s.finish_delta(&d).await.unwrap();
+    assert!(s.finish_delta(&d).await.unwrap());
     let all = s.deltas_of("f2").await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, "READY");
     assert_eq!(all[0].size, Some(10));
     assert_eq!(all[0].progress, 100);
     assert!(s.claim_delta(T0 + 1000, T0 + 1000).await.unwrap().is_none());
+
+    // Deleting the package's deltas returns the patches to delete; a late finish is told.
+    assert!(s.request_delta(&request("0.9")).await.unwrap());
+    assert_eq!(s.delete_deltas_of("f2").await.unwrap(), ["k"]);
+    assert!(s.deltas_of("f2").await.unwrap().is_empty());
+    assert!(!s.finish_delta(&d).await.unwrap());
 }
