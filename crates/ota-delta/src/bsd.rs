@@ -116,7 +116,10 @@ pub fn encode(
     let enc: Vec<EncodedStream> = streams
         .iter()
         .enumerate()
-        .map(|(i, s)| container::encode_stream_chunked(s, stream_params(i, params)))
+        .map(|(i, s)| {
+            container::encode_stream_chunked(s, stream_params(i, params))
+                .map(EncodedStream::in_place)
+        })
         .collect::<Result<_>>()?;
     let mut body = Vec::new();
     container::write_stream_table(&mut body, &enc);

@@ -8,6 +8,13 @@
 //! decoder built against another zstd version may ask in a slightly different order; it then
 //! parks a few packets, up to [`MAX_PENDING`] bytes, and fails cleanly beyond that.
 //!
+//! A stored stream may instead be **in place** ([`Coding::InPlace`]): it has no packets, its
+//! bytes appear unframed in the packet sequence exactly where, and in exactly the amounts, the
+//! decoder reads them. That costs no framing and no packet buffer, which matters for large
+//! incompressible streams (3 bytes per 8 KiB packet otherwise). It relies on the decoder's
+//! read order being fully determined by the data, so a table must not combine it with a
+//! streaming zstd stream, whose packet requests depend on the zstd implementation.
+//!
 //! zstd frames are stored without their 4-byte magic number (re-added when decoding).
 
 use crate::error::{Error, Result};
@@ -36,6 +43,9 @@ pub enum Coding {
     /// `raw_len: uvar`, `coded_len: uvar`. Decoded single-shot, so a decoder needs one zstd
     /// context at a time (created per chunk) and one chunk buffer per stream.
     ZstdChunked,
+    /// Bytes as they are, without packets: they appear in the packet sequence where the
+    /// decoder reads them (see the module docs).
+    InPlace,
 }
 
 /// Decoded size of one chunk of a [`Coding::ZstdChunked`] stream.
@@ -65,6 +75,16 @@ pub fn encode_stream_chunked(raw: &[u8], p: ZstdParams) -> Result<EncodedStream>
             data: raw.to_vec(),
         }
     })
+}
+
+impl EncodedStream {
+    /// Turns a stored stream into an in-place one (no packet framing); other codings as they are.
+    pub fn in_place(mut self) -> Self {
+        if self.coding == Coding::Stored {
+            self.coding = Coding::InPlace;
+        }
+        self
+    }
 }
 
 /// Memory of one zstd decompression context (created on demand by chunked streams).
@@ -145,6 +165,7 @@ pub fn write_stream_table(out: &mut Vec<u8>, streams: &[EncodedStream]) {
                 out.push(window_log);
             }
             Coding::ZstdChunked => out.push(2),
+            Coding::InPlace => out.push(3),
         }
     }
 }
@@ -179,8 +200,15 @@ pub fn read_stream_codings<R: Read + ?Sized>(r: &mut R, count: u8) -> Result<Vec
                 Coding::Zstd { window_log: b[0] }
             }
             2 => Coding::ZstdChunked,
+            3 => Coding::InPlace,
             c => return Err(Error::Unsupported(format!("stream coding {c}"))),
         });
+    }
+    let streaming = v.iter().any(|c| matches!(c, Coding::Zstd { .. }));
+    if streaming && v.contains(&Coding::InPlace) {
+        return Err(Error::corrupt(
+            "in-place stream beside a streaming zstd stream",
+        ));
     }
     Ok(v)
 }
@@ -189,29 +217,49 @@ pub fn read_stream_codings<R: Read + ?Sized>(r: &mut R, count: u8) -> Result<Vec
 pub trait PacketSource {
     /// Next packet of `stream`, or `None` when the patch has no more packets.
     fn next_packet(&mut self, stream: usize) -> Result<Option<Vec<u8>>>;
+
+    /// Fills `buf` with the next bytes of in-place `stream` (see [`Coding::InPlace`]).
+    fn read_in_place(&mut self, stream: usize, buf: &mut [u8]) -> Result<()> {
+        let _ = buf;
+        Err(Error::corrupt(format!(
+            "stream {stream}: in-place coding not allowed here"
+        )))
+    }
 }
 
 /// Encoder side: hands out precomputed packets and records the order they were asked for.
 pub struct Recorder {
     queues: Vec<VecDeque<Vec<u8>>>,
+    /// In-place streams: data and bytes read so far (`None` for packetised streams).
+    in_place: Vec<Option<(Vec<u8>, usize)>>,
     /// Serialised packets in request order.
     pub out: Vec<u8>,
 }
 
 impl Recorder {
-    /// Cuts every stream into packets.
+    /// Cuts every packetised stream into packets.
     pub fn new(streams: &[EncodedStream]) -> Self {
+        let packetised = |s: &&EncodedStream| s.coding != Coding::InPlace;
         let queues = streams
             .iter()
-            .map(|s| s.data.chunks(PACKET_SIZE).map(<[u8]>::to_vec).collect())
+            .map(|s| match packetised(&s) {
+                true => s.data.chunks(PACKET_SIZE).map(<[u8]>::to_vec).collect(),
+                false => VecDeque::new(),
+            })
+            .collect();
+        let in_place = streams
+            .iter()
+            .map(|s| (!packetised(&s)).then(|| (s.data.clone(), 0)))
             .collect();
         Recorder {
             queues,
+            in_place,
             out: Vec::new(),
         }
     }
 
-    /// Appends unrequested packets (normally none) and the end marker.
+    /// Appends unrequested packets (normally none) and the end marker. In-place bytes the
+    /// decoder never read (normally none) are dropped: no decoder would read them either.
     pub fn finish(mut self) -> Vec<u8> {
         for id in 0..self.queues.len() {
             while let Some(p) = self.queues[id].pop_front() {
@@ -238,6 +286,19 @@ impl PacketSource for Recorder {
             }
             None => Ok(None),
         }
+    }
+
+    fn read_in_place(&mut self, stream: usize, buf: &mut [u8]) -> Result<()> {
+        let Some(Some((data, pos))) = self.in_place.get_mut(stream) else {
+            return Err(Error::corrupt(format!("stream {stream} is not in place")));
+        };
+        let src = data
+            .get(*pos..*pos + buf.len())
+            .ok_or_else(|| Error::corrupt(format!("stream {stream} ends early")))?;
+        buf.copy_from_slice(src);
+        self.out.extend_from_slice(src);
+        *pos += buf.len();
+        Ok(())
     }
 }
 
@@ -302,12 +363,22 @@ impl<R: Read> PacketSource for Demux<R> {
         }
         Ok(None)
     }
+
+    fn read_in_place(&mut self, stream: usize, buf: &mut [u8]) -> Result<()> {
+        if self.ended {
+            return Err(Error::corrupt(format!("stream {stream} ends early")));
+        }
+        self.r
+            .read_exact(buf)
+            .map_err(|_| Error::corrupt("truncated in-place bytes"))
+    }
 }
 
 /// Sequential reader of one stream's decoded bytes.
 pub struct StreamReader {
     id: usize,
     chunked: bool,
+    in_place: bool,
     coded: Vec<u8>,
     packet: Vec<u8>,
     ppos: usize,
@@ -321,7 +392,7 @@ impl StreamReader {
     /// Prepares decoding of stream `id`.
     pub fn new(id: usize, coding: Coding) -> Result<Self> {
         let dctx = match coding {
-            Coding::Stored | Coding::ZstdChunked => None,
+            Coding::Stored | Coding::ZstdChunked | Coding::InPlace => None,
             Coding::Zstd { window_log } => {
                 let mut d = DCtx::create();
                 d.set_parameter(DParameter::WindowLogMax(u32::from(window_log)))
@@ -338,6 +409,7 @@ impl StreamReader {
         Ok(StreamReader {
             id,
             chunked,
+            in_place: coding == Coding::InPlace,
             coded: Vec::new(),
             packet: Vec::new(),
             ppos: 0,
@@ -357,11 +429,14 @@ impl StreamReader {
         self.dctx.as_ref().map_or(0, DCtx::sizeof)
             + self.out.capacity()
             + self.coded.capacity()
-            + PACKET_SIZE
+            + if self.in_place { 0 } else { PACKET_SIZE }
     }
 
     /// Fills `buf` completely from the stream.
     pub fn read_exact(&mut self, src: &mut dyn PacketSource, mut buf: &mut [u8]) -> Result<()> {
+        if self.in_place {
+            return src.read_in_place(self.id, buf);
+        }
         while !buf.is_empty() {
             if self.chunked {
                 if self.opos == self.olen {

@@ -1,6 +1,6 @@
 //! Layouts of the `Bsd` method for tiny patches, where per-stream framing would dominate.
 //!
-//! * **Packetised joined**: one stream (stored or zstd) whose decoded bytes are the four
+//! * **Packetised joined**: one stream (in place or zstd) whose decoded bytes are the four
 //!   streams, each as `len: uvar` + bytes.
 //! * **Inline**: no stream table and no packets: a `0` byte, the lengths of streams 0–2 as
 //!   `uvar`, then the bytes of all four streams; stream 3 runs to the end of the patch.
@@ -35,7 +35,7 @@ pub fn smallest(
         varint::put_u64(&mut joined, s.len() as u64);
         joined.extend_from_slice(s);
     }
-    let js = container::encode_stream(&joined, stream_params(0, params))?;
+    let js = container::encode_stream(&joined, stream_params(0, params))?.in_place();
     let mut body = Vec::new();
     container::write_stream_table(&mut body, std::slice::from_ref(&js));
     let mut rec = Recorder::new(std::slice::from_ref(&js));

@@ -144,7 +144,7 @@ impl PacketSource for OnePacket {
 
 /// Encodes the `Raw` body: one stream holding the new image.
 pub fn encode_raw(new: &[u8], params: ZstdParams) -> Result<(Vec<u8>, u64)> {
-    let s = container::encode_stream(new, params)?;
+    let s = container::encode_stream(new, params)?.in_place();
     let mut body = Vec::new();
     container::write_stream_table(&mut body, std::slice::from_ref(&s));
     let codings = [s.coding];
