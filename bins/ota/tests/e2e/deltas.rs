@@ -4,10 +4,9 @@
 //! (`isDiff`) by HTTPS or MQTT block download and rebuilds the new image with the SDK,
 //! while a device on another version gets the full package.
 
-use crate::fixtures::{self, Keep, expect_push, fleet, job, unique};
+use crate::fixtures::{self, expect_push, fleet, job, unique};
 use crate::harness::{Server, poll_value};
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
-use ota_device_sdk::{Device, DeviceConfig};
 use serde_json::{Value, json};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -87,25 +86,9 @@ async fn devices_get_the_delta_for_their_version() {
     let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
     assert!(delta_size < new.len() as u64 / 2, "{deltas}");
 
-    let keys = server
-        .api
-        .get(&format!("/products/{}/signing-keys", fleet.pk))
-        .await
-        .unwrap();
     let mut devices = Vec::new();
     for (creds, version) in fleet.devices.iter().zip(["1.0.0", "0.9.0"]) {
-        let mut cfg = DeviceConfig::new(
-            &creds.product_key,
-            &creds.device_name,
-            &creds.device_secret,
-            "127.0.0.1",
-            server.mqtt.port(),
-        );
-        cfg.request_timeout = Duration::from_secs(5);
-        cfg.trusted_keys = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
-        let device = Device::connect(cfg, Keep::default()).await.unwrap();
-        device.report_version(None, version).await.unwrap();
-        devices.push(device);
+        devices.push(fixtures::online_trusting(&server, creds, version).await);
     }
     fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let batch = job(

@@ -183,6 +183,30 @@ pub async fn online(server: &Server, creds: &DeviceCredentials, version: &str) -
     device
 }
 
+/// Connects an SDK device trusting the product's package-signing keys (as the API lists
+/// them now) and reports `version`.
+pub async fn online_trusting(
+    server: &Server,
+    creds: &DeviceCredentials,
+    version: &str,
+) -> TestDevice {
+    let keys = server
+        .api
+        .get(&format!("/products/{}/signing-keys", creds.product_key))
+        .await
+        .expect("signing keys");
+    let mut cfg = config(server, creds);
+    cfg.trusted_keys = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
+    let device = Device::connect(cfg, Keep::default())
+        .await
+        .expect("device connects");
+    device
+        .report_version(None, version)
+        .await
+        .expect("report version");
+    device
+}
+
 /// Connects with a wrong secret; returns the error.
 pub async fn connect_refused(server: &Server, creds: &DeviceCredentials) -> String {
     let mut cfg = config(server, creds);

@@ -171,23 +171,7 @@ async fn multi_file_package(
 async fn multi_file_packages_are_signed_file_by_file() {
     let server = Server::start().await;
     let fleet = fleet(&server, 1).await;
-    let keys = server
-        .api
-        .get(&format!("/products/{}/signing-keys", fleet.pk))
-        .await
-        .unwrap();
-    let creds = &fleet.devices[0];
-    let mut cfg = DeviceConfig::new(
-        &creds.product_key,
-        &creds.device_name,
-        &creds.device_secret,
-        "127.0.0.1",
-        server.mqtt.port(),
-    );
-    cfg.request_timeout = Duration::from_secs(5);
-    cfg.trusted_keys = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
-    let device = Device::connect(cfg, Keep::default()).await.unwrap();
-    device.report_version(None, "1.0.0").await.unwrap();
+    let device = fixtures::online_trusting(&server, &fleet.devices[0], "1.0.0").await;
 
     let (boot, app) = (fixtures::payload(3000, 1), fixtures::payload(5000, 2));
     let good = multi_file_package(
