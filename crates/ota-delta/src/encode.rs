@@ -12,6 +12,7 @@ use crate::header::{FLAG_NEEDS_FULL_OLD, FORMAT_VERSION, Method, PatchHeader, sh
 use crate::matcher;
 use crate::oldview::transform_image;
 use crate::sais::suffix_array;
+use crate::transform::dwarf::Dwarf;
 use crate::transform::{self, Transform, absolute};
 use crate::zref;
 
@@ -177,7 +178,7 @@ pub fn diff_with_report(
         step(opts, 1);
         if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
             // Plain, and with code in absolute-target form when both images have code.
-            let mut forms = vec![(name.clone(), Vec::new())];
+            let forms = vec![(name.clone(), Vec::new())];
             let code = transform::elf::parse(new)
                 .map(|e| e.regions(new))
                 .unwrap_or_default();
@@ -185,11 +186,17 @@ pub fn diff_with_report(
                 .into_iter()
                 .filter(|r| absolute::handles(r.kind))
                 .collect();
+            let mut forms: Vec<(String, Vec<_>, Option<Dwarf>)> =
+                forms.into_iter().map(|(n, c)| (n, c, None)).collect();
             if !code.is_empty() && t.regions.iter().any(|r| absolute::handles(r.kind)) {
-                forms.push((format!("{name}+abs"), code));
+                forms.push((format!("{name}+abs"), code.clone(), None));
+                // Executables with DWARF: also predict `.debug_info` fields.
+                if let Some(d) = Dwarf::for_pair(old, new, t, opts.max_window) {
+                    forms.push((format!("{name}+abs+dwarf"), code, Some(d)));
+                }
             }
-            for (variant, code) in forms {
-                let body = zref::encode_ref(&old_t, t, new, params.level, &code)?;
+            for (variant, code, dwarf) in forms {
+                let body = zref::encode_ref(&old_t, t, new, params.level, &code, dwarf.as_ref())?;
                 let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
                 consider(
                     Built {

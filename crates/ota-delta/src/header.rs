@@ -15,7 +15,7 @@ pub const MAGIC: [u8; 2] = [0xD7, 0x0A];
 /// Offset of the format version byte (the same in every version).
 pub const VERSION_OFFSET: usize = MAGIC.len();
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 
 /// Flag: applying needs the whole old image in memory (e.g. zstd reference prefix).
 pub const FLAG_NEEDS_FULL_OLD: u8 = 1;

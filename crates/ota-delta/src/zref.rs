@@ -9,6 +9,7 @@
 use crate::container::{self, PacketSource, StreamReader, ZstdParams};
 use crate::error::{Error, Result};
 use crate::oldview::transform_image;
+use crate::transform::dwarf::Dwarf;
 use crate::transform::{Region, Transform, absolute};
 use crate::varint;
 use std::io::{Read, Write};
@@ -23,16 +24,18 @@ pub fn ref_window_log(old_len: usize, new_len: usize) -> u32 {
 }
 
 /// Encodes the `ZstdRef` body. With `code` regions of the new image non-empty, code in both
-/// images is compared in absolute-target form.
+/// images is compared in absolute-target form; with `dwarf`, the old image's `.debug_info`
+/// fields are predicted through its maps.
 pub fn encode_ref(
     old_t: &[u8],
     t: &Transform,
     new: &[u8],
     level: i32,
     code: &[Region],
+    dwarf: Option<&Dwarf>,
 ) -> Result<Vec<u8>> {
     let mut body = Vec::new();
-    let spec = encode_tables(t, code);
+    let spec = encode_tables(t, code, dwarf);
     // The transform table is stored or zstd-compressed, whichever is smaller.
     let zp = ZstdParams {
         level,
@@ -47,6 +50,16 @@ pub fn encode_ref(
         level,
         window_log: ref_window_log(old_t.len(), new.len()),
     };
+    let dwarfed;
+    let old_t = match dwarf {
+        Some(d) => {
+            let mut v = old_t.to_vec();
+            d.apply(&mut v, t);
+            dwarfed = v;
+            &dwarfed[..]
+        }
+        None => old_t,
+    };
     let frame = if code.is_empty() {
         container::zstd_compress(new, p, Some(old_t))?
     } else {
@@ -60,18 +73,28 @@ pub fn encode_ref(
     Ok(body)
 }
 
-/// Tables of the body: `transform_len: uvar`, the transform, then the code regions.
-fn encode_tables(t: &Transform, code: &[Region]) -> Vec<u8> {
+/// Tables of the body: `transform_len: uvar`, the transform, the code regions, then `0` or
+/// `1` and the DWARF table.
+fn encode_tables(t: &Transform, code: &[Region], dwarf: Option<&Dwarf>) -> Vec<u8> {
     let mut spec = Vec::new();
     t.encode(&mut spec);
     let mut out = Vec::new();
     varint::put_u64(&mut out, spec.len() as u64);
     out.extend_from_slice(&spec);
     absolute::encode_regions(code, &mut out);
+    match dwarf {
+        Some(d) => {
+            out.push(1);
+            d.encode(&mut out);
+        }
+        None => out.push(0),
+    }
     out
 }
 
-fn decode_tables(buf: &[u8]) -> Result<(Transform, Vec<Region>)> {
+type Tables = (Transform, Vec<Region>, Option<Dwarf>);
+
+fn decode_tables(buf: &[u8]) -> Result<Tables> {
     let mut p = 0usize;
     let n = usize::try_from(varint::get_u64(buf, &mut p)?).unwrap_or(usize::MAX);
     let end = p
@@ -81,10 +104,21 @@ fn decode_tables(buf: &[u8]) -> Result<(Transform, Vec<Region>)> {
     let t = Transform::decode(&buf[p..end])?;
     p = end;
     let code = absolute::decode_regions(buf, &mut p)?;
+    let dwarf = match buf.get(p) {
+        Some(0) => {
+            p += 1;
+            None
+        }
+        Some(1) => {
+            p += 1;
+            Some(Dwarf::decode(buf, &mut p)?)
+        }
+        _ => return Err(Error::corrupt("bad DWARF flag")),
+    };
     if p != buf.len() {
         return Err(Error::corrupt("trailing table bytes"));
     }
-    Ok((t, code))
+    Ok((t, code, dwarf))
 }
 
 /// Decodes a `ZstdRef` body given the whole old image.
@@ -110,8 +144,11 @@ pub fn apply_ref(
     let mut one = OnePacket(Some(coded));
     let mut r = StreamReader::new(0, codings[0])?;
     r.read_exact(&mut one, &mut spec)?;
-    let (t, code) = decode_tables(&spec)?;
+    let (t, code, dwarf) = decode_tables(&spec)?;
     let mut old_t = transform_image(old, &t);
+    if let Some(d) = &dwarf {
+        d.apply(&mut old_t, &t);
+    }
     if !code.is_empty() {
         absolute::forward(&mut old_t, &t.regions, &|x| t.map.map(x));
     }

@@ -101,12 +101,14 @@ fn damaged_in_place_patches_are_refused() {
 }
 
 #[test]
-fn version_2_patches_are_refused_as_unsupported() {
-    assert_eq!(FORMAT_VERSION, 3);
-    let (old, _, mut patch) = sample();
-    patch[VERSION_OFFSET] = 2;
-    match apply_vec(&old, &patch) {
-        Err(Error::Unsupported(msg)) => assert!(msg.contains("version 2"), "{msg}"),
-        r => panic!("expected Unsupported, got {r:?}"),
+fn version_2_and_3_patches_are_refused_as_unsupported() {
+    assert_eq!(FORMAT_VERSION, 4);
+    for v in [2u8, 3] {
+        let (old, _, mut patch) = sample();
+        patch[VERSION_OFFSET] = v;
+        match apply_vec(&old, &patch) {
+            Err(Error::Unsupported(msg)) => assert!(msg.contains(&format!("version {v}")), "{msg}"),
+            r => panic!("expected Unsupported, got {r:?}"),
+        }
     }
 }

@@ -18,7 +18,7 @@ const MIN_BLOCK: u64 = 48;
 const MIN_NAME_BLOCK: u64 = 16;
 
 /// Paints `[s, e)` with shift `d` over whatever was there.
-fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
+pub(super) fn paint(m: &mut BTreeMap<u64, (u64, i64)>, s: u64, e: u64, d: i64) {
     if e <= s {
         return;
     }
@@ -89,7 +89,7 @@ pub fn build_map(eo: &Elf, en: &Elf, blocks: &[(u64, u64, u64)], anchors: &[Anch
 }
 
 /// Merges equal consecutive shifts of painted pieces and bounds the table.
-fn to_map(m: BTreeMap<u64, (u64, i64)>) -> AddrMap {
+pub(super) fn to_map(m: BTreeMap<u64, (u64, i64)>) -> AddrMap {
     // Merge equal consecutive shifts (gaps inherit the previous shift anyway).
     let mut merged: Vec<(u64, i64, u64)> = Vec::new();
     for (s, (e, d)) in m {

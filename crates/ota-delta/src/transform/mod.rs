@@ -24,6 +24,7 @@ mod a64;
 pub mod absolute;
 pub mod anchors;
 mod arm;
+pub mod dwarf;
 pub mod elf;
 pub mod learn;
 mod ptr;
