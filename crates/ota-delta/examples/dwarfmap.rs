@@ -14,7 +14,43 @@ fn main() {
         .unwrap()
         .1;
     let d = Dwarf::for_pair(&old, &new, &t, 128 << 20).expect("dwarf");
-    println!("offset map entries {}", d.offs.len());
+    let mut tt = Vec::new();
+    t.encode(&mut tt);
+    let ttz = zstd_compress(
+        &tt,
+        ZstdParams {
+            level: 22,
+            window_log: 20,
+        },
+        None,
+    )
+    .unwrap()
+    .len();
+    println!(
+        "transform: map {} entries, names {}, {} bytes, {} compressed",
+        t.map.len(),
+        t.names.len(),
+        tt.len(),
+        ttz
+    );
+    let mut tb = Vec::new();
+    d.encode(&mut tb);
+    let tz = zstd_compress(
+        &tb,
+        ZstdParams {
+            level: 22,
+            window_log: 20,
+        },
+        None,
+    )
+    .unwrap()
+    .len();
+    println!(
+        "offset map entries {}, table {} bytes, {} compressed",
+        d.offs.len(),
+        tb.len(),
+        tz
+    );
     let mut o = transform_image(&old, &t);
     let en = elf::parse(&new).unwrap();
     let eo = elf::parse(&old).unwrap();

@@ -4,11 +4,13 @@
 //! `sections OLD NEW` learns the transform like `diff`, converts both images as the
 //! `ZstdRef` candidate does, and prints for every section of the new image (sections below
 //! 4 KiB are pooled) its size and the cost of compressing it alone with zstd -22 against (a)
-//! the whole converted old image and (b) the old section of the same name only.
+//! the whole converted old image and (b) the old section of the same name only. The old
+//! image is DWARF-predicted unless `NO_DWARF` is set.
 
 use ota_delta::DiffOptions;
 use ota_delta::container::{ZstdParams, zstd_compress};
 use ota_delta::oldview::transform_image;
+use ota_delta::transform::dwarf::Dwarf;
 use ota_delta::transform::{self, absolute, elf};
 use ota_delta::zref::ref_window_log;
 
@@ -22,6 +24,11 @@ fn main() {
     let eo = elf::parse(&old).expect("old elf");
     let en = elf::parse(&new).expect("new elf");
     let mut old_a = transform_image(&old, &t);
+    if std::env::var("NO_DWARF").is_err()
+        && let Some(d) = Dwarf::for_pair(&old, &new, &t, opts.max_window)
+    {
+        d.apply(&mut old_a, &t);
+    }
     absolute::forward(&mut old_a, &t.regions, &|x| t.map.map(x));
     let code: Vec<_> = en
         .regions(&new)

@@ -195,8 +195,17 @@ pub fn diff_with_report(
                     forms.push((format!("{name}+abs+dwarf"), code, Some(d)));
                 }
             }
-            for (variant, code, dwarf) in forms {
-                let body = zref::encode_ref(&old_t, t, new, params.level, &code, dwarf.as_ref())?;
+            // The last (richest) form also split per ELF section, each against its old one.
+            let pieces = zref::elf_pieces(old, new);
+            let split = (!pieces.is_empty())
+                .then(|| forms.last().cloned())
+                .flatten()
+                .map(|(n, c, d)| (format!("{n}+split"), c, d));
+            let forms = forms.into_iter().map(|(n, c, d)| (n, c, d, &[][..]));
+            let split = split.into_iter().map(|(n, c, d)| (n, c, d, &pieces[..]));
+            for (variant, code, dwarf, pcs) in forms.chain(split) {
+                let body =
+                    zref::encode_ref(&old_t, t, new, params.level, &code, dwarf.as_ref(), pcs)?;
                 let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
                 consider(
                     Built {

@@ -18,8 +18,9 @@
 //!   rewrite on the fly. See [`transform`].
 //! * **No single method wins everywhere.** [`diff`] builds several candidates (transformed or
 //!   plain suffix-array matching with separate zstd streams, zstd with the transformed old
-//!   image as reference, optionally with calls in absolute-target form in both images, plain
-//!   zstd) and keeps the smallest.
+//!   image as reference, optionally with calls in absolute-target form in both images, with
+//!   the old image's DWARF fields predicted ([`transform::dwarf`]) and split into one frame
+//!   per ELF section against the matching old section, plain zstd) and keeps the smallest.
 
 pub mod apply;
 pub mod bsd;

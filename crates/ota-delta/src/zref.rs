@@ -10,7 +10,7 @@ use crate::container::{self, PacketSource, StreamReader, ZstdParams};
 use crate::error::{Error, Result};
 use crate::oldview::transform_image;
 use crate::transform::dwarf::Dwarf;
-use crate::transform::{Region, Transform, absolute};
+use crate::transform::{Region, Transform, absolute, elf};
 use crate::varint;
 use std::io::{Read, Write};
 use zstd::zstd_safe::{self, DCtx};
@@ -33,9 +33,10 @@ pub fn encode_ref(
     level: i32,
     code: &[Region],
     dwarf: Option<&Dwarf>,
+    pieces: &[Piece],
 ) -> Result<Vec<u8>> {
     let mut body = Vec::new();
-    let spec = encode_tables(t, code, dwarf);
+    let spec = encode_tables(t, code, dwarf, pieces);
     // The transform table is stored or zstd-compressed, whichever is smaller.
     let zp = ZstdParams {
         level,
@@ -60,22 +61,140 @@ pub fn encode_ref(
         }
         None => old_t,
     };
-    let frame = if code.is_empty() {
-        container::zstd_compress(new, p, Some(old_t))?
+    let (old_a, new_a);
+    let (old_a, new_a) = if code.is_empty() {
+        (old_t, new)
     } else {
-        let mut old_a = old_t.to_vec();
-        absolute::forward(&mut old_a, &t.regions, &|x| t.map.map(x));
-        let mut new_a = new.to_vec();
-        absolute::forward(&mut new_a, code, &|x| x);
-        container::zstd_compress(&new_a, p, Some(&old_a))?
+        let mut o = old_t.to_vec();
+        absolute::forward(&mut o, &t.regions, &|x| t.map.map(x));
+        let mut n = new.to_vec();
+        absolute::forward(&mut n, code, &|x| x);
+        (old_a, new_a) = (o, n);
+        (&old_a[..], &new_a[..])
     };
-    body.extend_from_slice(&frame);
+    if pieces.is_empty() {
+        body.extend_from_slice(&container::zstd_compress(new_a, p, Some(old_a))?);
+        return Ok(body);
+    }
+    let mut at = 0usize;
+    for pc in pieces {
+        let (rs, re) = pc.ref_range(old_a.len())?;
+        let n = usize::try_from(pc.new_len).map_err(|_| Error::corrupt("piece"))?;
+        let part = new_a
+            .get(at..at + n)
+            .ok_or_else(|| Error::corrupt("pieces exceed the new image"))?;
+        let pp = ZstdParams {
+            level,
+            window_log: ref_window_log(re - rs, n),
+        };
+        let f = container::zstd_compress(part, pp, Some(&old_a[rs..re]))?;
+        varint::put_u64(&mut body, f.len() as u64);
+        body.extend_from_slice(&f);
+        at += n;
+    }
+    if at != new_a.len() {
+        return Err(Error::corrupt("pieces do not cover the new image"));
+    }
     Ok(body)
+}
+
+/// One separately coded piece of the new image (`ZstdRef` split form): the next `new_len`
+/// bytes of the new image, coded with `old'[ref_start..ref_start + ref_len]` as reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// Bytes of the new image in this piece.
+    pub new_len: u64,
+    /// Start of the reference in the (converted) old image.
+    pub ref_start: u64,
+    /// Length of the reference.
+    pub ref_len: u64,
+}
+
+/// Most pieces a patch may carry.
+pub const MAX_PIECES: usize = 4096;
+
+impl Piece {
+    fn ref_range(&self, old_len: usize) -> Result<(usize, usize)> {
+        let s = usize::try_from(self.ref_start).map_err(|_| Error::corrupt("piece ref"))?;
+        let l = usize::try_from(self.ref_len).map_err(|_| Error::corrupt("piece ref"))?;
+        let e = s
+            .checked_add(l)
+            .filter(|&e| e <= old_len)
+            .ok_or_else(|| Error::corrupt("piece reference outside the old image"))?;
+        Ok((s, e))
+    }
+}
+
+/// Split form for ELF images: one piece per section of the new image with file bytes of at
+/// least 4 KiB (runs of smaller sections and gaps form pieces of their own), referencing the
+/// old section of the same name, or the whole old image if there is none. Empty if either
+/// image is not ELF.
+pub fn elf_pieces(old: &[u8], new: &[u8]) -> Vec<Piece> {
+    let (Some(eo), Some(en)) = (elf::parse(old), elf::parse(new)) else {
+        return Vec::new();
+    };
+    const BIG: u64 = 4096;
+    let mut secs: Vec<_> = en
+        .sections
+        .iter()
+        .filter(|s| s.typ != 8 && s.size >= BIG)
+        .filter(|s| {
+            s.off
+                .checked_add(s.size)
+                .is_some_and(|e| e <= new.len() as u64)
+        })
+        .collect();
+    secs.sort_by_key(|s| s.off);
+    let whole = |len: u64| Piece {
+        new_len: len,
+        ref_start: 0,
+        ref_len: old.len() as u64,
+    };
+    let mut out = Vec::new();
+    let mut cur = 0u64;
+    for s in secs {
+        if s.off < cur {
+            continue;
+        }
+        if s.off > cur {
+            out.push(whole(s.off - cur));
+        }
+        let r = eo
+            .sections
+            .iter()
+            .find(|o| o.name == s.name && o.typ != 8 && o.size > 0)
+            .filter(|o| {
+                o.off
+                    .checked_add(o.size)
+                    .is_some_and(|e| e <= old.len() as u64)
+            });
+        out.push(match r {
+            Some(o) => Piece {
+                new_len: s.size,
+                ref_start: o.off,
+                ref_len: o.size,
+            },
+            None => whole(s.size),
+        });
+        cur = s.off + s.size;
+    }
+    if cur < new.len() as u64 {
+        out.push(whole(new.len() as u64 - cur));
+    }
+    if out.len() < 2 || out.len() > MAX_PIECES {
+        return Vec::new();
+    }
+    out
 }
 
 /// Tables of the body: `transform_len: uvar`, the transform, the code regions, then `0` or
 /// `1` and the DWARF table.
-fn encode_tables(t: &Transform, code: &[Region], dwarf: Option<&Dwarf>) -> Vec<u8> {
+fn encode_tables(
+    t: &Transform,
+    code: &[Region],
+    dwarf: Option<&Dwarf>,
+    pieces: &[Piece],
+) -> Vec<u8> {
     let mut spec = Vec::new();
     t.encode(&mut spec);
     let mut out = Vec::new();
@@ -89,10 +208,16 @@ fn encode_tables(t: &Transform, code: &[Region], dwarf: Option<&Dwarf>) -> Vec<u
         }
         None => out.push(0),
     }
+    varint::put_u64(&mut out, pieces.len() as u64);
+    for pc in pieces {
+        varint::put_u64(&mut out, pc.new_len);
+        varint::put_u64(&mut out, pc.ref_start);
+        varint::put_u64(&mut out, pc.ref_len);
+    }
     out
 }
 
-type Tables = (Transform, Vec<Region>, Option<Dwarf>);
+type Tables = (Transform, Vec<Region>, Option<Dwarf>, Vec<Piece>);
 
 fn decode_tables(buf: &[u8]) -> Result<Tables> {
     let mut p = 0usize;
@@ -115,10 +240,23 @@ fn decode_tables(buf: &[u8]) -> Result<Tables> {
         }
         _ => return Err(Error::corrupt("bad DWARF flag")),
     };
+    let n = varint::get_u64(buf, &mut p)? as usize;
+    if n > MAX_PIECES {
+        return Err(Error::corrupt("too many pieces"));
+    }
+    let mut pieces = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut g = || varint::get_u64(buf, &mut p);
+        pieces.push(Piece {
+            new_len: g()?,
+            ref_start: g()?,
+            ref_len: g()?,
+        });
+    }
     if p != buf.len() {
         return Err(Error::corrupt("trailing table bytes"));
     }
-    Ok((t, code, dwarf))
+    Ok((t, code, dwarf, pieces))
 }
 
 /// Decodes a `ZstdRef` body given the whole old image.
@@ -144,7 +282,7 @@ pub fn apply_ref(
     let mut one = OnePacket(Some(coded));
     let mut r = StreamReader::new(0, codings[0])?;
     r.read_exact(&mut one, &mut spec)?;
-    let (t, code, dwarf) = decode_tables(&spec)?;
+    let (t, code, dwarf, pieces) = decode_tables(&spec)?;
     let mut old_t = transform_image(old, &t);
     if let Some(d) = &dwarf {
         d.apply(&mut old_t, &t);
@@ -152,22 +290,57 @@ pub fn apply_ref(
     if !code.is_empty() {
         absolute::forward(&mut old_t, &t.regions, &|x| t.map.map(x));
     }
-    let mut frame = ZSTD_MAGIC.to_vec();
-    body.read_to_end(&mut frame)?;
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest)?;
     let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
-    let mut dst = Vec::with_capacity(cap);
-    let mut dctx = DCtx::create();
-    dctx.ref_prefix(&old_t[..])
-        .map_err(|c| Error::corrupt(zstd_safe::get_error_name(c)))?;
-    let n = dctx
-        .decompress(&mut dst, &frame)
-        .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
-    if n as u64 != new_len {
-        return Err(Error::corrupt("decoded size differs from header"));
+    let mut ctx_mem = 0usize;
+    let mut decode = |frame: &[u8], prefix: &[u8], len: usize| -> Result<Vec<u8>> {
+        let mut dctx = DCtx::create();
+        let mut f = ZSTD_MAGIC.to_vec();
+        f.extend_from_slice(frame);
+        let mut dst = Vec::with_capacity(len);
+        dctx.ref_prefix(prefix)
+            .map_err(|c| Error::corrupt(zstd_safe::get_error_name(c)))?;
+        let n = dctx
+            .decompress(&mut dst, &f)
+            .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
+        if n != len {
+            return Err(Error::corrupt("decoded size differs from header"));
+        }
+        ctx_mem = ctx_mem.max(dctx.sizeof());
+        Ok(dst)
+    };
+    let mut dst;
+    let mut largest = 0usize;
+    if pieces.is_empty() {
+        dst = decode(&rest, &old_t, cap)?;
+        largest = dst.len();
+    } else {
+        dst = Vec::with_capacity(cap);
+        let mut p = 0usize;
+        for pc in &pieces {
+            let (rs, re) = pc.ref_range(old_t.len())?;
+            let coded = usize::try_from(varint::get_u64(&rest, &mut p)?).unwrap_or(usize::MAX);
+            let frame = p
+                .checked_add(coded)
+                .and_then(|e| rest.get(p..e))
+                .ok_or_else(|| Error::corrupt("truncated piece"))?;
+            p += coded;
+            let n = usize::try_from(pc.new_len)
+                .ok()
+                .filter(|&n| n <= cap - dst.len())
+                .ok_or_else(|| Error::corrupt("pieces exceed the new image"))?;
+            let part = decode(frame, &old_t[rs..re], n)?;
+            largest = largest.max(part.len());
+            dst.extend_from_slice(&part);
+        }
+        if p != rest.len() || dst.len() != cap {
+            return Err(Error::corrupt("pieces do not match the new image"));
+        }
     }
     absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
-    Ok(old.len() + old_t.len() + frame.len() + dst.len() + dctx.sizeof())
+    Ok(old.len() + old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
 }
 
 /// Hands out one buffer as the only packet of stream 0.

@@ -52,10 +52,11 @@ fn sample_patches() -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
         let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
         let p = diff(&a, &b, &streaming).unwrap();
         v.push((a.clone(), b.clone(), p));
-        // Full-old patch: transform and code-region tables, absolute-target form.
+        // Full-old patch: transform and code-region tables, absolute-target form (split per
+        // section since format version 4).
         let (p, rep) = ota_delta::diff_with_report(&a, &b, &DiffOptions::default()).unwrap();
         let best = rep.iter().min_by_key(|c| c.patch_bytes).unwrap();
-        assert!(best.variant.ends_with("+abs"), "{rep:?}");
+        assert!(best.variant.ends_with("+abs+split"), "{rep:?}");
         v.push((a, b, p));
     }
     v

@@ -23,6 +23,9 @@ use crate::error::{Error, Result};
 use crate::varint;
 use std::collections::{BTreeMap, HashMap};
 
+/// Fewest field uses that justify keeping an offset-map entry.
+const MIN_USES: usize = 2;
+
 /// Learning rounds (each matches the debug sections once).
 const ROUNDS: usize = 2;
 
@@ -95,7 +98,32 @@ impl Dwarf {
                 .collect();
             d = Dwarf::learn(&eo, old.len(), &en, new.len(), &blocks)?;
         }
+        d.prune(old, t);
         Some(d)
+    }
+
+    /// Drops offset-map entries that fewer than [`MIN_USES`] fields of the old image use
+    /// (each costs table bytes; their offsets inherit the previous entry's shift), then
+    /// merges equal neighbours.
+    fn prune(&mut self, old: &[u8], t: &Transform) {
+        let mut seen = Vec::new();
+        self.walk(&mut old.to_vec(), t, Some(&mut seen));
+        let starts: Vec<u64> = self.offs.starts.clone();
+        let mut uses = vec![0usize; starts.len()];
+        for x in seen {
+            let i = starts.partition_point(|&s| s <= x);
+            if i > 0 {
+                uses[i - 1] += 1;
+            }
+        }
+        let mut kept: Vec<(u64, i64)> = Vec::new();
+        for (k, (&s, &d)) in starts.iter().zip(&self.offs.deltas).enumerate() {
+            if uses[k] < MIN_USES || kept.last().is_some_and(|l| l.1 == d) {
+                continue;
+            }
+            kept.push((s, d));
+        }
+        self.offs = AddrMap::new(kept);
     }
 
     /// Learns the offset map from matched blocks `(old_off, new_off, len)` (file offsets);
@@ -192,6 +220,11 @@ impl Dwarf {
     /// `.debug_info` and `.debug_abbrev` as they are in `img` before the call. Ranges outside
     /// `img` are ignored.
     pub fn apply(&self, img: &mut [u8], t: &Transform) {
+        self.walk(img, t, None);
+    }
+
+    /// [`Dwarf::apply`], also collecting the old file offsets whose shift a field used.
+    fn walk(&self, img: &mut [u8], t: &Transform, seen: Option<&mut Vec<u64>>) {
         let len = img.len();
         let get = |(o, l): (u64, u64)| {
             let s = usize::try_from(o).ok()?;
@@ -210,6 +243,7 @@ impl Dwarf {
             abbrev: &abbrev,
             out: &mut img[is..ie],
             tables: HashMap::new(),
+            seen,
         };
         w.run();
         if let Some(r) = self.ranges.and_then(get) {
@@ -246,6 +280,7 @@ struct Walker<'a> {
     abbrev: &'a [u8],
     out: &'a mut [u8],
     tables: HashMap<u64, Option<Table>>,
+    seen: Option<&'a mut Vec<u64>>,
 }
 
 fn uleb(b: &[u8], p: &mut usize) -> Option<u64> {
@@ -439,6 +474,9 @@ impl Walker<'_> {
                 let v = rd(info, p, 4)?;
                 let at = base.wrapping_add(cu as u64);
                 let dcu = self.d.offs.map(at).wrapping_sub(at);
+                if let Some(s) = self.seen.as_deref_mut() {
+                    s.push(at);
+                }
                 self.shift(p, v, at.wrapping_add(v), dcu);
                 p + 4
             }
@@ -490,6 +528,9 @@ impl Walker<'_> {
     /// Rewrites the 32-bit offset `v` at `p` whose target is at old file offset `x`: the new
     /// value is `v + shift(x) - minus`, if it fits.
     fn shift(&mut self, p: usize, v: u64, x: u64, minus: u64) {
+        if let Some(s) = self.seen.as_deref_mut() {
+            s.push(x);
+        }
         let d = self.d.offs.map(x).wrapping_sub(x).wrapping_sub(minus);
         let nv = v.wrapping_add(d);
         if nv <= u64::from(u32::MAX) {
