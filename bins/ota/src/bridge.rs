@@ -41,11 +41,15 @@ impl GatewayHandler for DeviceBridge {
     fn on_device_message(&self, device: &DeviceId, message: DeviceMessage) {
         let input = match message {
             DeviceMessage::Inform {
-                version, module, ..
+                version,
+                module,
+                delta_formats,
+                ..
             } => DeviceInput::Inform {
                 device: key(device),
                 module,
                 version,
+                delta_formats,
             },
             DeviceMessage::Progress {
                 step, desc, module, ..

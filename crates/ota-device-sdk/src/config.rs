@@ -49,6 +49,10 @@ pub struct DeviceConfig {
     /// manifest signed by one of them, unexpired and not older than the running version
     /// (see `crate::verify`); empty turns signature checks off.
     pub trusted_keys: Vec<String>,
+    /// Tell the platform (in every version report) that this device applies `ota-delta`
+    /// patches of the format this SDK decodes, so it may be sent server-generated deltas.
+    /// Default: on. Turn it off for a device that cannot keep or patch its running image.
+    pub apply_deltas: bool,
 }
 
 impl DeviceConfig {
@@ -76,6 +80,7 @@ impl DeviceConfig {
             min_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(30),
             trusted_keys: Vec::new(),
+            apply_deltas: true,
         }
     }
 

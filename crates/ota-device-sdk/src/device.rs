@@ -203,7 +203,8 @@ impl<H> Device<H> {
     }
 
     /// Reports the running `version` of `module` (`None`: the default module) on `inform`.
-    /// Do it at boot and right after an update; the platform decides success by it.
+    /// Do it at boot and right after an update; the platform decides success by it. The
+    /// report also says which delta formats the device applies (`DeviceConfig::apply_deltas`).
     pub async fn report_version(
         &self,
         module: Option<&str>,
@@ -213,6 +214,11 @@ impl<H> Device<H> {
             id: Some(self.next_id()),
             version: version.to_owned(),
             module: module.map(str::to_owned),
+            delta_formats: if self.config().apply_deltas {
+                vec![ota_delta::header::FORMAT_VERSION]
+            } else {
+                Vec::new()
+            },
         };
         self.publish(TopicKind::Inform, &msg, QoS::AtLeastOnce)
             .await

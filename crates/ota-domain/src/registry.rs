@@ -39,6 +39,9 @@ pub struct ModuleVersion {
     pub module_name: String,
     pub version: String,
     pub reported_at: Millis,
+    /// The delta patch format versions the device said it can apply (empty: none).
+    #[serde(default)]
+    pub delta_formats: Vec<u8>,
 }
 
 /// Static groups hold an explicit member list; dynamic groups hold a filter that is

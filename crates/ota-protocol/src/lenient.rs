@@ -112,6 +112,20 @@ pub(crate) fn opt_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D:
         .map_err(serde::de::Error::custom)
 }
 
+/// `#[serde(deserialize_with)]`: small non-negative integers from an array (numbers or
+/// numeric strings); anything else, or entries out of range, are dropped: an optional
+/// capability never makes a report invalid.
+pub(crate) fn small_ints<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    let Value::Array(items) = Value::deserialize(d)? else {
+        return Ok(Vec::new());
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|v| scalar_int(v).ok().flatten())
+        .filter_map(|i| u8::try_from(i).ok())
+        .collect())
+}
+
 /// `#[serde(deserialize_with)]`: a flag given as `1`/`0`, `"1"`, or `true`/`false`.
 pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match Value::deserialize(d)? {

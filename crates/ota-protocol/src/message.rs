@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::lenient::{self, opt_i64, opt_text, opt_u64};
+use crate::lenient::{self, opt_i64, opt_text, opt_u64, small_ints};
 use crate::{DeviceTopic, Direction, ProtocolError, TopicKind};
 
 /// A progress step (spec §2.4): a percentage, or one of the failure codes.
@@ -86,6 +86,9 @@ pub enum DeviceMessage {
         version: String,
         /// The module; `None` for the default module.
         module: Option<String>,
+        /// `params.deltaFormats`: the `ota-delta` patch format versions the device can apply
+        /// (an extension; Aliyun devices send none and never get server-generated deltas).
+        delta_formats: Vec<u8>,
     },
     /// `progress`: how far the update of `module` got, or how it failed.
     Progress {
@@ -134,6 +137,8 @@ struct VersionParams {
     version: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     module: Option<String>,
+    #[serde(default, rename = "deltaFormats", deserialize_with = "small_ints")]
+    delta_formats: Vec<u8>,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +220,7 @@ impl DeviceMessage {
                     id: env.id,
                     version,
                     module: module(p.module),
+                    delta_formats: p.delta_formats,
                 })
             }
             TopicKind::Progress => {
@@ -298,9 +304,13 @@ impl DeviceMessage {
                 id,
                 version,
                 module,
+                delta_formats,
             } => {
                 put("version", Some(version));
                 put("module", module.as_ref());
+                if !delta_formats.is_empty() {
+                    params.insert("deltaFormats".to_owned(), json!(delta_formats));
+                }
                 id
             }
             DeviceMessage::Progress {

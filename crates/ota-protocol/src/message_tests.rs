@@ -18,7 +18,8 @@ fn inform_with_string_or_numeric_id() {
         Ok(DeviceMessage::Inform {
             id: Some("123".into()),
             version: "1.0.1".into(),
-            module: Some("MCU".into())
+            module: Some("MCU".into()),
+            delta_formats: vec![],
         })
     );
     let m = parse(TopicKind::Inform, r#"{"id":7,"params":{"version":"2.0"}}"#);
@@ -27,7 +28,8 @@ fn inform_with_string_or_numeric_id() {
         Ok(DeviceMessage::Inform {
             id: Some("7".into()),
             version: "2.0".into(),
-            module: None
+            module: None,
+            delta_formats: vec![],
         })
     );
     // An empty module is the default module.
@@ -40,9 +42,37 @@ fn inform_with_string_or_numeric_id() {
         Ok(DeviceMessage::Inform {
             id: None,
             version: "2.0".into(),
-            module: None
+            module: None,
+            delta_formats: vec![],
         })
     );
+}
+
+#[test]
+fn inform_delta_formats_are_read_leniently() {
+    let rows = [
+        (r#"{"params":{"version":"2","deltaFormats":[3]}}"#, vec![3]),
+        (
+            r#"{"params":{"version":"2","deltaFormats":[2,"3"]}}"#,
+            vec![2, 3],
+        ),
+        // Malformed capability data never makes the report invalid.
+        (
+            r#"{"params":{"version":"2","deltaFormats":[300,-1,"x",3]}}"#,
+            vec![3],
+        ),
+        (r#"{"params":{"version":"2","deltaFormats":"3"}}"#, vec![]),
+        (r#"{"params":{"version":"2","deltaFormats":null}}"#, vec![]),
+        (r#"{"params":{"version":"2"}}"#, vec![]),
+    ];
+    for (payload, want) in rows {
+        match parse(TopicKind::Inform, payload) {
+            Ok(DeviceMessage::Inform { delta_formats, .. }) => {
+                assert_eq!(delta_formats, want, "{payload}")
+            }
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -213,6 +243,7 @@ fn encoded_messages_parse_back() {
             id: Some("1".into()),
             version: "1.2.3".into(),
             module: Some("MCU".into()),
+            delta_formats: vec![2, 3],
         },
         DeviceMessage::Progress {
             id: Some("2".into()),

@@ -23,10 +23,12 @@ pub struct DeltaRow {
     pub finished_at: Option<i64>,
     /// Generation progress, 0..=100.
     pub progress: i64,
+    /// Patch format version of a READY delta (devices must support it); 0 before.
+    pub format: i64,
 }
 
 const COLS: &str = "firmware_id, src_version, src_firmware_id, status, blob_key, size, md5, \
-                    sha256, error, created_at, finished_at, progress";
+                    sha256, error, created_at, finished_at, progress, format";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
     Ok(DeltaRow {
@@ -42,6 +44,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
         created_at: r.try_get("created_at")?,
         finished_at: r.try_get("finished_at")?,
         progress: r.try_get("progress")?,
+        format: r.try_get("format")?,
     })
 }
 
@@ -156,7 +159,7 @@ impl Store {
     pub async fn finish_delta(&self, d: &DeltaRow) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
-             sha256 = $5, error = $6, finished_at = $7, progress = $10 \
+             sha256 = $5, error = $6, finished_at = $7, progress = $10, format = $11 \
              WHERE firmware_id = $8 AND src_version = $9",
         )
         .bind(d.status.as_str())
@@ -169,6 +172,7 @@ impl Store {
         .bind(d.firmware_id.as_str())
         .bind(d.src_version.as_str())
         .bind(d.progress)
+        .bind(d.format)
         .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_delta_progress.sql"),
         include_str!("../migrations/postgres/0004_delta_progress.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_delta_formats.sql"),
+        include_str!("../migrations/postgres/0005_delta_formats.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

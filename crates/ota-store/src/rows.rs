@@ -171,6 +171,10 @@ pub(crate) fn module_version(row: &AnyRow) -> Result<ModuleVersion> {
         module_name: get(row, "module_name")?,
         version: get(row, "version")?,
         reported_at: get(row, "reported_at")?,
+        delta_formats: get::<String>(row, "delta_formats")?
+            .split(',')
+            .filter_map(|v| v.parse().ok())
+            .collect(),
     })
 }
 

@@ -8,11 +8,22 @@ use ota_domain::{DeviceKey, DeviceName, ProductKey};
 use sqlx::Row;
 use std::collections::HashMap;
 
-const MV_COLS: &str = "d.product_key, d.device_name, m.module_name, m.version, m.reported_at \
+const MV_COLS: &str = "d.product_key, d.device_name, m.module_name, m.version, m.reported_at, \
+                       m.delta_formats \
                        FROM module_versions m JOIN devices d ON d.id = m.device_id";
 
+/// Stored as `2,3`.
+fn formats_text(formats: &[u8]) -> String {
+    formats
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Store {
-    /// Records reported versions in one transaction. A report older than the stored one is
+    /// Records reported versions (and the delta formats the device can apply) in one
+    /// transaction. A report older than the stored one is
     /// ignored, so a late duplicate never rolls a version back; unknown devices are skipped.
     pub async fn upsert_module_versions(&self, reports: &[ModuleVersion]) -> Result<()> {
         if reports.is_empty() {
@@ -47,21 +58,23 @@ impl Store {
         for chunk in reports.chunks(ROWS) {
             let mut q = Q::with(
                 self.dialect(),
-                "INSERT INTO module_versions (device_id, module_name, version, reported_at) \
-                 SELECT d.id, v.column3, v.column4, v.column5 FROM ",
+                "INSERT INTO module_versions (device_id, module_name, version, reported_at, \
+                 delta_formats) SELECT d.id, v.column3, v.column4, v.column5, v.column6 FROM ",
             );
             q.values(chunk, |q, r| {
                 q.bind(r.product_key.as_str())
                     .then(r.device_name.as_str())
                     .then(r.module_name.as_str())
                     .then(r.version.as_str())
-                    .then(r.reported_at);
+                    .then(r.reported_at)
+                    .then(formats_text(&r.delta_formats));
             })
             .push(
                 " JOIN devices d ON d.product_key = v.column1 AND d.device_name = v.column2 \
                  WHERE true ORDER BY v.column1, v.column2, v.column3 \
                  ON CONFLICT (device_id, module_name) DO UPDATE \
-                 SET version = excluded.version, reported_at = excluded.reported_at \
+                 SET version = excluded.version, reported_at = excluded.reported_at, \
+                 delta_formats = excluded.delta_formats \
                  WHERE module_versions.reported_at <= excluded.reported_at",
             );
             q.execute(&mut *tx).await?;

@@ -2,11 +2,13 @@
 //! version (when adding the package, or later); the background generation is visible in
 //! the API; at push time the device that reported that version gets the signed delta
 //! (`isDiff`) by HTTPS or MQTT block download and rebuilds the new image with the SDK,
-//! while a device on another version gets the full package.
+//! while a device on another version, or one that does not say it applies deltas, gets the
+//! full package.
 
 use crate::fixtures::{self, expect_push, fleet, job, unique};
 use crate::harness::{Server, poll_value};
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
+use ota_device_sdk::{Device, DeviceConfig};
 use serde_json::{Value, json};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -62,7 +64,7 @@ async fn upload_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_get_the_delta_for_their_version() {
     let server = Server::start().await;
-    let fleet = fleet(&server, 2).await;
+    let fleet = fleet(&server, 3).await;
     let old = fixtures::payload(64 * 1024, 3);
     let mut new = old.clone();
     new[1000..1100].fill(0xAB);
@@ -90,7 +92,21 @@ async fn devices_get_the_delta_for_their_version() {
     for (creds, version) in fleet.devices.iter().zip(["1.0.0", "0.9.0"]) {
         devices.push(fixtures::online_trusting(&server, creds, version).await);
     }
-    fixtures::wait_reported(&server, &fleet.pk, 2).await;
+    // On 1.0.0 too, but its reports do not say it applies deltas (as an Aliyun device).
+    let creds = &fleet.devices[2];
+    let mut cfg = DeviceConfig::new(
+        &creds.product_key,
+        &creds.device_name,
+        &creds.device_secret,
+        "127.0.0.1",
+        server.mqtt.port(),
+    );
+    cfg.apply_deltas = false;
+    let plain = Device::connect(cfg, fixtures::Keep::default())
+        .await
+        .unwrap();
+    plain.report_version(None, "1.0.0").await.unwrap();
+    fixtures::wait_reported(&server, &fleet.pk, 3).await;
     let batch = job(
         &server,
         &fixtures::Package {
@@ -117,8 +133,13 @@ async fn devices_get_the_delta_for_their_version() {
     assert!(!push.data.is_diff, "{push:?}");
     assert_eq!(push.data.size, Some(new.len() as u64));
     devices[1].run_update(&push).await.expect("full update");
+    // On 1.0.0 without delta support: the full package.
+    let push = expect_push(&plain).await;
+    assert!(!push.data.is_diff, "{push:?}");
+    assert_eq!(push.data.size, Some(new.len() as u64));
+    plain.run_update(&push).await.expect("full update");
     let id = fixtures::id(&batch);
-    for i in 0..2 {
+    for i in 0..3 {
         server.wait_status(&id, fleet.name(i), "SUCCEEDED").await;
     }
 }

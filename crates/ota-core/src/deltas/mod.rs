@@ -10,8 +10,9 @@
 //!
 //! At push time a task whose device reported `src_version` gets the READY delta for that
 //! version (by HTTPS URL, or over MQTT block download as stream file 2), described as a
-//! differential package (`isDiff`, signed manifest with `srcVersion`); otherwise the full
-//! package. Operator-uploaded differential packages are untouched: they are not full, so
+//! differential package (`isDiff`, signed manifest with `srcVersion`), if the device said it
+//! applies that patch format (`deltaFormats` on inform; Aliyun devices never do, so they
+//! always get full packages); otherwise the full package. Operator-uploaded differential packages are untouched: they are not full, so
 //! they are never replaced.
 
 use crate::{Core, CoreResult};
@@ -66,7 +67,8 @@ fn view(d: &DeltaRow) -> DeltaView {
     }
 }
 
-type Ready = Arc<HashMap<String, FirmwareFile>>;
+/// READY deltas of a package by source version: the patch file and its format version.
+type Ready = Arc<HashMap<String, (FirmwareFile, u8)>>;
 
 /// Worker permits and the push-side cache.
 pub(crate) struct DeltaState {
@@ -221,6 +223,7 @@ impl Core {
                     created_at: now,
                     finished_at: None,
                     progress: 0,
+                    format: 0,
                 })
                 .await?;
         }
@@ -269,17 +272,15 @@ impl Core {
             rows.into_iter()
                 .filter(|d| d.status == "READY")
                 .filter_map(|d| {
-                    Some((
-                        d.src_version,
-                        FirmwareFile {
-                            name: String::new(),
-                            blob_key: d.blob_key?,
-                            size: d.size? as u64,
-                            md5: d.md5?,
-                            sha256: d.sha256?,
-                            sign_value: String::new(),
-                        },
-                    ))
+                    let file = FirmwareFile {
+                        name: String::new(),
+                        blob_key: d.blob_key?,
+                        size: d.size? as u64,
+                        md5: d.md5?,
+                        sha256: d.sha256?,
+                        sign_value: String::new(),
+                    };
+                    Some((d.src_version, (file, u8::try_from(d.format).ok()?)))
                 })
                 .collect(),
         );
@@ -290,6 +291,19 @@ impl Core {
             .unwrap_or_else(|e| e.into_inner())
             .insert(firmware_id.to_owned(), (now, Arc::clone(&ready)));
         Ok(ready)
+    }
+
+    /// Whether `task`'s device said (in its last version report of the module) that it
+    /// applies patches of `format`. Asked only when a delta is ready for its version.
+    async fn device_applies(&self, task: &Task, format: u8) -> CoreResult<bool> {
+        let versions = self
+            .store()
+            .module_versions(&crate::push::device_key(task))
+            .await?;
+        Ok(versions
+            .iter()
+            .find(|v| v.module_name == task.module_name)
+            .is_some_and(|v| v.delta_formats.contains(&format)))
     }
 
     /// The package to describe to `task`'s device: a differential variant of `firmware`
@@ -309,9 +323,12 @@ impl Core {
         let ready = self
             .ready_deltas(firmware.firmware_id.as_str(), now)
             .await?;
-        let Some(file) = ready.get(src) else {
+        let Some((file, format)) = ready.get(src) else {
             return Ok(None);
         };
+        if !self.device_applies(task, *format).await? {
+            return Ok(None);
+        }
         let mut variant = firmware.clone();
         let mut file = file.clone();
         file.name = firmware

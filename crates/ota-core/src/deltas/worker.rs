@@ -57,6 +57,7 @@ impl Core {
                     d.md5 = Some(file.md5);
                     d.sha256 = Some(file.sha256);
                     d.progress = 100;
+                    d.format = i64::from(ota_delta::header::FORMAT_VERSION);
                 }
                 Ok(None) => {
                     d.status = "SKIPPED".into();

@@ -82,6 +82,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                 device,
                 module,
                 version,
+                delta_formats,
             } => {
                 touched.insert(device.clone());
                 versions.push(ModuleVersion {
@@ -90,6 +91,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                     module_name: module.clone().unwrap_or_else(|| DEFAULT_MODULE.to_owned()),
                     version: version.clone(),
                     reported_at: now,
+                    delta_formats: delta_formats.clone(),
                 });
             }
             DeviceInput::Progress { device, .. } => {
@@ -120,6 +122,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                 device,
                 module,
                 version,
+                ..
             } => {
                 let module = module.unwrap_or_else(|| DEFAULT_MODULE.to_owned());
                 (device, Some(module), TaskEvent::VersionReported { version })

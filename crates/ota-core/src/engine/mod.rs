@@ -25,6 +25,8 @@ pub enum DeviceInput {
         device: DeviceKey,
         module: Option<String>,
         version: String,
+        /// The delta patch formats the device applies (`deltaFormats`).
+        delta_formats: Vec<u8>,
     },
     /// The device reported progress (`/ota/device/progress`).
     Progress {

@@ -41,7 +41,8 @@ async fn inform_and_progress_reach_the_handler() {
             DeviceMessage::Inform {
                 id: Some("1".into()),
                 version: "1.0.0".into(),
-                module: Some("MCU".into())
+                module: Some("MCU".into()),
+                delta_formats: vec![],
             }
         )
     );

@@ -20,6 +20,7 @@ fn request(src: &str) -> DeltaRow {
         created_at: T0,
         finished_at: None,
         progress: 0,
+        format: 0,
     }
 }
 
@@ -49,6 +50,7 @@ async fn package_deltas(s: &Store) {
     // Progress renewed the claim: not stale at T0 + 21 any more.
     assert!(s.claim_delta(T0 + 21, T0 + 26).await.unwrap().is_none());
     d.progress = 100;
+    d.format = 4;
     d.status = "READY".into();
     d.blob_key = Some("k".into());
     d.size = Some(10);
@@ -59,6 +61,7 @@ async fn package_deltas(s: &Store) {
     assert_eq!(all[0].status, "READY");
     assert_eq!(all[0].size, Some(10));
     assert_eq!(all[0].progress, 100);
+    assert_eq!(all[0].format, 4);
     assert!(s.claim_delta(T0 + 1000, T0 + 1000).await.unwrap().is_none());
 
     // Deleting the package's deltas returns the patches to delete; a late finish is told.

@@ -186,6 +186,22 @@ async fn module_versions(s: &Store) {
     s.upsert_module_versions(&twice).await.unwrap();
     let mcu = s.module_versions(&key("p", "d00002")).await.unwrap();
     assert_eq!(mcu[1], twice[0]);
+    // The delta formats a device applies travel with its report, and a later report
+    // without them clears them.
+    let mut capable = report("p", "d00002", "default", "2.0", T0 + 30);
+    capable.delta_formats = vec![3, 4];
+    s.upsert_module_versions(std::slice::from_ref(&capable))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.module_versions(&key("p", "d00002")).await.unwrap()[0],
+        capable
+    );
+    s.upsert_module_versions(&[report("p", "d00002", "default", "2.0", T0 + 40)])
+        .await
+        .unwrap();
+    let cleared = &s.module_versions(&key("p", "d00002")).await.unwrap()[0];
+    assert!(cleared.delta_formats.is_empty(), "{cleared:?}");
     let mv = s.module_versions(&key("p", "d00000")).await.unwrap();
     assert_eq!(
         mv,
