@@ -86,11 +86,25 @@ mod tests {
         apply_delta(Cursor::new(&old), Cursor::new(&patch), &mut out).unwrap();
         assert_eq!(out, new);
 
+        // A byte that carries the new image's content (the appended text, stored as is).
         let mut tampered = patch.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 0x40;
+        let at = tampered
+            .windows(8)
+            .position(|w| w == b"appended")
+            .unwrap_or(tampered.len() / 2);
+        tampered[at] ^= 0x40;
         let err = apply_delta(Cursor::new(&old), Cursor::new(&tampered), Vec::new()).unwrap_err();
         assert_eq!(err.step, -3, "{err}");
+        // Whatever byte is altered, the result is the new image or a refusal, never a wrong
+        // image (some bytes, such as a seek after the last copy, do not affect the output).
+        for i in 0..patch.len() {
+            let mut t = patch.clone();
+            t[i] ^= 0x11;
+            let mut out = Vec::new();
+            if apply_delta(Cursor::new(&old), Cursor::new(&t), &mut out).is_ok() {
+                assert_eq!(out, new, "byte {i}");
+            }
+        }
 
         let mut wrong_old = old.clone();
         wrong_old[0] ^= 1;
