@@ -188,6 +188,8 @@ async fn overwrite_replaces_pending_tasks_but_never_in_progress() {
     let v3 = package(&server, &fleet.pk, "3.0.0", 4 * 1024).await;
     let d0 = online(&server, &fleet.devices[0], "1.0.0").await;
     let d1 = online(&server, &fleet.devices[1], "1.0.0").await;
+    // Both connections are processed (no push-on-connect still to come) before the batch.
+    fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let a = fixtures::id(
         &job(
             &server,
