@@ -37,6 +37,8 @@ async fn verification_gates_batches_and_tracks_the_verify_batch() {
 
     let d0 = online(&server, &fleet.devices[0], "1.0.0").await;
     let d1 = online(&server, &fleet.devices[1], "1.0.0").await;
+    // Connections processed first, so no push-on-connect can follow the batch's push.
+    fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let verify = job(
         &server,
         &good,
