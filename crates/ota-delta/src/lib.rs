@@ -51,3 +51,6 @@ pub fn diff(old: &[u8], new: &[u8], opts: &DiffOptions) -> Result<Vec<u8>> {
 pub fn inspect(mut patch: impl std::io::Read) -> Result<PatchHeader> {
     PatchHeader::read_from(&mut patch)
 }
+
+#[cfg(test)]
+mod test_noise;

@@ -3,6 +3,9 @@
 //! own part of the old image (split form). Round trips on a real pair with debug information
 //! and on random bytes.
 
+mod common;
+
+use common::noise;
 use ota_delta::DiffOptions;
 use ota_delta::Error;
 use ota_delta::oldview::transform_image;
@@ -50,18 +53,6 @@ fn real_pair_with_debug_info_roundtrips_through_the_dwarf_prediction() {
         zref::apply_ref(&old, &mut &body[..], new.len() as u64, &mut out).unwrap();
         assert!(out == new, "round trip");
     }
-}
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
 }
 
 #[test]

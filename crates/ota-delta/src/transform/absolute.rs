@@ -240,18 +240,7 @@ fn thumb(code: &mut [u8], va: u64, pos: &dyn Fn(u64) -> u64, sign: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::test_noise::noise;
 
     #[test]
     fn inverse_undoes_forward_on_any_bytes() {

@@ -548,6 +548,7 @@ impl Walker<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_noise::noise;
 
     #[test]
     fn table_round_trips() {
@@ -565,18 +566,6 @@ mod tests {
         let mut p = 0;
         assert_eq!(Dwarf::decode(&b, &mut p).unwrap(), d);
         assert_eq!(p, b.len());
-    }
-
-    fn noise(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
     }
 
     #[test]
