@@ -3,12 +3,14 @@
 
 use super::envelope::{gmt, paging};
 use super::{Answer, Ctx};
+use ota_core::CoreError;
 use ota_core::paging as page_rule;
-use ota_domain::validate::NewModule;
+use ota_domain::validate::{ModuleSpec, NewModule};
 use ota_domain::{DeviceKey, ProductKey};
 use serde_json::{Value, json};
 
-pub async fn create(ctx: &Ctx<'_>) -> Answer {
+/// The product and validated module of a CreateOTAModule or UpdateOTAModule request.
+fn module_request(ctx: &Ctx<'_>) -> Result<(ProductKey, ModuleSpec), CoreError> {
     let p = ctx.params;
     let pk = ProductKey(p.required("ProductKey")?);
     let spec = NewModule {
@@ -17,6 +19,11 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
         desc: p.string("Desc"),
     }
     .validate()?;
+    Ok((pk, spec))
+}
+
+pub async fn create(ctx: &Ctx<'_>) -> Answer {
+    let (pk, spec) = module_request(ctx)?;
     ctx.core
         .create_module(&pk, spec.module_name.as_str(), spec.alias_name, spec.desc)
         .await?;
@@ -24,14 +31,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
 }
 
 pub async fn update(ctx: &Ctx<'_>) -> Answer {
-    let p = ctx.params;
-    let pk = ProductKey(p.required("ProductKey")?);
-    let spec = NewModule {
-        module_name: p.string("ModuleName"),
-        alias_name: p.string("AliasName"),
-        desc: p.string("Desc"),
-    }
-    .validate()?;
+    let (pk, spec) = module_request(ctx)?;
     ctx.core
         .update_module(&pk, spec.module_name.as_str(), spec.alias_name, spec.desc)
         .await?;

@@ -12,8 +12,8 @@
 //! version (by HTTPS URL, or over MQTT block download as stream file 2), described as a
 //! differential package (`isDiff`, signed manifest with `srcVersion`), if the device said it
 //! applies that patch format (`deltaFormats` on inform; Aliyun devices never do, so they
-//! always get full packages); otherwise the full package. Operator-uploaded differential packages are untouched: they are not full, so
-//! they are never replaced.
+//! always get full packages); otherwise the full package. Operator-uploaded differential
+//! packages are untouched: they are not full, so they are never replaced.
 
 use crate::{Core, CoreResult};
 use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
