@@ -93,12 +93,12 @@ pub fn apply<R: Read + Seek, W: Write>(
             };
             (m, counting.read)
         }
-        Method::ZstdRef => {
+        Method::ZstdRef | Method::LzmaRef => {
             let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;
             let mut buf = vec![0u8; n];
             old.seek(SeekFrom::Start(0))?;
             old.read_exact(&mut buf)?;
-            let m = zref::apply_ref(&buf, &mut patch, h.new_size, &mut w)?;
+            let m = zref::apply_ref(h.method, &buf, &mut patch, h.new_size, &mut w)?;
             (m, h.old_size)
         }
     };

@@ -3,18 +3,19 @@
 //! Why try candidates instead of guessing: which method wins depends on the input (code that
 //! shifted, a tiny rebuild, a compressed container, unrelated data), and measuring is cheap
 //! next to the cost of shipping extra bytes to a whole fleet. `Raw` and `ZstdRef` bound the
-//! worst case by plain compression and by `zstd --patch-from`.
+//! worst case by plain compression and by `zstd --patch-from`; `LzmaRef` is usually the
+//! smallest when the device can hold the old image in memory.
 
 use crate::bsd;
 use crate::container::ZstdParams;
 use crate::error::{Error, Result};
-use crate::header::{FLAG_NEEDS_FULL_OLD, FORMAT_VERSION, Method, PatchHeader, sha256};
+use crate::header::{FLAG_NEEDS_FULL_OLD, Method, PatchHeader, sha256};
 use crate::matcher;
 use crate::oldview::transform_image;
 use crate::sais::suffix_array;
 use crate::transform::dwarf::Dwarf;
-use crate::transform::{self, Transform, absolute};
-use crate::zref;
+use crate::transform::{self, Region, Transform, absolute};
+use crate::zref::{self, RefCoder};
 
 /// Tuning knobs for [`crate::diff`].
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct DiffOptions {
     pub allow_full_old: bool,
     /// Largest old image for which full-old methods are tried.
     pub max_full_old: usize,
+    /// Largest old plus new image for which `LzmaRef` is tried (its encoder needs about 12
+    /// bytes of memory per byte of both and codes about 2 MB/s).
+    pub max_lzma_ref: usize,
     /// Try executable-aware transforms.
     pub exec_transform: bool,
     /// Largest old window indexed by one suffix array; bigger images are diffed in windows.
@@ -67,6 +71,7 @@ impl Default for DiffOptions {
             stream_window_log: 18,
             allow_full_old: true,
             max_full_old: 128 << 20,
+            max_lzma_ref: 64 << 20,
             exec_transform: true,
             max_window: 128 << 20,
             progress: None,
@@ -114,7 +119,7 @@ pub fn diff_with_report(
     let old_sha = sha256(old);
     let new_sha = sha256(new);
     let header_for = |b: &Built| PatchHeader {
-        version: FORMAT_VERSION,
+        version: b.method.min_version(),
         method: b.method,
         flags: b.flags,
         old_size: old.len() as u64,
@@ -177,50 +182,87 @@ pub fn diff_with_report(
         consider(b, name.clone());
         step(opts, 1);
         if k == last && opts.allow_full_old && old.len() <= opts.max_full_old && !old.is_empty() {
-            // Plain, and with code in absolute-target form when both images have code.
-            let forms = vec![(name.clone(), Vec::new())];
-            let code = transform::elf::parse(new)
-                .map(|e| e.regions(new))
-                .unwrap_or_default();
-            let code: Vec<_> = code
-                .into_iter()
-                .filter(|r| absolute::handles(r.kind))
-                .collect();
-            let mut forms: Vec<(String, Vec<_>, Option<Dwarf>)> =
-                forms.into_iter().map(|(n, c)| (n, c, None)).collect();
-            if !code.is_empty() && t.regions.iter().any(|r| absolute::handles(r.kind)) {
-                forms.push((format!("{name}+abs"), code.clone(), None));
-                // Executables with DWARF: also predict `.debug_info` fields.
-                if let Some(d) = Dwarf::for_pair(old, new, t, opts.max_window) {
-                    forms.push((format!("{name}+abs+dwarf"), code, Some(d)));
-                }
-            }
-            // The last (richest) form also split per ELF section, each against its old one.
-            let pieces = zref::elf_pieces(old, new);
-            let split = (!pieces.is_empty())
-                .then(|| forms.last().cloned())
-                .flatten()
-                .map(|(n, c, d)| (format!("{n}+split"), c, d));
-            let forms = forms.into_iter().map(|(n, c, d)| (n, c, d, &[][..]));
-            let split = split.into_iter().map(|(n, c, d)| (n, c, d, &pieces[..]));
-            for (variant, code, dwarf, pcs) in forms.chain(split) {
-                let body =
-                    zref::encode_ref(&old_t, t, new, params.level, &code, dwarf.as_ref(), pcs)?;
-                let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
-                consider(
-                    Built {
-                        method: Method::ZstdRef,
-                        flags: FLAG_NEEDS_FULL_OLD,
-                        body,
-                        apply_memory: mem,
-                    },
-                    variant,
-                );
+            for (variant, b) in full_old_candidates(old, &old_t, new, name, t, params.level, opts)?
+            {
+                consider(b, variant);
             }
         }
     }
     opts.report(100);
     Ok((best.expect("raw candidate always exists"), report))
+}
+
+/// One reference-coded candidate: variant name, code regions for the absolute-target form,
+/// DWARF prediction, pieces (split form) and coder.
+type RefRun<'a> = (
+    String,
+    Vec<Region>,
+    Option<Dwarf>,
+    &'a [zref::Piece],
+    RefCoder,
+);
+
+/// The candidates that hold the whole old image in memory: zstd on the plain form, with code
+/// in absolute-target form, and with DWARF prediction when the images have code and debug
+/// information; the richest of these also split per ELF section, and coded with LZMA (whole
+/// and split) when the images are small enough for its encoder.
+fn full_old_candidates(
+    old: &[u8],
+    old_t: &[u8],
+    new: &[u8],
+    name: &str,
+    t: &Transform,
+    level: i32,
+    opts: &DiffOptions,
+) -> Result<Vec<(String, Built)>> {
+    let zstd = RefCoder::Zstd(level);
+    let mut runs: Vec<RefRun> = vec![(name.to_string(), Vec::new(), None, &[], zstd)];
+    let code: Vec<_> = transform::elf::parse(new)
+        .map(|e| e.regions(new))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| absolute::handles(r.kind))
+        .collect();
+    if !code.is_empty() && t.regions.iter().any(|r| absolute::handles(r.kind)) {
+        runs.push((format!("{name}+abs"), code.clone(), None, &[], zstd));
+        // Executables with DWARF: also predict `.debug_info` fields.
+        if let Some(d) = Dwarf::for_pair(old, new, t, opts.max_window) {
+            runs.push((format!("{name}+abs+dwarf"), code, Some(d), &[], zstd));
+        }
+    }
+    let pieces = zref::elf_pieces(old, new);
+    let (richest, code, dwarf, _, _) = runs.last().cloned().expect("plain form");
+    let lzma = old.len() + new.len() <= opts.max_lzma_ref;
+    if !pieces.is_empty() {
+        let split = format!("{richest}+split");
+        runs.push((split.clone(), code.clone(), dwarf.clone(), &pieces, zstd));
+        if lzma {
+            let c = RefCoder::Lzma;
+            runs.push((
+                format!("{split}+lzma"),
+                code.clone(),
+                dwarf.clone(),
+                &pieces,
+                c,
+            ));
+        }
+    }
+    if lzma {
+        runs.push((format!("{richest}+lzma"), code, dwarf, &[], RefCoder::Lzma));
+    }
+    let mut out = Vec::with_capacity(runs.len());
+    for (variant, code, dwarf, pieces, coder) in runs {
+        let body = zref::encode_ref(old_t, t, new, coder, &code, dwarf.as_ref(), pieces)?;
+        let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
+        let b = Built {
+            method: coder.method(),
+            flags: FLAG_NEEDS_FULL_OLD,
+            body,
+            apply_memory: mem,
+        };
+        out.push((variant, b));
+    }
+    Ok(out)
 }
 
 fn bsd_candidate(

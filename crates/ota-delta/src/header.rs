@@ -14,8 +14,17 @@ use std::io::Read;
 pub const MAGIC: [u8; 2] = [0xD7, 0x0A];
 /// Offset of the format version byte (the same in every version).
 pub const VERSION_OFFSET: usize = MAGIC.len();
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u8 = 4;
+/// The newest format version this build writes and reads.
+pub const FORMAT_VERSION: u8 = 5;
+/// The oldest format version this build reads. A patch is written with the oldest version
+/// that can express its method ([`Method::min_version`]), so devices that only read an older
+/// version still get every patch they can apply.
+pub const OLDEST_READ_VERSION: u8 = 4;
+
+/// Every format version this build reads, oldest first; devices advertise this list.
+pub fn readable_versions() -> Vec<u8> {
+    (OLDEST_READ_VERSION..=FORMAT_VERSION).collect()
+}
 
 /// Flag: applying needs the whole old image in memory (e.g. zstd reference prefix).
 pub const FLAG_NEEDS_FULL_OLD: u8 = 1;
@@ -48,6 +57,9 @@ pub enum Method {
     /// zstd with the whole old image as reference prefix (`--patch-from`). Needs the whole old
     /// image in memory.
     ZstdRef = 2,
+    /// LZMA with the whole old image as preset dictionary. Needs the whole old image in
+    /// memory; since format version 5.
+    LzmaRef = 3,
 }
 
 impl Method {
@@ -56,6 +68,7 @@ impl Method {
             0 => Ok(Method::Raw),
             1 => Ok(Method::Bsd),
             2 => Ok(Method::ZstdRef),
+            3 => Ok(Method::LzmaRef),
             other => Err(Error::Unsupported(format!("unknown method {other}"))),
         }
     }
@@ -66,6 +79,15 @@ impl Method {
             Method::Raw => "raw-zstd",
             Method::Bsd => "bsd",
             Method::ZstdRef => "zstd-ref",
+            Method::LzmaRef => "lzma-ref",
+        }
+    }
+
+    /// The oldest format version that has this method.
+    pub fn min_version(self) -> u8 {
+        match self {
+            Method::Raw | Method::Bsd | Method::ZstdRef => 4,
+            Method::LzmaRef => 5,
         }
     }
 }
@@ -124,16 +146,16 @@ impl PatchHeader {
         read_exact(r, &mut fixed)?;
         if fixed == *b"OTAD" {
             return Err(Error::Unsupported(format!(
-                "format version 1 (this build reads {FORMAT_VERSION}); regenerate the patch"
+                "format version 1 (this build reads {OLDEST_READ_VERSION} to {FORMAT_VERSION}); regenerate the patch"
             )));
         }
         if fixed[..2] != MAGIC {
             return Err(Error::NotAPatch);
         }
         let version = fixed[VERSION_OFFSET];
-        if version != FORMAT_VERSION {
+        if !(OLDEST_READ_VERSION..=FORMAT_VERSION).contains(&version) {
             return Err(Error::Unsupported(format!(
-                "format version {version} (this build reads {FORMAT_VERSION})"
+                "format version {version} (this build reads {OLDEST_READ_VERSION} to {FORMAT_VERSION})"
             )));
         }
         raw.extend_from_slice(&fixed);
@@ -149,6 +171,12 @@ impl PatchHeader {
             return Err(Error::corrupt("header checksum mismatch"));
         }
         let method = Method::from_u8(fixed[3] & 15)?;
+        if method.min_version() > version {
+            return Err(Error::corrupt(format!(
+                "method {} does not exist in format version {version}",
+                method.name()
+            )));
+        }
         let flags = fixed[3] >> 4;
         if flags & !FLAG_NEEDS_FULL_OLD != 0 {
             return Err(Error::Unsupported(format!("unknown flags {flags:#x}")));
@@ -199,4 +227,57 @@ impl<R: Read + ?Sized> Read for Tee<'_, R> {
 /// SHA-256 of a byte slice as an array.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(version: u8, method: Method) -> PatchHeader {
+        PatchHeader {
+            version,
+            method,
+            flags: 0,
+            old_size: 10,
+            new_size: 12,
+            old_sha256: [1; 32],
+            new_sha256: [2; 32],
+            apply_memory: 4096,
+            header_len: 0,
+        }
+    }
+
+    #[test]
+    fn each_method_is_read_from_its_first_version_on() {
+        let methods = [Method::Raw, Method::Bsd, Method::ZstdRef, Method::LzmaRef];
+        for m in methods {
+            for v in readable_versions() {
+                let bytes = header(v, m).encode();
+                let read = PatchHeader::read_from(&mut &bytes[..]);
+                match read {
+                    Ok(h) => {
+                        assert!(v >= m.min_version(), "{m:?} accepted in version {v}");
+                        assert_eq!((h.version, h.method, h.header_len), (v, m, bytes.len()));
+                    }
+                    Err(Error::Corrupt(msg)) => {
+                        assert!(v < m.min_version(), "{m:?} refused in version {v}: {msg}");
+                        assert!(msg.contains("does not exist in format version"), "{msg}");
+                    }
+                    Err(e) => panic!("{m:?} v{v}: {e:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn versions_outside_the_readable_range_are_unsupported() {
+        assert_eq!(readable_versions(), vec![4, 5]);
+        for v in [0u8, 2, 3, 6, 255] {
+            let bytes = header(v, Method::Bsd).encode();
+            match PatchHeader::read_from(&mut &bytes[..]) {
+                Err(Error::Unsupported(msg)) => assert!(msg.contains("reads 4 to 5"), "{msg}"),
+                r => panic!("version {v}: {r:?}"),
+            }
+        }
+    }
 }

@@ -17,8 +17,8 @@
 //!   Courgette and Zucchini), so shifted code matches byte for byte; the decoder repeats that
 //!   rewrite on the fly. See [`transform`].
 //! * **No single method wins everywhere.** [`diff`] builds several candidates (transformed or
-//!   plain suffix-array matching with separate zstd streams, zstd with the transformed old
-//!   image as reference, optionally with calls in absolute-target form in both images, with
+//!   plain suffix-array matching with separate zstd streams, zstd or LZMA with the
+//!   transformed old image as reference, optionally with calls in absolute-target form in both images, with
 //!   the old image's DWARF fields predicted ([`transform::dwarf`]) and split into one frame
 //!   per ELF section against the matching old section, plain zstd) and keeps the smallest.
 
@@ -30,6 +30,7 @@ pub mod encode;
 pub mod error;
 pub mod header;
 pub mod joined;
+pub mod lzref;
 pub mod matcher;
 pub mod oldview;
 pub mod sais;

@@ -1,13 +1,18 @@
-//! The `Raw` and `ZstdRef` methods: the fallbacks that guarantee we are never worse than
-//! compressing the new image alone, or than `zstd --patch-from`.
+//! The `Raw`, `ZstdRef` and `LzmaRef` methods: the fallbacks that guarantee we are never
+//! worse than compressing the new image alone, or than `zstd --patch-from`, and the strongest
+//! coder for images whose old version fits in memory.
 //!
-//! `ZstdRef` body: the tables (serialised [`Transform`] of the old image and the new image's
-//! code regions for the absolute-target form, see [`absolute`]), then one zstd frame (magic
-//! removed) whose reference prefix is the transformed old image. The decoder must hold the
-//! whole old image and the whole new image in memory, which the header flags.
+//! `ZstdRef` and `LzmaRef` body: the tables (serialised [`Transform`] of the old image and the
+//! new image's code regions for the absolute-target form, see [`absolute`]), then the new
+//! image as one frame, or one frame per piece (split form), whose reference is the
+//! transformed old image: a zstd frame (magic removed) with it as prefix, or an LZMA frame
+//! ([`lzref`]) with it as preset dictionary. The decoder must hold the whole old image and the
+//! whole new image in memory, which the header flags.
 
 use crate::container::{self, PacketSource, StreamReader, ZstdParams};
 use crate::error::{Error, Result};
+use crate::header::Method;
+use crate::lzref::{self, LzmaParams};
 use crate::oldview::transform_image;
 use crate::transform::dwarf::Dwarf;
 use crate::transform::{Region, Transform, absolute, elf};
@@ -17,20 +22,67 @@ use zstd::zstd_safe::{self, DCtx};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// zstd level of the tables stream when the frames are LZMA.
+const LZMA_TABLE_LEVEL: i32 = 19;
+
 /// Window log that lets a frame reference the whole old image while producing the new one.
 pub fn ref_window_log(old_len: usize, new_len: usize) -> u32 {
     let total = (old_len + new_len).max(1) as u64;
     (64 - (total - 1).leading_zeros()).clamp(17, 31)
 }
 
-/// Encodes the `ZstdRef` body. With `code` regions of the new image non-empty, code in both
-/// images is compared in absolute-target form; with `dwarf`, the old image's `.debug_info`
-/// fields are predicted through its maps.
+/// How the frames of a reference-coded body are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefCoder {
+    /// zstd at this level, the reference as prefix (`ZstdRef`).
+    Zstd(i32),
+    /// LZMA, the reference as preset dictionary (`LzmaRef`); each frame is coded with both
+    /// [`LzmaParams::WORD`] and [`LzmaParams::BYTE`] and the smaller kept.
+    Lzma,
+}
+
+impl RefCoder {
+    /// The patch method this coder produces.
+    pub fn method(self) -> Method {
+        match self {
+            RefCoder::Zstd(_) => Method::ZstdRef,
+            RefCoder::Lzma => Method::LzmaRef,
+        }
+    }
+
+    fn table_level(self) -> i32 {
+        match self {
+            RefCoder::Zstd(level) => level,
+            RefCoder::Lzma => LZMA_TABLE_LEVEL,
+        }
+    }
+
+    fn compress(self, part: &[u8], reference: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            RefCoder::Zstd(level) => {
+                let p = ZstdParams {
+                    level,
+                    window_log: ref_window_log(reference.len(), part.len()),
+                };
+                container::zstd_compress(part, p, Some(reference))
+            }
+            RefCoder::Lzma => {
+                let word = lzref::compress(part, reference, LzmaParams::WORD)?;
+                let byte = lzref::compress(part, reference, LzmaParams::BYTE)?;
+                Ok(if byte.len() < word.len() { byte } else { word })
+            }
+        }
+    }
+}
+
+/// Encodes a `ZstdRef` or `LzmaRef` body (by `coder`). With `code` regions of the new image
+/// non-empty, code in both images is compared in absolute-target form; with `dwarf`, the old
+/// image's `.debug_info` fields are predicted through its maps.
 pub fn encode_ref(
     old_t: &[u8],
     t: &Transform,
     new: &[u8],
-    level: i32,
+    coder: RefCoder,
     code: &[Region],
     dwarf: Option<&Dwarf>,
     pieces: &[Piece],
@@ -39,7 +91,7 @@ pub fn encode_ref(
     let spec = encode_tables(t, code, dwarf, pieces);
     // The transform table is stored or zstd-compressed, whichever is smaller.
     let zp = ZstdParams {
-        level,
+        level: coder.table_level(),
         window_log: 20,
     };
     let s = container::encode_stream(&spec, zp)?;
@@ -47,10 +99,6 @@ pub fn encode_ref(
     varint::put_u64(&mut body, spec.len() as u64);
     varint::put_u64(&mut body, s.data.len() as u64);
     body.extend_from_slice(&s.data);
-    let p = ZstdParams {
-        level,
-        window_log: ref_window_log(old_t.len(), new.len()),
-    };
     let dwarfed;
     let old_t = match dwarf {
         Some(d) => {
@@ -73,7 +121,7 @@ pub fn encode_ref(
         (&old_a[..], &new_a[..])
     };
     if pieces.is_empty() {
-        body.extend_from_slice(&container::zstd_compress(new_a, p, Some(old_a))?);
+        body.extend_from_slice(&coder.compress(new_a, old_a)?);
         return Ok(body);
     }
     let mut at = 0usize;
@@ -83,11 +131,7 @@ pub fn encode_ref(
         let part = new_a
             .get(at..at + n)
             .ok_or_else(|| Error::corrupt("pieces exceed the new image"))?;
-        let pp = ZstdParams {
-            level,
-            window_log: ref_window_log(re - rs, n),
-        };
-        let f = container::zstd_compress(part, pp, Some(&old_a[rs..re]))?;
+        let f = coder.compress(part, &old_a[rs..re])?;
         varint::put_u64(&mut body, f.len() as u64);
         body.extend_from_slice(&f);
         at += n;
@@ -259,8 +303,9 @@ fn decode_tables(buf: &[u8]) -> Result<Tables> {
     Ok((t, code, dwarf, pieces))
 }
 
-/// Decodes a `ZstdRef` body given the whole old image.
+/// Decodes a `ZstdRef` or `LzmaRef` body (by `method`) given the whole old image.
 pub fn apply_ref(
+    method: Method,
     old: &[u8],
     body: &mut dyn Read,
     new_len: u64,
@@ -295,19 +340,11 @@ pub fn apply_ref(
     let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
     let mut ctx_mem = 0usize;
     let mut decode = |frame: &[u8], prefix: &[u8], len: usize| -> Result<Vec<u8>> {
-        let mut dctx = DCtx::create();
-        let mut f = ZSTD_MAGIC.to_vec();
-        f.extend_from_slice(frame);
-        let mut dst = Vec::with_capacity(len);
-        dctx.ref_prefix(prefix)
-            .map_err(|c| Error::corrupt(zstd_safe::get_error_name(c)))?;
-        let n = dctx
-            .decompress(&mut dst, &f)
-            .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
-        if n != len {
-            return Err(Error::corrupt("decoded size differs from header"));
-        }
-        ctx_mem = ctx_mem.max(dctx.sizeof());
+        let (dst, mem) = match method {
+            Method::LzmaRef => lzref::decompress(frame, prefix, len)?,
+            _ => zstd_decompress(frame, prefix, len)?,
+        };
+        ctx_mem = ctx_mem.max(mem);
         Ok(dst)
     };
     let mut dst;
@@ -341,6 +378,24 @@ pub fn apply_ref(
     absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
     Ok(old.len() + old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
+}
+
+/// Decodes one zstd frame (magic removed) of exactly `len` bytes with `prefix` as reference;
+/// returns it and the decoder context's size.
+fn zstd_decompress(frame: &[u8], prefix: &[u8], len: usize) -> Result<(Vec<u8>, usize)> {
+    let mut dctx = DCtx::create();
+    let mut f = ZSTD_MAGIC.to_vec();
+    f.extend_from_slice(frame);
+    let mut dst = Vec::with_capacity(len);
+    dctx.ref_prefix(prefix)
+        .map_err(|c| Error::corrupt(zstd_safe::get_error_name(c)))?;
+    let n = dctx
+        .decompress(&mut dst, &f)
+        .map_err(|c| Error::corrupt(format!("zstd: {}", zstd_safe::get_error_name(c))))?;
+    if n != len {
+        return Err(Error::corrupt("decoded size differs from header"));
+    }
+    Ok((dst, dctx.sizeof()))
 }
 
 /// Hands out one buffer as the only packet of stream 0.

@@ -1,17 +1,18 @@
-//! Format version 4: `ZstdRef` may predict the old image's DWARF fields (`.debug_info`
-//! references, `.debug_ranges` pairs) and may code the new image in pieces, each against its
-//! own part of the old image (split form). Round trips on a real pair with debug information
-//! and on random bytes.
+//! `ZstdRef` (format version 4) and `LzmaRef` (version 5) may predict the old image's DWARF
+//! fields (`.debug_info` references, `.debug_ranges` pairs) and may code the new image in
+//! pieces, each against its own part of the old image (split form). Round trips on a real pair
+//! with debug information and on random bytes.
 
 mod common;
 
 use common::noise;
 use ota_delta::DiffOptions;
 use ota_delta::Error;
+use ota_delta::Method;
 use ota_delta::oldview::transform_image;
 use ota_delta::transform::Transform;
 use ota_delta::transform::{self, absolute, dwarf::Dwarf, elf};
-use ota_delta::zref::{self, Piece};
+use ota_delta::zref::{self, Piece, RefCoder};
 
 #[test]
 fn real_pair_with_debug_info_roundtrips_through_the_dwarf_prediction() {
@@ -38,9 +39,19 @@ fn real_pair_with_debug_info_roundtrips_through_the_dwarf_prediction() {
         .collect();
     let pieces = zref::elf_pieces(&old, &new);
     assert!(pieces.len() > 10, "one piece per large section");
-    let split = zref::encode_ref(&old_t, &t, &new, 3, &code, Some(&d), &pieces).unwrap();
-    let with = zref::encode_ref(&old_t, &t, &new, 3, &code, Some(&d), &[]).unwrap();
-    let without = zref::encode_ref(&old_t, &t, &new, 3, &code, None, &[]).unwrap();
+    let split = zref::encode_ref(
+        &old_t,
+        &t,
+        &new,
+        RefCoder::Zstd(3),
+        &code,
+        Some(&d),
+        &pieces,
+    )
+    .unwrap();
+    let with = zref::encode_ref(&old_t, &t, &new, RefCoder::Zstd(3), &code, Some(&d), &[]).unwrap();
+    let without = zref::encode_ref(&old_t, &t, &new, RefCoder::Zstd(3), &code, None, &[]).unwrap();
+    let lzma = zref::encode_ref(&old_t, &t, &new, RefCoder::Lzma, &code, Some(&d), &[]).unwrap();
     eprintln!(
         "level 3: {} bytes with DWARF prediction, {} without",
         with.len(),
@@ -48,9 +59,15 @@ fn real_pair_with_debug_info_roundtrips_through_the_dwarf_prediction() {
     );
     // Size is not asserted: at level 3 the prediction does not pay (at level 22, the level
     // `diff` uses, it saves about 63 KB on this pair); `diff` keeps whichever is smaller.
-    for body in [with, without, split] {
+    let bodies = [
+        (Method::ZstdRef, with),
+        (Method::ZstdRef, without),
+        (Method::ZstdRef, split),
+        (Method::LzmaRef, lzma),
+    ];
+    for (method, body) in bodies {
         let mut out = Vec::new();
-        zref::apply_ref(&old, &mut &body[..], new.len() as u64, &mut out).unwrap();
+        zref::apply_ref(method, &old, &mut &body[..], new.len() as u64, &mut out).unwrap();
         assert!(out == new, "round trip");
     }
 }
@@ -82,20 +99,25 @@ fn split_form_roundtrips_on_random_bytes_and_rejects_bad_pieces() {
                 ref_len: 9_000,
             },
         ];
-        let body = zref::encode_ref(&old, &t, &new, 3, &[], None, &pieces).unwrap();
-        let mut out = Vec::new();
-        zref::apply_ref(&old, &mut &body[..], n, &mut out).unwrap();
-        assert!(out == new, "seed {seed}");
-        // A wrong total length is refused, not mis-decoded.
-        let mut out = Vec::new();
-        let r = zref::apply_ref(&old, &mut &body[..], n + 1, &mut out);
-        assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
+        for (coder, method) in [
+            (RefCoder::Zstd(3), Method::ZstdRef),
+            (RefCoder::Lzma, Method::LzmaRef),
+        ] {
+            let body = zref::encode_ref(&old, &t, &new, coder, &[], None, &pieces).unwrap();
+            let mut out = Vec::new();
+            zref::apply_ref(method, &old, &mut &body[..], n, &mut out).unwrap();
+            assert!(out == new, "seed {seed} {method:?}");
+            // A wrong total length is refused, not mis-decoded.
+            let mut out = Vec::new();
+            let r = zref::apply_ref(method, &old, &mut &body[..], n + 1, &mut out);
+            assert!(matches!(r, Err(Error::Corrupt(_))), "{r:?}");
+        }
         // A reference outside the old image cannot be encoded.
         let bad = [Piece {
             new_len: n,
             ref_start: old.len() as u64 - 10,
             ref_len: 11,
         }];
-        assert!(zref::encode_ref(&old, &t, &new, 3, &[], None, &bad).is_err());
+        assert!(zref::encode_ref(&old, &t, &new, RefCoder::Zstd(3), &[], None, &bad).is_err());
     }
 }

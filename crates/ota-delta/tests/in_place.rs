@@ -101,9 +101,9 @@ fn damaged_in_place_patches_are_refused() {
 }
 
 #[test]
-fn version_2_and_3_patches_are_refused_as_unsupported() {
-    assert_eq!(FORMAT_VERSION, 4);
-    for v in [2u8, 3] {
+fn versions_other_than_4_and_5_are_refused_as_unsupported() {
+    assert_eq!(FORMAT_VERSION, 5);
+    for v in [2u8, 3, 6] {
         let (old, _, mut patch) = sample();
         patch[VERSION_OFFSET] = v;
         match apply_vec(&old, &patch) {

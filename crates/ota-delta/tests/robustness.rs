@@ -52,11 +52,21 @@ fn sample_patches() -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
         let (a, b) = (std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
         let p = diff(&a, &b, &streaming).unwrap();
         v.push((a.clone(), b.clone(), p));
-        // Full-old patch: transform and code-region tables, absolute-target form (split per
-        // section since format version 4).
+        // Full-old patches: transform and code-region tables, absolute-target form, split per
+        // section, coded with zstd (format version 4) and with LZMA (version 5).
         let (p, rep) = ota_delta::diff_with_report(&a, &b, &DiffOptions::default()).unwrap();
         let best = rep.iter().min_by_key(|c| c.patch_bytes).unwrap();
-        assert!(best.variant.ends_with("+abs+split"), "{rep:?}");
+        assert_eq!(best.method, ota_delta::Method::LzmaRef, "{rep:?}");
+        assert!(best.variant.contains("+abs+"), "{rep:?}");
+        assert_eq!(ota_delta::inspect(&p[..]).unwrap().version, 5);
+        v.push((a.clone(), b.clone(), p));
+        let zstd_only = DiffOptions {
+            max_lzma_ref: 0,
+            ..DiffOptions::default()
+        };
+        let p = diff(&a, &b, &zstd_only).unwrap();
+        let h = ota_delta::inspect(&p[..]).unwrap();
+        assert_eq!((h.method, h.version), (ota_delta::Method::ZstdRef, 4));
         v.push((a, b, p));
     }
     v

@@ -215,7 +215,7 @@ impl<H> Device<H> {
             version: version.to_owned(),
             module: module.map(str::to_owned),
             delta_formats: if self.config().apply_deltas {
-                vec![ota_delta::header::FORMAT_VERSION]
+                ota_delta::header::readable_versions()
             } else {
                 Vec::new()
             },

@@ -50,14 +50,14 @@ impl Core {
             ticker.abort();
             let mut d = claimed;
             match outcome {
-                Ok(Some(file)) => {
+                Ok(Some((file, format))) => {
                     d.status = "READY".into();
                     d.blob_key = Some(file.blob_key);
                     d.size = Some(file.size as i64);
                     d.md5 = Some(file.md5);
                     d.sha256 = Some(file.sha256);
                     d.progress = 100;
-                    d.format = i64::from(ota_delta::header::FORMAT_VERSION);
+                    d.format = i64::from(format);
                 }
                 Ok(None) => {
                     d.status = "SKIPPED".into();
@@ -121,7 +121,7 @@ impl Core {
         &self,
         d: &DeltaRow,
         progress: &Arc<AtomicU8>,
-    ) -> CoreResult<Option<FirmwareFile>> {
+    ) -> CoreResult<Option<(FirmwareFile, u8)>> {
         let target = self.firmware(&FirmwareId(d.firmware_id.clone())).await?;
         let base = self
             .firmware(&FirmwareId(d.src_firmware_id.clone()))
@@ -155,19 +155,25 @@ impl Core {
         if patch.len() as u64 * 100 > new_file.size * PAYOFF_PERCENT {
             return Ok(None);
         }
+        // Patches are written in the oldest format version that has their method; devices
+        // that only read older versions get the full package instead.
+        let format = ota_delta::inspect(&patch[..])
+            .map_err(|e| DomainError::invalid("delta", e.to_string()))?
+            .version;
         let key = format!(
             "delta-{}-{}",
             d.firmware_id,
             hex::encode(d.src_version.as_bytes())
         );
         let info = self.blobs().put_bytes(&key, patch.into()).await?;
-        Ok(Some(FirmwareFile {
+        let file = FirmwareFile {
             name: new_file.name.clone(),
             blob_key: info.key,
             size: info.size,
             md5: info.md5,
             sha256: info.sha256,
             sign_value: String::new(),
-        }))
+        };
+        Ok(Some((file, format)))
     }
 }
