@@ -204,8 +204,8 @@ type RefRun<'a> = (
 
 /// The candidates that hold the whole old image in memory: zstd on the plain form, with code
 /// in absolute-target form, and with DWARF prediction when the images have code and debug
-/// information; the richest of these also split per ELF section, and coded with LZMA (whole
-/// and split) when the images are small enough for its encoder.
+/// information; the richest of these also split per ELF section, and coded with LZMA when
+/// the images are small enough for its encoder.
 fn full_old_candidates(
     old: &[u8],
     old_t: &[u8],
@@ -232,23 +232,15 @@ fn full_old_candidates(
     }
     let pieces = zref::elf_pieces(old, new);
     let (richest, code, dwarf, _, _) = runs.last().cloned().expect("plain form");
-    let lzma = old.len() + new.len() <= opts.max_lzma_ref;
-    if !pieces.is_empty() {
-        let split = format!("{richest}+split");
-        runs.push((split.clone(), code.clone(), dwarf.clone(), &pieces, zstd));
-        if lzma {
-            let c = RefCoder::Lzma;
-            runs.push((
-                format!("{split}+lzma"),
-                code.clone(),
-                dwarf.clone(),
-                &pieces,
-                c,
-            ));
-        }
-    }
-    if lzma {
-        runs.push((format!("{richest}+lzma"), code, dwarf, &[], RefCoder::Lzma));
+    // With LZMA allowed, the split form picks LZMA or zstd per piece, so it replaces the
+    // zstd-only split form; it also beat the whole-image LZMA frame on every ELF pair
+    // measured, so that one is only tried when the images do not split.
+    let lzma = (old.len() + new.len() <= opts.max_lzma_ref).then_some(RefCoder::Lzma(level));
+    match (pieces.is_empty(), lzma) {
+        (false, Some(c)) => runs.push((format!("{richest}+split+lzma"), code, dwarf, &pieces, c)),
+        (false, None) => runs.push((format!("{richest}+split"), code, dwarf, &pieces, zstd)),
+        (true, Some(c)) => runs.push((format!("{richest}+lzma"), code, dwarf, &[], c)),
+        (true, None) => {}
     }
     let mut out = Vec::with_capacity(runs.len());
     for (variant, code, dwarf, pieces, coder) in runs {

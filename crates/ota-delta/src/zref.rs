@@ -22,6 +22,10 @@ use zstd::zstd_safe::{self, DCtx};
 
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
 
+/// First byte of an `LzmaRef` frame that holds a zstd frame instead of LZMA data (LZMA
+/// properties bytes are below 225).
+const ZSTD_FRAME: u8 = 0xFF;
+
 /// zstd level of the tables stream when the frames are LZMA.
 const LZMA_TABLE_LEVEL: i32 = 19;
 
@@ -36,9 +40,10 @@ pub fn ref_window_log(old_len: usize, new_len: usize) -> u32 {
 pub enum RefCoder {
     /// zstd at this level, the reference as prefix (`ZstdRef`).
     Zstd(i32),
-    /// LZMA, the reference as preset dictionary (`LzmaRef`); each frame is coded with both
-    /// [`LzmaParams::WORD`] and [`LzmaParams::BYTE`] and the smaller kept.
-    Lzma,
+    /// LZMA, the reference as preset dictionary (`LzmaRef`): each frame is coded with
+    /// [`LzmaParams::WORD`], with [`LzmaParams::BYTE`] and with zstd at this level, and the
+    /// smallest kept (zstd wins on some text, e.g. `.debug_str` full of symbol hashes).
+    Lzma(i32),
 }
 
 impl RefCoder {
@@ -46,14 +51,14 @@ impl RefCoder {
     pub fn method(self) -> Method {
         match self {
             RefCoder::Zstd(_) => Method::ZstdRef,
-            RefCoder::Lzma => Method::LzmaRef,
+            RefCoder::Lzma(_) => Method::LzmaRef,
         }
     }
 
     fn table_level(self) -> i32 {
         match self {
             RefCoder::Zstd(level) => level,
-            RefCoder::Lzma => LZMA_TABLE_LEVEL,
+            RefCoder::Lzma(_) => LZMA_TABLE_LEVEL,
         }
     }
 
@@ -66,10 +71,15 @@ impl RefCoder {
                 };
                 container::zstd_compress(part, p, Some(reference))
             }
-            RefCoder::Lzma => {
+            RefCoder::Lzma(level) => {
+                let mut zstd = vec![ZSTD_FRAME];
+                zstd.extend_from_slice(&RefCoder::Zstd(level).compress(part, reference)?);
                 let word = lzref::compress(part, reference, LzmaParams::WORD)?;
                 let byte = lzref::compress(part, reference, LzmaParams::BYTE)?;
-                Ok(if byte.len() < word.len() { byte } else { word })
+                Ok([zstd, word, byte]
+                    .into_iter()
+                    .min_by_key(Vec::len)
+                    .expect("three codings"))
             }
         }
     }
@@ -340,10 +350,7 @@ pub fn apply_ref(
     let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
     let mut ctx_mem = 0usize;
     let mut decode = |frame: &[u8], prefix: &[u8], len: usize| -> Result<Vec<u8>> {
-        let (dst, mem) = match method {
-            Method::LzmaRef => lzref::decompress(frame, prefix, len)?,
-            _ => zstd_decompress(frame, prefix, len)?,
-        };
+        let (dst, mem) = decode_frame(method, frame, prefix, len)?;
         ctx_mem = ctx_mem.max(mem);
         Ok(dst)
     };
@@ -378,6 +385,23 @@ pub fn apply_ref(
     absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
     Ok(old.len() + old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
+}
+
+/// Decodes one frame of a `ZstdRef` or `LzmaRef` body; returns its bytes and the decoder's
+/// working memory.
+fn decode_frame(
+    method: Method,
+    frame: &[u8],
+    prefix: &[u8],
+    len: usize,
+) -> Result<(Vec<u8>, usize)> {
+    match method {
+        Method::LzmaRef => match frame.split_first() {
+            Some((&ZSTD_FRAME, zstd)) => zstd_decompress(zstd, prefix, len),
+            _ => lzref::decompress(frame, prefix, len),
+        },
+        _ => zstd_decompress(frame, prefix, len),
+    }
 }
 
 /// Decodes one zstd frame (magic removed) of exactly `len` bytes with `prefix` as reference;
@@ -439,4 +463,32 @@ pub fn apply_raw(
         left -= n as u64;
     }
     Ok(r.memory() + buf.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_noise::noise;
+
+    #[test]
+    fn lzma_ref_frames_are_lzma_or_marked_zstd() {
+        let old = noise(30_000, 7);
+        let mut new = old[2_000..20_000].to_vec();
+        new.extend_from_slice(&noise(1_000, 8));
+        // The coder keeps the smallest of its codings, whichever that is.
+        let frame = RefCoder::Lzma(3).compress(&new, &old).unwrap();
+        let (back, _) = decode_frame(Method::LzmaRef, &frame, &old, new.len()).unwrap();
+        assert_eq!(back, new);
+        // A zstd frame behind the marker decodes too; without it, it is not LZMA.
+        let zstd = RefCoder::Zstd(3).compress(&new, &old).unwrap();
+        let mut marked = vec![ZSTD_FRAME];
+        marked.extend_from_slice(&zstd);
+        let (back, _) = decode_frame(Method::LzmaRef, &marked, &old, new.len()).unwrap();
+        assert_eq!(back, new);
+        assert!(decode_frame(Method::LzmaRef, &zstd, &old, new.len()).is_err());
+        // Each frame kind is refused by the other method.
+        assert!(decode_frame(Method::ZstdRef, &marked, &old, new.len()).is_err());
+        let lzma = lzref::compress(&new, &old, LzmaParams::WORD).unwrap();
+        assert!(decode_frame(Method::ZstdRef, &lzma, &old, new.len()).is_err());
+    }
 }

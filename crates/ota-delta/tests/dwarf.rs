@@ -51,7 +51,7 @@ fn real_pair_with_debug_info_roundtrips_through_the_dwarf_prediction() {
     .unwrap();
     let with = zref::encode_ref(&old_t, &t, &new, RefCoder::Zstd(3), &code, Some(&d), &[]).unwrap();
     let without = zref::encode_ref(&old_t, &t, &new, RefCoder::Zstd(3), &code, None, &[]).unwrap();
-    let lzma = zref::encode_ref(&old_t, &t, &new, RefCoder::Lzma, &code, Some(&d), &[]).unwrap();
+    let lzma = zref::encode_ref(&old_t, &t, &new, RefCoder::Lzma(3), &code, Some(&d), &[]).unwrap();
     eprintln!(
         "level 3: {} bytes with DWARF prediction, {} without",
         with.len(),
@@ -101,7 +101,7 @@ fn split_form_roundtrips_on_random_bytes_and_rejects_bad_pieces() {
         ];
         for (coder, method) in [
             (RefCoder::Zstd(3), Method::ZstdRef),
-            (RefCoder::Lzma, Method::LzmaRef),
+            (RefCoder::Lzma(3), Method::LzmaRef),
         ] {
             let body = zref::encode_ref(&old, &t, &new, coder, &[], None, &pieces).unwrap();
             let mut out = Vec::new();
