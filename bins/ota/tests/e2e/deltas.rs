@@ -273,6 +273,78 @@ async fn deltas_chosen_at_upload_are_applied_by_a_simulated_fleet_over_https_and
     assert_eq!(count_files(&packages), stored_before - 2);
 }
 
+/// Asking a stored package for more deltas follows the rule package creation applies to
+/// `delta_from_versions` (under the request's `src_versions`): not the package's own
+/// version, no version twice, at most 10; a refused request queues nothing. Every source
+/// version below has a full package, so only that rule stands in the way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requested_deltas_follow_the_creation_rule() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 0).await;
+    let earlier: Vec<String> = (0..=10).map(|i| format!("1.{i}")).collect();
+    for v in &earlier {
+        fixtures::package(&server, &fleet.pk, v, 4 * 1024).await;
+    }
+    let target = fixtures::package(&server, &fleet.pk, "2.0.0", 4 * 1024).await;
+    let path = format!("/firmwares/{}/deltas", target.id);
+    let stored = || async {
+        let listed = server.api.get(&path).await.unwrap();
+        let mut versions: Vec<String> = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["src_version"].as_str().unwrap().to_owned())
+            .collect();
+        versions.sort_unstable();
+        versions
+    };
+
+    let queued = server
+        .api
+        .post(&path, &json!({"src_versions": ["1.0"]}))
+        .await
+        .expect("request a delta");
+    assert_eq!(
+        queued["items"].as_array().map(Vec::len),
+        Some(1),
+        "{queued}"
+    );
+
+    let eleven = earlier.clone();
+    let refusals = [
+        (
+            "own version",
+            json!(["1.1", "2.0.0"]),
+            "2.0.0 is the package's own version",
+        ),
+        ("twice", json!(["1.1", "1.1"]), "1.1 is listed twice"),
+        ("eleven", json!(eleven), "at most 10 versions"),
+    ];
+    for (label, versions, rule) in refusals {
+        let refused = server
+            .api
+            .post(&path, &json!({"src_versions": versions}))
+            .await
+            .unwrap_err();
+        let (status, body) = fixtures::failure(&refused);
+        assert_eq!(status, 400, "{label}: {body}");
+        assert_eq!(body["code"], "InvalidParameter", "{label}: {body}");
+        assert_eq!(body["field"], "src_versions", "{label}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(rule), "{label}: {body}");
+        assert_eq!(stored().await, ["1.0"], "{label}: stored a delta");
+    }
+
+    // Asking again for a version that has a delta keeps that one delta.
+    let again = server
+        .api
+        .post(&path, &json!({"src_versions": ["1.0"]}))
+        .await
+        .expect("request the same delta again");
+    assert_eq!(again["items"].as_array().map(Vec::len), Some(1), "{again}");
+    assert_eq!(stored().await, ["1.0"]);
+}
+
 fn count_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()

@@ -18,7 +18,7 @@
 use crate::{Core, CoreResult};
 use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
 use ota_domain::task::Task;
-use ota_domain::validate::{DeltaSources, FirmwareSpec, Version};
+use ota_domain::validate::{DeltaSources, FirmwareSpec, delta_source_versions};
 use ota_domain::{DomainError, FirmwareId, Millis, ProductKey};
 use ota_store::{DeltaRow, Page};
 use serde::Serialize;
@@ -114,9 +114,11 @@ impl Core {
         Ok((firmware, deltas))
     }
 
-    /// Queues deltas of the full package `id` from each of `src_versions` (each must be the
-    /// destination version of another full package of the same product and module) and
-    /// starts the workers. Returns every delta of the package.
+    /// Queues deltas of the full package `id` from each of `src_versions` (checked by
+    /// [`delta_source_versions`]; each must be the destination version of another full
+    /// package of the same product and module) and starts the workers. A version that
+    /// already has a delta is left as it is unless that delta FAILED (then it is queued
+    /// again). Returns every delta of the package.
     pub async fn request_deltas(
         &self,
         id: &FirmwareId,
@@ -130,17 +132,10 @@ impl Core {
             )
             .into());
         }
-        let mut versions = Vec::with_capacity(src_versions.len());
-        for src in src_versions {
-            if *src == target.dest_version {
-                return Err(
-                    DomainError::invalid("src_versions", "is the package's own version").into(),
-                );
-            }
-            versions.push(Version::parse("src_versions", src)?);
-        }
+        // The rule package creation applies to `delta_from_versions`, under this request's
+        // parameter name: a bad list queues nothing.
         let sources = DeltaSources {
-            versions,
+            versions: delta_source_versions("src_versions", &target.dest_version, src_versions)?,
             latest: 0,
         };
         let bases = self

@@ -1,8 +1,10 @@
-//! Which earlier versions the server generates deltas from when a package is created.
+//! Which earlier versions the server generates deltas from, when a package is created or
+//! later for a stored package.
 //!
 //! Why a rule of its own: a delta is only meaningful between two full single-file images of
-//! one module, and generation is expensive, so the choice is bounded and checked before the
-//! package is stored (a bad choice creates nothing).
+//! one module, and generation is expensive, so the choice is bounded and checked before
+//! anything is stored (a bad choice creates nothing). Both entry points check the list of
+//! versions with [`delta_source_versions`], so a bad list reads the same on either.
 
 use super::firmware::{FirmwareSpec, PackageFiles};
 use super::text::Version;
@@ -45,28 +47,8 @@ pub fn delta_sources(
         }
     };
     let field = "delta_from_versions";
-    if versions.len() > MAX_DELTA_SOURCES {
-        return Err(DomainError::invalid(
-            field,
-            format!("at most {MAX_DELTA_SOURCES} versions"),
-        ));
-    }
-    let mut parsed: Vec<Version> = Vec::with_capacity(versions.len());
-    for v in versions {
-        let v = Version::parse(field, &v)?;
-        if v == spec.dest_version {
-            return Err(DomainError::invalid(
-                field,
-                format!("{v} is the package's own version"),
-            ));
-        }
-        if parsed.contains(&v) {
-            return Err(DomainError::invalid(field, format!("{v} is listed twice")));
-        }
-        parsed.push(v);
-    }
     let sources = DeltaSources {
-        versions: parsed,
+        versions: delta_source_versions(field, spec.dest_version.as_str(), &versions)?,
         latest,
     };
     let single_full =
@@ -83,4 +65,35 @@ pub fn delta_sources(
         ));
     }
     Ok(sources)
+}
+
+/// Checks the earlier `versions` named in the parameter `field` to generate deltas from, for
+/// a package of version `dest_version`: at most [`MAX_DELTA_SOURCES`], each a valid version,
+/// none the package's own version, none listed twice. Order is kept.
+pub fn delta_source_versions(
+    field: &str,
+    dest_version: &str,
+    versions: &[String],
+) -> Result<Vec<Version>, DomainError> {
+    if versions.len() > MAX_DELTA_SOURCES {
+        return Err(DomainError::invalid(
+            field,
+            format!("at most {MAX_DELTA_SOURCES} versions"),
+        ));
+    }
+    let mut parsed: Vec<Version> = Vec::with_capacity(versions.len());
+    for v in versions {
+        let v = Version::parse(field, v)?;
+        if v.as_str() == dest_version {
+            return Err(DomainError::invalid(
+                field,
+                format!("{v} is the package's own version"),
+            ));
+        }
+        if parsed.contains(&v) {
+            return Err(DomainError::invalid(field, format!("{v} is listed twice")));
+        }
+        parsed.push(v);
+    }
+    Ok(parsed)
 }

@@ -241,3 +241,53 @@ fn delta_source_rules() {
     ];
     check_rows(rows);
 }
+
+/// The same version-list rule for a stored package (`POST /firmwares/{id}/deltas`), under
+/// that request's own parameter name.
+#[test]
+fn delta_source_version_rules() {
+    use crate::validate::delta_source_versions;
+    let check = |vs: &[&str]| {
+        let vs: Vec<String> = vs.iter().map(|v| v.to_string()).collect();
+        ok(delta_source_versions("src_versions", "2.0.0", &vs))
+    };
+    let ten: Vec<String> = (0..10).map(|i| format!("1.{i}")).collect();
+    let eleven: Vec<String> = (0..11).map(|i| format!("1.{i}")).collect();
+    let rows: Vec<Row> = vec![
+        ("none", check(&[]), None),
+        ("two", check(&["1.0", "1.1"]), None),
+        (
+            "ten",
+            ok(delta_source_versions("src_versions", "2.0.0", &ten)),
+            None,
+        ),
+        (
+            "eleven",
+            ok(delta_source_versions("src_versions", "2.0.0", &eleven)),
+            Some(("src_versions", "at most 10")),
+        ),
+        (
+            "own version",
+            check(&["1.0", "2.0.0"]),
+            Some(("src_versions", "2.0.0 is the package's own version")),
+        ),
+        (
+            "twice",
+            check(&["1.0", "1.1", "1.0"]),
+            Some(("src_versions", "1.0 is listed twice")),
+        ),
+        (
+            "bad characters",
+            check(&["1 0"]),
+            Some(("src_versions", "")),
+        ),
+    ];
+    check_rows(rows);
+    let order = delta_source_versions("src_versions", "2.0.0", &["1.1".into(), "1.0".into()]);
+    let order: Vec<String> = order
+        .unwrap()
+        .into_iter()
+        .map(|v| v.into_string())
+        .collect();
+    assert_eq!(order, ["1.1", "1.0"]);
+}
