@@ -15,13 +15,20 @@
 //! sides; a wrong guess costs compression, never correctness. It needs the whole old image (a
 //! unit is walked from its start), so only `ZstdRef` (which holds the whole old image) uses
 //! it. Every decision reads only original bytes of the old image.
+//!
+//! This module holds the prediction itself: learning the offset map for a pair, the rules for
+//! which fields are rewritten and how, and the serialised table. Finding the fields (section
+//! lookup, unit headers, abbreviation tables, form sizes) is the private `reader` module.
 
+mod reader;
+
+use self::reader::{Field, Unit, Visitor, section};
 use super::elf::Elf;
 use super::learn::{paint, to_map};
 use super::{AddrMap, Transform};
 use crate::error::{Error, Result};
 use crate::varint;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Fewest field uses that justify keeping an offset-map entry.
 const MIN_USES: usize = 2;
@@ -58,18 +65,6 @@ pub struct Dwarf {
     pub loc: Option<u64>,
     /// Old file offset → change of the offset within its section.
     pub offs: AddrMap,
-}
-
-fn section(e: &Elf, name: &str, len: usize) -> Option<(u64, u64)> {
-    e.sections
-        .iter()
-        .find(|s| s.name == name && s.typ != 8 && s.size > 0)
-        .filter(|s| {
-            s.off
-                .checked_add(s.size)
-                .is_some_and(|end| end <= len as u64)
-        })
-        .map(|s| (s.off, s.size))
 }
 
 impl Dwarf {
@@ -236,16 +231,14 @@ impl Dwarf {
         };
         let info = img[is..ie].to_vec();
         let abbrev = img[as_..ae].to_vec();
-        let mut w = Walker {
+        let mut w = Predict {
             d: self,
             t,
-            info: &info,
-            abbrev: &abbrev,
             out: &mut img[is..ie],
-            tables: HashMap::new(),
             seen,
+            low: None,
         };
-        w.run();
+        reader::walk(&info, &abbrev, &mut w);
         if let Some(r) = self.ranges.and_then(get) {
             remap_ranges(&mut img[r.0..r.1], t);
         }
@@ -268,188 +261,47 @@ fn remap_ranges(r: &mut [u8], t: &Transform) {
     }
 }
 
-/// One attribute specification: `(attribute, form, implicit constant present)`.
-type Spec = (u64, u64);
-/// One abbreviation: whether it has children is irrelevant to a flat walk.
-type Table = HashMap<u64, Vec<Spec>>;
-
-struct Walker<'a> {
+/// Rewrites the fields [`reader::walk`] reports into `out` (the `.debug_info` bytes of the
+/// image being predicted; the walk reads an unchanged copy).
+struct Predict<'a> {
     d: &'a Dwarf,
     t: &'a Transform,
-    info: &'a [u8],
-    abbrev: &'a [u8],
     out: &'a mut [u8],
-    tables: HashMap<u64, Option<Table>>,
     seen: Option<&'a mut Vec<u64>>,
+    /// `DW_AT_low_pc` of the current entry, for a `DW_AT_high_pc` given as a length.
+    low: Option<u64>,
 }
 
-fn uleb(b: &[u8], p: &mut usize) -> Option<u64> {
-    let mut r = 0u64;
-    let mut s = 0u32;
-    loop {
-        let c = *b.get(*p)?;
-        *p += 1;
-        if s < 64 {
-            r |= u64::from(c & 0x7F) << s;
-        }
-        s += 7;
-        if c < 0x80 {
-            return Some(r);
-        }
-    }
-}
-
-fn skip_leb(b: &[u8], p: &mut usize) -> Option<()> {
-    loop {
-        let c = *b.get(*p)?;
-        *p += 1;
-        if c < 0x80 {
-            return Some(());
-        }
-    }
-}
-
-fn rd(b: &[u8], p: usize, n: usize) -> Option<u64> {
-    let s = b.get(p..p.checked_add(n)?)?;
-    let mut v = [0u8; 8];
-    v[..n].copy_from_slice(s);
-    Some(u64::from_le_bytes(v))
-}
-
-/// Parses the abbreviation table at `off`; `None` if malformed.
-fn parse_table(ab: &[u8], off: u64) -> Option<Table> {
-    let mut p = usize::try_from(off).ok()?;
-    let mut t = Table::new();
-    loop {
-        let code = uleb(ab, &mut p)?;
-        if code == 0 {
-            return Some(t);
-        }
-        uleb(ab, &mut p)?; // tag
-        p += 1; // children flag
-        let mut specs = Vec::new();
-        loop {
-            let a = uleb(ab, &mut p)?;
-            let f = uleb(ab, &mut p)?;
-            if a == 0 && f == 0 {
-                break;
-            }
-            if f == 0x21 {
-                skip_leb(ab, &mut p)?; // DWARF 5 implicit constant: no bytes in the entry
-            }
-            specs.push((a, f));
-            if specs.len() > 4096 {
-                return None;
-            }
-        }
-        t.insert(code, specs);
-    }
-}
-
-impl Walker<'_> {
-    fn run(&mut self) {
-        let mut p = 0usize;
-        while p + 11 <= self.info.len() {
-            let Some(len) = rd(self.info, p, 4) else {
-                return;
-            };
-            if len >= 0xFFFF_FFF0 {
-                return; // 64-bit DWARF or reserved: stop
-            }
-            let Some(end) = (p + 4).checked_add(len as usize) else {
-                return;
-            };
-            let end = end.min(self.info.len());
-            let _ = self.unit(p, end);
-            p = end.max(p + 4);
-        }
+impl Visitor for Predict<'_> {
+    fn entry(&mut self) {
+        self.low = None;
     }
 
-    /// Walks one unit `[cu, end)`; `None` stops at the first thing not understood.
-    fn unit(&mut self, cu: usize, end: usize) -> Option<()> {
-        let info = self.info;
-        let ver = rd(info, cu + 4, 2)?;
-        if !(2..=4).contains(&ver) {
-            return None;
-        }
-        let aoff = rd(info, cu + 6, 4)?;
-        let asz = usize::from(*info.get(cu + 10)?);
-        if asz != 4 && asz != 8 {
-            return None;
-        }
-        if !self.tables.contains_key(&aoff) {
-            let t = parse_table(self.abbrev, aoff);
-            self.tables.insert(aoff, t);
-        }
-        let tables = std::mem::take(&mut self.tables);
-        let r = (|| {
-            let table = tables.get(&aoff)?.as_ref()?;
-            let mut p = cu + 11;
-            while p < end {
-                let code = uleb(info, &mut p)?;
-                if code == 0 {
-                    continue;
-                }
-                let specs = table.get(&code)?;
-                let mut low: Option<u64> = None;
-                for &(a, f) in specs {
-                    p = self.field(cu, ver, asz, a, f, p, &mut low)?;
-                    if p > end {
-                        return None;
-                    }
-                }
-            }
-            Some(())
-        })();
-        self.tables = tables;
-        r
-    }
-
-    /// Handles one field at `p`; returns the position after it.
-    #[allow(clippy::too_many_arguments)]
-    fn field(
-        &mut self,
-        cu: usize,
-        ver: u64,
-        asz: usize,
-        attr: u64,
-        form: u64,
-        mut p: usize,
-        low: &mut Option<u64>,
-    ) -> Option<usize> {
-        let info = self.info;
-        let mut form = form;
-        let mut hops = 0;
-        while form == 0x16 {
-            form = uleb(info, &mut p)?;
-            hops += 1;
-            if hops > 4 {
-                return None;
-            }
-        }
+    fn field(&mut self, unit: &Unit, f: Field<'_>) {
+        let (p, n) = (f.at, f.bytes.len());
         let base = self.d.info.0;
-        Some(match form {
+        match f.form {
+            // addr: low_pc, or high_pc as an address (one past the end)
             0x01 => {
-                let v = rd(info, p, asz)?;
-                if attr == 0x11 {
-                    *low = Some(v);
+                let v = f.value();
+                if f.attr == 0x11 {
+                    self.low = Some(v);
                 }
                 if self.in_range(v) {
-                    let nv = if attr == 0x12 && v > 0 {
+                    let nv = if f.attr == 0x12 && v > 0 {
                         self.t.map.map(v - 1).wrapping_add(1)
                     } else {
                         self.t.map.map(v)
                     };
-                    self.put(p, asz, nv);
+                    self.put(p, n, nv);
                 }
-                p + asz
             }
+            // data4, data8: high_pc as a length from low_pc
             0x06 | 0x07 => {
-                let n = if form == 0x06 { 4 } else { 8 };
-                let v = rd(info, p, n)?;
-                if attr == 0x12
+                let v = f.value();
+                if f.attr == 0x12
                     && v > 0
-                    && let Some(lo) = *low
+                    && let Some(lo) = self.low
                     && self.in_range(lo)
                 {
                     let last = lo.wrapping_add(v - 1);
@@ -461,66 +313,48 @@ impl Walker<'_> {
                         .wrapping_sub(self.t.map.map(lo));
                     self.put(p, n, nv);
                 }
-                p + n
             }
+            // strp
             0x0E => {
                 if let Some(s) = self.d.str {
-                    let v = rd(info, p, 4)?;
+                    let v = f.value();
                     self.shift(p, v, s.wrapping_add(v), 0);
                 }
-                p + 4
             }
+            // ref4: relative to the unit, which may have moved itself
             0x13 => {
-                let v = rd(info, p, 4)?;
-                let at = base.wrapping_add(cu as u64);
+                let v = f.value();
+                let at = base.wrapping_add(unit.start as u64);
                 let dcu = self.d.offs.map(at).wrapping_sub(at);
                 if let Some(s) = self.seen.as_deref_mut() {
                     s.push(at);
                 }
                 self.shift(p, v, at.wrapping_add(v), dcu);
-                p + 4
             }
-            0x10 => {
-                let n = if ver <= 2 { asz } else { 4 };
-                if n == 4 {
-                    let v = rd(info, p, 4)?;
-                    self.shift(p, v, base.wrapping_add(v), 0);
-                }
-                p + n
+            // ref_addr; left alone when address-sized (DWARF 2 with 8-byte addresses)
+            0x10 if n == 4 => {
+                let v = f.value();
+                self.shift(p, v, base.wrapping_add(v), 0);
             }
+            // sec_offset into .debug_line, .debug_ranges or .debug_loc
             0x17 => {
-                let target = match attr {
+                let target = match f.attr {
                     0x10 => self.d.line,
                     0x55 => self.d.ranges.map(|r| r.0),
                     0x02 | 0x0C | 0x40 | 0x4E => self.d.loc,
                     _ => None,
                 };
                 if let Some(s) = target {
-                    let v = rd(info, p, 4)?;
+                    let v = f.value();
                     self.shift(p, v, s.wrapping_add(v), 0);
                 }
-                p + 4
             }
-            0x0B | 0x0C | 0x11 => p + 1,
-            0x05 | 0x12 => p + 2,
-            0x14 | 0x20 => p + 8,
-            0x0D | 0x0F | 0x15 => {
-                skip_leb(info, &mut p)?;
-                p
-            }
-            0x19 | 0x21 => p,
-            0x08 => p + info.get(p..)?.iter().position(|&b| b == 0)? + 1,
-            0x09 | 0x18 => {
-                let n = uleb(info, &mut p)?;
-                p.checked_add(usize::try_from(n).ok()?)?
-            }
-            0x0A => p + 1 + usize::from(*info.get(p)?),
-            0x03 => p + 2 + rd(info, p, 2)? as usize,
-            0x04 => p.checked_add(4 + rd(info, p, 4)? as usize)?,
-            _ => return None,
-        })
+            _ => {}
+        }
     }
+}
 
+impl Predict<'_> {
     fn in_range(&self, v: u64) -> bool {
         v >= self.t.lo && v < self.t.hi
     }
