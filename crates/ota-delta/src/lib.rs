@@ -30,6 +30,7 @@ pub mod encode;
 pub mod error;
 pub mod header;
 pub mod joined;
+pub mod lzma;
 pub mod lzref;
 pub mod matcher;
 pub mod oldview;
