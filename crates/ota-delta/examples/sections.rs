@@ -5,7 +5,9 @@
 //! `ZstdRef` candidate does, and prints for every section of the new image (sections below
 //! 4 KiB are pooled) its size and the cost of compressing it alone with zstd -22 against (a)
 //! the whole converted old image and (b) the old section of the same name only. The old
-//! image is DWARF-predicted unless `NO_DWARF` is set.
+//! image is DWARF-predicted unless `NO_DWARF` is set; with `LZMA` set, parts are coded with
+//! LZMA (`lc=3 lp=0 pb=2`) instead of zstd; with `DUMP=PREFIX`, the two converted images are
+//! written to `PREFIX.old` and `PREFIX.new` and nothing is measured.
 
 use ota_delta::DiffOptions;
 use ota_delta::container::{ZstdParams, zstd_compress};
@@ -41,6 +43,11 @@ fn main() {
         level: 22,
         window_log: ref_window_log(old.len(), new.len()),
     };
+    if let Ok(d) = std::env::var("DUMP") {
+        std::fs::write(format!("{d}.old"), &old_a).unwrap();
+        std::fs::write(format!("{d}.new"), &new_a).unwrap();
+        return;
+    }
     let whole = zstd_compress(&new_a, p, Some(&old_a)).unwrap().len();
     println!("whole frame {whole}");
     // Pieces: every section with file bytes, plus the gaps between them.
@@ -73,15 +80,23 @@ fn main() {
     );
     for (n, o, s) in pieces {
         let part = &new_a[o as usize..(o + s) as usize];
-        let c = zstd_compress(part, p, Some(&old_a)).unwrap().len();
+        let lz = std::env::var("LZMA").is_ok();
+        let comp = |part: &[u8], r: &[u8]| {
+            if lz {
+                ota_delta::lzref::compress(part, r, ota_delta::lzref::LzmaParams::WORD)
+                    .unwrap()
+                    .len()
+            } else {
+                zstd_compress(part, p, Some(r)).unwrap().len()
+            }
+        };
+        let c = comp(part, &old_a);
         let os = eo
             .sections
             .iter()
             .find(|x| x.name == n && x.typ != 8)
             .map(|x| &old_a[x.off as usize..(x.off + x.size) as usize]);
-        let cs = os
-            .map(|os| zstd_compress(part, p, Some(os)).unwrap().len())
-            .unwrap_or(c);
+        let cs = os.map(|os| comp(part, os)).unwrap_or(c);
         sum += c;
         if s < 4096 {
             small.0 += s;
