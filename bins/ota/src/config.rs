@@ -1,6 +1,7 @@
 //! Configuration of `ota serve`: defaults, then a TOML file, then `OTA_*` environment
 //! variables, then command-line flags — each layer overriding the one before.
 
+use ota_domain::validate::MAX_DELTA_SOURCES;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,10 @@ pub struct ServeConfig {
     pub max_file_mb: u64,
     /// Lifetime of download URLs in pushes, in minutes.
     pub download_url_ttl_minutes: i64,
+    /// Deltas generated when a full single-file package is added without saying which (on
+    /// every face, Aliyun `CreateOTAFirmware` included): from the N most recent other
+    /// versions of its module, 0..=10. 0: only the deltas a request asks for.
+    pub delta_from_latest: i64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
     /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
@@ -45,6 +50,7 @@ impl Default for ServeConfig {
             firmware_quota: 500,
             max_file_mb: 1_000,
             download_url_ttl_minutes: 24 * 60,
+            delta_from_latest: 0,
             log: "info".to_owned(),
             adjustable_clock: false,
         }
@@ -72,6 +78,9 @@ pub struct ServeArgs {
     /// `sqlite://…` or `postgres://…`.
     #[arg(long, env = "OTA_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Deltas from the N (0-10) most recent versions when a package is added without saying.
+    #[arg(long, env = "OTA_DELTA_FROM_LATEST")]
+    pub delta_from_latest: Option<String>,
     /// Allow moving the clock forward through the API (tests and demos only).
     #[arg(long)]
     pub adjustable_clock: bool,
@@ -119,7 +128,31 @@ impl ServeConfig {
         if let Some(v) = &args.database_url {
             config.database_url = Some(v.clone());
         }
+        if let Some(v) = &args.delta_from_latest {
+            config.delta_from_latest = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!("delta_from_latest (--delta-from-latest / OTA_DELTA_FROM_LATEST) must be a whole number between 0 and {MAX_DELTA_SOURCES}, not {v:?}")
+            })?;
+        }
+        config.check()?;
         Ok(config)
+    }
+
+    /// Refuses values no part of the server would accept, naming the setting.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if usize::try_from(self.delta_from_latest).map_or(true, |n| n > MAX_DELTA_SOURCES) {
+            anyhow::bail!(
+                "delta_from_latest must be between 0 and {MAX_DELTA_SOURCES} (the most versions a package may take deltas from), not {}",
+                self.delta_from_latest
+            );
+        }
+        Ok(())
+    }
+
+    /// The default delta sources as the core takes them (after [`ServeConfig::check`]).
+    pub fn delta_from_latest(&self) -> usize {
+        usize::try_from(self.delta_from_latest)
+            .unwrap_or(0)
+            .min(MAX_DELTA_SOURCES)
     }
 
     /// The store URL in force.
@@ -130,5 +163,47 @@ impl ServeConfig {
                 self.data_dir.join("ota.db").display()
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn delta_from_latest_from_the_file_and_the_flag() {
+        assert_eq!(ServeConfig::default().delta_from_latest(), 0);
+        let file: ServeConfig = toml::from_str("delta_from_latest = 3").unwrap();
+        file.check().unwrap();
+        assert_eq!(file.delta_from_latest(), 3);
+        let cli = Cli::try_parse_from(["ota", "--delta-from-latest", "10"]).unwrap();
+        let config = ServeConfig::load(&cli.serve).unwrap();
+        assert_eq!(config.delta_from_latest(), 10);
+    }
+
+    #[test]
+    fn a_bad_delta_from_latest_is_refused_by_name() {
+        for text in ["delta_from_latest = 11", "delta_from_latest = -1"] {
+            let file: ServeConfig = toml::from_str(text).unwrap();
+            let err = file.check().unwrap_err().to_string();
+            assert!(
+                err.contains("delta_from_latest must be between 0 and 10"),
+                "{err}"
+            );
+        }
+        for flag in ["11", "-1", "two"] {
+            let arg = format!("--delta-from-latest={flag}");
+            let cli = Cli::try_parse_from(["ota", arg.as_str()]).unwrap();
+            let err = ServeConfig::load(&cli.serve).unwrap_err().to_string();
+            assert!(err.contains("delta_from_latest"), "{flag}: {err}");
+            assert!(err.contains("between 0 and 10"), "{flag}: {err}");
+        }
     }
 }

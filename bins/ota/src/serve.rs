@@ -53,6 +53,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             firmware_quota: config.firmware_quota,
             max_file_size: config.max_file_mb * 1024 * 1024,
             download_url_ttl: config.download_url_ttl_minutes * 60_000,
+            delta_from_latest: config.delta_from_latest(),
             ..CoreConfig::default()
         },
     );

@@ -23,6 +23,11 @@ pub struct CoreConfig {
     pub max_block_size: usize,
     /// Largest package deliverable over MQTT download (Aliyun: 16 MB).
     pub max_mqtt_download: u64,
+    /// Deltas generated when a full single-file package is added and its request does not
+    /// say which (native REST without delta fields, the console form left empty, Aliyun
+    /// `CreateOTAFirmware`): from the N most recent other versions of its module,
+    /// 0..=`ota_domain::validate::MAX_DELTA_SOURCES`. 0 (the default): none.
+    pub delta_from_latest: usize,
 }
 
 impl Default for CoreConfig {
@@ -37,6 +42,7 @@ impl Default for CoreConfig {
             tick: std::time::Duration::from_millis(200),
             max_block_size: 128 * 1024,
             max_mqtt_download: 16 * 1024 * 1024,
+            delta_from_latest: 0,
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Server {
     pub mqtt: SocketAddr,
     pub api: ApiClient,
     database_url: Option<String>,
+    /// Extra `OTA_*` settings, kept for restarts.
+    env: Vec<(String, String)>,
     // Dropped after the child: the schema goes once nothing uses it.
     _pg: Option<PgSchema>,
     dir: tempfile::TempDir,
@@ -34,7 +36,13 @@ pub struct Server {
 impl Server {
     /// A server on SQLite in a fresh data directory.
     pub async fn start() -> Server {
-        Self::launch(None, None).await
+        Self::launch(None, None, &[]).await
+    }
+
+    /// A server on SQLite with extra settings as environment variables, e.g.
+    /// `[("OTA_DELTA_FROM_LATEST", "2")]`.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> Server {
+        Self::launch(None, None, env).await
     }
 
     /// A server on a fresh schema of the test PostgreSQL (`OTA_TEST_PG_URL`, default
@@ -45,19 +53,28 @@ impl Server {
         }
         let pg = PgSchema::create().await;
         let url = pg.url();
-        Some(Self::launch(Some(url), Some(pg)).await)
+        Some(Self::launch(Some(url), Some(pg), &[]).await)
     }
 
-    async fn launch(database_url: Option<String>, pg: Option<PgSchema>) -> Server {
+    async fn launch(
+        database_url: Option<String>,
+        pg: Option<PgSchema>,
+        env: &[(&str, &str)],
+    ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let (child, http, mqtt) = spawn(dir.path(), any, any, database_url.as_deref()).await;
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (child, http, mqtt) = spawn(dir.path(), any, any, database_url.as_deref(), &env).await;
         Server {
             child,
             http,
             mqtt,
             api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
             database_url,
+            env,
             _pg: pg,
             dir,
         }
@@ -79,6 +96,7 @@ impl Server {
                 self.http,
                 self.mqtt,
                 self.database_url.as_deref(),
+                &self.env,
             )
             .await
             {
@@ -194,8 +212,9 @@ async fn spawn(
     http: SocketAddr,
     mqtt: SocketAddr,
     database_url: Option<&str>,
+    env: &[(String, String)],
 ) -> (Child, SocketAddr, SocketAddr) {
-    try_spawn(dir, http, mqtt, database_url)
+    try_spawn(dir, http, mqtt, database_url, env)
         .await
         .expect("start the server")
 }
@@ -205,6 +224,7 @@ async fn try_spawn(
     http: SocketAddr,
     mqtt: SocketAddr,
     database_url: Option<&str>,
+    env: &[(String, String)],
 ) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ota"));
     command
@@ -223,6 +243,7 @@ async fn try_spawn(
             std::env::var("E2E_SERVER_LOG").unwrap_or_else(|_| "error".into()),
         )
         .env_remove("OTA_DATABASE_URL")
+        .env_remove("OTA_DELTA_FROM_LATEST")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -230,6 +251,7 @@ async fn try_spawn(
     if let Some(url) = database_url {
         command.env("OTA_DATABASE_URL", url);
     }
+    command.envs(env.iter().map(|(k, v)| (k, v)));
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();

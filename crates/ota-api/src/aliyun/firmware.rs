@@ -82,7 +82,11 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
     };
     let spec = raw.validate()?;
     let pk = ProductKey(p.required("ProductKey")?);
-    let firmware = ctx.core.create_firmware(&pk, spec).await?;
+    // Aliyun has no delta parameters: the server default applies (full packages only).
+    let (firmware, _) = ctx
+        .core
+        .create_firmware_with_deltas(&pk, spec, None)
+        .await?;
     Ok(json!({"Data": {
         "FirmwareId": firmware.firmware_id,
         "UtcCreate": utc(firmware.created_at),

@@ -17,7 +17,7 @@ mod oss;
 mod params;
 mod registry;
 mod sign_acs3;
-mod sign_v1;
+pub mod sign_v1;
 mod tasks;
 
 use crate::state::AppState;

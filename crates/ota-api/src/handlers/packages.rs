@@ -65,7 +65,8 @@ pub struct CreateFirmware {
     /// Generate deltas from these earlier versions of the module (full packages).
     #[serde(default)]
     delta_from_versions: Vec<String>,
-    /// Generate deltas from the N (0..=10) most recent other versions of the module.
+    /// Generate deltas from the N (0..=10) most recent other versions of the module. Left
+    /// out together with `delta_from_versions`: the server default; 0: none.
     delta_from_latest: Option<i64>,
 }
 

@@ -5,6 +5,10 @@
 //! one module, and generation is expensive, so the choice is bounded and checked before
 //! anything is stored (a bad choice creates nothing). Both entry points check the list of
 //! versions with [`delta_source_versions`], so a bad list reads the same on either.
+//!
+//! A request that says nothing about deltas is not the same as one that asks for none: the
+//! first gets the server's default (`delta_from_latest` in the service settings), the
+//! second gets none. [`delta_sources`] keeps the two apart.
 
 use super::firmware::{FirmwareSpec, PackageFiles};
 use super::text::Version;
@@ -30,12 +34,25 @@ impl DeltaSources {
     }
 }
 
+/// Whether the server generates deltas for a package of this `spec`: a full single-file
+/// image only (a differential package is already a patch; a multi-file one has no single
+/// image to diff).
+pub fn takes_generated_deltas(spec: &FirmwareSpec) -> bool {
+    spec.firmware_type == FirmwareType::Full && matches!(spec.files, PackageFiles::Single(_))
+}
+
 /// Checks `delta_from_versions` and `delta_from_latest` against the package `spec`.
+/// `None` when the request names no version and leaves `delta_from_latest` out: it does not
+/// say, so the server default applies. An explicit `delta_from_latest` of 0 with no
+/// versions is `Some` of no sources: the operator asked for none.
 pub fn delta_sources(
     spec: &FirmwareSpec,
     versions: Vec<String>,
     latest: Option<i64>,
-) -> Result<DeltaSources, DomainError> {
+) -> Result<Option<DeltaSources>, DomainError> {
+    if versions.is_empty() && latest.is_none() {
+        return Ok(None);
+    }
     let latest = match latest {
         None => 0,
         Some(n) if (0..=MAX_DELTA_SOURCES as i64).contains(&n) => n as usize,
@@ -51,9 +68,7 @@ pub fn delta_sources(
         versions: delta_source_versions(field, spec.dest_version.as_str(), &versions)?,
         latest,
     };
-    let single_full =
-        spec.firmware_type == FirmwareType::Full && matches!(spec.files, PackageFiles::Single(_));
-    if !sources.is_empty() && !single_full {
+    if !sources.is_empty() && !takes_generated_deltas(spec) {
         let field = if sources.versions.is_empty() {
             "delta_from_latest"
         } else {
@@ -64,7 +79,7 @@ pub fn delta_sources(
             "deltas are generated for full single-file packages only",
         ));
     }
-    Ok(sources)
+    Ok(Some(sources))
 }
 
 /// Checks the earlier `versions` named in the parameter `field` to generate deltas from, for

@@ -21,7 +21,9 @@ pub mod tags;
 pub mod target;
 pub mod text;
 
-pub use deltas::{DeltaSources, MAX_DELTA_SOURCES, delta_source_versions, delta_sources};
+pub use deltas::{
+    DeltaSources, MAX_DELTA_SOURCES, delta_source_versions, delta_sources, takes_generated_deltas,
+};
 pub use firmware::{
     FirmwareChanges, FirmwareSpec, MAX_FILE_BYTES, MAX_FIRMWARE_PACKAGES, MAX_MULTI_FILES,
     ModifyFirmware, MultiFile, MultiFileInput, NewFirmware, PACKAGE_SUFFIXES, PackageFiles,

@@ -30,6 +30,11 @@ async fn render(
     let verify = form.pairs.is_empty() || form.flag("need_to_verify");
     let multi = form.flag("multi");
     let max_mb = c.app.core.config().max_file_size / (1024 * 1024);
+    // Both delta fields left empty: the server default applies.
+    let default_latest = c.app.core.config().delta_from_latest;
+    let latest_hint = format!(
+        "0-10 most recent other versions of the module. Both fields empty: the server default ({default_latest})."
+    );
     let body = html! {
         h1 { "Add a package" }
         (layout::error_summary(err))
@@ -62,8 +67,8 @@ async fn render(
                 div #full-only data-when="type=0" hidden[diff] {
                     (field("Generate deltas from", "fw_delta_versions", "delta_from_versions", err, Some("Optional: earlier versions of the module (full packages), separated by commas."),
                         html! { input #fw_delta_versions name="delta_from_versions" value=[form.get("delta_from_versions")]; }))
-                    (field("… and from the latest versions", "fw_delta_latest", "delta_from_latest", err, Some("0-10 most recent other versions of the module."),
-                        html! { input #fw_delta_latest type="number" name="delta_from_latest" min="0" max="10" value=(form.get("delta_from_latest").unwrap_or("0")) data-msg="must be 0-10"; }))
+                    (field("… and from the latest versions", "fw_delta_latest", "delta_from_latest", err, Some(latest_hint.as_str()),
+                        html! { input #fw_delta_latest type="number" name="delta_from_latest" min="0" max="10" value=[form.get("delta_from_latest")] placeholder=(default_latest) data-msg="must be 0-10"; }))
                 }
                 div #diff-only data-when="type=1" hidden[!diff] {
                     (field("Source version", "fw_src", "SrcVersion", err, Some("Required for a differential package; must differ from the destination."),

@@ -242,6 +242,26 @@ fn delta_source_rules() {
     check_rows(rows);
 }
 
+/// A request that says nothing (no versions, no `delta_from_latest`) leaves the choice to
+/// the server default; an explicit 0 asks for none; only full single-file packages take
+/// generated deltas.
+#[test]
+fn unsaid_delta_sources_differ_from_none() {
+    use crate::validate::{DeltaSources, delta_sources, takes_generated_deltas};
+    let spec = |raw: NewFirmware| raw.validate().unwrap();
+    assert_eq!(delta_sources(&spec(full()), vec![], None).unwrap(), None);
+    assert_eq!(
+        delta_sources(&spec(full()), vec![], Some(0)).unwrap(),
+        Some(DeltaSources::default())
+    );
+    let named = delta_sources(&spec(full()), vec!["1.0".into()], None).unwrap();
+    assert_eq!(named.map(|s| (s.versions.len(), s.latest)), Some((1, 0)));
+    assert_eq!(delta_sources(&spec(multi(2)), vec![], None).unwrap(), None);
+    assert!(takes_generated_deltas(&spec(full())));
+    assert!(!takes_generated_deltas(&spec(delta("1.0"))));
+    assert!(!takes_generated_deltas(&spec(multi(2))));
+}
+
 /// The same version-list rule for a stored package (`POST /firmwares/{id}/deltas`), under
 /// that request's own parameter name.
 #[test]
