@@ -8,7 +8,7 @@
 use crate::container::{self, Demux};
 use crate::error::{Error, Result};
 use crate::header::{Method, PatchHeader};
-use crate::{bsd, joined, zref};
+use crate::{bsd, embedded, joined, zref};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -99,6 +99,16 @@ pub fn apply<R: Read + Seek, W: Write>(
             old.seek(SeekFrom::Start(0))?;
             old.read_exact(&mut buf)?;
             let m = zref::apply_ref(h.method, &buf, &mut patch, h.new_size, &mut w)?;
+            (m, h.old_size)
+        }
+        Method::LzmaStreams => {
+            let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;
+            let mut buf = vec![0u8; n];
+            old.seek(SeekFrom::Start(0))?;
+            old.read_exact(&mut buf)?;
+            let mut body = Vec::new();
+            patch.read_to_end(&mut body)?;
+            let m = embedded::method::apply(&buf, &body, h.new_size, &mut w)?;
             (m, h.old_size)
         }
     };

@@ -8,6 +8,7 @@
 
 use crate::bsd;
 use crate::container::ZstdParams;
+use crate::embedded;
 use crate::error::{Error, Result};
 use crate::header::{FLAG_NEEDS_FULL_OLD, Method, PatchHeader, sha256};
 use crate::matcher;
@@ -113,6 +114,20 @@ pub fn diff_with_report(
     new: &[u8],
     opts: &DiffOptions,
 ) -> Result<(Vec<u8>, Vec<Candidate>)> {
+    diff_impl(old, new, opts, true)
+}
+
+/// [`crate::diff`] without the `LzmaStreams` candidate: the inner patch of that method.
+pub fn diff_nested(old: &[u8], new: &[u8], opts: &DiffOptions) -> Result<Vec<u8>> {
+    diff_impl(old, new, opts, false).map(|(p, _)| p)
+}
+
+fn diff_impl(
+    old: &[u8],
+    new: &[u8],
+    opts: &DiffOptions,
+    streams: bool,
+) -> Result<(Vec<u8>, Vec<Candidate>)> {
     if old.len() >= u32::MAX as usize {
         return Err(Error::TooLarge("old image must be below 4 GiB".into()));
     }
@@ -187,6 +202,21 @@ pub fn diff_with_report(
                 consider(b, variant);
             }
         }
+    }
+    // Images embedding LZMA streams: diff them expanded (only when both have reproducible
+    // streams, which the scan finds quickly otherwise).
+    if streams
+        && opts.allow_full_old
+        && old.len() <= opts.max_full_old
+        && let Some(b) = embedded::method::encode(old, new, opts)?
+    {
+        let b = Built {
+            method: Method::LzmaStreams,
+            flags: FLAG_NEEDS_FULL_OLD,
+            body: b.body,
+            apply_memory: b.apply_memory,
+        };
+        consider(b, "expanded".into());
     }
     opts.report(100);
     Ok((best.expect("raw candidate always exists"), report))

@@ -60,6 +60,10 @@ pub enum Method {
     /// LZMA with the whole old image as preset dictionary. Needs the whole old image in
     /// memory; since format version 5.
     LzmaRef = 3,
+    /// An inner patch between images whose embedded LZMA streams are expanded to plaintext
+    /// and coding decisions; the device re-encodes the streams. Needs the whole old image in
+    /// memory; since format version 5.
+    LzmaStreams = 4,
 }
 
 impl Method {
@@ -69,6 +73,7 @@ impl Method {
             1 => Ok(Method::Bsd),
             2 => Ok(Method::ZstdRef),
             3 => Ok(Method::LzmaRef),
+            4 => Ok(Method::LzmaStreams),
             other => Err(Error::Unsupported(format!("unknown method {other}"))),
         }
     }
@@ -80,6 +85,7 @@ impl Method {
             Method::Bsd => "bsd",
             Method::ZstdRef => "zstd-ref",
             Method::LzmaRef => "lzma-ref",
+            Method::LzmaStreams => "lzma-streams",
         }
     }
 
@@ -87,7 +93,7 @@ impl Method {
     pub fn min_version(self) -> u8 {
         match self {
             Method::Raw | Method::Bsd | Method::ZstdRef => 4,
-            Method::LzmaRef => 5,
+            Method::LzmaRef | Method::LzmaStreams => 5,
         }
     }
 }
@@ -249,7 +255,13 @@ mod tests {
 
     #[test]
     fn each_method_is_read_from_its_first_version_on() {
-        let methods = [Method::Raw, Method::Bsd, Method::ZstdRef, Method::LzmaRef];
+        let methods = [
+            Method::Raw,
+            Method::Bsd,
+            Method::ZstdRef,
+            Method::LzmaRef,
+            Method::LzmaStreams,
+        ];
         for m in methods {
             for v in readable_versions() {
                 let bytes = header(v, m).encode();

@@ -20,12 +20,15 @@
 //!   plain suffix-array matching with separate zstd streams, zstd or LZMA with the
 //!   transformed old image as reference, optionally with calls in absolute-target form in both images, with
 //!   the old image's DWARF fields predicted ([`transform::dwarf`]) and split into one frame
-//!   per ELF section against the matching old section, plain zstd) and keeps the smallest.
+//!   per ELF section against the matching old section, plain zstd, and for images embedding
+//!   LZMA streams a patch between their expanded forms, see [`embedded`]) and keeps the
+//!   smallest.
 
 pub mod apply;
 pub mod bsd;
 pub mod cli;
 pub mod container;
+pub mod embedded;
 pub mod encode;
 pub mod error;
 pub mod header;
