@@ -11,6 +11,12 @@ use crate::lzma::{Props, decode, encode};
 
 /// Bytes of the LZMA-alone header: properties, dictionary size `u32`, plaintext size `u64`.
 pub const ALONE_HEADER: usize = 13;
+/// Smallest plaintext of a stream worth expanding. Smaller "streams" are mostly chance
+/// byte patterns that happen to decode and re-encode (executables hold several), and would
+/// cost every such pair an expanded candidate for nothing.
+pub const MIN_PLAIN: u64 = 4096;
+/// Smallest compressed length of a stream worth expanding.
+pub const MIN_CODED: usize = 64;
 
 fn plausible_dict(d: u32) -> bool {
     if d < 4096 {
@@ -33,11 +39,12 @@ fn header_at(img: &[u8], i: usize, budget: u64) -> Option<(Props, u64)> {
     }
     let dict = u32::from_le_bytes([h[1], h[2], h[3], h[4]]);
     let size = u64::from_le_bytes(h[5..13].try_into().ok()?);
-    (plausible_dict(dict) && size > 0 && size <= budget).then_some((props, size))
+    (plausible_dict(dict) && (MIN_PLAIN..=budget).contains(&size)).then_some((props, size))
 }
 
 /// Finds the LZMA-alone streams of `img` (known size, no end marker) that re-encode exactly,
-/// in order, at most [`MAX_STREAMS`] and [`MAX_PLAIN_TOTAL`] plaintext bytes in all.
+/// in order, at most [`MAX_STREAMS`] and [`MAX_PLAIN_TOTAL`] plaintext bytes in all, each
+/// with at least [`MIN_PLAIN`] plaintext and [`MIN_CODED`] compressed bytes.
 pub fn find_streams(img: &[u8]) -> Vec<Stream> {
     let mut out = Vec::new();
     let mut budget = MAX_PLAIN_TOTAL;
@@ -52,7 +59,7 @@ pub fn find_streams(img: &[u8]) -> Vec<Stream> {
             .ok()
             .and_then(|d| {
                 let re = encode::encode(&d.plain, &d.tokens, props).ok()?;
-                data.starts_with(&re).then_some(re.len())
+                (re.len() >= MIN_CODED && data.starts_with(&re)).then_some(re.len())
             });
         match found {
             Some(coded_len) => {
