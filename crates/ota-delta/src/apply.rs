@@ -12,7 +12,8 @@ use crate::{bsd, embedded, joined, zref};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom, Write};
 
-const HASH_BUF: usize = 16 * 1024;
+/// Buffer of the old image's verification pass, part of every apply's working memory.
+pub(crate) const HASH_BUF: usize = 16 * 1024;
 
 /// What apply did and how much memory it needed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -275,12 +275,26 @@ fn full_old_candidates(
     let mut out = Vec::with_capacity(runs.len());
     for (variant, code, dwarf, pieces, coder) in runs {
         let body = zref::encode_ref(old_t, t, new, coder, &code, dwarf.as_ref(), pieces)?;
-        let mem = (old.len() * 2 + new.len() * 2 + body.len()) as u64;
+        // Decoding once gives the exact working memory for the header and proves the body
+        // rebuilds the new image; one that does not is never offered.
+        let mut rebuilt = Vec::with_capacity(new.len());
+        let Ok(mem) = zref::apply_ref(
+            coder.method(),
+            old,
+            &mut &body[..],
+            new.len() as u64,
+            &mut rebuilt,
+        ) else {
+            continue;
+        };
+        if rebuilt != new {
+            continue;
+        }
         let b = Built {
             method: coder.method(),
             flags: FLAG_NEEDS_FULL_OLD,
             body,
-            apply_memory: mem,
+            apply_memory: (mem + crate::apply::HASH_BUF) as u64,
         };
         out.push((variant, b));
     }

@@ -313,7 +313,8 @@ fn decode_tables(buf: &[u8]) -> Result<Tables> {
     Ok((t, code, dwarf, pieces))
 }
 
-/// Decodes a `ZstdRef` or `LzmaRef` body (by `method`) given the whole old image.
+/// Decodes a `ZstdRef` or `LzmaRef` body (by `method`) given the whole old image. Returns
+/// the working memory used besides the old image.
 pub fn apply_ref(
     method: Method,
     old: &[u8],
@@ -384,7 +385,8 @@ pub fn apply_ref(
     }
     absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
-    Ok(old.len() + old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
+    // The old image itself is not counted (the header flags that it must be held).
+    Ok(old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
 }
 
 /// Decodes one frame of a `ZstdRef` or `LzmaRef` body; returns its bytes and the decoder's

@@ -1,21 +1,12 @@
 //! LZMA token round trip: decoding a stream into plaintext and decisions and re-encoding the
 //! decisions must reproduce the stream byte for byte, whatever encoder made it.
 
+mod common;
+
+use common::noise;
 use lzma_rust2::{LzmaOptions, LzmaWriter};
 use ota_delta::lzma::{Props, decode::decode, encode::encode, tokens};
 use std::io::Write;
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
 
 fn text(n: usize) -> Vec<u8> {
     let words = [
