@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use fantoccini::elements::Element;
+use fantoccini::error::CmdError;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -13,6 +14,15 @@ use tokio::process::{Child, Command};
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// How long any wait in a scenario may take before it is a failure.
 pub const DEADLINE: Duration = Duration::from_secs(45);
+
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Each browser scenario runs alone (server, fleet and browser): on a 2-core machine three
+/// Chromiums and three servers (one creating a 100,000-device batch) at once starve each
+/// other past any sensible deadline. Hold the guard for the whole test.
+pub async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    TURN.lock().await
+}
 
 /// `None` when the browser is missing and `OTA_SKIP_BROWSER=1` allows skipping.
 pub fn available() -> bool {
@@ -130,19 +140,38 @@ impl Browser {
 
     /// Replaces the value of an input.
     pub async fn fill(&self, css: &str, text: &str) -> anyhow::Result<()> {
-        let e = self.find(css).await?;
-        e.clear().await?;
-        e.send_keys(text).await?;
-        Ok(())
+        for attempt in 1.. {
+            let e = self.find(css).await?;
+            let r = match e.clear().await {
+                Ok(()) => e.send_keys(text).await,
+                Err(err) => Err(err),
+            };
+            match r {
+                Err(err) if retry_stale(&err, attempt).await => continue,
+                r => return Ok(r?),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     pub async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.find(css).await?.click().await?;
-        Ok(())
+        for attempt in 1.. {
+            match self.find(css).await?.click().await {
+                Err(err) if retry_stale(&err, attempt).await => continue,
+                r => return Ok(r?),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     pub async fn text(&self, css: &str) -> anyhow::Result<String> {
-        Ok(self.find(css).await?.text().await?)
+        for attempt in 1.. {
+            match self.find(css).await?.text().await {
+                Err(err) if retry_stale(&err, attempt).await => continue,
+                r => return Ok(r?),
+            }
+        }
+        unreachable!("the loop returns")
     }
 
     pub async fn js(&self, script: &str) -> anyhow::Result<Value> {
@@ -218,4 +247,15 @@ impl Browser {
         std::fs::write(&path, png)?;
         Ok(path)
     }
+}
+
+/// Live regions of the console re-render themselves, so an element found just before a
+/// refresh can be stale by the time it is used. True (after a short pause) when `err` is that
+/// and the caller should find the element again; at most 20 attempts.
+async fn retry_stale(err: &CmdError, attempt: u32) -> bool {
+    if !err.is_stale_element_reference() || attempt >= 20 {
+        return false;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    true
 }

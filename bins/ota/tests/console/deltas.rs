@@ -25,6 +25,7 @@ async fn deltas_are_requested_and_watched_in_the_browser() -> anyhow::Result<()>
     if !browser::available() {
         return Ok(());
     }
+    let _turn = browser::one_at_a_time().await;
     let server = Server::start().await?;
     let api = &server.api;
     let product = api

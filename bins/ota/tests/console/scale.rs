@@ -11,6 +11,7 @@ async fn a_batch_of_100k_devices_opens_fast() -> anyhow::Result<()> {
     if !browser::available() {
         return Ok(());
     }
+    let _turn = browser::one_at_a_time().await;
     let server = Server::start().await?;
     let api = &server.api;
     let product = api.post("/products", &json!({"name": "Big-Fleet"})).await?;
