@@ -48,8 +48,8 @@ pub fn encode(old: &[u8], new: &[u8], opts: &DiffOptions) -> Result<Option<Body>
     // Apply once: proves the candidate rebuilds `new`, and measures the decoder's memory
     // (the inner header's figure is an estimate of the inner method's).
     let mut out = Vec::with_capacity(new.len());
-    // 16 KiB: the output hashing buffer `crate::apply` adds.
-    let apply_memory = (apply(old, &body, new.len() as u64, &mut out)? + (16 << 10)) as u64;
+    let apply_memory =
+        (apply(old, &body, new.len() as u64, &mut out)? + crate::apply::HASH_BUF) as u64;
     if out != new {
         return Ok(None);
     }
