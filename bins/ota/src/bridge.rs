@@ -44,12 +44,14 @@ impl GatewayHandler for DeviceBridge {
                 version,
                 module,
                 delta_formats,
+                delta_memory,
                 ..
             } => DeviceInput::Inform {
                 device: key(device),
                 module,
                 version,
                 delta_formats,
+                delta_memory,
             },
             DeviceMessage::Progress {
                 step, desc, module, ..

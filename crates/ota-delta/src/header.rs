@@ -129,6 +129,18 @@ impl PatchHeader {
         self.flags & FLAG_NEEDS_FULL_OLD != 0
     }
 
+    /// The memory in bytes applying this patch needs: the whole old image plus
+    /// `apply_memory` when it [needs the full old image](Self::needs_full_old), else
+    /// `apply_memory` alone. Devices compare it with their limit, the server with the
+    /// limit a device announced (saturating: a corrupt size never wraps to a small need).
+    pub fn apply_need(&self) -> u64 {
+        if self.needs_full_old() {
+            self.old_size.saturating_add(self.apply_memory)
+        } else {
+            self.apply_memory
+        }
+    }
+
     /// Serialises the header (without the trailing check, which `encode` appends).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(96);
@@ -279,6 +291,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn apply_need_adds_the_old_image_only_for_full_old_patches() {
+        let mut h = header(5, Method::LzmaRef);
+        assert_eq!(h.apply_need(), 4096);
+        h.flags = FLAG_NEEDS_FULL_OLD;
+        assert_eq!(h.apply_need(), 10 + 4096);
+        h.old_size = u64::MAX;
+        assert_eq!(h.apply_need(), u64::MAX);
     }
 
     #[test]

@@ -53,6 +53,12 @@ pub struct DeviceConfig {
     /// patches of the format this SDK decodes, so it may be sent server-generated deltas.
     /// Default: on. Turn it off for a device that cannot keep or patch its running image.
     pub apply_deltas: bool,
+    /// The most memory, in bytes, this device can give to applying a delta (`None`, the
+    /// default: no limit). When set, version reports tell the platform (`deltaMemory`), so
+    /// it sends the full package instead of a delta needing more (a full-old patch holds
+    /// the whole old image), and [`crate::Device::run_update`] refuses such a patch from
+    /// its header (step -3) before installing. Set it on a device with little RAM.
+    pub delta_memory_limit: Option<u64>,
 }
 
 impl DeviceConfig {
@@ -81,6 +87,7 @@ impl DeviceConfig {
             max_backoff: Duration::from_secs(30),
             trusted_keys: Vec::new(),
             apply_deltas: true,
+            delta_memory_limit: None,
         }
     }
 

@@ -204,7 +204,8 @@ impl<H> Device<H> {
 
     /// Reports the running `version` of `module` (`None`: the default module) on `inform`.
     /// Do it at boot and right after an update; the platform decides success by it. The
-    /// report also says which delta formats the device applies (`DeviceConfig::apply_deltas`).
+    /// report also says which delta formats the device applies (`DeviceConfig::apply_deltas`)
+    /// and with how much memory (`DeviceConfig::delta_memory_limit`).
     pub async fn report_version(
         &self,
         module: Option<&str>,
@@ -219,6 +220,10 @@ impl<H> Device<H> {
             } else {
                 Vec::new()
             },
+            delta_memory: self
+                .config()
+                .delta_memory_limit
+                .filter(|_| self.config().apply_deltas),
         };
         self.publish(TopicKind::Inform, &msg, QoS::AtLeastOnce)
             .await

@@ -161,8 +161,9 @@ impl<H: UpdateHandler> Progress for Tracker<'_, H> {
 impl<H: UpdateHandler> Device<H> {
     /// Runs the update described by `push`: report 0, download every file into the
     /// handler's targets while reporting each tenth, verify, install, report the new
-    /// version. On failure reports -2 (download), -3 (digest or size), the hook's step
-    /// (abort) or the installer's step (-1/-4), and returns the error.
+    /// version. On failure reports -2 (download), -3 (digest or size, or a delta needing
+    /// more memory than `DeviceConfig::delta_memory_limit`, refused before installing),
+    /// the hook's step (abort) or the installer's step (-1/-4), and returns the error.
     pub async fn run_update(&self, push: &UpgradePush) -> Result<UpdateOutcome, UpdateError> {
         let data = &push.data;
         let module = data.module.as_deref();
@@ -200,7 +201,20 @@ impl<H: UpdateHandler> Device<H> {
                 .await
                 .map_err(UpdateError::Report)?;
         }
-        match self.handler.install(data, done).await {
+        // A delta needing more memory than the device has is refused before the installer
+        // touches the running image.
+        let limit = self.config().delta_memory_limit;
+        let fits = if data.is_diff {
+            done.iter()
+                .try_for_each(|f| crate::delta::check_downloaded_delta(f, limit))
+        } else {
+            Ok(())
+        };
+        let installed = match fits {
+            Ok(()) => self.handler.install(data, done).await,
+            Err(e) => Err(e),
+        };
+        match installed {
             Ok(version) => {
                 self.report_version(module, &version)
                     .await

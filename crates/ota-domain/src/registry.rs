@@ -42,6 +42,10 @@ pub struct ModuleVersion {
     /// The delta patch format versions the device said it can apply (empty: none).
     #[serde(default)]
     pub delta_formats: Vec<u8>,
+    /// The most working memory, in bytes, the device said it can give to applying a patch
+    /// (`deltaMemory`; `None`: it set no limit).
+    #[serde(default)]
+    pub delta_memory: Option<u64>,
 }
 
 /// Static groups hold an explicit member list; dynamic groups hold a filter that is

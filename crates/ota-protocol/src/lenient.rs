@@ -126,6 +126,16 @@ pub(crate) fn small_ints<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::
         .collect())
 }
 
+/// `#[serde(deserialize_with)]`: an optional non-negative integer (a number or a numeric
+/// string); anything else, negative or out of range, reads as absent: an optional capability
+/// never makes a report invalid.
+pub(crate) fn lenient_u64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(scalar_int(Value::deserialize(d)?)
+        .ok()
+        .flatten()
+        .and_then(|i| u64::try_from(i).ok()))
+}
+
 /// `#[serde(deserialize_with)]`: a flag given as `1`/`0`, `"1"`, or `true`/`false`.
 pub(crate) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     match Value::deserialize(d)? {

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::lenient::{self, opt_i64, opt_text, opt_u64, small_ints};
+use crate::lenient::{self, lenient_u64, opt_i64, opt_text, opt_u64, small_ints};
 use crate::{DeviceTopic, Direction, ProtocolError, TopicKind};
 
 /// A progress step (spec §2.4): a percentage, or one of the failure codes.
@@ -89,6 +89,9 @@ pub enum DeviceMessage {
         /// `params.deltaFormats`: the `ota-delta` patch format versions the device can apply
         /// (an extension; Aliyun devices send none and never get server-generated deltas).
         delta_formats: Vec<u8>,
+        /// `params.deltaMemory`: the most working memory, in bytes, the device can give to
+        /// applying a patch (an extension, like `deltaFormats`); `None` when it set no limit.
+        delta_memory: Option<u64>,
     },
     /// `progress`: how far the update of `module` got, or how it failed.
     Progress {
@@ -139,6 +142,8 @@ struct VersionParams {
     module: Option<String>,
     #[serde(default, rename = "deltaFormats", deserialize_with = "small_ints")]
     delta_formats: Vec<u8>,
+    #[serde(default, rename = "deltaMemory", deserialize_with = "lenient_u64")]
+    delta_memory: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -221,6 +226,7 @@ impl DeviceMessage {
                     version,
                     module: module(p.module),
                     delta_formats: p.delta_formats,
+                    delta_memory: p.delta_memory,
                 })
             }
             TopicKind::Progress => {
@@ -305,11 +311,15 @@ impl DeviceMessage {
                 version,
                 module,
                 delta_formats,
+                delta_memory,
             } => {
                 put("version", Some(version));
                 put("module", module.as_ref());
                 if !delta_formats.is_empty() {
                     params.insert("deltaFormats".to_owned(), json!(delta_formats));
+                }
+                if let Some(limit) = delta_memory {
+                    params.insert("deltaMemory".to_owned(), json!(limit));
                 }
                 id
             }

@@ -20,6 +20,7 @@ fn inform_with_string_or_numeric_id() {
             version: "1.0.1".into(),
             module: Some("MCU".into()),
             delta_formats: vec![],
+            delta_memory: None,
         })
     );
     let m = parse(TopicKind::Inform, r#"{"id":7,"params":{"version":"2.0"}}"#);
@@ -30,6 +31,7 @@ fn inform_with_string_or_numeric_id() {
             version: "2.0".into(),
             module: None,
             delta_formats: vec![],
+            delta_memory: None,
         })
     );
     // An empty module is the default module.
@@ -44,6 +46,7 @@ fn inform_with_string_or_numeric_id() {
             version: "2.0".into(),
             module: None,
             delta_formats: vec![],
+            delta_memory: None,
         })
     );
 }
@@ -69,6 +72,41 @@ fn inform_delta_formats_are_read_leniently() {
         match parse(TopicKind::Inform, payload) {
             Ok(DeviceMessage::Inform { delta_formats, .. }) => {
                 assert_eq!(delta_formats, want, "{payload}")
+            }
+            other => panic!("{payload}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn inform_delta_memory_is_read_leniently() {
+    let rows = [
+        (
+            r#"{"params":{"version":"2","deltaMemory":262144}}"#,
+            Some(262_144),
+        ),
+        (
+            r#"{"params":{"version":"2","deltaMemory":"262144"}}"#,
+            Some(262_144),
+        ),
+        (r#"{"params":{"version":"2","deltaMemory":0}}"#, Some(0)),
+        (
+            r#"{"params":{"version":"2","deltaMemory":18446744073709551615}}"#,
+            Some(u64::MAX),
+        ),
+        // Malformed capability data never makes the report invalid: it reads as no limit.
+        (r#"{"params":{"version":"2","deltaMemory":-1}}"#, None),
+        (r#"{"params":{"version":"2","deltaMemory":1.5}}"#, None),
+        (r#"{"params":{"version":"2","deltaMemory":"lots"}}"#, None),
+        (r#"{"params":{"version":"2","deltaMemory":[1]}}"#, None),
+        (r#"{"params":{"version":"2","deltaMemory":{}}}"#, None),
+        (r#"{"params":{"version":"2","deltaMemory":null}}"#, None),
+        (r#"{"params":{"version":"2"}}"#, None),
+    ];
+    for (payload, want) in rows {
+        match parse(TopicKind::Inform, payload) {
+            Ok(DeviceMessage::Inform { delta_memory, .. }) => {
+                assert_eq!(delta_memory, want, "{payload}")
             }
             other => panic!("{payload}: {other:?}"),
         }
@@ -244,6 +282,14 @@ fn encoded_messages_parse_back() {
             version: "1.2.3".into(),
             module: Some("MCU".into()),
             delta_formats: vec![2, 3],
+            delta_memory: Some(256 * 1024),
+        },
+        DeviceMessage::Inform {
+            id: Some("5".into()),
+            version: "1.2.4".into(),
+            module: None,
+            delta_formats: vec![4, 5],
+            delta_memory: Some(u64::MAX),
         },
         DeviceMessage::Progress {
             id: Some("2".into()),

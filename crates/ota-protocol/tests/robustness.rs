@@ -81,7 +81,7 @@ proptest! {
     #[test]
     fn device_messages_round_trip(version in "[0-9.]{1,10}", step in -10i64..=110, stream in any::<u64>(), size in any::<u32>()) {
         let messages = [
-            DeviceMessage::Inform { id: Some("1".into()), version, module: None, delta_formats: vec![] },
+            DeviceMessage::Inform { id: Some("1".into()), version, module: None, delta_formats: vec![], delta_memory: None },
             DeviceMessage::Progress { id: Some("2".into()), step: ProgressStep::from_code(step), desc: "d".into(), module: Some("m".into()) },
             DeviceMessage::FileDownload(FileBlockRequest { id: Some("3".into()), stream_id: stream, file_id: 1, offset: 0, size: u64::from(size), file_token: Some("t".into()) }),
         ];

@@ -25,10 +25,14 @@ pub struct DeltaRow {
     pub progress: i64,
     /// Patch format version of a READY delta (devices must support it); 0 before.
     pub format: i64,
+    /// Memory, in bytes, a device needs to apply a READY delta
+    /// (`ota_delta::PatchHeader`: old image plus `apply_memory` when it needs the full old
+    /// image, else `apply_memory`); `None` before, and for deltas made before it was recorded.
+    pub apply_need: Option<i64>,
 }
 
 const COLS: &str = "firmware_id, src_version, src_firmware_id, status, blob_key, size, md5, \
-                    sha256, error, created_at, finished_at, progress, format";
+                    sha256, error, created_at, finished_at, progress, format, apply_need";
 
 fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
     Ok(DeltaRow {
@@ -45,6 +49,7 @@ fn row(r: &sqlx::any::AnyRow) -> Result<DeltaRow> {
         finished_at: r.try_get("finished_at")?,
         progress: r.try_get("progress")?,
         format: r.try_get("format")?,
+        apply_need: r.try_get("apply_need")?,
     })
 }
 
@@ -154,12 +159,14 @@ impl Store {
         Ok(keys.into_iter().flatten().collect())
     }
 
-    /// Records the outcome of a generation (status, file, error, finish time, progress).
+    /// Records the outcome of a generation (status, file, error, finish time, progress,
+    /// format and apply need).
     /// False when the row is gone (its package was deleted meanwhile).
     pub async fn finish_delta(&self, d: &DeltaRow) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
-             sha256 = $5, error = $6, finished_at = $7, progress = $10, format = $11 \
+             sha256 = $5, error = $6, finished_at = $7, progress = $10, format = $11, \
+             apply_need = $12 \
              WHERE firmware_id = $8 AND src_version = $9",
         )
         .bind(d.status.as_str())
@@ -173,6 +180,7 @@ impl Store {
         .bind(d.src_version.as_str())
         .bind(d.progress)
         .bind(d.format)
+        .bind(d.apply_need)
         .execute(self.writer())
         .await?;
         Ok(done.rows_affected() == 1)

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_delta_formats.sql"),
         include_str!("../migrations/postgres/0005_delta_formats.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_delta_memory.sql"),
+        include_str!("../migrations/postgres/0006_delta_memory.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

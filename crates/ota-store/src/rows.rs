@@ -163,7 +163,8 @@ pub(crate) fn device(row: &AnyRow) -> Result<(i64, Device)> {
     ))
 }
 
-/// Expects `product_key, device_name, module_name, version, reported_at`.
+/// Expects `product_key, device_name, module_name, version, reported_at, delta_formats,
+/// delta_memory`.
 pub(crate) fn module_version(row: &AnyRow) -> Result<ModuleVersion> {
     Ok(ModuleVersion {
         product_key: get::<String>(row, "product_key")?.into(),
@@ -175,6 +176,7 @@ pub(crate) fn module_version(row: &AnyRow) -> Result<ModuleVersion> {
             .split(',')
             .filter_map(|v| v.parse().ok())
             .collect(),
+        delta_memory: get::<Option<i64>>(row, "delta_memory")?.and_then(|m| u64::try_from(m).ok()),
     })
 }
 

@@ -9,7 +9,7 @@ use sqlx::Row;
 use std::collections::HashMap;
 
 const MV_COLS: &str = "d.product_key, d.device_name, m.module_name, m.version, m.reported_at, \
-                       m.delta_formats \
+                       m.delta_formats, m.delta_memory \
                        FROM module_versions m JOIN devices d ON d.id = m.device_id";
 
 /// Stored as `2,3`.
@@ -21,8 +21,15 @@ fn formats_text(formats: &[u8]) -> String {
         .join(",")
 }
 
+/// Stored as BIGINT: a limit beyond `i64::MAX` bytes is no limit in practice, so it is kept
+/// as `i64::MAX` rather than refused.
+fn memory_limit(limit: Option<u64>) -> Option<i64> {
+    limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX))
+}
+
 impl Store {
-    /// Records reported versions (and the delta formats the device can apply) in one
+    /// Records reported versions (and the delta formats and memory limit the device
+    /// announced) in one
     /// transaction. A report older than the stored one is
     /// ignored, so a late duplicate never rolls a version back; unknown devices are skipped.
     pub async fn upsert_module_versions(&self, reports: &[ModuleVersion]) -> Result<()> {
@@ -59,7 +66,8 @@ impl Store {
             let mut q = Q::with(
                 self.dialect(),
                 "INSERT INTO module_versions (device_id, module_name, version, reported_at, \
-                 delta_formats) SELECT d.id, v.column3, v.column4, v.column5, v.column6 FROM ",
+                 delta_formats, delta_memory) \
+                 SELECT d.id, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ",
             );
             q.values(chunk, |q, r| {
                 q.bind(r.product_key.as_str())
@@ -67,14 +75,15 @@ impl Store {
                     .then(r.module_name.as_str())
                     .then(r.version.as_str())
                     .then(r.reported_at)
-                    .then(formats_text(&r.delta_formats));
+                    .then(formats_text(&r.delta_formats))
+                    .then(memory_limit(r.delta_memory));
             })
             .push(
                 " JOIN devices d ON d.product_key = v.column1 AND d.device_name = v.column2 \
                  WHERE true ORDER BY v.column1, v.column2, v.column3 \
                  ON CONFLICT (device_id, module_name) DO UPDATE \
                  SET version = excluded.version, reported_at = excluded.reported_at, \
-                 delta_formats = excluded.delta_formats \
+                 delta_formats = excluded.delta_formats, delta_memory = excluded.delta_memory \
                  WHERE module_versions.reported_at <= excluded.reported_at",
             );
             q.execute(&mut *tx).await?;

@@ -2,8 +2,8 @@
 //! version (when adding the package, or later); the background generation is visible in
 //! the API; at push time the device that reported that version gets the signed delta
 //! (`isDiff`) by HTTPS or MQTT block download and rebuilds the new image with the SDK,
-//! while a device on another version, or one that does not say it applies deltas, gets the
-//! full package.
+//! while a device on another version, one that does not say it applies deltas, or one whose
+//! announced memory limit is below what the delta needs, gets the full package.
 
 use crate::fixtures::{self, expect_push, fleet, job, unique};
 use crate::harness::{Server, poll_value};
@@ -138,6 +138,97 @@ async fn devices_get_the_delta_for_their_version() {
     assert!(!push.data.is_diff, "{push:?}");
     assert_eq!(push.data.size, Some(new.len() as u64));
     plain.run_update(&push).await.expect("full update");
+    let id = fixtures::id(&batch);
+    for i in 0..3 {
+        server.wait_status(&id, fleet.name(i), "SUCCEEDED").await;
+    }
+}
+
+/// A real executable update (ARMv7 shared library), whose smallest delta is full-old.
+fn executable_pair() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/firmware-pairs");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("firmware pair");
+    (
+        read("orjson-armv7-3.10.6.so"),
+        read("orjson-armv7-3.10.7.so"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 3).await;
+    let (old, new) = executable_pair();
+    upload(&server, &fleet.pk, "1.0.0", old.clone()).await;
+    let new_id = upload(&server, &fleet.pk, "2.0.0", new.clone()).await;
+    let path = format!("/firmwares/{new_id}/deltas");
+    server
+        .api
+        .post(&path, &json!({"src_versions": ["1.0.0"]}))
+        .await
+        .unwrap();
+    let (ok, deltas) = poll_value(
+        || async { server.api.get(&path).await.unwrap() },
+        |v: &Value| v["items"][0]["status"] == "READY",
+    )
+    .await;
+    assert!(ok, "delta never ready: {deltas}");
+    let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
+
+    // All on 1.0.0 and applying every format: no limit, a limit below the old image (an
+    // MCU), and a limit with room to spare.
+    let limits = [None, Some(256 * 1024), Some(64 << 20)];
+    let mut devices = Vec::new();
+    for (creds, limit) in fleet.devices.iter().zip(limits) {
+        let mut cfg = DeviceConfig::new(
+            &creds.product_key,
+            &creds.device_name,
+            &creds.device_secret,
+            "127.0.0.1",
+            server.mqtt.port(),
+        );
+        cfg.delta_memory_limit = limit;
+        let device = Device::connect(cfg, fixtures::Keep::default())
+            .await
+            .unwrap();
+        device.report_version(None, "1.0.0").await.unwrap();
+        devices.push(device);
+    }
+    fixtures::wait_reported(&server, &fleet.pk, 3).await;
+    let batch = job(
+        &server,
+        &fixtures::Package {
+            id: new_id.clone(),
+            bytes: new.clone(),
+        },
+        json!({"target_selection": "ALL"}),
+    )
+    .await;
+
+    // Unlimited: the delta, which needs the whole old image in memory.
+    let push = expect_push(&devices[0]).await;
+    assert!(push.data.is_diff, "{push:?}");
+    assert_eq!(push.data.size, Some(delta_size));
+    devices[0].run_update(&push).await.expect("delta update");
+    let patch = devices[0].handler().installed.lock().unwrap()[0].clone();
+    let header = ota_delta::inspect(&patch[..]).unwrap();
+    assert!(header.needs_full_old(), "{header:?}");
+    assert!(header.apply_need() > 256 * 1024, "{header:?}");
+    let mut rebuilt = Vec::new();
+    ota_device_sdk::delta::apply_delta(Cursor::new(&old), Cursor::new(&patch), &mut rebuilt)
+        .expect("apply");
+    assert_eq!(rebuilt, new);
+
+    // Too little memory for it: the full package, as for a device without the format.
+    let push = expect_push(&devices[1]).await;
+    assert!(!push.data.is_diff, "{push:?}");
+    assert_eq!(push.data.size, Some(new.len() as u64));
+    devices[1].run_update(&push).await.expect("full update");
+    // Enough memory: the delta.
+    let push = expect_push(&devices[2]).await;
+    assert!(push.data.is_diff, "{push:?}");
+    devices[2].run_update(&push).await.expect("delta update");
     let id = fixtures::id(&batch);
     for i in 0..3 {
         server.wait_status(&id, fleet.name(i), "SUCCEEDED").await;

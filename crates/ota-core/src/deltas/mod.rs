@@ -14,8 +14,9 @@
 //! version (by HTTPS URL, or over MQTT block download as stream file 2), described as a
 //! differential package (`isDiff`, signed manifest with `srcVersion`), if the device said it
 //! applies that patch format (`deltaFormats` on inform; Aliyun devices never do, so they
-//! always get full packages); otherwise the full package. Operator-uploaded differential
-//! packages are untouched: they are not full, so they are never replaced.
+//! always get full packages) and, when it announced a memory limit (`deltaMemory`), the
+//! delta's recorded apply need is within it; otherwise the full package. Operator-uploaded
+//! differential packages are untouched: they are not full, so they are never replaced.
 
 use crate::{Core, CoreResult};
 use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
@@ -71,8 +72,30 @@ fn view(d: &DeltaRow) -> DeltaView {
     }
 }
 
-/// READY deltas of a package by source version: the patch file and its format version.
-type Ready = Arc<HashMap<String, (FirmwareFile, u8)>>;
+/// A READY delta as pushes need it.
+#[derive(Debug, Clone)]
+struct ReadyDelta {
+    /// The patch file.
+    file: FirmwareFile,
+    /// Its format version (a device must apply it).
+    format: u8,
+    /// Memory in bytes a device needs to apply it; `None` when not recorded (made before
+    /// the need was stored).
+    need: Option<u64>,
+}
+
+/// READY deltas of a package by source version.
+type Ready = Arc<HashMap<String, ReadyDelta>>;
+
+/// Whether a delta needing `need` bytes to apply fits a device's announced memory `limit`.
+/// A device without a limit takes any; a limited device only a delta whose need is known
+/// and within the limit (one made before needs were recorded might be a full-old patch).
+fn fits_memory(need: Option<u64>, limit: Option<u64>) -> bool {
+    match limit {
+        None => true,
+        Some(limit) => need.is_some_and(|need| need <= limit),
+    }
+}
 
 /// Worker permits and the push-side cache.
 pub(crate) struct DeltaState {
@@ -239,6 +262,7 @@ impl Core {
                     finished_at: None,
                     progress: 0,
                     format: 0,
+                    apply_need: None,
                 })
                 .await?;
         }
@@ -295,7 +319,12 @@ impl Core {
                         sha256: d.sha256?,
                         sign_value: String::new(),
                     };
-                    Some((d.src_version, (file, u8::try_from(d.format).ok()?)))
+                    let delta = ReadyDelta {
+                        file,
+                        format: u8::try_from(d.format).ok()?,
+                        need: d.apply_need.and_then(|n| u64::try_from(n).ok()),
+                    };
+                    Some((d.src_version, delta))
                 })
                 .collect(),
         );
@@ -309,8 +338,9 @@ impl Core {
     }
 
     /// Whether `task`'s device said (in its last version report of the module) that it
-    /// applies patches of `format`. Asked only when a delta is ready for its version.
-    async fn device_applies(&self, task: &Task, format: u8) -> CoreResult<bool> {
+    /// applies patches of the delta's format, with the memory the delta needs when it
+    /// announced a limit. Asked only when a delta is ready for its version.
+    async fn device_applies(&self, task: &Task, delta: &ReadyDelta) -> CoreResult<bool> {
         let versions = self
             .store()
             .module_versions(&crate::push::device_key(task))
@@ -318,7 +348,9 @@ impl Core {
         Ok(versions
             .iter()
             .find(|v| v.module_name == task.module_name)
-            .is_some_and(|v| v.delta_formats.contains(&format)))
+            .is_some_and(|v| {
+                v.delta_formats.contains(&delta.format) && fits_memory(delta.need, v.delta_memory)
+            }))
     }
 
     /// The package to describe to `task`'s device: a differential variant of `firmware`
@@ -338,14 +370,14 @@ impl Core {
         let ready = self
             .ready_deltas(firmware.firmware_id.as_str(), now)
             .await?;
-        let Some((file, format)) = ready.get(src) else {
+        let Some(delta) = ready.get(src) else {
             return Ok(None);
         };
-        if !self.device_applies(task, *format).await? {
+        if !self.device_applies(task, delta).await? {
             return Ok(None);
         }
         let mut variant = firmware.clone();
-        let mut file = file.clone();
+        let mut file = delta.file.clone();
         file.name = firmware
             .main_file()
             .map(|f| f.name.clone())
@@ -358,5 +390,25 @@ impl Core {
         variant.firmware_type = FirmwareType::Differential;
         variant.src_version = Some(src.to_owned());
         Ok(Some(variant))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fits_memory;
+
+    #[test]
+    fn memory_limit_admits_only_known_needs_within_it() {
+        let rows = [
+            (None, None, true),
+            (Some(10), None, true),
+            (None, Some(10), false),
+            (Some(10), Some(10), true),
+            (Some(11), Some(10), false),
+            (Some(0), Some(0), true),
+        ];
+        for (need, limit, want) in rows {
+            assert_eq!(fits_memory(need, limit), want, "{need:?} {limit:?}");
+        }
     }
 }

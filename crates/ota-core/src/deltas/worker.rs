@@ -50,14 +50,16 @@ impl Core {
             ticker.abort();
             let mut d = claimed;
             match outcome {
-                Ok(Some((file, format))) => {
+                Ok(Some((file, header))) => {
                     d.status = "READY".into();
                     d.blob_key = Some(file.blob_key);
                     d.size = Some(file.size as i64);
                     d.md5 = Some(file.md5);
                     d.sha256 = Some(file.sha256);
                     d.progress = 100;
-                    d.format = i64::from(format);
+                    d.format = i64::from(header.version);
+                    // What a device needs to apply it, compared with the limit it announced.
+                    d.apply_need = Some(i64::try_from(header.apply_need()).unwrap_or(i64::MAX));
                 }
                 Ok(None) => {
                     d.status = "SKIPPED".into();
@@ -121,7 +123,7 @@ impl Core {
         &self,
         d: &DeltaRow,
         progress: &Arc<AtomicU8>,
-    ) -> CoreResult<Option<(FirmwareFile, u8)>> {
+    ) -> CoreResult<Option<(FirmwareFile, ota_delta::PatchHeader)>> {
         let target = self.firmware(&FirmwareId(d.firmware_id.clone())).await?;
         let base = self
             .firmware(&FirmwareId(d.src_firmware_id.clone()))
@@ -156,10 +158,10 @@ impl Core {
             return Ok(None);
         }
         // Patches are written in the oldest format version that has their method; devices
-        // that only read older versions get the full package instead.
-        let format = ota_delta::inspect(&patch[..])
-            .map_err(|e| DomainError::invalid("delta", e.to_string()))?
-            .version;
+        // that only read older versions get the full package instead. The header also says
+        // how much memory applying it takes.
+        let header = ota_delta::inspect(&patch[..])
+            .map_err(|e| DomainError::invalid("delta", e.to_string()))?;
         let key = format!(
             "delta-{}-{}",
             d.firmware_id,
@@ -174,6 +176,6 @@ impl Core {
             sha256: info.sha256,
             sign_value: String::new(),
         };
-        Ok(Some((file, format)))
+        Ok(Some((file, header)))
     }
 }

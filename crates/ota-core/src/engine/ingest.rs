@@ -83,6 +83,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                 module,
                 version,
                 delta_formats,
+                delta_memory,
             } => {
                 touched.insert(device.clone());
                 versions.push(ModuleVersion {
@@ -92,6 +93,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                     version: version.clone(),
                     reported_at: now,
                     delta_formats: delta_formats.clone(),
+                    delta_memory: *delta_memory,
                 });
             }
             DeviceInput::Progress { device, .. } => {

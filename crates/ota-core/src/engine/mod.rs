@@ -27,6 +27,9 @@ pub enum DeviceInput {
         version: String,
         /// The delta patch formats the device applies (`deltaFormats`).
         delta_formats: Vec<u8>,
+        /// The most memory, in bytes, the device can give to applying a patch
+        /// (`deltaMemory`; `None`: no limit).
+        delta_memory: Option<u64>,
     },
     /// The device reported progress (`/ota/device/progress`).
     Progress {

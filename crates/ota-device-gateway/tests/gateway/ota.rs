@@ -43,6 +43,7 @@ async fn inform_and_progress_reach_the_handler() {
                 version: "1.0.0".into(),
                 module: Some("MCU".into()),
                 delta_formats: vec![],
+                delta_memory: None,
             }
         )
     );

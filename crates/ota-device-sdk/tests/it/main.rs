@@ -8,6 +8,7 @@
 
 mod auth;
 mod blocks;
+mod delta_limit;
 mod pull;
 mod resume;
 mod signed;

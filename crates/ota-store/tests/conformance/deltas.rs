@@ -21,6 +21,7 @@ fn request(src: &str) -> DeltaRow {
         finished_at: None,
         progress: 0,
         format: 0,
+        apply_need: None,
     }
 }
 
@@ -47,10 +48,13 @@ async fn package_deltas(s: &Store) {
     s.delta_progress("f2", "1.0", 40, T0 + 25).await.unwrap();
     let running = s.deltas_of("f2").await.unwrap();
     assert_eq!(running[0].progress, 40);
+    assert_eq!(running[0].apply_need, None, "no need before READY");
     // Progress renewed the claim: not stale at T0 + 21 any more.
     assert!(s.claim_delta(T0 + 21, T0 + 26).await.unwrap().is_none());
     d.progress = 100;
     d.format = 4;
+    // Beyond 4 GiB: an old image of a large device plus the decoder's memory.
+    d.apply_need = Some((5 << 30) + 123);
     d.status = "READY".into();
     d.blob_key = Some("k".into());
     d.size = Some(10);
@@ -62,6 +66,7 @@ async fn package_deltas(s: &Store) {
     assert_eq!(all[0].size, Some(10));
     assert_eq!(all[0].progress, 100);
     assert_eq!(all[0].format, 4);
+    assert_eq!(all[0].apply_need, Some((5 << 30) + 123));
     assert!(s.claim_delta(T0 + 1000, T0 + 1000).await.unwrap().is_none());
 
     // Deleting the package's deltas returns the patches to delete; a late finish is told.

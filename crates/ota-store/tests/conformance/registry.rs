@@ -202,6 +202,28 @@ async fn module_versions(s: &Store) {
         .unwrap();
     let cleared = &s.module_versions(&key("p", "d00002")).await.unwrap()[0];
     assert!(cleared.delta_formats.is_empty(), "{cleared:?}");
+    // So does the memory limit: one batch mixing a limit, none and one beyond BIGINT
+    // (kept as the largest), then a later report without one clears it.
+    let mut small = report("p", "d00002", "default", "2.0", T0 + 50);
+    small.delta_memory = Some(256 * 1024);
+    let mut huge = report("p", "d00002", "mcu", "9", T0 + 50);
+    huge.delta_memory = Some(u64::MAX);
+    let unlimited = report("p", "d00001", "default", "2.0", T0 + 50);
+    s.upsert_module_versions(&[small.clone(), huge.clone(), unlimited.clone()])
+        .await
+        .unwrap();
+    let stored = s.module_versions(&key("p", "d00002")).await.unwrap();
+    assert_eq!(stored[0], small);
+    assert_eq!(stored[1].delta_memory, Some(i64::MAX as u64));
+    assert_eq!(
+        s.module_versions(&key("p", "d00001")).await.unwrap()[0],
+        unlimited
+    );
+    s.upsert_module_versions(&[report("p", "d00002", "default", "2.0", T0 + 60)])
+        .await
+        .unwrap();
+    let cleared = &s.module_versions(&key("p", "d00002")).await.unwrap()[0];
+    assert_eq!(cleared.delta_memory, None, "{cleared:?}");
     let mv = s.module_versions(&key("p", "d00000")).await.unwrap();
     assert_eq!(
         mv,
@@ -220,10 +242,7 @@ async fn module_versions(s: &Store) {
         .list_module_versions(&"p".into(), Some(&one), ALL)
         .await
         .unwrap();
-    assert_eq!(
-        (list, total),
-        (vec![report("p", "d00001", "default", "2.0", T0 + 10)], 1)
-    );
+    assert_eq!((list, total), (vec![unlimited], 1));
     let dist = s
         .version_distribution(&"p".into(), "default")
         .await

@@ -132,6 +132,7 @@ pub async fn fleet(store: &Store, pk: &str, n: usize) -> Vec<String> {
 pub fn report(pk: &str, name: &str, module: &str, version: &str, at: Millis) -> ModuleVersion {
     ModuleVersion {
         delta_formats: Vec::new(),
+        delta_memory: None,
         product_key: pk.into(),
         device_name: name.into(),
         module_name: module.into(),
