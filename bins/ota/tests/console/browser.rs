@@ -121,17 +121,45 @@ impl Browser {
         Ok(())
     }
 
+    /// Signs in on the login page and waits until the console has left it (an `h1` alone
+    /// would also match the login page while the form is still being submitted).
+    pub async fn sign_in(&self, key_id: &str, secret: &str) -> anyhow::Result<()> {
+        self.goto("/console/login").await?;
+        self.fill("#key_id", key_id).await?;
+        self.fill("#secret", secret).await?;
+        self.click("button[type=submit]").await?;
+        self.wait_js(
+            "the console to leave the login page",
+            "location.pathname !== '/console/login' && !!document.querySelector('h1')",
+        )
+        .await
+    }
+
     pub async fn path(&self) -> anyhow::Result<String> {
         Ok(self.client.current_url().await?.path().to_owned())
     }
 
     pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
-        self.client
+        match self
+            .client
             .wait()
             .at_most(DEADLINE)
             .for_element(Locator::Css(css))
             .await
-            .with_context(|| format!("waiting for {css}"))
+        {
+            Ok(e) => Ok(e),
+            Err(err) => {
+                // Say where the browser was and what it showed, so a timeout explains itself.
+                let url = self.client.current_url().await.map(|u| u.to_string());
+                let body = self.js("return document.body.innerText").await;
+                let body = body.ok().and_then(|v| v.as_str().map(str::to_owned));
+                let shown: String = body.unwrap_or_default().chars().take(600).collect();
+                Err(anyhow::Error::new(err).context(format!(
+                    "waiting for {css} at {}; page text:\n{shown}",
+                    url.unwrap_or_default()
+                )))
+            }
+        }
     }
 
     pub async fn count(&self, css: &str) -> anyhow::Result<usize> {

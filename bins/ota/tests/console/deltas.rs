@@ -58,11 +58,7 @@ async fn deltas_are_requested_and_watched_in_the_browser() -> anyhow::Result<()>
 
     let b = Browser::start(&server.base).await?;
     let result = async {
-        b.goto("/console/login").await?;
-        b.fill("#key_id", KEY_ID).await?;
-        b.fill("#secret", KEY_SECRET).await?;
-        b.click("button[type=submit]").await?;
-        b.find("h1").await?;
+        b.sign_in(KEY_ID, KEY_SECRET).await?;
         let page = format!("/console/packages/{fw_id}");
         b.goto(&page).await?;
         b.find("#deltas tr[data-src='1.1.0']").await?;
