@@ -7,8 +7,8 @@
 
 use crate::fixtures::{self, expect_push, fleet, job, unique};
 use crate::harness::{Server, poll_value};
+use ota_device_sdk::Device;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
-use ota_device_sdk::{Device, DeviceConfig};
 use serde_json::{Value, json};
 use std::io::Cursor;
 use std::sync::Arc;
@@ -94,13 +94,7 @@ async fn devices_get_the_delta_for_their_version() {
     }
     // On 1.0.0 too, but its reports do not say it applies deltas (as an Aliyun device).
     let creds = &fleet.devices[2];
-    let mut cfg = DeviceConfig::new(
-        &creds.product_key,
-        &creds.device_name,
-        &creds.device_secret,
-        "127.0.0.1",
-        server.mqtt.port(),
-    );
+    let mut cfg = fixtures::config(&server, creds);
     cfg.apply_deltas = false;
     let plain = Device::connect(cfg, fixtures::Keep::default())
         .await
@@ -181,13 +175,7 @@ async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
     let limits = [None, Some(256 * 1024), Some(64 << 20)];
     let mut devices = Vec::new();
     for (creds, limit) in fleet.devices.iter().zip(limits) {
-        let mut cfg = DeviceConfig::new(
-            &creds.product_key,
-            &creds.device_name,
-            &creds.device_secret,
-            "127.0.0.1",
-            server.mqtt.port(),
-        );
+        let mut cfg = fixtures::config(&server, creds);
         cfg.delta_memory_limit = limit;
         let device = Device::connect(cfg, fixtures::Keep::default())
             .await

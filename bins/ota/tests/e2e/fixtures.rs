@@ -157,7 +157,8 @@ impl UpdateHandler for Keep {
 
 pub type TestDevice = Device<Keep>;
 
-fn config(server: &Server, creds: &DeviceCredentials) -> DeviceConfig {
+/// The SDK configuration of a test device: the server's MQTT endpoint, quick retries.
+pub fn config(server: &Server, creds: &DeviceCredentials) -> DeviceConfig {
     let mut cfg = DeviceConfig::new(
         &creds.product_key,
         &creds.device_name,

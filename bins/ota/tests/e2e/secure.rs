@@ -7,7 +7,7 @@
 use crate::fixtures::{self, Keep, expect_push, fleet, job, package};
 use crate::harness::Server;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
-use ota_device_sdk::{Device, DeviceConfig, Hasher, SdkError, UpdateError};
+use ota_device_sdk::{Device, Hasher, SdkError, UpdateError};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::Arc;
@@ -42,13 +42,7 @@ async fn signed_packages_install_and_tampered_ones_fail() {
     let trusted: Vec<String> = serde_json::from_value(keys["trustedPublicKeys"].clone()).unwrap();
 
     let creds = &fleet.devices[0];
-    let mut cfg = DeviceConfig::new(
-        &creds.product_key,
-        &creds.device_name,
-        &creds.device_secret,
-        "127.0.0.1",
-        server.mqtt.port(),
-    );
+    let mut cfg = fixtures::config(&server, creds);
     cfg.request_timeout = Duration::from_secs(5);
     cfg.trusted_keys = trusted;
     let device = Device::connect(cfg.clone(), Keep::default()).await.unwrap();
