@@ -28,9 +28,27 @@ pub fn roundtrip(old: &[u8], new: &[u8]) -> (Vec<u8>, ApplyReport) {
     (patch, rep)
 }
 
+/// The directory of the shared real firmware pairs: `OTA_FIRMWARE_PAIRS` if set, else
+/// `shared/data/firmware-pairs` beside the checkout, else under `/work` (a clone elsewhere,
+/// such as CI's, still finds them). A directory that does not exist is returned as is, so
+/// tests that need a pair skip it.
+pub fn pairs_dir() -> PathBuf {
+    let beside =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/firmware-pairs");
+    std::env::var_os("OTA_FIRMWARE_PAIRS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            beside.clone(),
+            PathBuf::from("/work/shared/data/firmware-pairs"),
+        ])
+        .find(|d| d.is_dir())
+        .unwrap_or(beside)
+}
+
 /// The shared real firmware pairs, if present.
 pub fn shared_pairs() -> Vec<(String, PathBuf, PathBuf)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/firmware-pairs");
+    let dir = pairs_dir();
     let pairs = [
         (
             "orjson-armv7",

@@ -119,8 +119,7 @@ fn damaged_patches_never_yield_wrong_output() {
 
 #[test]
 fn ovmf_pair_round_trips_with_lzma_streams() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/firmware-pairs");
+    let dir = common::pairs_dir();
     let (Ok(old), Ok(new)) = (
         std::fs::read(dir.join("ovmf-code-4m-deb12u1.fd")),
         std::fs::read(dir.join("ovmf-code-4m-deb12u2.fd")),

@@ -83,8 +83,7 @@ fn lzma_rust2_streams_round_trip() {
 
 #[test]
 fn ovmf_streams_round_trip() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/firmware-pairs");
+    let dir = common::pairs_dir();
     for name in ["ovmf-code-4m-deb12u1.fd", "ovmf-code-4m-deb12u2.fd"] {
         let Ok(img) = std::fs::read(dir.join(name)) else {
             eprintln!("skipping: {name} not present");

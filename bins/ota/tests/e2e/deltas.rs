@@ -138,10 +138,17 @@ async fn devices_get_the_delta_for_their_version() {
     }
 }
 
-/// A real executable update (ARMv7 shared library), whose smallest delta is full-old.
+/// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
+/// `OTA_FIRMWARE_PAIRS`, `shared/data/firmware-pairs` beside the checkout, or under `/work`.
 fn executable_pair() -> (Vec<u8>, Vec<u8>) {
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let beside = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/firmware-pairs");
+    let dir = std::env::var_os("OTA_FIRMWARE_PAIRS")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain([beside, "/work/shared/data/firmware-pairs".into()])
+        .find(|d| d.join("orjson-armv7-3.10.6.so").is_file())
+        .expect("the shared firmware pairs (set OTA_FIRMWARE_PAIRS)");
     let read = |name: &str| std::fs::read(dir.join(name)).expect("firmware pair");
     (
         read("orjson-armv7-3.10.6.so"),
