@@ -112,15 +112,7 @@ async fn devices_get_the_delta_for_their_version() {
     .await;
 
     // On 1.0.0: the signed delta, applied to the running image.
-    let push = expect_push(&devices[0]).await;
-    assert!(push.data.is_diff, "{push:?}");
-    assert_eq!(push.data.size, Some(delta_size));
-    devices[0].run_update(&push).await.expect("delta update");
-    let patch = devices[0].handler().installed.lock().unwrap()[0].clone();
-    let mut rebuilt = Vec::new();
-    ota_device_sdk::delta::apply_delta(Cursor::new(&old), Cursor::new(&patch), &mut rebuilt)
-        .expect("apply");
-    assert_eq!(rebuilt, new);
+    delta_update(&devices[0], delta_size, &old, &new).await;
 
     // On 0.9.0: no delta, the full package.
     let push = expect_push(&devices[1]).await;
@@ -136,6 +128,26 @@ async fn devices_get_the_delta_for_their_version() {
     for i in 0..3 {
         server.wait_status(&id, fleet.name(i), "SUCCEEDED").await;
     }
+}
+
+/// Expects `device`'s push to be the delta of `delta_size` bytes, runs the update, and checks
+/// that the patch it installed rebuilds `new` from `old`; returns the patch.
+async fn delta_update(
+    device: &fixtures::TestDevice,
+    delta_size: u64,
+    old: &[u8],
+    new: &[u8],
+) -> Vec<u8> {
+    let push = expect_push(device).await;
+    assert!(push.data.is_diff, "{push:?}");
+    assert_eq!(push.data.size, Some(delta_size));
+    device.run_update(&push).await.expect("delta update");
+    let patch = device.handler().installed.lock().unwrap()[0].clone();
+    let mut rebuilt = Vec::new();
+    ota_device_sdk::delta::apply_delta(Cursor::new(old), Cursor::new(&patch), &mut rebuilt)
+        .expect("apply");
+    assert_eq!(rebuilt, new);
+    patch
 }
 
 /// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
@@ -202,18 +214,10 @@ async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
     .await;
 
     // Unlimited: the delta, which needs the whole old image in memory.
-    let push = expect_push(&devices[0]).await;
-    assert!(push.data.is_diff, "{push:?}");
-    assert_eq!(push.data.size, Some(delta_size));
-    devices[0].run_update(&push).await.expect("delta update");
-    let patch = devices[0].handler().installed.lock().unwrap()[0].clone();
+    let patch = delta_update(&devices[0], delta_size, &old, &new).await;
     let header = ota_delta::inspect(&patch[..]).unwrap();
     assert!(header.needs_full_old(), "{header:?}");
     assert!(header.apply_need() > 256 * 1024, "{header:?}");
-    let mut rebuilt = Vec::new();
-    ota_device_sdk::delta::apply_delta(Cursor::new(&old), Cursor::new(&patch), &mut rebuilt)
-        .expect("apply");
-    assert_eq!(rebuilt, new);
 
     // Too little memory for it: the full package, as for a device without the format.
     let push = expect_push(&devices[1]).await;
