@@ -44,6 +44,8 @@ async fn immediate_retry_repushes_until_the_count_is_used() {
     let (a, b) = (fleet.name(0), fleet.name(1));
     let dev_a = online(&server, &fleet.devices[0], "1.0.0").await;
     let dev_b = online(&server, &fleet.devices[1], "1.0.0").await;
+    // Both reports processed before the batch, so no push-on-report follows its push.
+    fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let id = fixtures::id(
         &job(
             &server,
@@ -89,6 +91,8 @@ async fn retry_waits_for_its_interval_and_never_follows_a_cancel() {
     let (a, b) = (fleet.name(0), fleet.name(1));
     let dev_a = online(&server, &fleet.devices[0], "1.0.0").await;
     let dev_b = online(&server, &fleet.devices[1], "1.0.0").await;
+    // Both reports processed before the batch, so no push-on-report follows its push.
+    fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let id = fixtures::id(
         &job(
             &server,
@@ -158,6 +162,8 @@ async fn timeout_from_first_progress_is_final_despite_retries() {
     let (a, b) = (fleet.name(0), fleet.name(1));
     let dev_a = online(&server, &fleet.devices[0], "1.0.0").await;
     let dev_b = online(&server, &fleet.devices[1], "1.0.0").await;
+    // Both reports processed before the batch, so no push-on-report follows its push.
+    fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let id = fixtures::id(
         &job(
             &server,
