@@ -8,6 +8,7 @@
 mod api;
 mod cancel;
 mod delivery;
+mod delta_defaults;
 mod deltas;
 mod dynamic;
 mod failures;
