@@ -53,9 +53,31 @@ pub struct SimArgs {
     /// install and apply delta packages to it for real.
     #[arg(long)]
     pub base_image: Option<std::path::PathBuf>,
+    /// Memory each device has for applying a delta (bytes, or with a K/M/G suffix, 1024
+    /// based): devices announce it, so the server sends a delta needing more as the full
+    /// package. Models small devices; by default any delta is taken.
+    #[arg(long, value_parser = parse_memory)]
+    pub delta_memory: Option<u64>,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A memory size: bytes, or a whole number with a `K`, `M` or `G` suffix (powers of 1024).
+fn parse_memory(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, shift) = match text.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&text[..i], 10),
+        Some((i, 'm' | 'M')) => (&text[..i], 20),
+        Some((i, 'g' | 'G')) => (&text[..i], 30),
+        _ => (text, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size such as 262144, 256K, 64M or 1G"))?;
+    n.checked_mul(1 << shift)
+        .filter(|&bytes| bytes > 0)
+        .ok_or_else(|| format!("`{text}` must be more than 0 and fit in 64 bits"))
 }
 
 /// Registers `count` devices in `product_key` and returns their credentials.
@@ -129,6 +151,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--base-image {}: {e}", path.display()))?,
         );
     }
+    config.delta_memory_limit = args.delta_memory;
     if args.verify_signatures {
         config.trusted_keys = trusted_keys(&ApiClient::from_env()?, &config.devices).await?;
     }
@@ -176,4 +199,27 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         })
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory;
+
+    #[test]
+    fn memory_sizes_parse_in_powers_of_1024() {
+        let cases: [(&str, Option<u64>); 9] = [
+            ("262144", Some(262_144)),
+            ("256K", Some(256 << 10)),
+            ("64m", Some(64 << 20)),
+            ("1G", Some(1 << 30)),
+            (" 8k ", Some(8 << 10)),
+            ("0", None),
+            ("K", None),
+            ("12T", None),
+            ("99999999999G", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_memory(text).ok(), want, "{text}");
+        }
+    }
 }

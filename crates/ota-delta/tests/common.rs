@@ -65,15 +65,7 @@ pub fn shared_pairs() -> Vec<(String, PathBuf, PathBuf)> {
         .collect()
 }
 
-/// Deterministic pseudo-random bytes.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+/// The unit tests' deterministic pseudo-random bytes, shared with the integration tests.
+#[path = "../src/test_noise.rs"]
+mod test_noise;
+pub use test_noise::noise;

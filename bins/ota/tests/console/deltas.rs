@@ -1,6 +1,6 @@
 //! Deltas in the console: a package added with "generate deltas from" shows each source
-//! version with its status, progress and size; a bad version is explained at the field; a
-//! further delta is requested from the package page.
+//! version with its status, progress, size, format and the memory applying it needs; a bad
+//! version is explained at the field; a further delta is requested from the package page.
 
 use crate::browser::{self, Browser};
 use crate::server::{KEY_ID, KEY_SECRET, Server};
@@ -90,6 +90,16 @@ async fn deltas_are_requested_and_watched_in_the_browser() -> anyhow::Result<()>
         let table = b.text("#deltas").await?;
         assert!(done, "deltas never became ready: {table}");
         assert_eq!(table.matches("READY").count(), 2, "{table}");
+        // Each row shows the patch format and the memory a device needs, as the API does.
+        let listed = api.get(&format!("/firmwares/{fw_id}/deltas")).await?;
+        for d in listed["items"].as_array().into_iter().flatten() {
+            let src = d["src_version"].as_str().unwrap_or_default();
+            let row = b.text(&format!("#deltas tr[data-src='{src}']")).await?;
+            let format = d["format"].as_u64().unwrap_or_default();
+            assert!(format >= 4, "{d}");
+            assert!(row.contains(&format!("v{format}")), "{row} / {d}");
+            assert!(d["apply_memory"].as_u64().unwrap_or_default() > 0, "{d}");
+        }
         b.shot("21-package-deltas").await?;
         anyhow::Ok(())
     }

@@ -2,7 +2,7 @@
 //! which deltas to make get them from the N most recent versions, on the native REST face
 //! and on Aliyun `CreateOTAFirmware` alike; explicit requests keep to what they say.
 
-use crate::deltas::{delta_sources_of, upload, upload_with};
+use crate::deltas::{delta_sources_of, src_versions, upload, upload_with};
 use crate::fixtures::{self, fleet, unique};
 use crate::harness::{Server, poll_value};
 use serde_json::{Value, json};
@@ -125,16 +125,7 @@ async fn the_server_default_makes_deltas_for_packages_that_do_not_say() {
     };
     // "Most recent" is by creation time: a second between packages keeps the order sure.
     let tick = || server.advance_clock(1_000);
-    let created = |v: &Value| -> Vec<String> {
-        let mut versions: Vec<String> = v["deltas"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["src_version"].as_str().unwrap().to_owned())
-            .collect();
-        versions.sort_unstable();
-        versions
-    };
+    let created = |v: &Value| src_versions(&v["deltas"]);
 
     // REST without delta fields: the first package has nothing to diff from, the next ones
     // take the (at most) two most recent others.

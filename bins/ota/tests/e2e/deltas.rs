@@ -101,15 +101,7 @@ async fn devices_get_the_delta_for_their_version() {
         .unwrap();
     plain.report_version(None, "1.0.0").await.unwrap();
     fixtures::wait_reported(&server, &fleet.pk, 3).await;
-    let batch = job(
-        &server,
-        &fixtures::Package {
-            id: new_id.clone(),
-            bytes: new.clone(),
-        },
-        json!({"target_selection": "ALL"}),
-    )
-    .await;
+    let batch = job_for_all(&server, &new_id, &new).await;
 
     // On 1.0.0: the signed delta, applied to the running image.
     delta_update(&devices[0], delta_size, &old, &new).await;
@@ -152,6 +144,15 @@ async fn delta_update(
 
 /// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
 /// `OTA_FIRMWARE_PAIRS`, `shared/data/firmware-pairs` beside the checkout, or under `/work`.
+/// A batch of package `id` (whose image is `bytes`) for every device of its product.
+async fn job_for_all(server: &Server, id: &str, bytes: &[u8]) -> Value {
+    let package = fixtures::Package {
+        id: id.to_owned(),
+        bytes: bytes.to_vec(),
+    };
+    job(server, &package, json!({"target_selection": "ALL"})).await
+}
+
 fn executable_pair() -> (Vec<u8>, Vec<u8>) {
     let beside = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/data/firmware-pairs");
@@ -203,21 +204,20 @@ async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
         devices.push(device);
     }
     fixtures::wait_reported(&server, &fleet.pk, 3).await;
-    let batch = job(
-        &server,
-        &fixtures::Package {
-            id: new_id.clone(),
-            bytes: new.clone(),
-        },
-        json!({"target_selection": "ALL"}),
-    )
-    .await;
+    let batch = job_for_all(&server, &new_id, &new).await;
 
     // Unlimited: the delta, which needs the whole old image in memory.
     let patch = delta_update(&devices[0], delta_size, &old, &new).await;
     let header = ota_delta::inspect(&patch[..]).unwrap();
     assert!(header.needs_full_old(), "{header:?}");
     assert!(header.apply_need() > 256 * 1024, "{header:?}");
+    // The API shows what the device will need and which decoder version reads it.
+    assert_eq!(
+        deltas["items"][0]["apply_memory"],
+        header.apply_need(),
+        "{deltas}"
+    );
+    assert_eq!(deltas["items"][0]["format"], header.version, "{deltas}");
 
     // Too little memory for it: the full package, as for a device without the format.
     let push = expect_push(&devices[1]).await;
@@ -446,7 +446,12 @@ pub async fn delta_sources_of(server: &Server, id: &str) -> Vec<String> {
         .get(&format!("/firmwares/{id}/deltas"))
         .await
         .expect("list deltas");
-    let mut versions: Vec<String> = listed["items"]
+    src_versions(&listed["items"])
+}
+
+/// The `src_version`s of a JSON array of deltas, sorted.
+pub fn src_versions(deltas: &Value) -> Vec<String> {
+    let mut versions: Vec<String> = deltas
         .as_array()
         .unwrap()
         .iter()

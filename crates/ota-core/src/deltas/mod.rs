@@ -57,6 +57,11 @@ pub struct DeltaView {
     pub finished_at: Option<Millis>,
     /// Generation progress, 0..=100.
     pub progress: i64,
+    /// Patch format version of a READY delta: a device gets it only if its SDK reads it.
+    pub format: Option<i64>,
+    /// Bytes of memory a device needs to apply a READY delta (the whole old image too when
+    /// the patch needs it); a device that announced less gets the full package instead.
+    pub apply_memory: Option<i64>,
 }
 
 fn view(d: &DeltaRow) -> DeltaView {
@@ -69,6 +74,8 @@ fn view(d: &DeltaRow) -> DeltaView {
         created_at: d.created_at,
         finished_at: d.finished_at.filter(|_| d.status != "RUNNING"),
         progress: d.progress,
+        format: Some(d.format).filter(|f| *f > 0),
+        apply_memory: d.apply_need,
     }
 }
 

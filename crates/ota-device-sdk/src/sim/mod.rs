@@ -68,6 +68,9 @@ pub struct SimConfig {
     /// what they install (one shared copy per version) and apply delta packages to it for
     /// real; otherwise downloads are discarded after hashing and delta packages refused.
     pub base_image: Option<Vec<u8>>,
+    /// Memory every device announces for applying deltas
+    /// ([`DeviceConfig::delta_memory_limit`]); `None` takes any delta.
+    pub delta_memory_limit: Option<u64>,
 }
 
 impl SimConfig {
@@ -90,6 +93,7 @@ impl SimConfig {
             keep_alive: Duration::from_secs(60),
             trusted_keys: Vec::new(),
             base_image: None,
+            delta_memory_limit: None,
         }
     }
 }
@@ -226,6 +230,7 @@ impl SimDevice {
             cfg.sign_method = self.config.sign_method;
             cfg.keep_alive = self.config.keep_alive;
             cfg.trusted_keys = self.config.trusted_keys.clone();
+            cfg.delta_memory_limit = self.config.delta_memory_limit;
             let handler = SimHandler::new(
                 behaviour.clone(),
                 Arc::clone(&self.stats),

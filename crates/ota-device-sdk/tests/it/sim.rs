@@ -57,3 +57,28 @@ async fn mixed_fleet_of_20_gives_expected_counts() {
     // Failing at 50% may stop early; everyone else fetched the whole package.
     assert!(snap.bytes >= 17 * data.len() as u64, "{snap:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_devices_announce_their_delta_memory() {
+    let pk = unique_pk("simmem");
+    let platform = Platform::start(&pk).await;
+    let devices = parse_credentials_csv(&format!(
+        "productKey,deviceName,deviceSecret\n{pk},small0,s0\n{pk},small1,s1\n"
+    ))
+    .unwrap();
+    let addr: SocketAddr = format!("{}:{}", BROKER.0, BROKER.1).parse().unwrap();
+    let mut config = SimConfig::new(devices, vec![addr]);
+    config.delta_memory_limit = Some(256 * 1024);
+    config.duration = Some(Duration::from_secs(30));
+    let run = tokio::spawn(sim::run(config, Arc::new(SimStats::default())));
+    for dn in ["small0", "small1"] {
+        let seen = platform.until_inform(dn, "1.0.0").await;
+        match &seen.last().unwrap().msg {
+            ota_protocol::DeviceMessage::Inform { delta_memory, .. } => {
+                assert_eq!(*delta_memory, Some(256 * 1024), "{dn}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    run.abort();
+}

@@ -43,7 +43,7 @@ pub fn section(
         @if deltas.is_empty() { p.muted #no-deltas { "No delta yet." } }
         @else {
             table #deltas {
-                thead { tr { th scope="col" { "From version" } th scope="col" { "Status" } th scope="col" { "Progress" } th scope="col" { "Size" } th scope="col" { "Of full" } th scope="col" { "Finished" } } }
+                thead { tr { th scope="col" { "From version" } th scope="col" { "Status" } th scope="col" { "Progress" } th scope="col" { "Size" } th scope="col" { "Of full" } th scope="col" { "Device memory" } th scope="col" { "Format" } th scope="col" { "Finished" } } }
                 tbody {
                     @for d in deltas {
                         tr data-src=(d.src_version) {
@@ -52,6 +52,8 @@ pub fn section(
                             td.num { progress max="100" value=(d.progress) {} " " (d.progress) "%" }
                             td.num { @if let Some(s) = d.size { (size(s.max(0) as u64)) } @else { "—" } }
                             td.num { @if let (Some(s), true) = (d.size, full > 0) { (format!("{:.1}%", s.max(0) as f64 * 100.0 / full as f64)) } @else { "—" } }
+                            td.num title="Memory a device needs to apply it; a device announcing less gets the full package" { @if let Some(m) = d.apply_memory { (size(m.max(0) as u64)) } @else { "—" } }
+                            td.num { @if let Some(v) = d.format { "v" (v) } @else { "—" } }
                             td { (time_opt(d.finished_at)) }
                         }
                     }
