@@ -4,13 +4,18 @@
 //! a single byte is written. The output is hashed as it is written; a mismatch is reported as
 //! [`Error::OutputMismatch`] and the caller must discard what was written (the `cli` helpers
 //! write to a temporary file and only rename it on success).
+//!
+//! Methods that need the whole old image get it by value: they transform it in place and may
+//! release it part way, so the image is never held twice (the `LzmaStreams` method applies its
+//! inner patch to the expanded old image this way, see [`apply_in_memory`]).
 
 use crate::container::{self, Demux};
 use crate::error::{Error, Result};
-use crate::header::{Method, PatchHeader};
+use crate::header::{Method, PatchHeader, sha256};
 use crate::{bsd, embedded, joined, zref};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::borrow::Cow;
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
 
 /// Buffer of the old image's verification pass, part of every apply's working memory.
 pub(crate) const HASH_BUF: usize = 16 * 1024;
@@ -24,15 +29,71 @@ pub struct ApplyReport {
     pub bytes_written: u64,
     /// Bytes read from the old image while reconstructing (after the verification pass).
     pub old_bytes_read: u64,
-    /// Peak working memory of the decoder in bytes: buffers, decompression contexts and
-    /// tables, excluding the old image itself (which full-old methods must also hold).
+    /// Working memory of the decoder in bytes: buffers, decompression contexts and tables.
+    /// For methods that need the whole old image, the most held at once (old image
+    /// included) less the old image's size, so the old image plus this figure is the peak.
     pub working_memory: usize,
+}
+
+/// Memory held by a decoder that was given the whole old image: the most held at once, and
+/// the most held from its first output byte on (what a consumer of the output may add to).
+/// Both count the old image while the decoder holds it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Most bytes held at once.
+    pub peak: usize,
+    /// Most bytes held at once from the first byte written on.
+    pub writing: usize,
+}
+
+impl Usage {
+    /// A decoder that holds `n` bytes throughout, writing as it goes.
+    pub fn flat(n: usize) -> Self {
+        Usage {
+            peak: n,
+            writing: n,
+        }
+    }
+
+    /// Both figures raised by `n` bytes held alongside.
+    pub fn plus(self, n: usize) -> Self {
+        Usage {
+            peak: self.peak + n,
+            writing: self.writing + n,
+        }
+    }
 }
 
 struct HashWriter<W> {
     inner: W,
     hasher: Sha256,
     count: u64,
+}
+
+impl<W: Write> HashWriter<W> {
+    fn new(inner: W) -> Self {
+        HashWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    /// Flushes and checks the output against the header's size and digest.
+    fn finish(mut self, h: &PatchHeader) -> Result<u64> {
+        self.flush()?;
+        if self.count != h.new_size {
+            return Err(Error::corrupt("output size differs from header"));
+        }
+        let actual: [u8; 32] = self.hasher.finalize().into();
+        if actual != h.new_sha256 {
+            return Err(Error::OutputMismatch {
+                expected: hex::encode(h.new_sha256),
+                actual: hex::encode(actual),
+            });
+        }
+        Ok(self.count)
+    }
 }
 
 impl<W: Write> Write for HashWriter<W> {
@@ -47,6 +108,11 @@ impl<W: Write> Write for HashWriter<W> {
     }
 }
 
+/// True for the methods whose decoder holds the whole old image.
+fn holds_whole_old(m: Method) -> bool {
+    matches!(m, Method::ZstdRef | Method::LzmaRef | Method::LzmaStreams)
+}
+
 /// Applies `patch` to `old`, writing the new image to `out`. See the crate docs.
 pub fn apply<R: Read + Seek, W: Write>(
     mut old: R,
@@ -56,17 +122,81 @@ pub fn apply<R: Read + Seek, W: Write>(
     let mut patch = patch;
     let h = PatchHeader::read_from(&mut patch)?;
     verify_old(&mut old, &h)?;
-    let mut w = HashWriter {
-        inner: out,
-        hasher: Sha256::new(),
-        count: 0,
+    let mut w = HashWriter::new(out);
+    let (mem, old_read) = if holds_whole_old(h.method) {
+        let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;
+        let mut buf = vec![0u8; n];
+        old.seek(SeekFrom::Start(0))?;
+        old.read_exact(&mut buf)?;
+        let u = apply_whole(&h, Cow::Owned(buf), &mut patch, &mut w)?;
+        (u.peak.saturating_sub(n), h.old_size)
+    } else {
+        apply_streaming(&h, &mut old, &mut patch, &mut w)?
     };
-    let (mem, old_read) = match h.method {
+    let written = w.finish(&h)?;
+    Ok(ApplyReport {
+        method: h.method,
+        bytes_written: written,
+        old_bytes_read: old_read,
+        working_memory: mem + HASH_BUF,
+    })
+}
+
+/// Applies `patch` to an old image already in memory, taking it by value so that methods
+/// needing the whole old image use it without a copy. Returns the memory held, counting the
+/// old image while it is held.
+pub(crate) fn apply_in_memory(old: Vec<u8>, mut patch: &[u8], out: impl Write) -> Result<Usage> {
+    let h = PatchHeader::read_from(&mut patch)?;
+    if old.len() as u64 != h.old_size {
+        return Err(Error::WrongOldImage(format!(
+            "size is {} bytes, patch expects {}",
+            old.len(),
+            h.old_size
+        )));
+    }
+    check_old_digest(sha256(&old), &h)?;
+    let mut w = HashWriter::new(out);
+    let u = if holds_whole_old(h.method) {
+        apply_whole(&h, Cow::Owned(old), &mut patch, &mut w)?
+    } else {
+        let (m, _) = apply_streaming(&h, Cursor::new(&old[..]), &mut patch, &mut w)?;
+        Usage::flat(old.len() + m)
+    };
+    w.finish(&h)?;
+    Ok(u)
+}
+
+/// Decodes the body of a method that holds the whole old image.
+fn apply_whole(
+    h: &PatchHeader,
+    old: Cow<'_, [u8]>,
+    patch: &mut dyn Read,
+    w: &mut dyn Write,
+) -> Result<Usage> {
+    match h.method {
+        Method::LzmaStreams => {
+            let mut body = Vec::new();
+            patch.read_to_end(&mut body)?;
+            embedded::method::apply(old, &body, h.new_size, w)
+        }
+        m => zref::apply_ref(m, old, patch, h.new_size, w),
+    }
+}
+
+/// Decodes the body of a streaming method, reading the old image by seeking. Returns the
+/// working memory and the bytes read from the old image.
+fn apply_streaming<R: Read + Seek>(
+    h: &PatchHeader,
+    mut old: R,
+    mut patch: &mut dyn Read,
+    w: &mut dyn Write,
+) -> Result<(usize, u64)> {
+    match h.method {
         Method::Raw => {
             let codings = container::read_stream_table(&mut patch)?;
             let mut demux = Demux::new(&mut patch, codings.len());
-            let m = zref::apply_raw(&codings, &mut demux, h.new_size, &mut w)?;
-            (m + demux.peak_pending, 0)
+            let m = zref::apply_raw(&codings, &mut demux, h.new_size, w)?;
+            Ok((m + demux.peak_pending, 0))
         }
         Method::Bsd => {
             let mut first = [0u8; 1];
@@ -78,7 +208,7 @@ pub fn apply<R: Read + Seek, W: Write>(
                 read: 0,
             };
             let m = if first[0] == joined::INLINE {
-                joined::apply_inline(&mut counting, h.old_size, &mut patch, h.new_size, &mut w)?
+                joined::apply_inline(&mut counting, h.old_size, &mut patch, h.new_size, w)?
             } else {
                 let codings = container::read_stream_codings(&mut patch, first[0])?;
                 let mut demux = Demux::new(&mut patch, codings.len());
@@ -88,48 +218,17 @@ pub fn apply<R: Read + Seek, W: Write>(
                     &codings,
                     &mut demux,
                     h.new_size,
-                    &mut w,
+                    w,
                 )?;
                 m + demux.peak_pending
             };
-            (m, counting.read)
+            Ok((m, counting.read))
         }
-        Method::ZstdRef | Method::LzmaRef => {
-            let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;
-            let mut buf = vec![0u8; n];
-            old.seek(SeekFrom::Start(0))?;
-            old.read_exact(&mut buf)?;
-            let m = zref::apply_ref(h.method, &buf, &mut patch, h.new_size, &mut w)?;
-            (m, h.old_size)
-        }
-        Method::LzmaStreams => {
-            let n = usize::try_from(h.old_size).map_err(|_| Error::TooLarge("old".into()))?;
-            let mut buf = vec![0u8; n];
-            old.seek(SeekFrom::Start(0))?;
-            old.read_exact(&mut buf)?;
-            let mut body = Vec::new();
-            patch.read_to_end(&mut body)?;
-            let m = embedded::method::apply(&buf, &body, h.new_size, &mut w)?;
-            (m, h.old_size)
-        }
-    };
-    w.flush()?;
-    if w.count != h.new_size {
-        return Err(Error::corrupt("output size differs from header"));
+        m => Err(Error::corrupt(format!(
+            "{} is not a streaming method",
+            m.name()
+        ))),
     }
-    let actual: [u8; 32] = w.hasher.finalize().into();
-    if actual != h.new_sha256 {
-        return Err(Error::OutputMismatch {
-            expected: hex::encode(h.new_sha256),
-            actual: hex::encode(actual),
-        });
-    }
-    Ok(ApplyReport {
-        method: h.method,
-        bytes_written: w.count,
-        old_bytes_read: old_read,
-        working_memory: mem + HASH_BUF,
-    })
 }
 
 fn verify_old<R: Read + Seek>(old: &mut R, h: &PatchHeader) -> Result<()> {
@@ -150,7 +249,10 @@ fn verify_old<R: Read + Seek>(old: &mut R, h: &PatchHeader) -> Result<()> {
         }
         hasher.update(&buf[..n]);
     }
-    let d: [u8; 32] = hasher.finalize().into();
+    check_old_digest(hasher.finalize().into(), h)
+}
+
+fn check_old_digest(d: [u8; 32], h: &PatchHeader) -> Result<()> {
     if d != h.old_sha256 {
         return Err(Error::WrongOldImage(format!(
             "sha256 is {}, patch expects {}",
@@ -160,7 +262,6 @@ fn verify_old<R: Read + Seek>(old: &mut R, h: &PatchHeader) -> Result<()> {
     }
     Ok(())
 }
-
 struct CountingSeek<'a, R> {
     inner: &'a mut R,
     read: u64,

@@ -278,7 +278,7 @@ fn full_old_candidates(
         // Decoding once gives the exact working memory for the header and proves the body
         // rebuilds the new image; one that does not is never offered.
         let mut rebuilt = Vec::with_capacity(new.len());
-        let Ok(mem) = zref::apply_ref(
+        let Ok(usage) = zref::apply_ref(
             coder.method(),
             old,
             &mut &body[..],
@@ -294,7 +294,7 @@ fn full_old_candidates(
             method: coder.method(),
             flags: FLAG_NEEDS_FULL_OLD,
             body,
-            apply_memory: (mem + crate::apply::HASH_BUF) as u64,
+            apply_memory: (usage.peak.saturating_sub(old.len()) + crate::apply::HASH_BUF) as u64,
         };
         out.push((variant, b));
     }

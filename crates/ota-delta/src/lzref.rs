@@ -11,6 +11,7 @@
 
 use crate::error::{Error, Result};
 use lzma_rust2::{EncodeMode, LzmaOptions, LzmaReader, LzmaWriter, MfType};
+use std::borrow::Cow;
 use std::io::{Read, Write};
 
 /// Literal and position context bits of one LZMA frame.
@@ -90,24 +91,56 @@ pub fn compress(data: &[u8], reference: &[u8], p: LzmaParams) -> Result<Vec<u8>>
     Ok(out)
 }
 
-/// Decodes a frame of exactly `len` bytes; returns them and the decoder's working memory.
-pub fn decompress(frame: &[u8], reference: &[u8], len: usize) -> Result<(Vec<u8>, usize)> {
+/// Bytes decoded before the output buffer is allocated (see [`decompress`]).
+const HEAD: usize = 4096;
+/// The decoder's buffer of compressed input, at most.
+const INPUT_BUF: usize = 64 << 10;
+
+/// Decodes a frame of exactly `len` bytes with `reference` as preset dictionary. Returns them
+/// and the most memory held at once besides the reference.
+///
+/// The decoder copies the reference into its window; a reference passed by value is released
+/// right after, so only the window holds it while the output is decoded (the figure then also
+/// covers the reference, which is never held beside more than its copy).
+pub fn decompress(frame: &[u8], reference: Cow<'_, [u8]>, len: usize) -> Result<(Vec<u8>, usize)> {
     let (&props, data) = frame
         .split_first()
         .ok_or_else(|| Error::corrupt("empty LZMA frame"))?;
     let p = LzmaParams::from_props(props)?;
     let dict = dict_size(reference.len(), len)?;
-    let preset = (!reference.is_empty()).then_some(reference);
+    let ref_len = reference.len();
+    let preset = (!reference.is_empty()).then_some(&reference[..]);
     let mut r = LzmaReader::new(data, len as u64, p.lc, p.lp, p.pb, dict, preset)
         .map_err(|e| Error::corrupt(format!("LZMA: {e}")))?;
-    let mut out = Vec::with_capacity(len);
-    r.read_to_end(&mut out)
-        .map_err(|e| Error::corrupt(format!("LZMA: {e}")))?;
-    if out.len() != len {
+    drop(reference);
+    let bad = |e: std::io::Error| Error::corrupt(format!("LZMA: {e}"));
+    // The window grows on the first reads: decoding a little before the output buffer exists
+    // keeps the window's growth apart from it.
+    let mut head = [0u8; HEAD];
+    let h = len.min(HEAD);
+    r.read_exact(&mut head[..h]).map_err(bad)?;
+    let mut out = vec![0u8; len];
+    out[..h].copy_from_slice(&head[..h]);
+    r.read_exact(&mut out[h..]).map_err(bad)?;
+    if r.read(&mut [0u8; 1]).map_err(bad)? != 0 {
         return Err(Error::corrupt("decoded size differs from header"));
     }
+    Ok((out, decode_memory(ref_len, len, dict as usize, p)))
+}
+
+/// Most memory [`decompress`] holds at once besides the reference. The decoder's window starts
+/// as a copy of the reference and grows, at most to the dictionary (rounded up to 16 bytes),
+/// to what a read asks for but at least to twice its size: to `t1` on the first read
+/// (`HEAD` bytes), to the dictionary on the second (the rest of the output). Each growth may
+/// copy, holding the old and the new window at once; the output exists from the second read
+/// on.
+fn decode_memory(ref_len: usize, len: usize, dict: usize, p: LzmaParams) -> usize {
+    let d = (dict + 15) & !15;
+    let t1 = (ref_len + HEAD).max(2 * ref_len).max(64 << 10).min(d);
+    let first = ref_len + t1;
+    let second = if t1 < d { t1 + d } else { d } + len;
     let probabilities = 2 * (1846 + (768 << (p.lc + p.lp)));
-    Ok((out, dict as usize + probabilities))
+    first.max(second) + probabilities + INPUT_BUF
 }
 
 #[cfg(test)]
@@ -128,7 +161,7 @@ mod tests {
                 (&old[..], &[][..]),
             ] {
                 let f = compress(d, r, p).unwrap();
-                let (back, mem) = decompress(&f, r, d.len()).unwrap();
+                let (back, mem) = decompress(&f, r.into(), d.len()).unwrap();
                 assert_eq!(back, d);
                 assert!(mem >= r.len() + d.len());
             }
@@ -151,8 +184,8 @@ mod tests {
         let old = noise(10_000, 5);
         let new = noise(3000, 6);
         let f = compress(&new, &old, LzmaParams::BYTE).unwrap();
-        assert!(decompress(&f, &old, new.len() + 1).is_err());
-        assert!(decompress(&f[..f.len() / 2], &old, new.len()).is_err());
-        assert!(decompress(&[], &old, 0).is_err());
+        assert!(decompress(&f, (&old[..]).into(), new.len() + 1).is_err());
+        assert!(decompress(&f[..f.len() / 2], (&old[..]).into(), new.len()).is_err());
+        assert!(decompress(&[], (&old[..]).into(), 0).is_err());
     }
 }

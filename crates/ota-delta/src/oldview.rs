@@ -113,11 +113,16 @@ impl<'t, R: Read + Seek> OldView<'t, R> {
 /// Transforms a whole in-memory image exactly as [`OldView`] would, block by block.
 pub fn transform_image(data: &[u8], t: &Transform) -> Vec<u8> {
     let mut out = data.to_vec();
+    transform_in_place(&mut out, t);
+    out
+}
+
+/// [`transform_image`] without a copy.
+pub fn transform_in_place(data: &mut [u8], t: &Transform) {
     if t.is_identity() {
-        return out;
+        return;
     }
-    for (i, chunk) in out.chunks_mut(BLOCK).enumerate() {
+    for (i, chunk) in data.chunks_mut(BLOCK).enumerate() {
         t.apply_block(chunk, (i * BLOCK) as u64);
     }
-    out
 }

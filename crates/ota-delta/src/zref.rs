@@ -9,14 +9,16 @@
 //! ([`lzref`]) with it as preset dictionary. The decoder must hold the whole old image and the
 //! whole new image in memory, which the header flags.
 
+use crate::apply::Usage;
 use crate::container::{self, PacketSource, StreamReader, ZstdParams};
 use crate::error::{Error, Result};
 use crate::header::Method;
 use crate::lzref::{self, LzmaParams};
-use crate::oldview::transform_image;
+use crate::oldview::transform_in_place;
 use crate::transform::dwarf::Dwarf;
 use crate::transform::{Region, Transform, absolute, elf};
 use crate::varint;
+use std::borrow::Cow;
 use std::io::{Read, Write};
 use zstd::zstd_safe::{self, DCtx};
 
@@ -313,15 +315,21 @@ fn decode_tables(buf: &[u8]) -> Result<Tables> {
     Ok((t, code, dwarf, pieces))
 }
 
-/// Decodes a `ZstdRef` or `LzmaRef` body (by `method`) given the whole old image. Returns
-/// the working memory used besides the old image.
-pub fn apply_ref(
+/// Decodes a `ZstdRef` or `LzmaRef` body (by `method`) given the whole old image.
+///
+/// An old image passed by value is prepared in place and released as soon as the frames no
+/// longer need it (a whole-image LZMA frame: once the decoder has copied it into its window;
+/// otherwise: before the output is written). The returned [`Usage`] counts the old image as
+/// held in that way whether it was passed by value or borrowed (a borrowed image that must
+/// be prepared is copied, which only the encoder does, and stays with the caller).
+pub fn apply_ref<'a>(
     method: Method,
-    old: &[u8],
+    old: impl Into<Cow<'a, [u8]>>,
     body: &mut dyn Read,
     new_len: u64,
     out: &mut dyn Write,
-) -> Result<usize> {
+) -> Result<Usage> {
+    let mut old = old.into();
     let codings = container::read_stream_table(body)?;
     let spec_len = varint::read_u64(body)?;
     let coded_len = varint::read_u64(body)?;
@@ -339,32 +347,29 @@ pub fn apply_ref(
     let mut r = StreamReader::new(0, codings[0])?;
     r.read_exact(&mut one, &mut spec)?;
     let (t, code, dwarf, pieces) = decode_tables(&spec)?;
-    let mut old_t = transform_image(old, &t);
+    drop((one, r, spec));
+    if !t.is_identity() {
+        transform_in_place(old.to_mut(), &t);
+    }
     if let Some(d) = &dwarf {
-        d.apply(&mut old_t, &t);
+        d.apply(old.to_mut(), &t);
     }
     if !code.is_empty() {
-        absolute::forward(&mut old_t, &t.regions, &|x| t.map.map(x));
+        absolute::forward(old.to_mut(), &t.regions, &|x| t.map.map(x));
     }
+    let old_len = old.len();
     let mut rest = Vec::new();
     body.read_to_end(&mut rest)?;
     let cap = usize::try_from(new_len).map_err(|_| Error::TooLarge("new image".into()))?;
-    let mut ctx_mem = 0usize;
-    let mut decode = |frame: &[u8], prefix: &[u8], len: usize| -> Result<Vec<u8>> {
-        let (dst, mem) = decode_frame(method, frame, prefix, len)?;
-        ctx_mem = ctx_mem.max(mem);
-        Ok(dst)
-    };
-    let mut dst;
-    let mut largest = 0usize;
-    if pieces.is_empty() {
-        dst = decode(&rest, &old_t, cap)?;
-        largest = dst.len();
+    let (mut dst, peak) = if pieces.is_empty() {
+        let (dst, mem, held) = decode_frame(method, &rest, old, cap)?;
+        (dst, rest.len() + mem + if held { old_len } else { 0 })
     } else {
-        dst = Vec::with_capacity(cap);
+        let mut dst = Vec::with_capacity(cap);
+        let mut most = 0usize;
         let mut p = 0usize;
         for pc in &pieces {
-            let (rs, re) = pc.ref_range(old_t.len())?;
+            let (rs, re) = pc.ref_range(old_len)?;
             let coded = usize::try_from(varint::get_u64(&rest, &mut p)?).unwrap_or(usize::MAX);
             let frame = p
                 .checked_add(coded)
@@ -375,39 +380,50 @@ pub fn apply_ref(
                 .ok()
                 .filter(|&n| n <= cap - dst.len())
                 .ok_or_else(|| Error::corrupt("pieces exceed the new image"))?;
-            let part = decode(frame, &old_t[rs..re], n)?;
-            largest = largest.max(part.len());
+            let (part, mem, _) = decode_frame(method, frame, Cow::Borrowed(&old[rs..re]), n)?;
+            most = most.max(mem);
             dst.extend_from_slice(&part);
         }
         if p != rest.len() || dst.len() != cap {
             return Err(Error::corrupt("pieces do not match the new image"));
         }
-    }
+        drop(old);
+        (dst, old_len + rest.len() + cap + most)
+    };
+    drop(rest);
     absolute::inverse(&mut dst, &code);
     out.write_all(&dst)?;
-    // The old image itself is not counted (the header flags that it must be held).
-    Ok(old_t.len() + rest.len() + dst.len() + largest + ctx_mem)
+    Ok(Usage {
+        peak,
+        writing: dst.capacity(),
+    })
 }
 
-/// Decodes one frame of a `ZstdRef` or `LzmaRef` body; returns its bytes and the decoder's
-/// working memory.
+/// Decodes one frame of a `ZstdRef` or `LzmaRef` body; returns its bytes, the most memory
+/// the decoder held at once besides the prefix (output included), and whether it held the
+/// prefix throughout (an LZMA decoder releases a prefix passed by value once it copied it).
 fn decode_frame(
     method: Method,
     frame: &[u8],
-    prefix: &[u8],
+    prefix: Cow<'_, [u8]>,
     len: usize,
-) -> Result<(Vec<u8>, usize)> {
-    match method {
+) -> Result<(Vec<u8>, usize, bool)> {
+    let zstd = match method {
         Method::LzmaRef => match frame.split_first() {
-            Some((&ZSTD_FRAME, zstd)) => zstd_decompress(zstd, prefix, len),
-            _ => lzref::decompress(frame, prefix, len),
+            Some((&ZSTD_FRAME, zstd)) => Some(zstd),
+            _ => None,
         },
-        _ => zstd_decompress(frame, prefix, len),
+        _ => Some(frame),
+    };
+    match zstd {
+        Some(z) => zstd_decompress(z, &prefix, len).map(|(d, m)| (d, m, true)),
+        None => lzref::decompress(frame, prefix, len).map(|(d, m)| (d, m, false)),
     }
 }
 
 /// Decodes one zstd frame (magic removed) of exactly `len` bytes with `prefix` as reference;
-/// returns it and the decoder context's size.
+/// returns it and the memory held besides the prefix (the frame with its magic, the output
+/// and the decoder context).
 fn zstd_decompress(frame: &[u8], prefix: &[u8], len: usize) -> Result<(Vec<u8>, usize)> {
     let mut dctx = DCtx::create();
     let mut f = ZSTD_MAGIC.to_vec();
@@ -421,7 +437,8 @@ fn zstd_decompress(frame: &[u8], prefix: &[u8], len: usize) -> Result<(Vec<u8>, 
     if n != len {
         return Err(Error::corrupt("decoded size differs from header"));
     }
-    Ok((dst, dctx.sizeof()))
+    let mem = f.capacity() + dst.capacity() + dctx.sizeof();
+    Ok((dst, mem))
 }
 
 /// Hands out one buffer as the only packet of stream 0.
@@ -479,18 +496,18 @@ mod tests {
         new.extend_from_slice(&noise(1_000, 8));
         // The coder keeps the smallest of its codings, whichever that is.
         let frame = RefCoder::Lzma(3).compress(&new, &old).unwrap();
-        let (back, _) = decode_frame(Method::LzmaRef, &frame, &old, new.len()).unwrap();
+        let (back, ..) = decode_frame(Method::LzmaRef, &frame, old[..].into(), new.len()).unwrap();
         assert_eq!(back, new);
         // A zstd frame behind the marker decodes too; without it, it is not LZMA.
         let zstd = RefCoder::Zstd(3).compress(&new, &old).unwrap();
         let mut marked = vec![ZSTD_FRAME];
         marked.extend_from_slice(&zstd);
-        let (back, _) = decode_frame(Method::LzmaRef, &marked, &old, new.len()).unwrap();
+        let (back, ..) = decode_frame(Method::LzmaRef, &marked, old[..].into(), new.len()).unwrap();
         assert_eq!(back, new);
-        assert!(decode_frame(Method::LzmaRef, &zstd, &old, new.len()).is_err());
+        assert!(decode_frame(Method::LzmaRef, &zstd, old[..].into(), new.len()).is_err());
         // Each frame kind is refused by the other method.
-        assert!(decode_frame(Method::ZstdRef, &marked, &old, new.len()).is_err());
+        assert!(decode_frame(Method::ZstdRef, &marked, old[..].into(), new.len()).is_err());
         let lzma = lzref::compress(&new, &old, LzmaParams::WORD).unwrap();
-        assert!(decode_frame(Method::ZstdRef, &lzma, &old, new.len()).is_err());
+        assert!(decode_frame(Method::ZstdRef, &lzma, old[..].into(), new.len()).is_err());
     }
 }

@@ -5,19 +5,21 @@
 //! method (and its choice of the smallest) applies to them unchanged; only the inner method
 //! `LzmaStreams` itself is refused, so expansion never nests.
 
-use super::expand::{self, Expanded};
+use super::expand::{self, Rebuilder};
 use super::{read_table, scan, write_table};
+use crate::apply::Usage;
 use crate::encode::{DiffOptions, diff_nested};
 use crate::error::{Error, Result};
 use crate::header::{Method, PatchHeader};
 use crate::varint;
-use std::io::{Cursor, Write};
+use std::borrow::Cow;
+use std::io::Write;
 
 /// A built body and the decoder's working memory (besides the old image).
 pub struct Body {
     /// The body bytes.
     pub body: Vec<u8>,
-    /// Working memory of [`apply`].
+    /// Working memory of [`apply`] besides the old image.
     pub apply_memory: u64,
 }
 
@@ -45,33 +47,25 @@ pub fn encode(old: &[u8], new: &[u8], opts: &DiffOptions) -> Result<Option<Body>
         varint::put_u64(&mut body, l as u64);
     }
     body.extend_from_slice(&inner);
-    // Apply once: proves the candidate rebuilds `new`, and measures the decoder's memory
-    // (the inner header's figure is an estimate of the inner method's).
+    // Apply once: proves the candidate rebuilds `new`, and measures the decoder's memory.
     let mut out = Vec::with_capacity(new.len());
-    let apply_memory =
-        (apply(old, &body, new.len() as u64, &mut out)? + crate::apply::HASH_BUF) as u64;
+    let usage = apply(old.into(), &body, new.len() as u64, &mut out)?;
     if out != new {
         return Ok(None);
     }
+    let apply_memory = (usage.peak.saturating_sub(old.len()) + crate::apply::HASH_BUF) as u64;
     Ok(Some(Body { body, apply_memory }))
 }
 
-/// Working memory of [`apply`] besides the old image: decoding one old stream next to the
-/// expanded old image, the expanded old image (twice when the inner method holds its whole old
-/// image), the inner decoder, the expanded new image, and re-encoding one new stream; counted
-/// as if all were held at once.
-fn memory(old_x: &Expanded, inner: &PatchHeader, new_len: usize, encode_work: usize) -> usize {
-    let copies = if inner.needs_full_old() { 2 } else { 1 };
-    old_x.decode_work
-        + old_x.bytes.len() * copies
-        + inner.apply_memory as usize
-        + new_len
-        + encode_work
-}
-
 /// Applies a body: `old` is the verified old image; writes the new image of `new_size`
-/// bytes to `out` and returns the working memory used (the body included).
-pub fn apply(old: &[u8], body: &[u8], new_size: u64, out: &mut impl Write) -> Result<usize> {
+/// bytes to `out`.
+///
+/// Returns the memory held (the body included, the old image while held). The steps overlap
+/// little, so the peak is the largest of: expanding (the old image, the growing expansion,
+/// one stream's decoding); the inner apply, which takes the expanded old image by value (it
+/// may release it part way); and the inner apply from its first output on together with the
+/// rebuilding of the new streams, which takes that output as it comes.
+pub fn apply(old: Cow<'_, [u8]>, body: &[u8], new_size: u64, out: &mut dyn Write) -> Result<Usage> {
     let mut pos = 0;
     let old_streams = read_table(body, &mut pos, old.len() as u64)?;
     let new_streams = read_table(body, &mut pos, new_size)?;
@@ -85,13 +79,18 @@ pub fn apply(old: &[u8], body: &[u8], new_size: u64, out: &mut impl Write) -> Re
     if h.method == Method::LzmaStreams {
         return Err(Error::corrupt("nested LzmaStreams patch"));
     }
-    let old_x = expand::expand(old, &old_streams)?;
-    let mut new_x = Vec::new();
-    let rep = crate::apply(Cursor::new(&old_x.bytes[..]), inner, &mut new_x)?;
-    let mut inner_h = h;
-    inner_h.apply_memory = rep.working_memory as u64;
-    let held = memory(&old_x, &inner_h, new_x.len(), 0);
-    drop(old_x);
-    let work = expand::rebuild(&new_x, &new_streams, &token_lens, new_size, out)?;
-    Ok(held + work + body.len())
+    let mut rebuild = Rebuilder::new(&new_streams, &token_lens, new_size, h.new_size, out)?;
+    let old_x = expand::expand(&old, &old_streams)?;
+    let expanding = old.len() + old_x.peak;
+    drop(old);
+    let inner_use = match crate::apply::apply_in_memory(old_x.bytes, inner, &mut rebuild) {
+        Ok(u) => u,
+        Err(e) => return Err(rebuild.take_error().unwrap_or(e)),
+    };
+    let rebuilding = rebuild.finish()?;
+    let applying = inner_use.peak.max(inner_use.writing + rebuilding);
+    Ok(Usage {
+        peak: body.len() + expanding.max(applying),
+        writing: body.len() + inner_use.writing + rebuilding,
+    })
 }

@@ -81,6 +81,29 @@ pub fn decode(data: &[u8], props: Props, size: u64, max_size: u64) -> Result<Dec
     if size > max_size {
         return Err(Error::TooLarge("LZMA plaintext over the limit".into()));
     }
+    let mut plain = Vec::with_capacity(size as usize);
+    let mut tokens = Vec::with_capacity(size as usize / 4);
+    let consumed = decode_into(data, props, size, max_size, &mut plain, |t| tokens.push(t))?;
+    Ok(Decoded {
+        plain,
+        tokens,
+        consumed,
+    })
+}
+
+/// [`decode`] appending the plaintext to `plain` (whose earlier bytes a match cannot reach)
+/// and handing each decision to `token`; returns the compressed bytes read.
+pub fn decode_into(
+    data: &[u8],
+    props: Props,
+    size: u64,
+    max_size: u64,
+    plain: &mut Vec<u8>,
+    mut token: impl FnMut(Token),
+) -> Result<usize> {
+    if size > max_size {
+        return Err(Error::TooLarge("LZMA plaintext over the limit".into()));
+    }
     let size = size as usize;
     if data.len() < 5 || data[0] != 0 {
         return Err(Error::corrupt("bad LZMA range coder start"));
@@ -92,11 +115,10 @@ pub fn decode(data: &[u8], props: Props, size: u64, max_size: u64) -> Result<Dec
         code: u32::from_be_bytes([data[1], data[2], data[3], data[4]]),
     };
     let mut coder = Coder::new(props)?;
-    let mut plain = Vec::with_capacity(size);
-    let mut tokens = Vec::with_capacity(size / 4);
-    while plain.len() < size {
-        let pos = plain.len();
-        let (tok, b) = coder.token(&mut rc, &plain, pos, Token::Lit, 0)?;
+    let base = plain.len();
+    while plain.len() - base < size {
+        let pos = plain.len() - base;
+        let (tok, b) = coder.token(&mut rc, &plain[base..], pos, Token::Lit, 0)?;
         let len = tok.plain_len();
         if len > size - pos {
             return Err(Error::corrupt("LZMA match past the end"));
@@ -108,16 +130,12 @@ pub fn decode(data: &[u8], props: Props, size: u64, max_size: u64) -> Result<Dec
                 if back > pos {
                     return Err(Error::corrupt("LZMA distance before the start"));
                 }
-                for i in pos..pos + len {
+                for i in base + pos..base + pos + len {
                     plain.push(plain[i - back]);
                 }
             }
         }
-        tokens.push(tok);
+        token(tok);
     }
-    Ok(Decoded {
-        plain,
-        tokens,
-        consumed: rc.pos,
-    })
+    Ok(rc.pos)
 }

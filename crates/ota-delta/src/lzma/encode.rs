@@ -76,16 +76,33 @@ impl BitCoder for RangeEncoder {
 /// not cover `plain` exactly, a distance reaches before the start, or a token is out of range
 /// (so a damaged token list cannot make the coder panic).
 pub fn encode(plain: &[u8], tokens: &[Token], props: Props) -> Result<Vec<u8>> {
+    encode_tokens(
+        plain,
+        tokens.iter().copied().map(Ok),
+        props,
+        plain.len() / 4 + 16,
+    )
+}
+
+/// [`encode`] for decisions read one at a time (e.g. from a [`super::tokens::Reader`]), with
+/// room for `expected` coded bytes reserved up front.
+pub fn encode_tokens(
+    plain: &[u8],
+    tokens: impl IntoIterator<Item = Result<Token>>,
+    props: Props,
+    expected: usize,
+) -> Result<Vec<u8>> {
     let mut rc = RangeEncoder {
         low: 0,
         range: u32::MAX,
         cache: 0,
         cache_size: 1,
-        out: Vec::with_capacity(plain.len() / 4 + 16),
+        out: Vec::with_capacity(expected),
     };
     let mut coder = Coder::new(props)?;
     let mut pos = 0usize;
-    for &tok in tokens {
+    for tok in tokens {
+        let tok = tok?;
         let len = tok.plain_len();
         if len > plain.len() - pos {
             return Err(Error::corrupt("LZMA tokens run past the plaintext"));

@@ -16,76 +16,162 @@ use crate::varint;
 
 /// Serialises `tokens`.
 pub fn serialize(tokens: &[Token]) -> Vec<u8> {
-    let mut kinds = Vec::with_capacity(tokens.len());
-    let mut lens = Vec::new();
-    let mut dists = Vec::new();
-    let put_len = |lens: &mut Vec<u8>, len: u16| {
-        let l = len - 2;
-        if l < 255 {
-            lens.push(l as u8);
-        } else {
-            lens.push(255);
-            lens.push((l - 255) as u8);
-        }
-    };
+    let mut c = Columns::default();
     for &t in tokens {
-        match t {
-            Token::Lit => kinds.push(0),
-            Token::Match { len, dist } => {
-                kinds.push(1);
-                put_len(&mut lens, len);
-                dists.extend_from_slice(&dist.to_le_bytes());
+        c.push(t);
+    }
+    let mut out = Vec::with_capacity(c.serialized_len());
+    c.write_to(&mut out);
+    out
+}
+
+/// The columns of a serialisation, filled one decision at a time (no list of decisions is
+/// held while decoding a stream).
+#[derive(Debug, Default)]
+pub struct Columns {
+    kinds: Vec<u8>,
+    lens: Vec<u8>,
+    dists: Vec<u8>,
+}
+
+impl Columns {
+    /// Appends one decision.
+    pub fn push(&mut self, t: Token) {
+        let put_len = |lens: &mut Vec<u8>, len: u16| {
+            let l = len - 2;
+            if l < 255 {
+                lens.push(l as u8);
+            } else {
+                lens.push(255);
+                lens.push((l - 255) as u8);
             }
-            Token::ShortRep => kinds.push(2),
+        };
+        match t {
+            Token::Lit => self.kinds.push(0),
+            Token::Match { len, dist } => {
+                self.kinds.push(1);
+                put_len(&mut self.lens, len);
+                self.dists.extend_from_slice(&dist.to_le_bytes());
+            }
+            Token::ShortRep => self.kinds.push(2),
             Token::Rep { k, len } => {
-                kinds.push(3 + k);
-                put_len(&mut lens, len);
+                self.kinds.push(3 + k);
+                put_len(&mut self.lens, len);
             }
         }
     }
-    let mut out = Vec::with_capacity(kinds.len() + lens.len() + dists.len() + 12);
-    varint::put_u64(&mut out, tokens.len() as u64);
-    varint::put_u64(&mut out, lens.len() as u64);
-    out.extend_from_slice(&kinds);
-    out.extend_from_slice(&lens);
-    out.extend_from_slice(&dists);
-    out
+
+    /// Decisions so far.
+    pub fn count(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Bytes of the serialisation.
+    pub fn serialized_len(&self) -> usize {
+        let mut head = Vec::new();
+        varint::put_u64(&mut head, self.kinds.len() as u64);
+        varint::put_u64(&mut head, self.lens.len() as u64);
+        head.len() + self.kinds.len() + self.lens.len() + self.dists.len()
+    }
+
+    /// Most bytes the columns have held at once: their buffers, and half of them again for
+    /// the copy a growing buffer may make (each at most doubles).
+    pub fn memory(&self) -> usize {
+        let cap = self.kinds.capacity() + self.lens.capacity() + self.dists.capacity();
+        cap + cap / 2
+    }
+
+    /// Appends the serialisation to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        varint::put_u64(out, self.kinds.len() as u64);
+        varint::put_u64(out, self.lens.len() as u64);
+        out.extend_from_slice(&self.kinds);
+        out.extend_from_slice(&self.lens);
+        out.extend_from_slice(&self.dists);
+    }
 }
 
 /// Parses a serialisation made by [`serialize`]; any inconsistency is `Corrupt`.
 pub fn deserialize(buf: &[u8]) -> Result<Vec<Token>> {
-    let bad = || Error::corrupt("bad LZMA token serialisation");
-    let mut p = 0;
-    let count = usize::try_from(varint::get_u64(buf, &mut p)?).map_err(|_| bad())?;
-    let lens_len = usize::try_from(varint::get_u64(buf, &mut p)?).map_err(|_| bad())?;
-    let kinds = buf
-        .get(p..p.checked_add(count).ok_or_else(bad)?)
-        .ok_or_else(bad)?;
-    let lens_end = (p + count).checked_add(lens_len).ok_or_else(bad)?;
-    let lens = buf.get(p + count..lens_end).ok_or_else(bad)?;
-    let dists = &buf[lens_end..];
-    let (mut li, mut di) = (0usize, 0usize);
-    let mut next_len = || -> Result<u16> {
-        let b = *lens.get(li).ok_or_else(bad)?;
-        li += 1;
+    let mut r = Reader::new(buf)?;
+    let mut out = Vec::with_capacity(r.remaining());
+    for t in &mut r {
+        out.push(t?);
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+/// Reads the decisions of a serialisation one at a time, without listing them.
+pub struct Reader<'a> {
+    kinds: std::slice::Iter<'a, u8>,
+    lens: &'a [u8],
+    dists: &'a [u8],
+    li: usize,
+    di: usize,
+}
+
+fn bad() -> Error {
+    Error::corrupt("bad LZMA token serialisation")
+}
+
+impl<'a> Reader<'a> {
+    /// Reads the header of a serialisation.
+    pub fn new(buf: &'a [u8]) -> Result<Self> {
+        let mut p = 0;
+        let count = usize::try_from(varint::get_u64(buf, &mut p)?).map_err(|_| bad())?;
+        let lens_len = usize::try_from(varint::get_u64(buf, &mut p)?).map_err(|_| bad())?;
+        let kinds = buf
+            .get(p..p.checked_add(count).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+        let lens_end = (p + count).checked_add(lens_len).ok_or_else(bad)?;
+        let lens = buf.get(p + count..lens_end).ok_or_else(bad)?;
+        Ok(Reader {
+            kinds: kinds.iter(),
+            lens,
+            dists: &buf[lens_end..],
+            li: 0,
+            di: 0,
+        })
+    }
+
+    /// Decisions not read yet.
+    pub fn remaining(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Checks, after the last decision, that the length and distance columns were used up.
+    pub fn finish(&self) -> Result<()> {
+        if !self.kinds.as_slice().is_empty()
+            || self.li != self.lens.len()
+            || self.di != self.dists.len()
+        {
+            return Err(bad());
+        }
+        Ok(())
+    }
+
+    fn next_len(&mut self) -> Result<u16> {
+        let b = *self.lens.get(self.li).ok_or_else(bad)?;
+        self.li += 1;
         if b < 255 {
             return Ok(u16::from(b) + 2);
         }
-        let e = *lens.get(li).ok_or_else(bad)?;
-        li += 1;
+        let e = *self.lens.get(self.li).ok_or_else(bad)?;
+        self.li += 1;
         if e > 16 {
             return Err(bad());
         }
         Ok(u16::from(e) + 257)
-    };
-    let mut out = Vec::with_capacity(count);
-    for &k in kinds {
-        out.push(match k {
+    }
+
+    fn token(&mut self, k: u8) -> Result<Token> {
+        Ok(match k {
             0 => Token::Lit,
             1 => {
-                let len = next_len()?;
-                let d = dists.get(di..di + 4).ok_or_else(bad)?;
-                di += 4;
+                let len = self.next_len()?;
+                let d = self.dists.get(self.di..self.di + 4).ok_or_else(bad)?;
+                self.di += 4;
                 Token::Match {
                     len,
                     dist: u32::from_le_bytes([d[0], d[1], d[2], d[3]]),
@@ -94,13 +180,18 @@ pub fn deserialize(buf: &[u8]) -> Result<Vec<Token>> {
             2 => Token::ShortRep,
             3..=6 => Token::Rep {
                 k: k - 3,
-                len: next_len()?,
+                len: self.next_len()?,
             },
             _ => return Err(bad()),
-        });
+        })
     }
-    if li != lens.len() || di != dists.len() {
-        return Err(bad());
+}
+
+impl Iterator for Reader<'_> {
+    type Item = Result<Token>;
+
+    fn next(&mut self) -> Option<Result<Token>> {
+        let &k = self.kinds.next()?;
+        Some(self.token(k))
     }
-    Ok(out)
 }
