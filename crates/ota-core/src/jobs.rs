@@ -16,7 +16,8 @@ use ota_domain::task::{CancelReason, QueuedReason, Rejection, Task, TaskEvent, T
 use ota_domain::validate::{self, DynamicJobRequest, StaticJobRequest, VerifyJobRequest};
 use ota_domain::{DeviceKey, DomainError, ErrorCode, FirmwareId, JobId, ProductKey, TaskId};
 use ota_store::{CreatedTasks, JobCounts, Page, TaskCreation, TaskFilter, TaskTarget};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A request for a new batch, as the faces received it; validated against its package.
 #[derive(Debug, Clone)]
@@ -333,16 +334,24 @@ impl Core {
 
     /// Completes a static batch whose tasks are all finished, and keeps a verification
     /// batch's package status current.
+    ///
+    /// Called for every batch that had a task finish, so the common case (tasks still
+    /// unfinished) costs one count: the batch's kind and selection never change, so they are
+    /// taken from the cache, and the batch row is read only when there is something to do.
     pub(crate) async fn settle_job(&self, id: &JobId) -> CoreResult<()> {
         let store = self.store();
+        let cached = self.inner.cache.job(store, id).await?;
+        let verify = cached.job_type == JobType::VerifyFirmware;
+        let may_complete = cached.selection_type == SelectionType::Static
+            && store.count_unfinished(id).await? == 0;
+        if !may_complete && !verify {
+            return Ok(());
+        }
         let job = store
             .get_job(id)
             .await
             .found("JobId", format!("batch {id}"))?;
-        if job.status == JobStatus::InProgress
-            && job.selection_type == SelectionType::Static
-            && store.count_unfinished(id).await? == 0
-        {
+        if may_complete && job.status == JobStatus::InProgress {
             let transition = job.apply(JobEvent::AllTasksFinished, self.now());
             if let Ok(transition) = transition {
                 store.update_job(&transition.job).await?;
@@ -513,16 +522,23 @@ impl Core {
         let now = self.now();
         let mut by_job: BTreeMap<JobId, Vec<DeviceKey>> = BTreeMap::new();
         let mut seen = BTreeSet::new();
+        // A group of reports comes mostly from one product and module: look their active
+        // dynamic batches up once each, not once per report.
+        let mut active: HashMap<(&ProductKey, &str), Vec<Job>> = HashMap::new();
         for report in reports {
-            let jobs = self
-                .store()
-                .active_dynamic_jobs(&report.product_key, &report.module_name)
-                .await?;
+            let jobs = match active.entry((&report.product_key, report.module_name.as_str())) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(
+                    self.store()
+                        .active_dynamic_jobs(&report.product_key, &report.module_name)
+                        .await?,
+                ),
+            };
             let device = DeviceKey {
                 product_key: report.product_key.clone(),
                 device_name: report.device_name.clone(),
             };
-            for job in jobs {
+            for job in jobs.iter() {
                 let firmware = self
                     .inner
                     .cache

@@ -16,7 +16,10 @@ impl Store {
     ) -> Result<Vec<String>> {
         let mut found = HashSet::with_capacity(names.len());
         for chunk in names.chunks(CHUNK) {
-            let mut q = Q::new("SELECT device_name FROM devices WHERE product_key = ");
+            let mut q = Q::with(
+                self.dialect(),
+                "SELECT device_name FROM devices WHERE product_key = ",
+            );
             q.bind(pk.as_str())
                 .push(" AND device_name IN (")
                 .bind_list(chunk.iter().map(String::as_str))
