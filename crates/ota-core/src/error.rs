@@ -55,6 +55,11 @@ impl From<BlobError> for CoreError {
 }
 
 impl CoreError {
+    /// Whether the operation may succeed if tried again (see [`StoreError::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, CoreError::Store(err) if err.is_transient())
+    }
+
     /// The stable code shown to API clients.
     pub fn code(&self) -> &'static str {
         match self {

@@ -20,6 +20,40 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// Whether the same statement may succeed if tried again: the database was busy or
+    /// locked, a connection broke or none was free, or PostgreSQL gave up a transaction for
+    /// a conflict or was restarting. Refusals, corrupt rows and other errors are final.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database(err) = self else {
+            return false;
+        };
+        match err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's busy and locked results (primary codes 5 and 6, extended codes included) and
+/// PostgreSQL's connection exceptions (class 08), serialization failure, deadlock, shutdown
+/// and out-of-connections states.
+/// PostgreSQL's codes are five-character SQLSTATEs; SQLite's are decimal numbers below 10,000.
+fn transient_code(code: &str) -> bool {
+    if code.len() == 5 {
+        return code.starts_with("08")
+            || matches!(
+                code,
+                "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+            );
+    }
+    code.parse::<i32>().is_ok_and(|n| matches!(n & 0xff, 5 | 6))
+}
+
 /// The store's result type.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -58,5 +92,35 @@ pub(crate) fn touched(rows: u64) -> Result<()> {
         Err(StoreError::NotFound)
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transient_code;
+
+    #[test]
+    fn busy_locked_and_connection_codes_are_transient() {
+        let rows = [
+            ("5", true),     // SQLITE_BUSY
+            ("517", true),   // SQLITE_BUSY_SNAPSHOT
+            ("6", true),     // SQLITE_LOCKED
+            ("262", true),   // SQLITE_LOCKED_SHAREDCACHE
+            ("19", false),   // SQLITE_CONSTRAINT
+            ("2067", false), // SQLITE_CONSTRAINT_UNIQUE
+            ("1", false),    // SQLITE_ERROR
+            ("08006", true), // connection failure
+            ("08P01", true),
+            ("40001", true),  // serialization failure
+            ("40P01", true),  // deadlock
+            ("57P01", true),  // admin shutdown
+            ("53300", true),  // too many connections
+            ("23505", false), // unique violation
+            ("42P01", false), // undefined table
+            ("22P02", false), // invalid text representation
+        ];
+        for (code, want) in rows {
+            assert_eq!(transient_code(code), want, "{code}");
+        }
     }
 }

@@ -19,4 +19,5 @@ mod restart;
 mod rollout;
 mod schedule;
 mod secure;
+mod store_outage;
 mod verify;

@@ -4,7 +4,8 @@
 //! seconds). The worker takes whatever is queued, up to `ingest_batch`, waiting at most
 //! `ingest_linger` for more; then it writes presence and versions, loads the affected
 //! devices' unfinished tasks in one query, applies the reports in arrival order and saves
-//! every changed task together.
+//! every changed task together. A group that meets a passing store failure is tried again
+//! rather than dropped ([`process_reliably`]).
 
 use super::DeviceInput;
 use super::apply::Outcome;
@@ -13,6 +14,7 @@ use ota_domain::DeviceKey;
 use ota_domain::registry::{DEFAULT_MODULE, ModuleVersion};
 use ota_domain::task::{Task, TaskEvent};
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -39,13 +41,7 @@ pub(crate) async fn run(
             }
         }
         let size = group.len();
-        if let Err(err) = process(&core, std::mem::take(&mut group)).await {
-            tracing::error!(%err, size, "device report group failed; its reports are dropped");
-            // The group is gone from the channel and is not retried. Writes that already
-            // happened (presence, versions, task saves) stay; the rest is lost until the
-            // devices report again (the next progress report, or the version report a device
-            // sends when it reconnects).
-        }
+        process_reliably(&core, std::mem::take(&mut group), &shutdown).await;
         metrics::counter!("ota_device_reports_total").increment(size as u64);
     }
     // Drain what is left so a graceful stop loses nothing already received.
@@ -53,10 +49,77 @@ pub(crate) async fn run(
     while let Some(msg) = rx.recv().await {
         group.push(msg);
     }
-    if !group.is_empty()
-        && let Err(err) = process(&core, group).await
-    {
-        tracing::error!(%err, "final device report group failed");
+    if !group.is_empty() {
+        process_reliably(&core, group, &shutdown).await;
+    }
+}
+
+/// First pause before a group is tried again after a transient store failure.
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+/// Longest pause between tries.
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// Tries of a group after shutdown began (the store may be going away with the server).
+const TRIES_WHEN_STOPPING: u32 = 3;
+
+/// Applies a group so that no report is lost to a passing store failure: a group that fails
+/// transiently (database busy or locked, connection lost, PostgreSQL restarting) is tried
+/// again, with pauses doubling up to [`RETRY_MAX`], for as long as the server runs; new
+/// reports wait in the bounded channel meanwhile, which slows devices instead of dropping
+/// their reports. A group refused for another reason is split and its reports applied one by
+/// one, so one report the store refuses costs only that report, logged with its device.
+///
+/// Trying again is safe because every write is idempotent: presence and versions are
+/// upserts, and a report applied twice never moves a task backwards.
+async fn process_reliably(core: &Core, group: Vec<DeviceInput>, shutdown: &CancellationToken) {
+    let Err(err) = with_retries(core, &group, shutdown).await else {
+        return;
+    };
+    if group.len() == 1 {
+        let device = group[0].device();
+        tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
+            "device report refused by the store; dropped");
+        metrics::counter!("ota_device_reports_dropped_total").increment(1);
+        return;
+    }
+    tracing::warn!(%err, size = group.len(), "device report group refused; applying its reports one by one");
+    for input in group {
+        if let Err(err) = with_retries(core, std::slice::from_ref(&input), shutdown).await {
+            let device = input.device();
+            tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
+                "device report refused by the store; dropped");
+            metrics::counter!("ota_device_reports_dropped_total").increment(1);
+        }
+    }
+}
+
+/// [`process`] until it succeeds or fails for a reason other than a transient one.
+async fn with_retries(
+    core: &Core,
+    group: &[DeviceInput],
+    shutdown: &CancellationToken,
+) -> CoreResult<()> {
+    let mut pause = RETRY_FIRST;
+    let mut tries_left_when_stopping = TRIES_WHEN_STOPPING;
+    loop {
+        let err = match process(core, group.to_vec()).await {
+            Ok(()) => return Ok(()),
+            Err(err) if err.is_transient() => err,
+            Err(err) => return Err(err),
+        };
+        if shutdown.is_cancelled() {
+            tries_left_when_stopping -= 1;
+            if tries_left_when_stopping == 0 {
+                return Err(err);
+            }
+        }
+        tracing::warn!(%err, size = group.len(), retry_in_ms = pause.as_millis() as u64,
+            "device report group hit a passing store failure; trying again");
+        metrics::counter!("ota_device_report_retries_total").increment(1);
+        tokio::select! {
+            _ = tokio::time::sleep(pause) => {}
+            _ = shutdown.cancelled() => {}
+        }
+        pause = (pause * 2).min(RETRY_MAX);
     }
 }
 

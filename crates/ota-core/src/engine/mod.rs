@@ -39,3 +39,13 @@ pub enum DeviceInput {
         desc: Option<String>,
     },
 }
+
+impl DeviceInput {
+    /// The device the input is from.
+    pub fn device(&self) -> &DeviceKey {
+        match self {
+            DeviceInput::Online(device) | DeviceInput::Offline(device) => device,
+            DeviceInput::Inform { device, .. } | DeviceInput::Progress { device, .. } => device,
+        }
+    }
+}

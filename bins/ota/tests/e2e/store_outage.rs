@@ -1,0 +1,68 @@
+//! The store stops taking writes for a while (SQLite locked by another process for longer
+//! than the server's busy timeout, as a backup or a stuck tool would): reports devices send
+//! meanwhile are applied once it takes writes again, not dropped, and the server carries on.
+
+use crate::fixtures::{self, expect_push, fleet, job, online, package, progress};
+use crate::harness::Server;
+use serde_json::json;
+use sqlx::Connection;
+use std::time::Duration;
+
+/// Longer than the server's SQLite busy timeout (10 s), so its first write fails.
+const LOCKED_FOR: Duration = Duration::from_secs(11);
+
+/// The value of an unlabelled counter in Prometheus text.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_sent_while_the_store_is_locked_are_applied_when_it_frees() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 4 * 1024).await;
+    let name = fleet.name(0);
+    let dev = online(&server, &fleet.devices[0], "1.0.0").await;
+    fixtures::wait_reported(&server, &fleet.pk, 1).await;
+    let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
+    expect_push(&dev).await;
+
+    let db = server.data_dir().join("ota.db");
+    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the server's database");
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .expect("lock the database");
+    progress(&dev, 40).await;
+    tokio::time::sleep(LOCKED_FOR).await;
+    sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
+    drop(lock);
+
+    let task = server
+        .wait_task(&id, name, "the report made while locked", |t| {
+            t["progress"] == 40
+        })
+        .await;
+    assert_eq!(task["status"], "IN_PROGRESS", "{task}");
+    let metrics = reqwest::get(format!("http://{}/metrics", server.http))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        counter(&metrics, "ota_device_report_retries_total") >= 1,
+        "the report was applied without meeting the lock: {metrics}"
+    );
+    assert_eq!(counter(&metrics, "ota_device_reports_dropped_total"), 0);
+
+    // The device finishes its update as usual.
+    progress(&dev, 100).await;
+    dev.report_version(None, "2.0.0").await.unwrap();
+    server.wait_status(&id, name, "SUCCEEDED").await;
+}
