@@ -1,14 +1,19 @@
-//! The two adapters between the embedded broker and the core: device traffic in
-//! ([`DeviceBridge`] implements the gateway's port on top of the core) and pushes out
-//! ([`GatewayLink`] implements the core's outbound port on top of the gateway).
+//! The adapters between the device links and the core: device traffic in
+//! ([`DeviceBridge`] implements the gateway's port on top of the core, for either link) and
+//! pushes out (the core's outbound port on top of the embedded broker, [`GatewayLink`], or
+//! of the external-broker client, [`BrokerLink`]).
 
 use ota_core::{Core, DeviceInput, DeviceLink};
 use ota_device_gateway::{
-    ConnectionId, DeviceId, DeviceMessage, FileBlock, FileBlockRequest, Gateway, GatewayHandler,
-    QoS,
+    ConnectionId, DeviceId, DeviceMessage, ExternalBroker, FileBlock, FileBlockRequest, Gateway,
+    GatewayHandler, QoS,
 };
 use ota_domain::DeviceKey;
 use std::sync::Arc;
+
+fn id(device: &DeviceKey) -> DeviceId {
+    DeviceId::new(device.product_key.as_str(), device.device_name.as_str())
+}
 
 fn key(device: &DeviceId) -> DeviceKey {
     DeviceKey::new(device.product_key.as_str(), device.device_name.as_str())
@@ -106,18 +111,31 @@ pub struct GatewayLink {
 
 impl DeviceLink for GatewayLink {
     fn send(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool {
-        let id = DeviceId::new(device.product_key.as_str(), device.device_name.as_str());
         self.gateway
-            .try_publish_to_device(&id, topic, payload, QoS::AtLeastOnce)
+            .try_publish_to_device(&id(device), topic, payload, QoS::AtLeastOnce)
     }
 
     fn is_online(&self, device: &DeviceKey) -> bool {
-        let id = DeviceId::new(device.product_key.as_str(), device.device_name.as_str());
-        self.gateway.is_online(&id)
+        self.gateway.is_online(&id(device))
     }
 }
 
-/// Both adapters for one core and gateway.
+/// Pushes from the core out through an external broker.
+pub struct BrokerLink {
+    pub broker: ExternalBroker,
+}
+
+impl DeviceLink for BrokerLink {
+    fn send(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool {
+        self.broker.publish_to_device(&id(device), topic, payload)
+    }
+
+    fn is_online(&self, device: &DeviceKey) -> bool {
+        self.broker.is_online(&id(device))
+    }
+}
+
+/// The outbound adapter for one gateway.
 pub fn link(gateway: &Gateway) -> Arc<dyn DeviceLink> {
     Arc::new(GatewayLink {
         gateway: gateway.clone(),

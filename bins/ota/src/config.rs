@@ -17,6 +17,22 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
     /// Address of the embedded MQTT endpoint for devices.
     pub mqtt_addr: SocketAddr,
+    /// `host:port` of an external MQTT broker (Mosquitto, EMQX, VerneMQ). When set, the
+    /// embedded endpoint is not started: the server joins the broker as a client and shares
+    /// the device topics with the other nodes (`$share/ota/…`).
+    pub mqtt_broker: Option<String>,
+    /// Username for the external broker.
+    pub mqtt_broker_username: Option<String>,
+    /// Shared-subscription group of the external broker: the nodes of one platform share
+    /// one; platforms sharing a broker need different ones.
+    pub mqtt_share_group: String,
+    /// Password for the external broker (never logged).
+    pub mqtt_broker_password: Option<Secret>,
+    /// Behind an external broker, seconds without a message after which a device counts as
+    /// offline; 0: never (see docs/adr/0005-external-broker.md).
+    pub mqtt_presence_timeout_secs: u64,
+    /// Bearer token the broker must send to `/mqtt/auth` and `/mqtt/acl`; unset: none asked.
+    pub mqtt_http_auth_secret: Option<Secret>,
     /// Base URL devices use to reach the HTTP server (download URLs in pushes).
     /// Default: `http://<http_addr>`.
     pub public_url: Option<String>,
@@ -45,6 +61,12 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("ota-data"),
             http_addr: "127.0.0.1:8080".parse().expect("valid address"),
             mqtt_addr: "127.0.0.1:1883".parse().expect("valid address"),
+            mqtt_broker: None,
+            mqtt_broker_username: None,
+            mqtt_share_group: "ota".to_owned(),
+            mqtt_broker_password: None,
+            mqtt_presence_timeout_secs: 0,
+            mqtt_http_auth_secret: None,
             public_url: None,
             database_url: None,
             firmware_quota: 500,
@@ -54,6 +76,17 @@ impl Default for ServeConfig {
             log: "info".to_owned(),
             adjustable_clock: false,
         }
+    }
+}
+
+/// A setting that must not appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"***\"")
     }
 }
 
@@ -72,6 +105,12 @@ pub struct ServeArgs {
     /// MQTT listen address for devices.
     #[arg(long, env = "OTA_MQTT_ADDR")]
     pub mqtt_addr: Option<SocketAddr>,
+    /// External MQTT broker `host:port`; replaces the embedded endpoint.
+    #[arg(long, env = "OTA_MQTT_BROKER")]
+    pub mqtt_broker: Option<String>,
+    /// Username for the external broker (the password: `OTA_MQTT_BROKER_PASSWORD`).
+    #[arg(long, env = "OTA_MQTT_BROKER_USERNAME")]
+    pub mqtt_broker_username: Option<String>,
     /// Base URL devices use for downloads.
     #[arg(long, env = "OTA_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -107,6 +146,20 @@ impl ServeConfig {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("OTA_MAX_FILE_MB must be an integer"))?;
         }
+        if let Ok(v) = std::env::var("OTA_MQTT_BROKER_PASSWORD") {
+            config.mqtt_broker_password = Some(Secret(v));
+        }
+        if let Ok(v) = std::env::var("OTA_MQTT_SHARE_GROUP") {
+            config.mqtt_share_group = v;
+        }
+        if let Ok(v) = std::env::var("OTA_MQTT_HTTP_AUTH_SECRET") {
+            config.mqtt_http_auth_secret = Some(Secret(v));
+        }
+        if let Ok(v) = std::env::var("OTA_MQTT_PRESENCE_TIMEOUT_SECS") {
+            config.mqtt_presence_timeout_secs = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!("OTA_MQTT_PRESENCE_TIMEOUT_SECS must be a whole number of seconds")
+            })?;
+        }
         if let Ok(v) = std::env::var("OTA_LOG") {
             config.log = v;
         }
@@ -118,6 +171,12 @@ impl ServeConfig {
         }
         if let Some(v) = args.mqtt_addr {
             config.mqtt_addr = v;
+        }
+        if let Some(v) = &args.mqtt_broker {
+            config.mqtt_broker = Some(v.clone());
+        }
+        if let Some(v) = &args.mqtt_broker_username {
+            config.mqtt_broker_username = Some(v.clone());
         }
         if let Some(v) = &args.public_url {
             config.public_url = Some(v.clone());
@@ -139,6 +198,15 @@ impl ServeConfig {
 
     /// Refuses values no part of the server would accept, naming the setting.
     pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(Err(e)) = self.mqtt_broker() {
+            anyhow::bail!("{e}");
+        }
+        let group = &self.mqtt_share_group;
+        if group.is_empty() || group.contains(['/', '+', '#']) {
+            anyhow::bail!(
+                "mqtt_share_group must be one topic level (no '/', '+', '#'), not {group:?}"
+            );
+        }
         if usize::try_from(self.delta_from_latest).map_or(true, |n| n > MAX_DELTA_SOURCES) {
             anyhow::bail!(
                 "delta_from_latest must be between 0 and {MAX_DELTA_SOURCES} (the most versions a package may take deltas from), not {}",
@@ -153,6 +221,24 @@ impl ServeConfig {
         usize::try_from(self.delta_from_latest)
             .unwrap_or(0)
             .min(MAX_DELTA_SOURCES)
+    }
+
+    /// The external broker as `(host, port)`, if one is set.
+    pub fn mqtt_broker(&self) -> Option<anyhow::Result<(String, u16)>> {
+        let text = self.mqtt_broker.as_deref()?.trim();
+        let parsed = text
+            .rsplit_once(':')
+            .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+            .filter(|(host, port)| !host.is_empty() && *port != 0)
+            .map(|(host, port)| {
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                (host.to_owned(), port)
+            });
+        Some(parsed.ok_or_else(|| {
+            anyhow::anyhow!(
+                "mqtt_broker (--mqtt-broker / OTA_MQTT_BROKER) must be HOST:PORT, not {text:?}"
+            )
+        }))
     }
 
     /// The store URL in force.
@@ -186,6 +272,28 @@ mod tests {
         let cli = Cli::try_parse_from(["ota", "--delta-from-latest", "10"]).unwrap();
         let config = ServeConfig::load(&cli.serve).unwrap();
         assert_eq!(config.delta_from_latest(), 10);
+    }
+
+    #[test]
+    fn the_external_broker_from_the_file_and_the_flag() {
+        assert!(ServeConfig::default().mqtt_broker().is_none());
+        let file: ServeConfig = toml::from_str(
+            "mqtt_broker = \"broker.local:1883\"\nmqtt_broker_password = \"hunter2\"",
+        )
+        .unwrap();
+        assert_eq!(
+            file.mqtt_broker().unwrap().unwrap(),
+            ("broker.local".to_owned(), 1883)
+        );
+        assert!(!format!("{file:?}").contains("hunter2"));
+        let cli = Cli::try_parse_from(["ota", "--mqtt-broker", "127.0.0.1:1884"]).unwrap();
+        let config = ServeConfig::load(&cli.serve).unwrap();
+        assert_eq!(config.mqtt_broker().unwrap().unwrap().1, 1884);
+        for bad in ["nohost", ":1883", "host:0", "host:port"] {
+            let cli = Cli::try_parse_from(["ota", "--mqtt-broker", bad]).unwrap();
+            let err = ServeConfig::load(&cli.serve).unwrap_err().to_string();
+            assert!(err.contains("HOST:PORT"), "{bad}: {err}");
+        }
     }
 
     #[test]

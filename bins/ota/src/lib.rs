@@ -7,6 +7,8 @@ pub mod bench;
 pub mod bridge;
 pub mod client;
 pub mod config;
+pub mod endpoint;
 pub mod launch;
+pub mod mqtt_auth;
 pub mod serve;
 pub mod sim;

@@ -2,13 +2,15 @@
 //! store, build the core, start the workers, the device endpoint and the HTTP server, then
 //! wait for a signal and stop in reverse order.
 
-use crate::bridge::{self, DeviceBridge};
+use crate::bridge::DeviceBridge;
 use crate::config::ServeConfig;
+use crate::endpoint::DeviceEndpoint;
+use crate::mqtt_auth::{self, MqttAuth};
 use anyhow::Context;
 use ota_api::{AppState, NonceCache};
 use ota_blob::{DirStore, UrlSigner};
 use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
-use ota_device_gateway::{Gateway, GatewayConfig};
+use ota_device_gateway::AdminCredential;
 use ota_store::Store;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
@@ -62,26 +64,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!("engine workers started");
 
     let handler = Arc::new(DeviceBridge { core: core.clone() });
-    let (mqtt_addr, gateway) = Gateway::bind(
-        config.mqtt_addr,
-        GatewayConfig::default(),
-        handler,
-        shutdown.clone(),
-    )
-    .await
-    .with_context(|| format!("binding the MQTT endpoint {}", config.mqtt_addr))?;
-    core.set_link(bridge::link(&gateway));
+    let (endpoint, mqtt_addr) = DeviceEndpoint::start(&config, handler.clone(), &shutdown).await?;
+    core.set_link(endpoint.link());
 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| tracing::warn!(%e, "metrics recorder not installed"))
         .ok();
-    let online_gateway = gateway.clone();
+    let online_endpoint = endpoint.clone();
     let state = AppState {
         core: core.clone(),
         nonces: Arc::new(NonceCache::default()),
         metrics,
-        online: Arc::new(move || online_gateway.online_count()),
+        online: Arc::new(move || online_endpoint.online_count()),
         clock: adjustable,
     };
     tracing::info!(%http_addr, %mqtt_addr, %public_url, "ready");
@@ -90,9 +85,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()})
     );
 
+    let mut router = ota_api::router(state);
+    if matches!(endpoint, DeviceEndpoint::External(_)) {
+        router = router.merge(mqtt_auth::router(broker_auth(&config, handler)));
+    }
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(listener, ota_api::router(state))
+        axum::serve(listener, router)
             .with_graceful_shutdown(http_shutdown.cancelled_owned())
             .await
     });
@@ -104,7 +103,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         tracing::warn!(%err, "HTTP server stopped with an error");
     }
     tracing::info!("HTTP server stopped");
-    gateway.closed().await;
+    endpoint.closed().await;
     tracing::info!("device endpoint stopped");
     for worker in workers {
         let _ = worker.await;
@@ -112,6 +111,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     store.close().await;
     tracing::info!("store closed; bye");
     Ok(())
+}
+
+/// The broker-facing auth and ACL: devices by their signature, and this platform's own
+/// broker account (if any) as the one non-device client.
+fn broker_auth(config: &ServeConfig, devices: Arc<DeviceBridge>) -> MqttAuth {
+    let admins = config
+        .mqtt_broker_username
+        .iter()
+        .map(|username| AdminCredential {
+            username: username.clone(),
+            password: config
+                .mqtt_broker_password
+                .as_ref()
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    MqttAuth {
+        devices,
+        admins,
+        secret: config.mqtt_http_auth_secret.as_ref().map(|s| s.0.clone()),
+    }
 }
 
 async fn wait_for_signal() {

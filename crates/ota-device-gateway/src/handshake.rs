@@ -1,7 +1,7 @@
 //! CONNECT: protocol level detection, authentication, session attach and CONNACK.
 //!
-//! Devices authenticate with the Aliyun device-certificate signature (`ota_protocol::auth`);
-//! configured admin/service credentials are checked first. Everyone else is refused:
+//! Credentials are checked by [`crate::auth::authenticate`]: configured admin/service
+//! credentials first, then the Aliyun device-certificate signature. Everyone else is refused:
 //! unknown device or client ⇒ "not authorized" (v4 code 5, v5 0x87), known device with a
 //! wrong password or unparseable credentials ⇒ "bad user name or password" (v4 4, v5 0x86).
 
@@ -11,9 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use ota_protocol::ConnectAuth;
-
 use crate::GatewayHandler;
+use crate::auth::{self, AuthRefusal, Identity};
 use crate::codec::{ConnectInfo, DecodeError, Inbound, Version, Will, decode, detect_version};
 use crate::config::GatewayConfig;
 use crate::conn_handle::{ConnHandle, Delivery};
@@ -168,46 +167,21 @@ async fn authenticate<H: GatewayHandler>(
     }
     let username = connect.username.as_deref().unwrap_or("");
     let password = connect.password.as_deref().unwrap_or("");
-    if let Some(admin) = config.admins.iter().find(|a| a.username == username) {
-        if !constant_time_eq(admin.password.as_bytes(), password.as_bytes()) {
-            return Err(ConnAckCode::BadCredentials);
-        }
-        let client_id = if connect.client_id.is_empty() {
-            format!("admin-{id}")
-        } else {
-            connect.client_id.clone()
-        };
-        return Ok(Principal::Admin(client_id));
-    }
-    let auth = ConnectAuth::parse(&connect.client_id, username).map_err(|e| match e {
-        ota_protocol::ProtocolError::InvalidUsername(_) => ConnAckCode::NotAuthorized,
-        _ => ConnAckCode::BadCredentials,
+    let identity = auth::authenticate(
+        &config.admins,
+        handler,
+        &connect.client_id,
+        username,
+        password,
+    )
+    .await
+    .map_err(|refusal| match refusal {
+        AuthRefusal::NotAuthorized => ConnAckCode::NotAuthorized,
+        AuthRefusal::BadCredentials => ConnAckCode::BadCredentials,
     })?;
-    let secret = handler
-        .device_secret(&auth.device)
-        .await
-        .ok_or(ConnAckCode::NotAuthorized)?;
-    if !auth.verify(&secret, password) {
-        return Err(ConnAckCode::BadCredentials);
-    }
-    Ok(Principal::Device(auth.device))
-}
-
-/// Compares without an early exit, so timing does not reveal the matching prefix.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let diff = a
-        .iter()
-        .zip(b)
-        .fold(a.len() ^ b.len(), |acc, (x, y)| acc | usize::from(x ^ y));
-    std::hint::black_box(diff) == 0
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn constant_time_eq_compares_whole_inputs() {
-        use super::constant_time_eq as eq;
-        assert!(eq(b"secret", b"secret") && eq(b"", b""));
-        assert!(!eq(b"secret", b"secreT") && !eq(b"secret", b"secret2") && !eq(b"s", b""));
-    }
+    Ok(match identity {
+        Identity::Device(device) => Principal::Device(device),
+        Identity::Admin if connect.client_id.is_empty() => Principal::Admin(format!("admin-{id}")),
+        Identity::Admin => Principal::Admin(connect.client_id.clone()),
+    })
 }

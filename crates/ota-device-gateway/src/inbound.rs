@@ -91,11 +91,10 @@ impl<H: GatewayHandler> Session<H> {
             QoS::AtLeastOnce
         };
         if authorized {
-            if let Principal::Device(device) = &self.principal {
+            if matches!(self.principal, Principal::Device(_)) {
                 crate::ota::dispatch(
                     &self.handler,
                     &self.conn,
-                    device,
                     topic,
                     &payload,
                     route_qos,

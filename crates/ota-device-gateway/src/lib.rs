@@ -16,13 +16,20 @@
 //! per-connection queues (slow consumers are disconnected). Not supported: retained
 //! messages, shared subscriptions, topic aliases, TLS (terminate it in front).
 //!
+//! The same crate holds the other device link, [`ExternalBroker`]: the platform as a client
+//! of an external broker cluster, sharing this broker's message handling ([`handle_publish`])
+//! and its authentication and ACL ([`authenticate`], [`device_may`]), which the external
+//! broker calls over HTTP.
+//!
 //! Packet codecs come from `rumqttc`'s public `mqttbytes` modules. The platform is reached
 //! only through [`GatewayHandler`]; this crate must not import `ota-core` or any store.
 
+mod auth;
 mod codec;
 mod config;
 mod conn_handle;
 mod encode;
+mod external;
 mod filter;
 mod handler;
 mod handshake;
@@ -32,9 +39,14 @@ mod registry;
 mod server;
 mod session;
 
+pub use auth::{
+    Action, AuthRefusal, Identity, authenticate, constant_time_eq, device_may, device_of_username,
+};
 pub use codec::QoS;
 pub use config::{AdminCredential, GatewayConfig};
+pub use external::{ExternalBroker, ExternalBrokerConfig};
 pub use handler::{ConnectionId, FileBlock, GatewayHandler};
+pub use ota::{OtaRequest, handle_publish, inbound_topic};
 pub use server::Gateway;
 
 pub use ota_protocol::{DeviceId, DeviceMessage, FileBlockRequest};

@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use ota_protocol::device_owns_topic;
 
 use crate::GatewayHandler;
+use crate::auth::Action;
 use crate::codec::{QoS, Version, Will};
 use crate::conn_handle::{ConnHandle, Delivery};
 use crate::encode::{DisconnectReason, Outgoing, encode};
@@ -260,7 +261,7 @@ impl<H: GatewayHandler> Session<H> {
     /// Whether this client may publish to `topic`.
     pub(crate) fn may_publish(&self, topic: &str) -> bool {
         match &self.principal {
-            Principal::Device(d) => device_owns_topic(&d.product_key, &d.device_name, topic),
+            Principal::Device(d) => crate::auth::device_may(d, Action::Publish, topic),
             Principal::Admin(_) => true,
         }
     }

@@ -30,7 +30,28 @@ pub struct Server {
     env: Vec<(String, String)>,
     // Dropped after the child: the schema goes once nothing uses it.
     _pg: Option<PgSchema>,
-    dir: tempfile::TempDir,
+    /// The data directory the server runs on (its own `dir`, or a sibling's).
+    data: std::path::PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// The external broker the broker scenarios use: the test Mosquitto (`OTA_TEST_MQTT_BROKER`,
+/// default `127.0.0.1:1883`).
+pub fn test_broker() -> String {
+    std::env::var("OTA_TEST_MQTT_BROKER").unwrap_or_else(|_| "127.0.0.1:1883".into())
+}
+
+/// Settings that put a server on the test broker as a platform of its own: scenarios run
+/// in parallel on one broker, and each platform's nodes need a shared-subscription group
+/// no other platform uses.
+pub fn broker_env() -> Vec<(String, String)> {
+    vec![
+        ("OTA_MQTT_BROKER".into(), test_broker()),
+        (
+            "OTA_MQTT_SHARE_GROUP".into(),
+            format!("e2e{:016x}", rand::random::<u64>()),
+        ),
+    ]
 }
 
 impl Server {
@@ -56,6 +77,41 @@ impl Server {
         Some(Self::launch(Some(url), Some(pg), &[]).await)
     }
 
+    /// As [`Server::start_postgres`], with extra settings.
+    pub async fn start_postgres_with_env(env: &[(&str, &str)]) -> Option<Server> {
+        if std::env::var("OTA_TEST_SKIP_PG").as_deref() == Ok("1") {
+            return None;
+        }
+        let pg = PgSchema::create().await;
+        let url = pg.url();
+        Some(Self::launch(Some(url), Some(pg), env).await)
+    }
+
+    /// A second node of the same platform: the same database, data directory and
+    /// settings, its own ports. Drop it before `self`.
+    pub async fn sibling(&self) -> Server {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (child, http, mqtt) = spawn(
+            &self.data,
+            any,
+            any,
+            self.database_url.as_deref(),
+            &self.env,
+        )
+        .await;
+        Server {
+            child,
+            http,
+            mqtt,
+            api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
+            database_url: self.database_url.clone(),
+            env: self.env.clone(),
+            _pg: None,
+            data: self.data.clone(),
+            _dir: None,
+        }
+    }
+
     async fn launch(
         database_url: Option<String>,
         pg: Option<PgSchema>,
@@ -76,13 +132,14 @@ impl Server {
             database_url,
             env,
             _pg: pg,
-            dir,
+            data: dir.path().to_owned(),
+            _dir: Some(dir),
         }
     }
 
     /// The server's data directory (database file, stored packages).
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.data
     }
 
     /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same
@@ -92,7 +149,7 @@ impl Server {
         let mut last = None;
         for _ in 0..20 {
             match try_spawn(
-                self.dir.path(),
+                &self.data,
                 self.http,
                 self.mqtt,
                 self.database_url.as_deref(),
@@ -244,6 +301,12 @@ async fn try_spawn(
         )
         .env_remove("OTA_DATABASE_URL")
         .env_remove("OTA_DELTA_FROM_LATEST")
+        .env_remove("OTA_MQTT_BROKER")
+        .env_remove("OTA_MQTT_BROKER_USERNAME")
+        .env_remove("OTA_MQTT_BROKER_PASSWORD")
+        .env_remove("OTA_MQTT_HTTP_AUTH_SECRET")
+        .env_remove("OTA_MQTT_SHARE_GROUP")
+        .env_remove("OTA_MQTT_PRESENCE_TIMEOUT_SECS")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

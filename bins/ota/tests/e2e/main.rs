@@ -11,6 +11,7 @@ mod delivery;
 mod delta_defaults;
 mod deltas;
 mod dynamic;
+mod external_broker;
 mod failures;
 mod fixtures;
 mod harness;

@@ -1,0 +1,206 @@
+//! The device link through an external MQTT broker (Mosquitto, EMQX, VerneMQ): the platform
+//! is one more client of the broker, so any number of nodes can share one broker cluster.
+//!
+//! Each node connects with its own client id and subscribes to every device→cloud OTA topic
+//! with a shared subscription (`$share/<group>/…`), so the broker hands each device message
+//! to exactly one node. Messages are parsed and answered by the same code as the embedded
+//! broker's ([`crate::ota`]) and reach the same [`GatewayHandler`]; answers and pushes are
+//! published with QoS 1. Device authentication and topic isolation are the broker's job,
+//! answered over HTTP with [`crate::authenticate`] and [`crate::device_may`].
+//!
+//! Nothing here waits on the broker: pushes and answers go into a bounded queue and are
+//! dropped (logged and counted in `ota_broker_dropped_total`) when it is full or the broker
+//! is away; the connection is re-established with backoff and the subscriptions renewed.
+
+mod client;
+mod presence;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, MqttOptions};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::warn;
+
+use ota_protocol::{DeviceId, device_owns_topic};
+
+use crate::GatewayHandler;
+use presence::Presence;
+
+/// How to reach the broker and how the client behaves.
+#[derive(Clone)]
+pub struct ExternalBrokerConfig {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// MQTT client id; must differ between nodes (the broker drops the older of two).
+    pub client_id: String,
+    /// Credentials for the broker, if it asks for them.
+    pub username: Option<String>,
+    /// Never logged.
+    pub password: Option<String>,
+    /// Shared-subscription group the nodes share.
+    pub share_group: String,
+    /// A device silent this long is reported offline; `None`: never.
+    pub presence_timeout: Option<Duration>,
+    /// Publishes (pushes and answers) queued towards the broker before new ones are dropped.
+    pub outbound_queue: usize,
+    /// Firmware pulls and block downloads answered at once; more are dropped (SDKs retry).
+    pub max_pending_requests: usize,
+    /// MQTT keep-alive towards the broker.
+    pub keep_alive: Duration,
+    /// Largest packet sent or received, in bytes.
+    pub max_packet_size: usize,
+    /// First pause between reconnection attempts.
+    pub min_backoff: Duration,
+    /// Longest pause between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+impl ExternalBrokerConfig {
+    /// Defaults for `host:port` with the given client id.
+    pub fn new(host: impl Into<String>, port: u16, client_id: impl Into<String>) -> Self {
+        Self {
+            host: host.into(),
+            port,
+            client_id: client_id.into(),
+            username: None,
+            password: None,
+            share_group: "ota".to_owned(),
+            presence_timeout: None,
+            outbound_queue: 4096,
+            max_pending_requests: 256,
+            keep_alive: Duration::from_secs(30),
+            max_packet_size: 1024 * 1024,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+
+    /// The filters subscribed to: every OTA topic a device publishes, for any device.
+    pub fn filters(&self) -> Vec<String> {
+        ota_protocol::TopicKind::ALL
+            .iter()
+            .filter(|k| k.direction() == ota_protocol::Direction::DeviceToCloud)
+            .map(|k| format!("$share/{}/{}", self.share_group, k.topic("+", "+")))
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for ExternalBrokerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalBrokerConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("share_group", &self.share_group)
+            .field("presence_timeout", &self.presence_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    client: AsyncClient,
+    /// True from the SUBACK of our subscriptions to the next connection error.
+    subscribed: watch::Sender<bool>,
+    presence: Presence,
+}
+
+/// A handle on the connection to the external broker. Cheap to clone; no method waits on
+/// the broker.
+#[derive(Clone)]
+pub struct ExternalBroker {
+    inner: Arc<Inner>,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for ExternalBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExternalBroker").finish_non_exhaustive()
+    }
+}
+
+impl ExternalBroker {
+    /// Starts the client; it connects, subscribes and serves devices until `shutdown`.
+    pub fn start<H: GatewayHandler>(
+        config: ExternalBrokerConfig,
+        handler: Arc<H>,
+        shutdown: CancellationToken,
+    ) -> ExternalBroker {
+        let mut options = MqttOptions::new(&config.client_id, &config.host, config.port);
+        options
+            .set_keep_alive(config.keep_alive)
+            .set_clean_session(true)
+            .set_max_packet_size(config.max_packet_size, config.max_packet_size)
+            .set_inflight(1024);
+        if let Some(username) = &config.username {
+            options.set_credentials(username, config.password.clone().unwrap_or_default());
+        }
+        let (client, eventloop) = AsyncClient::new(options, config.outbound_queue.max(1));
+        let inner = Arc::new(Inner {
+            client,
+            subscribed: watch::Sender::new(false),
+            presence: Presence::default(),
+        });
+        let tracker = TaskTracker::new();
+        tracker.spawn(client::run(
+            eventloop,
+            inner.clone(),
+            handler.clone(),
+            config.clone(),
+            tracker.clone(),
+            shutdown.clone(),
+        ));
+        if let Some(timeout) = config.presence_timeout {
+            tracker.spawn(client::expire_presence(
+                inner.clone(),
+                handler,
+                timeout,
+                shutdown,
+            ));
+        }
+        tracker.close();
+        ExternalBroker { inner, tracker }
+    }
+
+    /// Waits at most `within` until the subscriptions are in place; false on timeout.
+    pub async fn wait_subscribed(&self, within: Duration) -> bool {
+        let mut rx = self.inner.subscribed.subscribe();
+        tokio::time::timeout(within, rx.wait_for(|s| *s))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Queues `payload` on `topic` (one of the device's own) with QoS 1. False, and nothing
+    /// sent, when the broker is away or the queue is full.
+    pub fn publish_to_device(&self, device: &DeviceId, topic: &str, payload: Vec<u8>) -> bool {
+        if !device_owns_topic(&device.product_key, &device.device_name, topic) {
+            warn!(%device, topic, "publish_to_device on a topic the device does not own");
+            return false;
+        }
+        if !*self.inner.subscribed.borrow() {
+            metrics::counter!("ota_broker_dropped_total", "what" => "push").increment(1);
+            return false;
+        }
+        client::publish(&self.inner.client, "push", topic.to_owned(), payload)
+    }
+
+    /// Whether this node has heard from the device within the presence window.
+    pub fn is_online(&self, device: &DeviceId) -> bool {
+        self.inner.presence.is_online(device)
+    }
+
+    /// Devices this node considers online.
+    pub fn online_count(&self) -> usize {
+        self.inner.presence.count()
+    }
+
+    /// Resolves once the client has disconnected after shutdown and answers in flight ended.
+    pub async fn closed(&self) {
+        self.tracker.wait().await;
+    }
+}
