@@ -175,6 +175,12 @@ impl Store {
         self.dialect
     }
 
+    /// Whether other nodes may work on this store at the same time, so that work must be
+    /// claimed with leases: true on PostgreSQL; a SQLite file has one server.
+    pub fn is_shared(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
     /// Closes every connection; pending operations finish first. On SQLite the planner's
     /// statistics are refreshed first (`PRAGMA optimize`, as SQLite recommends).
     pub async fn close(&self) {

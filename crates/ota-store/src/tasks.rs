@@ -243,6 +243,25 @@ impl Store {
             .await
     }
 
+    /// Ends the leases of claimed tasks that were left as they were (a push that reached no
+    /// connection on this node), so another node may take them at once.
+    pub async fn release_leases(&self, ids: &[TaskId]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for chunk in ids.chunks(CHUNK) {
+            let mut up = Q::with(
+                self.dialect(),
+                "UPDATE tasks SET lease_until = NULL WHERE task_id IN (",
+            );
+            up.bind_list(chunk.iter().map(TaskId::as_str)).push(")");
+            up.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Up to `limit` unfinished tasks of a batch (to cancel or finish it in chunks).
     pub async fn unfinished_tasks_of_job(&self, job_id: &JobId, limit: i64) -> Result<Vec<Task>> {
         let rows = sqlx::query(concat!(

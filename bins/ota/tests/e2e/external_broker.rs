@@ -2,7 +2,7 @@
 //! broker, the server joins it as a client with shared subscriptions, and the broker asks
 //! the server over HTTP who may connect and which topics they may use (ADR 0005).
 
-use crate::fixtures::{self, expect_push, fleet, job, online, package};
+use crate::fixtures::{self, expect_no_push, expect_push, fleet, job, online, package};
 use crate::harness::{DEADLINE, Server, broker_env, poll_value, test_broker};
 use serde_json::{Value, json};
 
@@ -256,6 +256,11 @@ async fn two_nodes_share_the_device_topics() {
             .expect("device open");
         assert_eq!(push.data.version, "2.0.0");
         b.wait_status(&id, fleet.name(i), "NOTIFIED").await;
+    }
+    // Both dispatchers see every task, but a task is claimed by one: each device is pushed
+    // once (a second push would be queued behind the first by now).
+    for dev in &devices {
+        expect_no_push(dev, 600).await;
     }
     drop(b);
 }

@@ -6,6 +6,9 @@
 //! bucket allows, sends their pushes, and records the ones that reached a connection as
 //! NOTIFIED in one transaction.
 //!
+//! On a store several nodes share (PostgreSQL), the ready tasks are claimed with a lease, so
+//! two nodes never push the same task.
+//!
 //! A batch found with nothing ready is skipped until something may have changed (a wake-up:
 //! new tasks, a device online, a retry due) or a second has passed, so a rollout of many
 //! parallel batches does not cost one query per batch per tick.
@@ -29,6 +32,10 @@ pub struct Dispatcher {
 
 /// How long a drained batch is skipped when no wake-up arrives.
 const RECHECK_MS: Millis = 1_000;
+/// On a store shared by several nodes, how long tasks taken for pushing are kept from the
+/// other nodes' dispatchers (pushed tasks are saved and unsent ones released sooner; this
+/// only bounds how long a node that stops mid-push holds them).
+const PUSH_LEASE_MS: Millis = 10_000;
 
 struct Bucket {
     tokens: f64,
@@ -104,21 +111,36 @@ async fn push_ready(
     now: Millis,
 ) -> CoreResult<(usize, usize)> {
     let store = &core.inner.store;
-    let tasks = store.ready_tasks(&job.job_id, allowance as i64).await?;
+    let limit = allowance as i64;
+    let shared = store.is_shared();
+    let tasks = if shared {
+        store
+            .claim_ready_tasks(&job.job_id, now, PUSH_LEASE_MS, limit)
+            .await?
+    } else {
+        store.ready_tasks(&job.job_id, limit).await?
+    };
     if tasks.is_empty() {
         return Ok((0, 0));
     }
     let firmware = core.inner.cache.firmware(store, &job.firmware_id).await?;
     let link = core.link();
     let mut outcome = Outcome::default();
+    let mut unsent = Vec::new();
     for task in &tasks {
         let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;
         if link.send(&crate::push::device_key(task), &topic, payload) {
             outcome.apply(core, task, TaskEvent::Delivered, now).await?;
+        } else {
+            unsent.push(task.task_id.clone());
         }
     }
     let sent = outcome.changed.len();
     metrics::counter!("ota_pushes_total").increment(sent as u64);
     outcome.commit(core).await?;
+    if shared {
+        // The device may be connected to another node: let that node take the task now.
+        store.release_leases(&unsent).await?;
+    }
     Ok((tasks.len(), sent))
 }

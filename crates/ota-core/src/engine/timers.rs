@@ -8,17 +8,31 @@ use ota_domain::task::TaskEvent;
 
 /// How many due tasks one tick handles per kind; the rest wait for the next tick.
 const CHUNK: i64 = 2_000;
+/// How long claimed due tasks are kept from other nodes; they are saved well before.
+const TIMER_LEASE_MS: i64 = 30_000;
 
 /// One pass over due retries, timeouts and batch schedules.
 pub async fn tick(core: &Core) -> CoreResult<()> {
     let now = core.now();
     let store = &core.inner.store;
 
+    // On a store several nodes share, due tasks are claimed so one node handles each.
+    let (retries, timeouts) = if store.is_shared() {
+        (
+            store.claim_due_retries(now, TIMER_LEASE_MS, CHUNK).await?,
+            store.claim_due_timeouts(now, TIMER_LEASE_MS, CHUNK).await?,
+        )
+    } else {
+        (
+            store.due_retries(now, CHUNK).await?,
+            store.due_timeouts(now, CHUNK).await?,
+        )
+    };
     let mut outcome = Outcome::default();
-    for task in store.due_retries(now, CHUNK).await? {
+    for task in retries {
         outcome.apply(core, &task, TaskEvent::RetryDue, now).await?;
     }
-    for task in store.due_timeouts(now, CHUNK).await? {
+    for task in timeouts {
         outcome
             .apply(core, &task, TaskEvent::TimeoutElapsed, now)
             .await?;

@@ -235,6 +235,17 @@ async fn claims(s: &Store) {
             .unwrap()
             .is_empty()
     );
+    // A released lease makes the task claimable again at once.
+    let ready = s.ready_tasks(&j.job_id, 10).await.unwrap();
+    let ids: Vec<_> = ready.iter().map(|t| t.task_id.clone()).collect();
+    s.release_leases(&ids).await.unwrap();
+    assert_eq!(
+        s.claim_ready_tasks(&j.job_id, now, 1000, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     // Saving a claimed task ends its lease.
     s.save_tasks(&[t.clone()]).await.unwrap();
     assert_eq!(s.claim_due_timeouts(now, 1000, 10).await.unwrap(), vec![t]);
