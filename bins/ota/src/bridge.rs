@@ -22,6 +22,11 @@ fn key(device: &DeviceId) -> DeviceKey {
 /// Device traffic from the broker into the core.
 pub struct DeviceBridge {
     pub core: Core,
+    /// Whether "online" means the device just connected (the embedded broker sees every
+    /// CONNECT), so its NOTIFIED pushes are sent again. Behind an external broker a node
+    /// only learns that a device is there from its messages, which is no reconnect: a
+    /// re-push then would only repeat a push the device has.
+    pub connects_known: bool,
 }
 
 impl GatewayHandler for DeviceBridge {
@@ -36,7 +41,12 @@ impl GatewayHandler for DeviceBridge {
     }
 
     fn on_online(&self, device: &DeviceId, _connection: ConnectionId) {
-        self.core.submit_nowait(DeviceInput::Online(key(device)));
+        let device = key(device);
+        self.core.submit_nowait(if self.connects_known {
+            DeviceInput::Online(device)
+        } else {
+            DeviceInput::Seen(device)
+        });
     }
 
     fn on_offline(&self, device: &DeviceId, _connection: ConnectionId) {

@@ -63,7 +63,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let workers = ota_scheduler::spawn_all(&core, &shutdown);
     tracing::info!("engine workers started");
 
-    let handler = Arc::new(DeviceBridge { core: core.clone() });
+    let handler = Arc::new(DeviceBridge {
+        core: core.clone(),
+        connects_known: config.mqtt_broker.is_none(),
+    });
     let (endpoint, mqtt_addr) = DeviceEndpoint::start(&config, handler.clone(), &shutdown).await?;
     core.set_link(endpoint.link());
 

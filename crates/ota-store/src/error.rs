@@ -12,6 +12,10 @@ pub enum StoreError {
     /// still referenced by others).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conditional write found a row changed since it was read (by another node or
+    /// request); nothing was written. Read again and retry.
+    #[error("a task changed since it was read; nothing was saved")]
+    Stale,
     /// Any other database failure.
     #[error("database: {0}")]
     Database(sqlx::Error),
@@ -21,12 +25,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// Whether the same statement may succeed if tried again: the database was busy or
-    /// locked, a connection broke or none was free, or PostgreSQL gave up a transaction for
-    /// a conflict or was restarting. Refusals, corrupt rows and other errors are final.
+    /// Whether the same work may succeed if tried again: the database was busy or locked,
+    /// a connection broke or none was free, PostgreSQL gave up a transaction for a conflict
+    /// or was restarting, or a conditional write found its row changed (read again first). Refusals, corrupt rows and other errors are final.
     pub fn is_transient(&self) -> bool {
-        let StoreError::Database(err) = self else {
-            return false;
+        let err = match self {
+            StoreError::Stale => return true,
+            StoreError::Database(err) => err,
+            _ => return false,
         };
         match err {
             sqlx::Error::Io(_)

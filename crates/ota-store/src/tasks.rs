@@ -50,16 +50,42 @@ impl Store {
     /// unfinished task of its device and module; either way nothing is written. (Within one
     /// batch, finish a device's old task before, not after, starting its next one.)
     pub async fn save_tasks(&self, tasks: &[Task]) -> Result<()> {
+        self.write_tasks(tasks, None).await
+    }
+
+    /// Saves tasks only if each row is still as it was read: `before[i]` is the status and
+    /// `modified_at` task `i` had when loaded. When another node or request changed one of
+    /// them meanwhile, nothing is saved and [`StoreError::Stale`] says to read and apply
+    /// again, so a late writer never overwrites a newer state (a finished task brought back
+    /// to IN_PROGRESS by a report applied elsewhere first, for instance).
+    pub async fn save_tasks_unchanged_since(
+        &self,
+        tasks: &[Task],
+        before: &[(TaskStatus, Millis)],
+    ) -> Result<()> {
+        assert_eq!(tasks.len(), before.len(), "one prior state per task");
+        self.write_tasks(tasks, Some(before)).await
+    }
+
+    async fn write_tasks(
+        &self,
+        tasks: &[Task],
+        before: Option<&[(TaskStatus, Millis)]>,
+    ) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
         }
-        let tasks = last_per_key(tasks, |t| t.task_id.as_str());
+        let rows: Vec<(&Task, Option<(TaskStatus, Millis)>)> = match before {
+            Some(before) => tasks.iter().zip(before.iter().map(|b| Some(*b))).collect(),
+            None => tasks.iter().map(|t| (t, None)).collect(),
+        };
+        let rows = last_per_key(&rows, |(t, _)| t.task_id.as_str());
         let mut tx = self.begin_write().await?;
-        for chunk in tasks.chunks(ROWS) {
+        for chunk in rows.chunks(ROWS) {
             if self.dialect() == Dialect::Postgres {
                 // Lock in id order first: the UPDATE's own order depends on its plan.
                 let mut lock = Q::with(self.dialect(), "SELECT t.task_id FROM tasks t JOIN ");
-                lock.values(chunk, |q, t| {
+                lock.values(chunk, |q, (t, _)| {
                     q.bind(t.task_id.as_str());
                 })
                 .push(" ON t.task_id = v.column1 ORDER BY t.task_id FOR NO KEY UPDATE OF t");
@@ -73,7 +99,7 @@ impl Store {
                  timeout_at = v.column10, started_at = v.column11, modified_at = v.column12, \
                  lease_until = NULL FROM ",
             );
-            q.values(chunk, |q, t| {
+            q.values(chunk, |q, (t, was)| {
                 q.bind(t.task_id.as_str())
                     .then(t.status.as_str())
                     .then(t.queued_reason.map(|r| r.as_str()))
@@ -86,16 +112,26 @@ impl Store {
                     .then(t.timeout_at)
                     .then(t.started_at)
                     .then(t.modified_at);
+                if let Some((status, modified_at)) = was {
+                    q.then(status.as_str()).then(*modified_at);
+                }
             })
             .push(" WHERE tasks.task_id = v.column1");
+            if before.is_some() {
+                q.push(" AND tasks.status = v.column13 AND tasks.modified_at = v.column14");
+            }
             if q.execute(&mut *tx).await? != chunk.len() as u64 {
-                return Err(StoreError::NotFound);
+                // The transaction is dropped unfinished: nothing of it is saved.
+                return Err(if before.is_some() {
+                    StoreError::Stale
+                } else {
+                    StoreError::NotFound
+                });
             }
         }
         tx.commit().await?;
         Ok(())
     }
-
     /// The unfinished tasks of these devices (the hot path of every device message).
     pub async fn active_tasks_for_devices(&self, devices: &[DeviceKey]) -> Result<Vec<Task>> {
         let mut out = Vec::new();

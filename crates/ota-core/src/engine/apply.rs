@@ -2,14 +2,18 @@
 //! operator commands that touch tasks in bulk.
 
 use crate::{Core, CoreResult};
-use ota_domain::JobId;
-use ota_domain::task::{Effect, Rejection, Task, TaskEvent, TaskRules};
-use std::collections::BTreeSet;
+use ota_domain::task::{Effect, Rejection, Task, TaskEvent, TaskRules, TaskStatus};
+use ota_domain::{JobId, Millis, TaskId};
+use ota_store::StoreError;
+use std::collections::{BTreeSet, HashMap};
 
 /// What applying events produced, to be saved and acted upon.
 #[derive(Default)]
 pub(crate) struct Outcome {
     pub changed: Vec<Task>,
+    /// Status and `modified_at` of each changed task as it was read, before this outcome
+    /// changed it: the save only lands on rows still in that state.
+    read_as: HashMap<TaskId, (TaskStatus, Millis)>,
     pub finished_jobs: BTreeSet<JobId>,
     pub ready: bool,
     pub rejected: usize,
@@ -35,6 +39,9 @@ impl Outcome {
                         }
                     }
                 }
+                self.read_as
+                    .entry(task.task_id.clone())
+                    .or_insert((task.status, task.modified_at));
                 self.changed.push(transition.task.clone());
                 Ok(Some(transition.task))
             }
@@ -47,11 +54,36 @@ impl Outcome {
     }
 
     /// Saves the changed tasks, wakes the dispatcher and settles finished batches.
+    ///
+    /// A task is saved only if its row is still as it was read. When another node or
+    /// request changed some meanwhile, the others are saved one by one and the call ends
+    /// with [`StoreError::Stale`] (transient): the caller reads again and re-applies, which
+    /// is safe because a transition applied twice is refused as stale.
     pub async fn commit(self, core: &Core) -> CoreResult<usize> {
-        let count = self.changed.len();
-        if !self.changed.is_empty() {
-            core.inner.store.save_tasks(&self.changed).await?;
-            for task in &self.changed {
+        let store = &core.inner.store;
+        let mut stale = false;
+        let tasks = last_copy_per_task(&self.changed);
+        if !tasks.is_empty() {
+            let before: Vec<(TaskStatus, Millis)> =
+                tasks.iter().map(|t| self.read_as[&t.task_id]).collect();
+            match store.save_tasks_unchanged_since(&tasks, &before).await {
+                Ok(()) => {}
+                Err(StoreError::Stale) if tasks.len() > 1 => {
+                    for (task, was) in tasks.iter().zip(&before) {
+                        let one = std::slice::from_ref(task);
+                        match store
+                            .save_tasks_unchanged_since(one, std::slice::from_ref(was))
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(StoreError::Stale) => stale = true,
+                            Err(err) => return Err(err.into()),
+                        }
+                    }
+                }
+                Err(err) => return Err(err.into()),
+            }
+            for task in &tasks {
                 metrics::counter!("ota_task_transitions_total", "to" => task.status.as_str())
                     .increment(1);
             }
@@ -62,8 +94,24 @@ impl Outcome {
         for job in &self.finished_jobs {
             core.settle_job(job).await?;
         }
-        Ok(count)
+        if stale {
+            metrics::counter!("ota_task_stale_writes_total").increment(1);
+            return Err(StoreError::Stale.into());
+        }
+        Ok(tasks.len())
     }
+}
+
+/// The last copy of each task, in first-change order.
+fn last_copy_per_task(changed: &[Task]) -> Vec<Task> {
+    let mut last: HashMap<&TaskId, &Task> = HashMap::new();
+    let mut order = Vec::new();
+    for task in changed {
+        if last.insert(&task.task_id, task).is_none() {
+            order.push(&task.task_id);
+        }
+    }
+    order.into_iter().map(|id| last[id].clone()).collect()
 }
 
 /// The batch rules that govern a task.

@@ -137,6 +137,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                 presence.push((d.clone(), true, now));
                 came_online.insert(d.clone());
             }
+            DeviceInput::Seen(d) => presence.push((d.clone(), true, now)),
             DeviceInput::Offline(d) => {
                 presence.push((d.clone(), false, now));
                 came_online.remove(d);
@@ -198,7 +199,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
                 step,
                 desc,
             } => (device, module, TaskEvent::Progress { step, desc }),
-            DeviceInput::Online(_) | DeviceInput::Offline(_) => continue,
+            DeviceInput::Online(_) | DeviceInput::Seen(_) | DeviceInput::Offline(_) => continue,
         };
         let Some(key) = resolve_module(&active, &device, module) else {
             continue;

@@ -18,6 +18,9 @@ use ota_domain::DeviceKey;
 pub enum DeviceInput {
     /// The device connected.
     Online(DeviceKey),
+    /// The device is known to be connected, but not that it just connected (behind an
+    /// external broker, its first message to this node): online, without re-pushes.
+    Seen(DeviceKey),
     /// The device disconnected or timed out.
     Offline(DeviceKey),
     /// The device reported the version of a module (`/ota/device/inform`).
@@ -44,7 +47,9 @@ impl DeviceInput {
     /// The device the input is from.
     pub fn device(&self) -> &DeviceKey {
         match self {
-            DeviceInput::Online(device) | DeviceInput::Offline(device) => device,
+            DeviceInput::Online(device)
+            | DeviceInput::Seen(device)
+            | DeviceInput::Offline(device) => device,
             DeviceInput::Inform { device, .. } | DeviceInput::Progress { device, .. } => device,
         }
     }

@@ -6,7 +6,7 @@ use ota_domain::task::{CancelReason, FailureReason, QueuedReason, Task, TaskStat
 use ota_domain::{DeviceKey, TaskId};
 use ota_store::{Page, QueuedCounts, Store, StoreError, TaskCreation, TaskFilter, TaskTarget};
 
-both!(reads, ready_and_timers, claims, counts);
+both!(reads, ready_and_timers, claims, counts, stale_writes);
 
 /// `n` devices of product `p` with one task each in batch `a` (module `default`).
 async fn with_tasks(s: &Store, n: usize) -> (Job, Vec<Task>) {
@@ -251,6 +251,45 @@ async fn claims(s: &Store) {
     assert_eq!(s.claim_due_timeouts(now, 1000, 10).await.unwrap(), vec![t]);
     // Plain reads ignore leases.
     assert_eq!(s.due_retries(now, 10).await.unwrap().len(), 1);
+}
+
+/// A save conditioned on the state a task was read in lands only while the row is still in
+/// that state; a late writer gets `Stale` and writes nothing, not even its other tasks.
+async fn stale_writes(s: &Store) {
+    let (_, ts) = with_tasks(s, 2).await;
+    let (a, b) = (&ts[0], &ts[1]);
+    let read_as = |t: &Task| (t.status, t.modified_at);
+
+    // One writer moves `a` on from the state both read.
+    let mut first = set(a, TaskStatus::Succeeded, None);
+    first.progress = 100;
+    s.save_tasks_unchanged_since(std::slice::from_ref(&first), &[read_as(a)])
+        .await
+        .unwrap();
+
+    // A second writer, still holding the old read of `a`, changes `a` and `b` together.
+    let mut late = set(a, TaskStatus::InProgress, None);
+    late.progress = 40;
+    late.modified_at = T0 + 2;
+    let b_next = set(b, TaskStatus::Notified, None);
+    let err = s
+        .save_tasks_unchanged_since(&[late, b_next.clone()], &[read_as(a), read_as(b)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Stale), "{err:?}");
+    assert!(err.is_transient());
+    assert_eq!(s.get_task(&a.task_id).await.unwrap(), Some(first.clone()));
+    assert_eq!(
+        s.get_task(&b.task_id).await.unwrap(),
+        Some(b.clone()),
+        "all or nothing"
+    );
+
+    // Read again, the same change of `b` lands.
+    s.save_tasks_unchanged_since(std::slice::from_ref(&b_next), &[read_as(b)])
+        .await
+        .unwrap();
+    assert_eq!(s.get_task(&b.task_id).await.unwrap(), Some(b_next));
 }
 
 async fn counts(s: &Store) {
