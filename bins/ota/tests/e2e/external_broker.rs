@@ -206,20 +206,6 @@ async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
     }
 }
 
-/// The value of an unlabelled-or-labelled counter line in a Prometheus text page.
-async fn counter(server: &Server, line_start: &str) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", server.http))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .find_map(|l| l.strip_prefix(line_start))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
-}
-
 #[tokio::test]
 async fn two_nodes_share_the_device_topics() {
     let env = settings(&[]);
@@ -241,7 +227,7 @@ async fn two_nodes_share_the_device_topics() {
     // that both nodes take a share, not the exact split.
     let informs = r#"ota_broker_messages_total{kind="inform"} "#;
     let (ok, last) = poll_value(
-        || async { json!([counter(&a, informs).await, counter(&b, informs).await]) },
+        || async { json!([a.counter(informs).await, b.counter(informs).await]) },
         |v| v[0].as_u64().unwrap() > 0 && v[1].as_u64().unwrap() > 0,
     )
     .await;

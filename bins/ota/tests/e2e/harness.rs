@@ -55,6 +55,27 @@ pub fn broker_env() -> Vec<(String, String)> {
 }
 
 impl Server {
+    /// The server's Prometheus page (`/metrics`).
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.http))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// The value of the counter whose line starts with `line_start` (a name, or a name
+    /// with labels), 0 when absent.
+    pub async fn counter(&self, line_start: &str) -> u64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix(line_start))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map_or(0, |v| v as u64)
+    }
+
     /// A server on SQLite in a fresh data directory.
     pub async fn start() -> Server {
         Self::launch(None, None, &[]).await

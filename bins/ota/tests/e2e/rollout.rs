@@ -59,12 +59,7 @@ async fn rollout(server: &Server, n: usize) {
     );
 
     // The fleet gauges of /metrics agree with the batch (each server has its own store).
-    let metrics = reqwest::get(format!("http://{}/metrics", server.http))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(&format!("ota_tasks{{status=\"SUCCEEDED\"}} {n}")),
         "{metrics}"
