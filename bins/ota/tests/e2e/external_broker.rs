@@ -261,3 +261,83 @@ async fn two_nodes_share_the_device_topics() {
     }
     drop(b);
 }
+
+/// A Mosquitto of this test's own on a free loopback port, so it can be stopped and started
+/// again without disturbing the shared one; killed on drop.
+struct PrivateBroker(tokio::process::Child);
+
+impl PrivateBroker {
+    /// Starts `mosquitto -p PORT` and waits until it accepts connections; `None` when no
+    /// `mosquitto` binary is installed.
+    async fn start(port: u16) -> Option<PrivateBroker> {
+        let child = tokio::process::Command::new("mosquitto")
+            .args(["-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .ok()?;
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "mosquitto never listened"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Some(PrivateBroker(child))
+    }
+
+    async fn stop(mut self) {
+        self.0.kill().await.expect("stop mosquitto");
+    }
+}
+
+/// Until the device's pull is answered: both the device and the server are on the broker
+/// and subscribed.
+async fn until_pull_answered(dev: &fixtures::TestDevice) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while dev.request_firmware(None).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "pull never answered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_platform_carries_on_when_the_broker_restarts() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(broker) = PrivateBroker::start(port).await else {
+        return;
+    };
+    let address = format!("127.0.0.1:{port}");
+    let server =
+        Server::start_with_env(&as_refs(&settings(&[("OTA_MQTT_BROKER", &address)]))).await;
+    let fleet = fleet(&server, 1).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 8 * 1024).await;
+    let dev = online(&server, &fleet.devices[0], "1.0.0").await;
+    fixtures::wait_reported(&server, &fleet.pk, 1).await;
+    until_pull_answered(&dev).await;
+
+    // The broker goes away (sessions and subscriptions with it) and comes back.
+    broker.stop().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let _broker = PrivateBroker::start(port).await.expect("mosquitto again");
+    until_pull_answered(&dev).await;
+
+    // The server reconnected and subscribed again: a batch reaches the device and its
+    // reports come back.
+    let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
+    let push = expect_push(&dev).await;
+    dev.run_update(&push).await.expect("update");
+    server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
+}
