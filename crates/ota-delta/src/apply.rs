@@ -262,6 +262,7 @@ fn check_old_digest(d: [u8; 32], h: &PatchHeader) -> Result<()> {
     }
     Ok(())
 }
+
 struct CountingSeek<'a, R> {
     inner: &'a mut R,
     read: u64,

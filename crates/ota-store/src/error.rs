@@ -27,7 +27,8 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the same work may succeed if tried again: the database was busy or locked,
     /// a connection broke or none was free, PostgreSQL gave up a transaction for a conflict
-    /// or was restarting, or a conditional write found its row changed (read again first). Refusals, corrupt rows and other errors are final.
+    /// or was restarting, or a conditional write found its row changed (read again first).
+    /// Refusals, corrupt rows and other errors are final.
     pub fn is_transient(&self) -> bool {
         let err = match self {
             StoreError::Stale => return true,
@@ -47,8 +48,8 @@ impl StoreError {
 
 /// SQLite's busy and locked results (primary codes 5 and 6, extended codes included) and
 /// PostgreSQL's connection exceptions (class 08), serialization failure, deadlock, shutdown
-/// and out-of-connections states.
-/// PostgreSQL's codes are five-character SQLSTATEs; SQLite's are decimal numbers below 10,000.
+/// and out-of-connections states. PostgreSQL's codes are five-character SQLSTATEs; SQLite's
+/// are decimal numbers below 10,000.
 fn transient_code(code: &str) -> bool {
     if code.len() == 5 {
         return code.starts_with("08")

@@ -132,6 +132,7 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+
     /// The unfinished tasks of these devices (the hot path of every device message).
     pub async fn active_tasks_for_devices(&self, devices: &[DeviceKey]) -> Result<Vec<Task>> {
         let mut out = Vec::new();

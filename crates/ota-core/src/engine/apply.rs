@@ -59,34 +59,35 @@ impl Outcome {
     /// request changed some meanwhile, the others are saved one by one and the call ends
     /// with [`StoreError::Stale`] (transient): the caller reads again and re-applies, which
     /// is safe because a transition applied twice is refused as stale.
-    pub async fn commit(self, core: &Core) -> CoreResult<usize> {
+    pub async fn commit(mut self, core: &Core) -> CoreResult<usize> {
         let store = &core.inner.store;
+        keep_last_copies(&mut self.changed);
+        let tasks = &self.changed;
+        let before: Vec<(TaskStatus, Millis)> =
+            tasks.iter().map(|t| self.read_as[&t.task_id]).collect();
         let mut stale = false;
-        let tasks = last_copy_per_task(&self.changed);
-        if !tasks.is_empty() {
-            let before: Vec<(TaskStatus, Millis)> =
-                tasks.iter().map(|t| self.read_as[&t.task_id]).collect();
-            match store.save_tasks_unchanged_since(&tasks, &before).await {
-                Ok(()) => {}
-                Err(StoreError::Stale) if tasks.len() > 1 => {
-                    for (task, was) in tasks.iter().zip(&before) {
-                        let one = std::slice::from_ref(task);
-                        match store
-                            .save_tasks_unchanged_since(one, std::slice::from_ref(was))
-                            .await
-                        {
-                            Ok(()) => {}
-                            Err(StoreError::Stale) => stale = true,
-                            Err(err) => return Err(err.into()),
-                        }
+        let saved: Vec<&Task> = match store.save_tasks_unchanged_since(tasks, &before).await {
+            Ok(()) => tasks.iter().collect(),
+            Err(StoreError::Stale) if tasks.len() > 1 => {
+                let mut saved = Vec::with_capacity(tasks.len());
+                for (task, was) in tasks.iter().zip(&before) {
+                    let one = std::slice::from_ref(task);
+                    match store
+                        .save_tasks_unchanged_since(one, std::slice::from_ref(was))
+                        .await
+                    {
+                        Ok(()) => saved.push(task),
+                        Err(StoreError::Stale) => stale = true,
+                        Err(err) => return Err(err.into()),
                     }
                 }
-                Err(err) => return Err(err.into()),
+                saved
             }
-            for task in &tasks {
-                metrics::counter!("ota_task_transitions_total", "to" => task.status.as_str())
-                    .increment(1);
-            }
+            Err(err) => return Err(err.into()),
+        };
+        for task in &saved {
+            metrics::counter!("ota_task_transitions_total", "to" => task.status.as_str())
+                .increment(1);
         }
         if self.ready {
             core.wake_dispatcher();
@@ -98,20 +99,22 @@ impl Outcome {
             metrics::counter!("ota_task_stale_writes_total").increment(1);
             return Err(StoreError::Stale.into());
         }
-        Ok(tasks.len())
+        Ok(saved.len())
     }
 }
 
-/// The last copy of each task, in first-change order.
-fn last_copy_per_task(changed: &[Task]) -> Vec<Task> {
-    let mut last: HashMap<&TaskId, &Task> = HashMap::new();
-    let mut order = Vec::new();
-    for task in changed {
-        if last.insert(&task.task_id, task).is_none() {
-            order.push(&task.task_id);
+/// Keeps only the last copy of each task (a burst of reports for one task is one write),
+/// in the order of those last copies.
+fn keep_last_copies(tasks: &mut Vec<Task>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept: Vec<Task> = Vec::with_capacity(tasks.len());
+    for task in tasks.drain(..).rev() {
+        if seen.insert(task.task_id.clone()) {
+            kept.push(task);
         }
     }
-    order.into_iter().map(|id| last[id].clone()).collect()
+    kept.reverse();
+    *tasks = kept;
 }
 
 /// The batch rules that govern a task.

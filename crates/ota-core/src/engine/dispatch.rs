@@ -135,12 +135,12 @@ async fn push_ready(
             unsent.push(task.task_id.clone());
         }
     }
-    let sent = outcome.changed.len();
-    metrics::counter!("ota_pushes_total").increment(sent as u64);
-    outcome.commit(core).await?;
     if shared {
         // The device may be connected to another node: let that node take the task now.
         store.release_leases(&unsent).await?;
     }
+    let sent = outcome.changed.len();
+    metrics::counter!("ota_pushes_total").increment(sent as u64);
+    outcome.commit(core).await?;
     Ok((tasks.len(), sent))
 }

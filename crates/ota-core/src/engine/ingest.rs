@@ -74,22 +74,23 @@ async fn process_reliably(core: &Core, group: Vec<DeviceInput>, shutdown: &Cance
     let Err(err) = with_retries(core, &group, shutdown).await else {
         return;
     };
-    if group.len() == 1 {
-        let device = group[0].device();
-        tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
-            "device report refused by the store; dropped");
-        metrics::counter!("ota_device_reports_dropped_total").increment(1);
-        return;
+    if let [input] = &group[..] {
+        return dropped(input, &err);
     }
     tracing::warn!(%err, size = group.len(), "device report group refused; applying its reports one by one");
-    for input in group {
-        if let Err(err) = with_retries(core, std::slice::from_ref(&input), shutdown).await {
-            let device = input.device();
-            tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
-                "device report refused by the store; dropped");
-            metrics::counter!("ota_device_reports_dropped_total").increment(1);
+    for input in &group {
+        if let Err(err) = with_retries(core, std::slice::from_ref(input), shutdown).await {
+            dropped(input, &err);
         }
     }
+}
+
+/// Logs and counts a report the store refused for good.
+fn dropped(input: &DeviceInput, err: &crate::CoreError) {
+    let device = input.device();
+    tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
+        "device report refused by the store; dropped");
+    metrics::counter!("ota_device_reports_dropped_total").increment(1);
 }
 
 /// [`process`] until it succeeds or fails for a reason other than a transient one.
@@ -215,8 +216,7 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
             }
         }
     }
-    // Keep only the last version of each task: a burst of progress reports is one write.
-    dedup_last(&mut outcome.changed);
+    // A burst of progress reports for one task is one write: commit keeps its last version.
     outcome.commit(core).await?;
 
     if !versions.is_empty() {
@@ -257,16 +257,4 @@ fn resolve_module(
         (Some(only), None) => Some(only.clone()),
         _ => None,
     }
-}
-
-fn dedup_last(tasks: &mut Vec<Task>) {
-    let mut seen = std::collections::HashSet::new();
-    let mut kept: Vec<Task> = Vec::with_capacity(tasks.len());
-    for task in tasks.drain(..).rev() {
-        if seen.insert(task.task_id.clone()) {
-            kept.push(task);
-        }
-    }
-    kept.reverse();
-    *tasks = kept;
 }
