@@ -5,6 +5,7 @@
 use crate::deltas::{delta_sources_of, src_versions, upload, upload_with};
 use crate::fixtures::{self, fleet, unique};
 use crate::harness::{Server, poll_value};
+use ota_api::aliyun::sign_v1::percent_encode;
 use serde_json::{Value, json};
 
 /// A signed Aliyun RPC call (signature v1, as `aliyun-python-sdk-core` sends it) on the
@@ -32,19 +33,9 @@ async fn aliyun(server: &Server, action: &str, params: &[(&str, &str)]) -> Value
     all.insert("Timestamp".into(), iso_utc(secs));
     let signature = ota_api::aliyun::sign_v1::signature(KEY_SECRET, "POST", &all);
     all.insert("Signature".into(), signature);
-    let encode = |s: &str| -> String {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
     let form: Vec<String> = all
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
         .collect();
     let response = reqwest::Client::new()
         .post(format!("http://{}/", server.http))

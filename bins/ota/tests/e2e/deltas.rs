@@ -79,12 +79,7 @@ async fn devices_get_the_delta_for_their_version() {
         .await
         .unwrap();
     assert_eq!(requested["items"][0]["src_version"], "1.0.0", "{requested}");
-    let (ok, deltas) = poll_value(
-        || async { server.api.get(&path).await.unwrap() },
-        |v: &Value| v["items"][0]["status"] == "READY",
-    )
-    .await;
-    assert!(ok, "delta never ready: {deltas}");
+    let deltas = first_delta_ready(&server, &path).await;
     let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
     assert!(delta_size < new.len() as u64 / 2, "{deltas}");
 
@@ -144,6 +139,17 @@ async fn delta_update(
 
 /// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
 /// `OTA_FIRMWARE_PAIRS`, `shared/data/firmware-pairs` beside the checkout, or under `/work`.
+/// The deltas listed at `path` once the first is READY.
+async fn first_delta_ready(server: &Server, path: &str) -> Value {
+    let (ok, deltas) = poll_value(
+        || async { server.api.get(path).await.unwrap() },
+        |v: &Value| v["items"][0]["status"] == "READY",
+    )
+    .await;
+    assert!(ok, "delta never ready: {deltas}");
+    deltas
+}
+
 /// A batch of package `id` (whose image is `bytes`) for every device of its product.
 async fn job_for_all(server: &Server, id: &str, bytes: &[u8]) -> Value {
     let package = fixtures::Package {
@@ -182,12 +188,7 @@ async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
         .post(&path, &json!({"src_versions": ["1.0.0"]}))
         .await
         .unwrap();
-    let (ok, deltas) = poll_value(
-        || async { server.api.get(&path).await.unwrap() },
-        |v: &Value| v["items"][0]["status"] == "READY",
-    )
-    .await;
-    assert!(ok, "delta never ready: {deltas}");
+    let deltas = first_delta_ready(&server, &path).await;
     let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
 
     // All on 1.0.0 and applying every format: no limit, a limit below the old image (an

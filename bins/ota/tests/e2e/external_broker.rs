@@ -4,6 +4,7 @@
 
 use crate::fixtures::{self, expect_no_push, expect_push, fleet, job, online, package};
 use crate::harness::{DEADLINE, Server, broker_env, poll_value, test_broker};
+use ota_api::aliyun::sign_v1::percent_encode;
 use serde_json::{Value, json};
 
 /// `broker_env()` plus `extra`, as `start_with_env` takes them.
@@ -97,18 +98,6 @@ async fn mqtt_block_download_through_an_external_broker() {
     server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
 }
 
-/// Percent-encodes a form value.
-fn form_value(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
     const SECRET: &str = "broker-hook-secret";
@@ -155,9 +144,9 @@ async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
     // As a form, the way many broker plugins send it.
     let form = format!(
         "clientid={}&username={}&password={}",
-        form_value(&creds.client_id),
-        form_value(&creds.username),
-        form_value(&creds.password)
+        percent_encode(&creds.client_id),
+        percent_encode(&creds.username),
+        percent_encode(&creds.password)
     );
     let r = http
         .post(format!("{base}/mqtt/auth"))

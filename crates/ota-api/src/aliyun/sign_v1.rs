@@ -7,7 +7,8 @@
 //! Signature    = base64(HMAC-SHA1(secret + "&", StringToSign))
 //! ```
 
-use super::params::percent_encode;
+/// RFC 3986 percent-encoding, as the signature canonicalizes (also what form bodies need).
+pub use super::params::percent_encode;
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
