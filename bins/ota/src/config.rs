@@ -6,6 +6,9 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// The longest lifetime of an S3 presigned URL, in minutes (SigV4 allows 7 days).
+const MAX_PRESIGNED_MINUTES: i64 = 7 * 24 * 60;
+
 /// Everything `ota serve` can be told. Every field has a default that runs a complete
 /// platform on one machine.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +39,20 @@ pub struct ServeConfig {
     /// Base URL devices use to reach the HTTP server (download URLs in pushes).
     /// Default: `http://<http_addr>`.
     pub public_url: Option<String>,
+    /// S3 bucket for packages (AWS S3 or any S3-compatible service). When set, packages are
+    /// stored there instead of `data_dir/packages`, and pushes carry presigned URLs of the
+    /// bucket, so downloads bypass the server.
+    pub s3_bucket: Option<String>,
+    /// Endpoint URL of an S3-compatible service, e.g. `http://minio.local:9000`; unset: AWS.
+    pub s3_endpoint: Option<String>,
+    /// Region of the bucket; unset: `AWS_REGION` or `us-east-1`.
+    pub s3_region: Option<String>,
+    /// Key prefix inside the bucket, so several platforms can share one.
+    pub s3_prefix: String,
+    /// Access key; unset: the standard `AWS_*` environment variables.
+    pub s3_access_key_id: Option<String>,
+    /// Secret key (never logged); unset: `AWS_SECRET_ACCESS_KEY`.
+    pub s3_secret_access_key: Option<Secret>,
     /// Store URL: `sqlite://…` or `postgres://…`. Default: SQLite file in `data_dir`.
     pub database_url: Option<String>,
     /// Maximum number of packages.
@@ -68,6 +85,12 @@ impl Default for ServeConfig {
             mqtt_presence_timeout_secs: 0,
             mqtt_http_auth_secret: None,
             public_url: None,
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: None,
+            s3_prefix: String::new(),
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
             database_url: None,
             firmware_quota: 500,
             max_file_mb: 1_000,
@@ -160,6 +183,22 @@ impl ServeConfig {
                 anyhow::anyhow!("OTA_MQTT_PRESENCE_TIMEOUT_SECS must be a whole number of seconds")
             })?;
         }
+        for (name, field) in [
+            ("OTA_S3_BUCKET", &mut config.s3_bucket),
+            ("OTA_S3_ENDPOINT", &mut config.s3_endpoint),
+            ("OTA_S3_REGION", &mut config.s3_region),
+            ("OTA_S3_ACCESS_KEY_ID", &mut config.s3_access_key_id),
+        ] {
+            if let Ok(v) = std::env::var(name) {
+                *field = Some(v);
+            }
+        }
+        if let Ok(v) = std::env::var("OTA_S3_PREFIX") {
+            config.s3_prefix = v;
+        }
+        if let Ok(v) = std::env::var("OTA_S3_SECRET_ACCESS_KEY") {
+            config.s3_secret_access_key = Some(Secret(v));
+        }
         if let Ok(v) = std::env::var("OTA_LOG") {
             config.log = v;
         }
@@ -207,6 +246,23 @@ impl ServeConfig {
                 "mqtt_share_group must be one topic level (no '/', '+', '#'), not {group:?}"
             );
         }
+        if let Some(bucket) = &self.s3_bucket {
+            if bucket.trim().is_empty() {
+                anyhow::bail!("s3_bucket (OTA_S3_BUCKET) must name a bucket, not be empty");
+            }
+            if self.download_url_ttl_minutes > MAX_PRESIGNED_MINUTES {
+                anyhow::bail!(
+                    "download_url_ttl_minutes must be at most {MAX_PRESIGNED_MINUTES} (7 days, the longest an S3 presigned URL lives) when packages are in s3_bucket, not {}",
+                    self.download_url_ttl_minutes
+                );
+            }
+        }
+        if self.download_url_ttl_minutes < 1 {
+            anyhow::bail!(
+                "download_url_ttl_minutes must be at least 1, not {}",
+                self.download_url_ttl_minutes
+            );
+        }
         if usize::try_from(self.delta_from_latest).map_or(true, |n| n > MAX_DELTA_SOURCES) {
             anyhow::bail!(
                 "delta_from_latest must be between 0 and {MAX_DELTA_SOURCES} (the most versions a package may take deltas from), not {}",
@@ -239,6 +295,18 @@ impl ServeConfig {
                 "mqtt_broker (--mqtt-broker / OTA_MQTT_BROKER) must be HOST:PORT, not {text:?}"
             )
         }))
+    }
+
+    /// The S3 bucket settings, when packages are stored in one.
+    pub fn s3(&self) -> Option<ota_blob::S3Config> {
+        Some(ota_blob::S3Config {
+            bucket: self.s3_bucket.clone()?,
+            endpoint: self.s3_endpoint.clone(),
+            region: self.s3_region.clone(),
+            access_key_id: self.s3_access_key_id.clone(),
+            secret_access_key: self.s3_secret_access_key.as_ref().map(|s| s.0.clone()),
+            prefix: self.s3_prefix.clone(),
+        })
     }
 
     /// The store URL in force.
@@ -313,5 +381,50 @@ mod tests {
             assert!(err.contains("delta_from_latest"), "{flag}: {err}");
             assert!(err.contains("between 0 and 10"), "{flag}: {err}");
         }
+    }
+
+    #[test]
+    fn the_package_bucket_from_the_file() {
+        assert!(ServeConfig::default().s3().is_none());
+        let file: ServeConfig = toml::from_str(
+            "s3_bucket = \"fw\"\ns3_endpoint = \"http://10.0.0.5:9000\"\ns3_prefix = \"ota\"\n\
+             s3_access_key_id = \"AK\"\ns3_secret_access_key = \"s3cr3t-value\"",
+        )
+        .unwrap();
+        file.check().unwrap();
+        let s3 = file.s3().unwrap();
+        assert_eq!(
+            (
+                s3.bucket.as_str(),
+                s3.endpoint.as_deref(),
+                s3.prefix.as_str()
+            ),
+            ("fw", Some("http://10.0.0.5:9000"), "ota")
+        );
+        assert_eq!(s3.secret_access_key.as_deref(), Some("s3cr3t-value"));
+        assert!(!format!("{file:?}").contains("s3cr3t-value"));
+        assert!(!format!("{s3:?}").contains("s3cr3t-value"));
+    }
+
+    #[test]
+    fn bucket_settings_no_part_accepts_are_refused_by_name() {
+        for (text, named) in [
+            ("s3_bucket = \" \"", "s3_bucket"),
+            (
+                "s3_bucket = \"fw\"\ndownload_url_ttl_minutes = 10081",
+                "download_url_ttl_minutes must be at most 10080",
+            ),
+            (
+                "download_url_ttl_minutes = 0",
+                "download_url_ttl_minutes must be at least 1",
+            ),
+        ] {
+            let file: ServeConfig = toml::from_str(text).unwrap();
+            let err = file.check().unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
+        let long: ServeConfig = toml::from_str("download_url_ttl_minutes = 20000").unwrap();
+        long.check()
+            .expect("no bucket: the server's own URLs have no such limit");
     }
 }

@@ -8,7 +8,7 @@ use crate::endpoint::DeviceEndpoint;
 use crate::mqtt_auth::{self, MqttAuth};
 use anyhow::Context;
 use ota_api::{AppState, NonceCache};
-use ota_blob::{DirStore, UrlSigner};
+use ota_blob::{BlobStore, DirStore, S3Store, UrlSigner};
 use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
 use ota_device_gateway::AdminCredential;
 use ota_store::Store;
@@ -26,7 +26,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(dialect = ?store.dialect(), "store opened");
     ensure_admin_key(&store).await?;
     let signer = UrlSigner::new(url_signing_secret(&store).await?);
-    let blobs = DirStore::open(config.data_dir.join("packages")).await?;
+    let blobs = open_package_storage(&config).await?;
     // Bound first: with port 0 the download URLs must carry the port actually used.
     let listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -206,4 +206,23 @@ fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
+}
+
+/// The package directory under `data_dir`, or the S3 bucket when one is configured (checked
+/// with one listing, so a wrong bucket or credential stops the start).
+async fn open_package_storage(config: &ServeConfig) -> anyhow::Result<BlobStore> {
+    let Some(s3) = config.s3() else {
+        let dir = config.data_dir.join("packages");
+        return Ok(DirStore::open(&dir)
+            .await
+            .with_context(|| format!("opening the package directory {}", dir.display()))?
+            .into());
+    };
+    let store = S3Store::connect(&s3).context("configuring the S3 package bucket")?;
+    store
+        .check()
+        .await
+        .with_context(|| format!("reaching the S3 package bucket {:?}", s3.bucket))?;
+    tracing::info!(bucket = %s3.bucket, endpoint = ?s3.endpoint, "packages stored in S3");
+    Ok(store.into())
 }

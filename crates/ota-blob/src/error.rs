@@ -15,6 +15,9 @@ pub enum BlobError {
     /// The upload stream itself failed (client went away, body error).
     #[error("upload interrupted: {0}")]
     Interrupted(String),
+    /// The storage service refused or failed a request (S3 errors, unreachable endpoint).
+    #[error("package storage: {0}")]
+    Backend(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -3,7 +3,7 @@
 use crate::cache::Cache;
 use crate::engine::{self, DeviceInput};
 use crate::{Clock, CoreConfig, DeviceLink, NoDevices};
-use ota_blob::{DirStore, UrlSigner};
+use ota_blob::{BlobStore, UrlSigner};
 use ota_domain::Millis;
 use ota_store::Store;
 use std::sync::{Arc, RwLock};
@@ -17,7 +17,7 @@ pub struct Core {
 
 pub(crate) struct Inner {
     pub store: Store,
-    pub blobs: DirStore,
+    pub blobs: BlobStore,
     pub signer: UrlSigner,
     pub clock: Arc<dyn Clock>,
     pub config: CoreConfig,
@@ -39,7 +39,7 @@ impl Core {
     /// [`Core::run_ingest`] (the engine) and the scheduler workers to make tasks move.
     pub fn new(
         store: Store,
-        blobs: DirStore,
+        blobs: impl Into<BlobStore>,
         signer: UrlSigner,
         clock: Arc<dyn Clock>,
         config: CoreConfig,
@@ -48,7 +48,7 @@ impl Core {
         Core {
             inner: Arc::new(Inner {
                 store,
-                blobs,
+                blobs: blobs.into(),
                 signer,
                 clock,
                 config,
@@ -83,7 +83,7 @@ impl Core {
     }
 
     /// Package storage.
-    pub fn blobs(&self) -> &DirStore {
+    pub fn blobs(&self) -> &BlobStore {
         &self.inner.blobs
     }
 

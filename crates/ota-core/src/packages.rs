@@ -258,11 +258,15 @@ impl Core {
 
     /// Size and digests of a stored upload, recomputed from the stored bytes.
     async fn blob_digests(&self, key: &str) -> CoreResult<UploadedFile> {
-        let path = self.blobs().path_of(key)?;
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|_| DomainError::not_found("FirmwareUrl", "the uploaded file is gone"))?;
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+        let stream = match self.blobs().read_stream(key).await {
+            Ok(stream) => stream,
+            Err(ota_blob::BlobError::NotFound(_)) => {
+                return Err(
+                    DomainError::not_found("FirmwareUrl", "the uploaded file is gone").into(),
+                );
+            }
+            Err(err) => return Err(err.into()),
+        };
         let info = ota_blob::digest_stream(stream).await?;
         Ok(UploadedFile {
             key: key.to_owned(),

@@ -40,8 +40,18 @@ fn wire_sign_method(method: SignMethod) -> ota_protocol::SignMethod {
 }
 
 impl Core {
-    /// A signed, expiring download URL for a stored file.
-    pub fn download_url(&self, file: &FirmwareFile, now: Millis) -> String {
+    /// A signed, expiring download URL for a stored file: presigned on the storage service
+    /// when packages are in a bucket, else the server's own download route.
+    pub async fn download_url(&self, file: &FirmwareFile, now: Millis) -> CoreResult<String> {
+        let ttl = std::time::Duration::from_millis(self.config().download_url_ttl.max(0) as u64);
+        if let Some(presigned) = self.blobs().presigned_get(&file.blob_key, ttl).await {
+            return Ok(presigned?);
+        }
+        Ok(self.server_download_url(file, now))
+    }
+
+    /// The server's own signed download URL (`/dl/…`) for a stored file.
+    pub fn server_download_url(&self, file: &FirmwareFile, now: Millis) -> String {
         let path = format!("/dl/{}", file.blob_key);
         let expires = (now + self.config().download_url_ttl) / 1000;
         let query = self.signer().sign(&path, expires);
@@ -54,7 +64,12 @@ impl Core {
     }
 
     /// The `data` object describing `firmware` to a device, under `job`'s delivery rules.
-    pub fn upgrade_data(&self, firmware: &Firmware, job: &Job, now: Millis) -> UpgradeData {
+    pub async fn upgrade_data(
+        &self,
+        firmware: &Firmware,
+        job: &Job,
+        now: Millis,
+    ) -> CoreResult<UpgradeData> {
         let mut data = UpgradeData {
             version: firmware.dest_version.clone(),
             sign_method: wire_sign_method(firmware.sign_method),
@@ -69,27 +84,25 @@ impl Core {
         };
         data.ext_data = (!ext.tags.is_empty() || ext.package_udi.is_some()).then_some(ext);
         if firmware.multi_file {
-            data.files = Some(
-                firmware
-                    .files
-                    .iter()
-                    .map(|f| FileEntry {
-                        file_name: f.name.clone(),
-                        file_size: f.size,
-                        file_url: self.download_url(f, now),
-                        file_sign: f.sign_value.clone(),
-                        file_md5: Some(f.md5.clone()),
-                    })
-                    .collect(),
-            );
-            return data;
+            let mut files = Vec::with_capacity(firmware.files.len());
+            for f in &firmware.files {
+                files.push(FileEntry {
+                    file_name: f.name.clone(),
+                    file_size: f.size,
+                    file_url: self.download_url(f, now).await?,
+                    file_sign: f.sign_value.clone(),
+                    file_md5: Some(f.md5.clone()),
+                });
+            }
+            data.files = Some(files);
+            return Ok(data);
         }
         if let Some(file) = firmware.main_file() {
             data.size = Some(file.size);
             data.md5 = Some(file.md5.clone());
             data.sign = Some(file.sign_value.clone());
             match job.policy.download_protocol {
-                DownloadProtocol::Https => data.url = Some(self.download_url(file, now)),
+                DownloadProtocol::Https => data.url = Some(self.download_url(file, now).await?),
                 DownloadProtocol::Mqtt => {
                     data.d_protocol = Some("mqtt".to_owned());
                     data.stream_id = Some(stream_id(firmware));
@@ -97,7 +110,7 @@ impl Core {
                 }
             }
         }
-        data
+        Ok(data)
     }
 
     /// [`Core::upgrade_data`] with the signed manifest in `extData._manifest` and its
@@ -108,7 +121,7 @@ impl Core {
         job: &Job,
         now: Millis,
     ) -> CoreResult<UpgradeData> {
-        let mut data = self.upgrade_data(firmware, job, now);
+        let mut data = self.upgrade_data(firmware, job, now).await?;
         if let Some((manifest, signature)) = self.signed_manifest(firmware, now).await? {
             data.ext_data.get_or_insert_with(ExtData::default).manifest = Some(manifest);
             data.digestsign = Some(signature);

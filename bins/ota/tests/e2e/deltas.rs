@@ -119,7 +119,7 @@ async fn devices_get_the_delta_for_their_version() {
 
 /// Expects `device`'s push to be the delta of `delta_size` bytes, runs the update, and checks
 /// that the patch it installed rebuilds `new` from `old`; returns the patch.
-async fn delta_update(
+pub async fn delta_update(
     device: &fixtures::TestDevice,
     delta_size: u64,
     old: &[u8],
@@ -140,7 +140,7 @@ async fn delta_update(
 /// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
 /// `OTA_FIRMWARE_PAIRS`, `shared/data/firmware-pairs` beside the checkout, or under `/work`.
 /// The deltas listed at `path` once the first is READY.
-async fn first_delta_ready(server: &Server, path: &str) -> Value {
+pub async fn first_delta_ready(server: &Server, path: &str) -> Value {
     let (ok, deltas) = poll_value(
         || async { server.api.get(path).await.unwrap() },
         |v: &Value| v["items"][0]["status"] == "READY",
@@ -151,7 +151,7 @@ async fn first_delta_ready(server: &Server, path: &str) -> Value {
 }
 
 /// A batch of package `id` (whose image is `bytes`) for every device of its product.
-async fn job_for_all(server: &Server, id: &str, bytes: &[u8]) -> Value {
+pub async fn job_for_all(server: &Server, id: &str, bytes: &[u8]) -> Value {
     let package = fixtures::Package {
         id: id.to_owned(),
         bytes: bytes.to_vec(),

@@ -189,6 +189,14 @@ impl Server {
         panic!("restart failed: {last:?}");
     }
 
+    /// Adds or replaces settings for the next [`Server::restart`].
+    pub fn set_env(&mut self, extra: &[(String, String)]) {
+        for (key, value) in extra {
+            self.env.retain(|(k, _)| k != key);
+            self.env.push((key.clone(), value.clone()));
+        }
+    }
+
     /// The platform's current time (ms).
     pub async fn now(&self) -> i64 {
         self.advance_clock(0).await
@@ -328,6 +336,11 @@ async fn try_spawn(
         .env_remove("OTA_MQTT_HTTP_AUTH_SECRET")
         .env_remove("OTA_MQTT_SHARE_GROUP")
         .env_remove("OTA_MQTT_PRESENCE_TIMEOUT_SECS")
+        .env_remove("OTA_S3_BUCKET")
+        .env_remove("OTA_S3_ENDPOINT")
+        .env_remove("OTA_S3_PREFIX")
+        .env_remove("OTA_S3_ACCESS_KEY_ID")
+        .env_remove("OTA_S3_SECRET_ACCESS_KEY")
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

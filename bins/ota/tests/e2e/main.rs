@@ -16,6 +16,7 @@ mod failures;
 mod fixtures;
 mod harness;
 mod isolation;
+mod package_storage;
 mod restart;
 mod rollout;
 mod schedule;

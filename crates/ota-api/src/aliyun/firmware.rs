@@ -126,21 +126,19 @@ pub async fn query(ctx: &Ctx<'_>) -> Answer {
     info["VerifyProgress"] = json!(f.verify_progress);
     let now = ctx.core.now();
     if f.multi_file {
-        info["MultiFiles"] = f
-            .files
-            .iter()
-            .map(|file| {
-                json!({
-                    "Name": file.name,
-                    "Url": ctx.core.download_url(file, now),
-                    "Size": file.size,
-                    "FileMd5": file.md5,
-                    "SignValue": file.sign_value,
-                })
-            })
-            .collect();
+        let mut files = Vec::with_capacity(f.files.len());
+        for file in &f.files {
+            files.push(json!({
+                "Name": file.name,
+                "Url": ctx.core.download_url(file, now).await?,
+                "Size": file.size,
+                "FileMd5": file.md5,
+                "SignValue": file.sign_value,
+            }));
+        }
+        info["MultiFiles"] = json!(files);
     } else if let Some(file) = f.main_file() {
-        info["FirmwareUrl"] = json!(ctx.core.download_url(file, now));
+        info["FirmwareUrl"] = json!(ctx.core.download_url(file, now).await?);
     }
     Ok(json!({ "FirmwareInfo": info }))
 }

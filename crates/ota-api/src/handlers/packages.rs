@@ -146,13 +146,11 @@ pub async fn get_firmware(
     let firmware = s.core.firmware(&FirmwareId(id)).await?;
     let mut v = views::firmware(&firmware);
     let now = s.core.now();
-    v["download_urls"] = json!(
-        firmware
-            .files
-            .iter()
-            .map(|f| s.core.download_url(f, now))
-            .collect::<Vec<_>>()
-    );
+    let mut urls = Vec::with_capacity(firmware.files.len());
+    for file in &firmware.files {
+        urls.push(s.core.download_url(file, now).await?);
+    }
+    v["download_urls"] = json!(urls);
     Ok(Json(v))
 }
 

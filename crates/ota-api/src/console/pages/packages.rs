@@ -112,6 +112,10 @@ pub(super) async fn render(
         .await?;
     let deltas = core.deltas(&f.firmware_id).await?;
     let now = core.now();
+    let mut urls = Vec::with_capacity(f.files.len());
+    for file in &f.files {
+        urls.push(core.download_url(file, now).await?);
+    }
     let pk = f.product_key.as_str();
     let status = status_str(f.status);
     let verifiable = matches!(
@@ -143,12 +147,12 @@ pub(super) async fn render(
                 table #files {
                     thead { tr { th scope="col" { "File" } th scope="col" { "Size" } th scope="col" { "Signature (" (f.sign_method.api_literal()) ")" } th scope="col" { "Download" } } }
                     tbody {
-                        @for file in &f.files {
+                        @for (file, url) in f.files.iter().zip(&urls) {
                             tr {
                                 td { (file.name) }
                                 td.num { (size(file.size)) }
                                 td { code.digest { (file.sign_value) } }
-                                td { a href=(core.download_url(file, now)) download=(file.name) { "Download" } }
+                                td { a href=(url) download=(file.name) { "Download" } }
                             }
                         }
                     }
