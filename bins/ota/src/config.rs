@@ -20,6 +20,17 @@ pub struct ServeConfig {
     pub http_addr: SocketAddr,
     /// Address of the embedded MQTT endpoint for devices.
     pub mqtt_addr: SocketAddr,
+    /// Address of an HTTPS listener serving what `http_addr` serves (API, console,
+    /// downloads), with `tls_cert_file` and `tls_key_file`. When set, download URLs default
+    /// to it. Unset: no HTTPS listener.
+    pub https_addr: Option<SocketAddr>,
+    /// Address of the embedded endpoint's MQTT-over-TLS listener (e.g. `0.0.0.0:8883`),
+    /// beside `mqtt_addr`; needs `tls_cert_file` and `tls_key_file`. Unset: no TLS listener.
+    pub mqtt_tls_addr: Option<SocketAddr>,
+    /// PEM certificate chain (leaf first) the TLS listeners present.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key_file: Option<PathBuf>,
     /// `host:port` of an external MQTT broker (Mosquitto, EMQX, VerneMQ). When set, the
     /// embedded endpoint is not started: the server joins the broker as a client and shares
     /// the device topics with the other nodes (`$share/ota/…`).
@@ -78,6 +89,10 @@ impl Default for ServeConfig {
             data_dir: PathBuf::from("ota-data"),
             http_addr: "127.0.0.1:8080".parse().expect("valid address"),
             mqtt_addr: "127.0.0.1:1883".parse().expect("valid address"),
+            https_addr: None,
+            mqtt_tls_addr: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             mqtt_broker: None,
             mqtt_broker_username: None,
             mqtt_share_group: "ota".to_owned(),
@@ -128,6 +143,18 @@ pub struct ServeArgs {
     /// MQTT listen address for devices.
     #[arg(long, env = "OTA_MQTT_ADDR")]
     pub mqtt_addr: Option<SocketAddr>,
+    /// HTTPS listen address (with `--tls-cert-file`, `--tls-key-file`).
+    #[arg(long, env = "OTA_HTTPS_ADDR")]
+    pub https_addr: Option<SocketAddr>,
+    /// MQTT-over-TLS listen address for devices (with `--tls-cert-file`, `--tls-key-file`).
+    #[arg(long, env = "OTA_MQTT_TLS_ADDR")]
+    pub mqtt_tls_addr: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listener.
+    #[arg(long, env = "OTA_TLS_CERT_FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the TLS listener.
+    #[arg(long, env = "OTA_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
     /// External MQTT broker `host:port`; replaces the embedded endpoint.
     #[arg(long, env = "OTA_MQTT_BROKER")]
     pub mqtt_broker: Option<String>,
@@ -211,6 +238,18 @@ impl ServeConfig {
         if let Some(v) = args.mqtt_addr {
             config.mqtt_addr = v;
         }
+        if let Some(v) = args.https_addr {
+            config.https_addr = Some(v);
+        }
+        if let Some(v) = args.mqtt_tls_addr {
+            config.mqtt_tls_addr = Some(v);
+        }
+        if let Some(v) = &args.tls_cert_file {
+            config.tls_cert_file = Some(v.clone());
+        }
+        if let Some(v) = &args.tls_key_file {
+            config.tls_key_file = Some(v.clone());
+        }
         if let Some(v) = &args.mqtt_broker {
             config.mqtt_broker = Some(v.clone());
         }
@@ -239,6 +278,21 @@ impl ServeConfig {
     pub fn check(&self) -> anyhow::Result<()> {
         if let Some(Err(e)) = self.mqtt_broker() {
             anyhow::bail!("{e}");
+        }
+        for (name, set) in [
+            ("https_addr", self.https_addr.is_some()),
+            ("mqtt_tls_addr", self.mqtt_tls_addr.is_some()),
+        ] {
+            if set && (self.tls_cert_file.is_none() || self.tls_key_file.is_none()) {
+                anyhow::bail!(
+                    "{name} needs tls_cert_file and tls_key_file (PEM certificate chain and private key)"
+                );
+            }
+        }
+        if self.mqtt_tls_addr.is_some() && self.mqtt_broker.is_some() {
+            anyhow::bail!(
+                "mqtt_tls_addr is for the embedded endpoint; behind mqtt_broker, TLS is the broker's"
+            );
         }
         let group = &self.mqtt_share_group;
         if group.is_empty() || group.contains(['/', '+', '#']) {
@@ -295,6 +349,26 @@ impl ServeConfig {
                 "mqtt_broker (--mqtt-broker / OTA_MQTT_BROKER) must be HOST:PORT, not {text:?}"
             )
         }))
+    }
+
+    /// The TLS certificate chain and key `tls_cert_file` and `tls_key_file` name.
+    pub fn tls_server_config(
+        &self,
+    ) -> anyhow::Result<std::sync::Arc<ota_device_gateway::TlsServerConfig>> {
+        use anyhow::Context;
+        let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else {
+            anyhow::bail!("TLS listeners need tls_cert_file and tls_key_file");
+        };
+        let read = |path: &std::path::Path| {
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+        };
+        ota_device_gateway::tls_server_config(&read(cert)?, &read(key)?).with_context(|| {
+            format!(
+                "loading the TLS certificate {} and key {}",
+                cert.display(),
+                key.display()
+            )
+        })
     }
 
     /// The S3 bucket settings, when packages are stored in one.
@@ -426,5 +500,32 @@ mod tests {
         let long: ServeConfig = toml::from_str("download_url_ttl_minutes = 20000").unwrap();
         long.check()
             .expect("no bucket: the server's own URLs have no such limit");
+    }
+
+    #[test]
+    fn the_tls_listener_needs_its_certificate_and_the_embedded_endpoint() {
+        let complete: ServeConfig = toml::from_str(
+            "mqtt_tls_addr = \"0.0.0.0:8883\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"",
+        )
+        .unwrap();
+        complete.check().unwrap();
+        for (text, named) in [
+            (
+                "mqtt_tls_addr = \"0.0.0.0:8883\"",
+                "needs tls_cert_file and tls_key_file",
+            ),
+            (
+                "mqtt_tls_addr = \"0.0.0.0:8883\"\ntls_cert_file = \"c.pem\"",
+                "needs tls_cert_file and tls_key_file",
+            ),
+            (
+                "mqtt_tls_addr = \"0.0.0.0:8883\"\ntls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\nmqtt_broker = \"b:1883\"",
+                "TLS is the broker's",
+            ),
+        ] {
+            let file: ServeConfig = toml::from_str(text).unwrap();
+            let err = file.check().unwrap_err().to_string();
+            assert!(err.contains(named), "{text}: {err}");
+        }
     }
 }

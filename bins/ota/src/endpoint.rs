@@ -7,6 +7,7 @@ use crate::config::ServeConfig;
 use anyhow::Context;
 use ota_core::DeviceLink;
 use ota_device_gateway::{ExternalBroker, ExternalBrokerConfig, Gateway, GatewayConfig};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -23,22 +24,36 @@ pub enum DeviceEndpoint {
 }
 
 impl DeviceEndpoint {
-    /// Starts the endpoint the settings ask for. Returns it with the address devices use.
+    /// Starts the endpoint the settings ask for. Returns it with the address devices use
+    /// and, when the embedded broker also serves TLS, the TLS address.
     pub async fn start(
         config: &ServeConfig,
         handler: Arc<DeviceBridge>,
         shutdown: &CancellationToken,
-    ) -> anyhow::Result<(DeviceEndpoint, String)> {
+    ) -> anyhow::Result<(DeviceEndpoint, String, Option<SocketAddr>)> {
         let Some(broker) = config.mqtt_broker() else {
             let (addr, gateway) = Gateway::bind(
                 config.mqtt_addr,
                 GatewayConfig::default(),
-                handler,
+                handler.clone(),
                 shutdown.clone(),
             )
             .await
             .with_context(|| format!("binding the MQTT endpoint {}", config.mqtt_addr))?;
-            return Ok((DeviceEndpoint::Embedded(gateway), addr.to_string()));
+            let tls_addr = match config.mqtt_tls_addr {
+                Some(tls_at) => Some(
+                    gateway
+                        .listen_tls(tls_at, config.tls_server_config()?, handler)
+                        .await
+                        .with_context(|| format!("binding the MQTT TLS endpoint {tls_at}"))?,
+                ),
+                None => None,
+            };
+            return Ok((
+                DeviceEndpoint::Embedded(gateway),
+                addr.to_string(),
+                tls_addr,
+            ));
         };
         let (host, port) = broker?;
         let mut client = ExternalBrokerConfig::new(host, port, node_client_id());
@@ -53,7 +68,7 @@ impl DeviceEndpoint {
         if !external.wait_subscribed(BROKER_WAIT).await {
             tracing::warn!(%addr, "the MQTT broker is not reachable yet; retrying in the background");
         }
-        Ok((DeviceEndpoint::External(external), addr))
+        Ok((DeviceEndpoint::External(external), addr, None))
     }
 
     /// The core's outbound port on this endpoint.

@@ -8,6 +8,7 @@ pub mod bridge;
 pub mod client;
 pub mod config;
 pub mod endpoint;
+pub mod https;
 pub mod launch;
 pub mod mqtt_auth;
 pub mod serve;

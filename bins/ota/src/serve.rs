@@ -32,10 +32,25 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding the HTTP server {}", config.http_addr))?;
     let http_addr = listener.local_addr()?;
+    let https_listener = match config.https_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the HTTPS server {addr}"))?,
+        ),
+        None => None,
+    };
+    let https_addr = https_listener
+        .as_ref()
+        .map(|l| l.local_addr())
+        .transpose()?;
     let public_url = config
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{http_addr}"));
+        .unwrap_or_else(|| match https_addr {
+            Some(addr) => format!("https://{addr}"),
+            None => format!("http://{http_addr}"),
+        });
 
     let adjustable = config.adjustable_clock.then(OffsetClock::default);
     if adjustable.is_some() {
@@ -67,7 +82,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         core: core.clone(),
         connects_known: config.mqtt_broker.is_none(),
     });
-    let (endpoint, mqtt_addr) = DeviceEndpoint::start(&config, handler.clone(), &shutdown).await?;
+    let (endpoint, mqtt_addr, mqtt_tls_addr) =
+        DeviceEndpoint::start(&config, handler.clone(), &shutdown).await?;
     core.set_link(endpoint.link());
 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -82,16 +98,31 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         online: Arc::new(move || online_endpoint.online_count()),
         clock: adjustable,
     };
-    tracing::info!(%http_addr, %mqtt_addr, %public_url, "ready");
+    tracing::info!(%http_addr, ?https_addr, %mqtt_addr, ?mqtt_tls_addr, %public_url, "ready");
     println!(
         "{}",
-        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string()})
+        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string(),
+                           "https": https_addr.map(|a| a.to_string()),
+                           "mqtt_tls": mqtt_tls_addr.map(|a| a.to_string())})
     );
 
     let mut router = ota_api::router(state);
     if matches!(endpoint, DeviceEndpoint::External(_)) {
         router = router.merge(mqtt_auth::router(broker_auth(&config, handler)));
     }
+    let https = match https_listener {
+        Some(tcp) => {
+            let tls =
+                crate::https::TlsListener::new(tcp, config.tls_server_config()?, shutdown.clone())?;
+            let (router, stop) = (router.clone(), shutdown.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(tls, router)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            }))
+        }
+        None => None,
+    };
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
         axum::serve(listener, router)
@@ -104,6 +135,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     shutdown.cancel();
     if let Ok(Err(err)) = http.await {
         tracing::warn!(%err, "HTTP server stopped with an error");
+    }
+    if let Some(Ok(Err(err))) = match https {
+        Some(task) => Some(task.await),
+        None => None,
+    } {
+        tracing::warn!(%err, "HTTPS server stopped with an error");
     }
     tracing::info!("HTTP server stopped");
     endpoint.closed().await;

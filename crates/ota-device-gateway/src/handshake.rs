@@ -5,10 +5,10 @@
 //! unknown device or client ⇒ "not authorized" (v4 code 5, v5 0x87), known device with a
 //! wrong password or unparseable credentials ⇒ "bad user name or password" (v4 4, v5 0x86).
 
+use crate::ClientStream;
 use bytes::BytesMut;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::GatewayHandler;
@@ -48,7 +48,10 @@ pub(crate) enum HandshakeError {
     Refused(ConnAckCode),
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), HandshakeError> {
+async fn read_more(
+    stream: &mut impl ClientStream,
+    buf: &mut BytesMut,
+) -> Result<(), HandshakeError> {
     if stream.read_buf(buf).await? == 0 {
         return Err(HandshakeError::Eof);
     }
@@ -56,7 +59,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut BytesMut) -> Result<(), Han
 }
 
 async fn send_connack(
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     version: Version,
     code: ConnAckCode,
     session_present: bool,
@@ -75,7 +78,7 @@ async fn send_connack(
 
 /// Runs CONNECT to completion on `stream`.
 pub(crate) async fn handshake<H: GatewayHandler>(
-    stream: &mut TcpStream,
+    stream: &mut impl ClientStream,
     shared: &Shared,
     handler: &H,
 ) -> Result<Established, HandshakeError> {

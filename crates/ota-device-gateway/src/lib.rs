@@ -14,7 +14,8 @@
 //! and persistent sessions (subscriptions only — offline messages are not queued, the
 //! platform re-pushes on `on_online`); session takeover; last will; max packet size; bounded
 //! per-connection queues (slow consumers are disconnected). Not supported: retained
-//! messages, shared subscriptions, topic aliases, TLS (terminate it in front).
+//! messages, shared subscriptions, topic aliases. TLS: a second listener
+//! ([`Gateway::listen_tls`]) serves MQTT over TLS beside plain TCP, sharing the sessions.
 //!
 //! The same crate holds the other device link, [`ExternalBroker`]: the platform as a client
 //! of an external broker cluster, sharing this broker's message handling ([`handle_publish`])
@@ -38,6 +39,7 @@ mod ota;
 mod registry;
 mod server;
 mod session;
+mod tls;
 
 pub use auth::{
     Action, AuthRefusal, Identity, authenticate, constant_time_eq, device_may, device_of_username,
@@ -48,6 +50,8 @@ pub use external::{ExternalBroker, ExternalBrokerConfig};
 pub use handler::{ConnectionId, FileBlock, GatewayHandler};
 pub use ota::{OtaRequest, handle_publish, inbound_topic};
 pub use server::Gateway;
+pub use tls::{ClientStream, tls_server_config};
+pub use tokio_rustls::rustls::ServerConfig as TlsServerConfig;
 
 pub use ota_protocol::{DeviceId, DeviceMessage, FileBlockRequest};
 pub use tokio_util::sync::CancellationToken;

@@ -79,6 +79,27 @@ impl Gateway {
         ))
     }
 
+    /// Also serves MQTT over TLS on `addr` with `tls` (see [`crate::tls_server_config`]),
+    /// sharing this gateway's sessions, until the same shutdown. Returns the bound address.
+    pub async fn listen_tls<H: GatewayHandler>(
+        &self,
+        addr: impl ToSocketAddrs,
+        tls: Arc<tokio_rustls::rustls::ServerConfig>,
+        handler: Arc<H>,
+    ) -> io::Result<SocketAddr> {
+        let listener = listen(addr, self.shared.config.listen_backlog).await?;
+        let local_addr = listener.local_addr()?;
+        self.tracker.spawn(crate::tls::accept_loop(
+            listener,
+            tokio_rustls::TlsAcceptor::from(tls),
+            self.shared.clone(),
+            handler,
+            self.tracker.clone(),
+        ));
+        info!(%local_addr, "device gateway listening for TLS");
+        Ok(local_addr)
+    }
+
     /// The address the listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

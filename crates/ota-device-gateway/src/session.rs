@@ -6,12 +6,12 @@
 //! queue is bounded, and the handshake (with the handler's possibly large secret-lookup
 //! future) runs boxed so it does not inflate this task's future.
 
+use crate::ClientStream;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout};
 use tracing::{debug, warn};
@@ -81,9 +81,9 @@ pub(crate) struct Session<H> {
     next_pkid: u16,
 }
 
-/// Serves one accepted TCP connection to its end.
-pub(crate) async fn serve<H: GatewayHandler>(
-    mut stream: TcpStream,
+/// Serves one accepted connection (plain TCP or TLS) to its end.
+pub(crate) async fn serve<H: GatewayHandler, S: ClientStream>(
+    mut stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     handler: Arc<H>,
@@ -127,7 +127,11 @@ pub(crate) async fn serve<H: GatewayHandler>(
     debug!(%peer, principal = ?session.principal, ?close, "disconnected");
 }
 
-async fn flush(stream: &mut TcpStream, out: &mut BytesMut, limit: Duration) -> Result<(), Close> {
+async fn flush(
+    stream: &mut impl ClientStream,
+    out: &mut BytesMut,
+    limit: Duration,
+) -> Result<(), Close> {
     if out.is_empty() {
         return Ok(());
     }
@@ -147,7 +151,7 @@ async fn flush(stream: &mut TcpStream, out: &mut BytesMut, limit: Duration) -> R
 impl<H: GatewayHandler> Session<H> {
     async fn run(
         &mut self,
-        stream: &mut TcpStream,
+        stream: &mut impl ClientStream,
         rx: &mut mpsc::Receiver<Delivery>,
         mut rbuf: BytesMut,
         keep_alive: u16,
@@ -266,7 +270,7 @@ impl<H: GatewayHandler> Session<H> {
         }
     }
 
-    async fn finish(&self, stream: &mut TcpStream, close: Close, will: Option<Will>) {
+    async fn finish(&self, stream: &mut impl ClientStream, close: Close, will: Option<Will>) {
         if self.version == Version::V5
             && let Some(reason) = close.disconnect_reason()
         {

@@ -26,8 +26,13 @@ pub struct DeviceConfig {
     pub device_secret: String,
     /// Broker host name or IP address.
     pub mqtt_host: String,
-    /// Broker port (plain TCP).
+    /// Broker port (plain TCP, or TLS when `tls_ca_pem` is set).
     pub mqtt_port: u16,
+    /// PEM certificates of the authorities that may sign the broker's certificate. When set,
+    /// MQTT runs over TLS and the broker must present a certificate for `mqtt_host` issued
+    /// by one of them; HTTPS downloads trust them too, beside the system's. `None` (the
+    /// default): plain TCP.
+    pub tls_ca_pem: Option<Vec<u8>>,
     /// `signmethod` of the CONNECT password.
     pub sign_method: HmacMethod,
     /// The client id proper; `None` means `pk&dn` (what Python linkkit sends).
@@ -77,6 +82,7 @@ impl DeviceConfig {
             device_secret: device_secret.into(),
             mqtt_host: mqtt_host.into(),
             mqtt_port,
+            tls_ca_pem: None,
             sign_method: HmacMethod::HmacSha1,
             client_id: None,
             keep_alive: Duration::from_secs(60),

@@ -85,6 +85,9 @@ impl<H> Device<H> {
             .set_max_packet_size(MAX_INCOMING_PACKET, 16 * 1024)
             .set_request_channel_capacity(16)
             .set_inflight(16);
+        if let Some(ca) = &config.tls_ca_pem {
+            opts.set_transport(rumqttc::Transport::tls(ca.clone(), None, None));
+        }
         let (client, mut el) = AsyncClient::new(opts, 16);
         let mut net = el.network_options();
         net.set_connection_timeout(config.connect_timeout.as_secs().max(1));
@@ -143,15 +146,19 @@ impl<H> Device<H> {
         })
     }
 
-    /// The HTTP client [`Device::connect`] builds: plain HTTP, bound to `bind_ip` if set,
-    /// 10 s connect and 30 s read timeouts.
+    /// The HTTP client [`Device::connect`] builds: HTTP or HTTPS (trusting the system's
+    /// authorities and `tls_ca_pem`'s), bound to `bind_ip` if set, 10 s connect and 30 s
+    /// read timeouts.
     pub fn http_client(config: &DeviceConfig) -> Result<reqwest::Client, SdkError> {
-        Ok(reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .local_address(config.bind_ip)
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
-            .build()?)
+            .pool_max_idle_per_host(4);
+        if let Some(pem) = &config.tls_ca_pem {
+            builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?);
+        }
+        Ok(builder.build()?)
     }
 
     /// The configuration this device connected with.

@@ -13,8 +13,9 @@
 //! are installed, what version runs afterwards) is injected through [`UpdateHandler`], which is
 //! how the simulator ([`sim`]) plugs in devices that only hash what they download.
 //!
-//! Transport limits: MQTT runs over plain TCP (`securemode=3`) and HTTP over plain `http://`,
-//! because the workspace builds `rumqttc` and `reqwest` without TLS.
+//! Transports: MQTT over plain TCP, or over TLS when [`DeviceConfig::tls_ca_pem`] names the
+//! authorities to trust (rustls); downloads over `http://` or `https://` (the system's
+//! authorities and those same ones).
 //!
 //! Layout: [`DeviceConfig`] → [`Device::connect`] (event loop task, reconnect, re-subscribe);
 //! `Device::report_*` / [`Device::request_firmware`] / [`Device::next_push`];

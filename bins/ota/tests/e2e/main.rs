@@ -22,4 +22,5 @@ mod rollout;
 mod schedule;
 mod secure;
 mod store_outage;
+mod tls;
 mod verify;

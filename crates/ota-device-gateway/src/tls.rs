@@ -1,0 +1,121 @@
+//! MQTT over TLS: a second listener beside plain TCP (the Aliyun port 8883 convention),
+//! feeding the same sessions. The handshake runs in the connection's own task under the
+//! CONNECT deadline, so a slow or silent client never holds up the accept loop.
+
+use crate::server::Shared;
+use crate::{GatewayHandler, session};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// A client connection the sessions can serve: plain TCP or TLS over TCP.
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for T {}
+
+/// A TLS server configuration from a PEM certificate chain (leaf first) and a PEM private
+/// key (PKCS#8, PKCS#1 or SEC1). Errors name what is wrong, never the key's bytes.
+pub fn tls_server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Arc<ServerConfig>> {
+    let chain = CertificateDer::pem_slice_iter(cert_chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("certificate: {e}")))?;
+    if chain.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "certificate: no PEM CERTIFICATE block",
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("private key: {e}")))?;
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("certificate and key: {e}"),
+            )
+        })?;
+    Ok(Arc::new(config))
+}
+
+pub(crate) async fn accept_loop<H: GatewayHandler>(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+    handler: Arc<H>,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let _ = tcp.set_nodelay(true);
+                let (acceptor, shared, handler) =
+                    (acceptor.clone(), shared.clone(), handler.clone());
+                tracker.spawn(async move {
+                    let deadline = shared.config.connect_timeout;
+                    let handshake = tokio::time::timeout(deadline, acceptor.accept(tcp));
+                    let tls = tokio::select! {
+                        _ = shared.shutdown.cancelled() => return,
+                        r = handshake => match r {
+                            Ok(Ok(tls)) => tls,
+                            Ok(Err(e)) => return debug!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => return debug!(%peer, "no TLS handshake in time"),
+                        },
+                    };
+                    session::serve(tls, peer, shared, handler).await;
+                });
+            }
+            Err(e) => {
+                warn!(error = %e, "TLS accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    info!("device gateway stopped accepting TLS");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn self_signed() -> (String, String) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+    }
+
+    #[test]
+    fn a_certificate_and_its_key_make_a_config() {
+        let (cert, key) = self_signed();
+        tls_server_config(cert.as_bytes(), key.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn bad_pem_is_refused_with_what_is_wrong() {
+        let (cert, key) = self_signed();
+        let (_, other_key) = self_signed();
+        for (cert, key, says) in [
+            ("", key.as_str(), "no PEM CERTIFICATE block"),
+            (cert.as_str(), "not a key", "private key"),
+            (key.as_str(), key.as_str(), "no PEM CERTIFICATE block"),
+            (cert.as_str(), other_key.as_str(), "certificate and key"),
+        ] {
+            let err = tls_server_config(cert.as_bytes(), key.as_bytes()).unwrap_err();
+            assert!(err.to_string().contains(says), "{says}: {err}");
+            assert!(!err.to_string().contains("PRIVATE KEY-----"), "{err}");
+        }
+    }
+}
