@@ -58,6 +58,10 @@ pub struct SimArgs {
     /// package. Models small devices; by default any delta is taken.
     #[arg(long, value_parser = parse_memory)]
     pub delta_memory: Option<u64>,
+    /// Connect over TLS, trusting the certificate authorities in this PEM file (for the
+    /// broker and HTTPS downloads); `--mqtt` then names the TLS listener.
+    #[arg(long)]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
@@ -152,6 +156,12 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         );
     }
     config.delta_memory_limit = args.delta_memory;
+    if let Some(path) = &args.tls_ca {
+        config.tls_ca_pem = Some(
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("reading --tls-ca {}: {e}", path.display()))?,
+        );
+    }
     if args.verify_signatures {
         config.trusted_keys = trusted_keys(&ApiClient::from_env()?, &config.devices).await?;
     }

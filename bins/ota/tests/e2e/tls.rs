@@ -217,3 +217,28 @@ async fn with_https_on_the_whole_update_is_encrypted() {
     assert_eq!(device.handler().installed.lock().unwrap()[0], pkg.bytes);
     server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulated_fleet_updates_over_tls_and_https() {
+    use ota_device_sdk::sim::{self, SimConfig, SimStats};
+    let dir = tempfile::tempdir().unwrap();
+    let ours = pki("platform");
+    let (server, tls_port, _) = with_tls(&ours, dir.path(), true).await;
+    let fleet = fleet(&server, 20).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 8_000).await;
+    let tls_addr = format!("127.0.0.1:{tls_port}").parse().unwrap();
+    let mut config = SimConfig::new(fleet.devices.clone(), vec![tls_addr]);
+    config.tls_ca_pem = Some(ours.ca_pem.clone().into_bytes());
+    config.duration = Some(Duration::from_secs(60));
+    let stats = std::sync::Arc::new(SimStats::default());
+    let run = tokio::spawn(sim::run(config, stats.clone()));
+    fixtures::wait_reported(&server, &fleet.pk, 20).await;
+    let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
+    server
+        .wait_job(&id, "all 20 succeeded", |j| {
+            crate::harness::count(j, "SUCCEEDED") == 20
+        })
+        .await;
+    let done = run.await.unwrap().unwrap();
+    assert_eq!(done.succeeded, 20, "{done:?}");
+}

@@ -71,6 +71,9 @@ pub struct SimConfig {
     /// Memory every device announces for applying deltas
     /// ([`DeviceConfig::delta_memory_limit`]); `None` takes any delta.
     pub delta_memory_limit: Option<u64>,
+    /// PEM authorities of the broker's TLS certificate: devices then connect over TLS and
+    /// trust them for HTTPS downloads ([`DeviceConfig::tls_ca_pem`]); `None`: plain MQTT.
+    pub tls_ca_pem: Option<Vec<u8>>,
 }
 
 impl SimConfig {
@@ -94,6 +97,7 @@ impl SimConfig {
             trusted_keys: Vec::new(),
             base_image: None,
             delta_memory_limit: None,
+            tls_ca_pem: None,
         }
     }
 }
@@ -112,11 +116,14 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
         config.devices.len() as u64,
         std::sync::atomic::Ordering::Relaxed,
     );
-    let http = reqwest::Client::builder()
+    let mut http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
-        .pool_max_idle_per_host(64)
-        .build()?;
+        .pool_max_idle_per_host(64);
+    if let Some(pem) = &config.tls_ca_pem {
+        http = http.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?);
+    }
+    let http = http.build()?;
     let connects = Arc::new(Semaphore::new(config.connect_concurrency.max(1)));
     let duration = config.duration;
     let mut config = config;
@@ -231,6 +238,7 @@ impl SimDevice {
             cfg.keep_alive = self.config.keep_alive;
             cfg.trusted_keys = self.config.trusted_keys.clone();
             cfg.delta_memory_limit = self.config.delta_memory_limit;
+            cfg.tls_ca_pem = self.config.tls_ca_pem.clone();
             let handler = SimHandler::new(
                 behaviour.clone(),
                 Arc::clone(&self.stats),
