@@ -61,11 +61,12 @@ impl Gateway {
             shutdown,
         });
         let tracker = TaskTracker::new();
+        let for_sessions = shared.clone();
         tracker.spawn(accept_loop(
             listener,
             shared.clone(),
-            handler,
             tracker.clone(),
+            move |stream, peer| session::serve(stream, peer, for_sessions.clone(), handler.clone()),
         ));
         tracker.close();
         info!(%local_addr, "device gateway listening");
@@ -89,12 +90,21 @@ impl Gateway {
     ) -> io::Result<SocketAddr> {
         let listener = listen(addr, self.shared.config.listen_backlog).await?;
         let local_addr = listener.local_addr()?;
-        self.tracker.spawn(crate::tls::accept_loop(
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+        let shared = self.shared.clone();
+        self.tracker.spawn(accept_loop(
             listener,
-            tokio_rustls::TlsAcceptor::from(tls),
             self.shared.clone(),
-            handler,
             self.tracker.clone(),
+            move |tcp, peer| {
+                crate::tls::handshake_then_serve(
+                    acceptor.clone(),
+                    tcp,
+                    peer,
+                    shared.clone(),
+                    handler.clone(),
+                )
+            },
         ));
         info!(%local_addr, "device gateway listening for TLS");
         Ok(local_addr)
@@ -218,12 +228,17 @@ async fn listen(addr: impl ToSocketAddrs, backlog: u32) -> io::Result<TcpListene
     Err(last_err.unwrap_or_else(|| io::Error::other("address resolved to nothing")))
 }
 
-async fn accept_loop<H: GatewayHandler>(
+/// Accepts connections on `listener` until shutdown and hands each to `serve` in a task of
+/// its own (plain MQTT sessions, or TLS handshakes followed by sessions).
+pub(crate) async fn accept_loop<F, Fut>(
     listener: TcpListener,
     shared: Arc<Shared>,
-    handler: Arc<H>,
     tracker: TaskTracker,
-) {
+    serve: F,
+) where
+    F: Fn(tokio::net::TcpStream, SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => break,
@@ -232,12 +247,7 @@ async fn accept_loop<H: GatewayHandler>(
         match accepted {
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                tracker.spawn(session::serve(
-                    stream,
-                    peer,
-                    shared.clone(),
-                    handler.clone(),
-                ));
+                tracker.spawn(serve(stream, peer));
             }
             Err(e) => {
                 // Typically EMFILE: back off instead of spinning.

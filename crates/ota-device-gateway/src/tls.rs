@@ -5,16 +5,15 @@
 use crate::server::Shared;
 use crate::{GatewayHandler, session};
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::debug;
 
 /// A client connection the sessions can serve: plain TCP or TLS over TCP.
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -47,44 +46,24 @@ pub fn tls_server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Ar
     Ok(Arc::new(config))
 }
 
-pub(crate) async fn accept_loop<H: GatewayHandler>(
-    listener: TcpListener,
+/// Runs the TLS handshake under the CONNECT deadline, then the MQTT session.
+pub(crate) async fn handshake_then_serve<H: GatewayHandler>(
     acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
     shared: Arc<Shared>,
     handler: Arc<H>,
-    tracker: TaskTracker,
 ) {
-    loop {
-        let accepted = tokio::select! {
-            _ = shared.shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        match accepted {
-            Ok((tcp, peer)) => {
-                let _ = tcp.set_nodelay(true);
-                let (acceptor, shared, handler) =
-                    (acceptor.clone(), shared.clone(), handler.clone());
-                tracker.spawn(async move {
-                    let deadline = shared.config.connect_timeout;
-                    let handshake = tokio::time::timeout(deadline, acceptor.accept(tcp));
-                    let tls = tokio::select! {
-                        _ = shared.shutdown.cancelled() => return,
-                        r = handshake => match r {
-                            Ok(Ok(tls)) => tls,
-                            Ok(Err(e)) => return debug!(%peer, error = %e, "TLS handshake failed"),
-                            Err(_) => return debug!(%peer, "no TLS handshake in time"),
-                        },
-                    };
-                    session::serve(tls, peer, shared, handler).await;
-                });
-            }
-            Err(e) => {
-                warn!(error = %e, "TLS accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-    info!("device gateway stopped accepting TLS");
+    let handshake = tokio::time::timeout(shared.config.connect_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        _ = shared.shutdown.cancelled() => return,
+        r = handshake => match r {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => return debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => return debug!(%peer, "no TLS handshake in time"),
+        },
+    };
+    session::serve(tls, peer, shared, handler).await;
 }
 
 #[cfg(test)]

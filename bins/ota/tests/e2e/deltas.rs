@@ -72,15 +72,7 @@ async fn devices_get_the_delta_for_their_version() {
     upload(&server, &fleet.pk, "1.0.0", old.clone()).await;
     let new_id = upload(&server, &fleet.pk, "2.0.0", new.clone()).await;
 
-    let path = format!("/firmwares/{new_id}/deltas");
-    let requested = server
-        .api
-        .post(&path, &json!({"src_versions": ["1.0.0"]}))
-        .await
-        .unwrap();
-    assert_eq!(requested["items"][0]["src_version"], "1.0.0", "{requested}");
-    let deltas = first_delta_ready(&server, &path).await;
-    let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
+    let (deltas, delta_size) = delta_from_1_0_0(&server, &new_id).await;
     assert!(delta_size < new.len() as u64 / 2, "{deltas}");
 
     let mut devices = Vec::new();
@@ -139,6 +131,21 @@ pub async fn delta_update(
 
 /// A real executable update (ARMv7 shared library), whose smallest delta is full-old: from
 /// `OTA_FIRMWARE_PAIRS`, `shared/data/firmware-pairs` beside the checkout, or under `/work`.
+/// Asks for the delta of package `new_id` from 1.0.0 and waits until it is READY; returns the
+/// package's delta listing and the delta's size.
+pub async fn delta_from_1_0_0(server: &Server, new_id: &str) -> (Value, u64) {
+    let path = format!("/firmwares/{new_id}/deltas");
+    let requested = server
+        .api
+        .post(&path, &json!({"src_versions": ["1.0.0"]}))
+        .await
+        .unwrap();
+    assert_eq!(requested["items"][0]["src_version"], "1.0.0", "{requested}");
+    let deltas = first_delta_ready(server, &path).await;
+    let size = deltas["items"][0]["size"].as_u64().unwrap();
+    (deltas, size)
+}
+
 /// The deltas listed at `path` once the first is READY.
 pub async fn first_delta_ready(server: &Server, path: &str) -> Value {
     let (ok, deltas) = poll_value(
@@ -182,14 +189,7 @@ async fn a_device_with_too_little_memory_for_the_delta_gets_the_full_package() {
     let (old, new) = executable_pair();
     upload(&server, &fleet.pk, "1.0.0", old.clone()).await;
     let new_id = upload(&server, &fleet.pk, "2.0.0", new.clone()).await;
-    let path = format!("/firmwares/{new_id}/deltas");
-    server
-        .api
-        .post(&path, &json!({"src_versions": ["1.0.0"]}))
-        .await
-        .unwrap();
-    let deltas = first_delta_ready(&server, &path).await;
-    let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
+    let (deltas, delta_size) = delta_from_1_0_0(&server, &new_id).await;
 
     // All on 1.0.0 and applying every format: no limit, a limit below the old image (an
     // MCU), and a limit with room to spare.

@@ -3,7 +3,7 @@
 //! from the storage service, MQTT block download and delta generation read the bucket, and
 //! download URLs the server signed before the packages moved to the bucket keep working.
 
-use crate::deltas::{delta_update, first_delta_ready, job_for_all, upload};
+use crate::deltas::{delta_from_1_0_0, delta_update, job_for_all, upload};
 use crate::fixtures::{self, expect_push, fleet, job, package};
 use crate::harness::Server;
 use ota_blob::testing::S3TestServer;
@@ -81,14 +81,7 @@ async fn devices_download_packages_and_deltas_straight_from_the_bucket() {
     assert_eq!(fetched.bytes().await.unwrap(), new);
 
     // A delta generated from the bucket's objects into the bucket.
-    let path = format!("/firmwares/{new_id}/deltas");
-    server
-        .api
-        .post(&path, &json!({"src_versions": ["1.0.0"]}))
-        .await
-        .unwrap();
-    let deltas = first_delta_ready(&server, &path).await;
-    let delta_size = deltas["items"][0]["size"].as_u64().unwrap();
+    let (deltas, delta_size) = delta_from_1_0_0(&server, &new_id).await;
     assert!(delta_size < new.len() as u64 / 2, "{deltas}");
 
     let on_old = fixtures::online_trusting(&server, &fleet.devices[0], "1.0.0").await;
