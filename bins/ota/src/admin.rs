@@ -120,6 +120,10 @@ pub enum JobCommand {
     Show { job_id: String },
     /// Cancel a batch and all its unfinished tasks.
     Cancel { job_id: String },
+    /// Pause a batch: no new device is pushed; devices already told go on.
+    Pause { job_id: String },
+    /// Resume a paused batch.
+    Resume { job_id: String },
 }
 
 #[derive(Subcommand)]
@@ -221,6 +225,14 @@ impl AdminCommand {
             }
             AdminCommand::Job(JobCommand::Cancel { job_id }) => {
                 api.post(&format!("/jobs/{job_id}/cancel"), &json!({"all": true}))
+                    .await?
+            }
+            AdminCommand::Job(JobCommand::Pause { job_id }) => {
+                api.post(&format!("/jobs/{job_id}/pause"), &json!({}))
+                    .await?
+            }
+            AdminCommand::Job(JobCommand::Resume { job_id }) => {
+                api.post(&format!("/jobs/{job_id}/resume"), &json!({}))
                     .await?
             }
             AdminCommand::Task(TaskCommand::List { job_id, status }) => {

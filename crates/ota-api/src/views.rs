@@ -115,6 +115,13 @@ pub fn job(j: &Job) -> Value {
         "need_confirm": j.policy.need_confirm,
         "schedule_time": j.policy.schedule_time,
         "schedule_finish_time": j.policy.schedule_finish_time,
+        "failure_gate": j.policy.failure_gate.map(|g| json!({
+            "max_failed_percent": g.max_failed_percent,
+            "min_finished": g.min_finished,
+            "action": g.action.as_str(),
+        })),
+        "paused": j.is_paused(),
+        "pause": j.control.pause.map(|p| json!({"reason": p.reason.as_str(), "at": p.at})),
         "tags": j.tags,
         "name": j.name,
         "description": j.description,

@@ -193,6 +193,10 @@ impl Core {
             .await?;
         let mut outcome = crate::engine::apply::Outcome::default();
         if task.status == TaskStatus::Queued {
+            // A paused batch starts no new device, on a pull either.
+            if job.is_paused() {
+                return Ok(None);
+            }
             let delivered = outcome
                 .apply(self, &task, ota_domain::task::TaskEvent::Delivered, now)
                 .await?;

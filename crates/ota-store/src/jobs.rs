@@ -15,9 +15,9 @@ impl Store {
             "INSERT INTO jobs (job_id, firmware_id, product_key, module_name, job_type, \
              selection_type, target_json, src_versions_json, policy_json, tags_json, name, \
              description, status, schedule_time, schedule_finish_time, created_at, modified_at, \
-             started_at, finished_at) \
+             started_at, finished_at, control_json) \
              VALUES ($1, $2, $3, (SELECT module_name FROM firmwares WHERE firmware_id = $2), \
-             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(j.job_id.as_str())
         .bind(j.firmware_id.as_str())
@@ -37,6 +37,7 @@ impl Store {
         .bind(j.modified_at)
         .bind(j.started_at)
         .bind(j.finished_at)
+        .bind(to_json(&j.control))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -60,7 +61,7 @@ impl Store {
             "UPDATE jobs SET selection_type = $2, target_json = $3, src_versions_json = $4, \
              policy_json = $5, tags_json = $6, name = $7, description = $8, status = $9, \
              schedule_time = $10, schedule_finish_time = $11, modified_at = $12, \
-             started_at = $13, finished_at = $14 WHERE job_id = $1",
+             started_at = $13, finished_at = $14, control_json = $15 WHERE job_id = $1",
         )
         .bind(j.job_id.as_str())
         .bind(j.selection_type.as_str())
@@ -76,6 +77,7 @@ impl Store {
         .bind(j.modified_at)
         .bind(j.started_at)
         .bind(j.finished_at)
+        .bind(to_json(&j.control))
         .execute(self.writer())
         .await?
         .rows_affected();

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_delta_memory.sql"),
         include_str!("../migrations/postgres/0006_delta_memory.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_job_control.sql"),
+        include_str!("../migrations/postgres/0007_job_control.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

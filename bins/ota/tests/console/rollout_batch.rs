@@ -119,6 +119,14 @@ pub async fn run_batch(b: &Browser, pk: &str, package: &str) -> anyhow::Result<(
     b.wait_text("#job-rate", "300 / minute").await?;
     b.wait_text("#job-tags", "wave=two").await?;
 
+    // Pause it (a banner says so, with a way back) and resume it.
+    b.click("#pause-form button[type=submit]").await?;
+    b.wait_text(".flash", "Batch paused").await?;
+    b.wait_text("#job-paused", "by an operator").await?;
+    b.click("#job-paused form.resume button").await?;
+    b.wait_text(".flash", "Batch resumed").await?;
+    b.find("#pause-form").await?;
+
     // Cancel the batch: the remaining waiting device is cancelled with it.
     b.click("#cancel-form button[type=submit]").await?;
     b.client.accept_alert().await?;

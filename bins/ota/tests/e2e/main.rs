@@ -14,6 +14,7 @@ mod dynamic;
 mod external_broker;
 mod failures;
 mod fixtures;
+mod gates;
 mod harness;
 mod isolation;
 mod package_storage;

@@ -28,6 +28,7 @@ fn upgrade_params(p: &Params) -> Result<UpgradeParams, DomainError> {
         multi_module_mode: p.bool("MultiModuleMode")?,
         download_protocol: p.string("DownloadProtocol"),
         tags: p.tags("Tag"),
+        failure_gate: None,
     })
 }
 

@@ -97,6 +97,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/batches/{id}", get(batches::detail))
         .route("/batches/{id}/live", get(live::stream))
         .route("/batches/{id}/cancel", post(batches::cancel))
+        .route("/batches/{id}/pause", post(batches::pause))
+        .route("/batches/{id}/resume", post(batches::resume))
         .route("/batches/{id}/edit", post(batches::edit))
         .route("/batches/{id}/tasks", post(tasks::act))
         .layer(middleware::from_fn_with_state(

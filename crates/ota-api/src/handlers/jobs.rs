@@ -11,7 +11,8 @@ use ota_core::JobRequest;
 use ota_domain::job::{CancelOptions, JobEvent, RateUpdate};
 use ota_domain::task::TaskStatus;
 use ota_domain::validate::{
-    self, DynamicJobRequest, RateStepInput, StaticJobRequest, UpgradeParams, VerifyJobRequest,
+    self, DynamicJobRequest, FailureGateInput, RateStepInput, StaticJobRequest, UpgradeParams,
+    VerifyJobRequest,
 };
 use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
 use ota_store::TaskFilter;
@@ -23,6 +24,16 @@ use serde_json::{Value, json};
 pub struct TagInput {
     key: Option<String>,
     value: Option<String>,
+}
+
+/// `failure_gate` of a new batch: pause or cancel it when more than `max_failed_percent`
+/// of its finished tasks failed, once `min_finished` have finished.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct FailureGateJson {
+    max_failed_percent: Option<i64>,
+    min_finished: Option<i64>,
+    action: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -65,6 +76,7 @@ pub struct CreateJob {
     download_protocol: Option<String>,
     #[serde(default)]
     tags: Vec<TagInput>,
+    failure_gate: Option<FailureGateJson>,
 }
 
 fn tag_pairs(tags: Vec<TagInput>) -> Vec<(Option<String>, Option<String>)> {
@@ -93,7 +105,18 @@ impl CreateJob {
             multi_module_mode: self.multi_module_mode,
             download_protocol: self.download_protocol.clone(),
             tags: tag_pairs(self.tags.clone()),
+            failure_gate: self.failure_gate.clone().map(|g| FailureGateInput {
+                max_failed_percent: g.max_failed_percent,
+                min_finished: g.min_finished,
+                action: g.action,
+            }),
         };
+        if kind == "verify" && self.failure_gate.is_some() {
+            return Err(ApiError::invalid(
+                "failure_gate",
+                "applies to static and dynamic batches, not to verification",
+            ));
+        }
         Ok(match kind.as_str() {
             "verify" => JobRequest::Verify(VerifyJobRequest {
                 target_device_names: self.device_names,
@@ -208,6 +231,22 @@ pub async fn cancel_job(
     };
     let job = s.core.cancel_job(&JobId(id), options).await?;
     Ok(Json(views::job(&job)))
+}
+
+/// Pauses a batch: no new device is pushed until it is resumed.
+pub async fn pause_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(views::job(&s.core.pause_job(&JobId(id)).await?)))
+}
+
+/// Resumes a paused batch.
+pub async fn resume_job(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(views::job(&s.core.resume_job(&JobId(id)).await?)))
 }
 
 /// CancelOTAStrategyByJob: a dynamic batch stops adding devices.

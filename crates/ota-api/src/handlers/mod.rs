@@ -170,6 +170,16 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     (
         "post",
+        "/jobs/{job_id}/pause",
+        "Pause a batch: no new device is pushed; devices already told go on",
+    ),
+    (
+        "post",
+        "/jobs/{job_id}/resume",
+        "Resume a paused batch; its failure gate counts from now on",
+    ),
+    (
+        "post",
         "/jobs/{job_id}/cancel-strategy",
         "Stop a dynamic batch from adding devices",
     ),
@@ -269,6 +279,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/jobs/{job_id}", get(jobs::get_job).patch(jobs::update_job))
         .route("/jobs/{job_id}/cancel", post(jobs::cancel_job))
+        .route("/jobs/{job_id}/pause", post(jobs::pause_job))
+        .route("/jobs/{job_id}/resume", post(jobs::resume_job))
         .route(
             "/jobs/{job_id}/cancel-strategy",
             post(jobs::cancel_strategy),

@@ -70,7 +70,8 @@ impl Dispatcher {
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         let mut delivered = 0;
         for job in jobs {
-            if !job.policy.need_push {
+            // A paused batch starts no new device (see `ota_domain::job::gate`).
+            if !job.policy.need_push || job.is_paused() {
                 continue;
             }
             let rate = job.policy.rate_at(now);

@@ -5,7 +5,9 @@
 //! to apply (release the scheduled ones, fail the unfinished ones, cancel a selection), so
 //! each task still moves through its own machine and the two never disagree.
 
-use super::{CancelOptions, Job, JobStatus, RateStep, SelectionType};
+use super::{
+    CancelOptions, FinishedCounts, Job, JobStatus, Pause, PauseReason, RateStep, SelectionType,
+};
 use crate::Millis;
 use crate::task::{Rejection, TaskRules, TaskStart};
 use std::collections::BTreeMap;
@@ -43,6 +45,10 @@ pub enum JobEvent {
     UpdateTimeout(u32),
     /// ReupgradeOTATask re-ran tasks of a completed batch: it runs again until they end.
     Reopen,
+    /// Stop pushing new devices: an operator's pause, or the failure gate's.
+    Pause(PauseReason),
+    /// Push again; the failure gate counts from these task counts on.
+    Resume(FinishedCounts),
 }
 
 /// What the engine must do besides storing the new batch.
@@ -61,6 +67,8 @@ pub enum JobEffect {
     StopStrategy,
     /// The push rate changed: the dispatcher re-reads it.
     RateChanged,
+    /// A paused batch may push again: wake the dispatcher.
+    Resumed,
     /// The batch reached a terminal status.
     Finished(JobStatus),
 }
@@ -203,6 +211,33 @@ impl Job {
             (Canceled, JobEvent::Reopen) => {
                 return Err(Rejection::Invalid("the batch was cancelled"));
             }
+
+            // Pausing stops new pushes only: devices already told go on. The gate may find
+            // a batch already paused (or ended) by someone else: that is not an error.
+            (Planned | InProgress, JobEvent::Pause(reason)) => {
+                if self.control.pause.is_some() {
+                    return Err(match reason {
+                        PauseReason::Operator => Rejection::Invalid("batch is already paused"),
+                        PauseReason::FailureGate => Rejection::Stale("batch is already paused"),
+                    });
+                }
+                next.control.pause = Some(Pause { reason, at: now });
+            }
+            (_, JobEvent::Pause(PauseReason::FailureGate)) => {
+                return Err(Rejection::Stale("batch has ended"));
+            }
+            (_, JobEvent::Pause(PauseReason::Operator)) => {
+                return Err(Rejection::Invalid("batch has ended"));
+            }
+            (Planned | InProgress, JobEvent::Resume(counts)) => {
+                if self.control.pause.is_none() {
+                    return Err(Rejection::Invalid("batch is not paused"));
+                }
+                next.control.pause = None;
+                next.control.gate_baseline = counts;
+                effects.push(JobEffect::Resumed);
+            }
+            (_, JobEvent::Resume(_)) => return Err(Rejection::Invalid("batch has ended")),
         }
         Ok(JobTransition { job: next, effects })
     }
@@ -237,6 +272,7 @@ pub fn steps_are_valid(steps: &[RateStep]) -> bool {
 
 fn finish(next: &mut Job, effects: &mut Vec<JobEffect>, status: JobStatus, now: Millis) {
     next.status = status;
+    next.control.pause = None;
     next.finished_at = Some(now);
     effects.push(JobEffect::Finished(status));
 }

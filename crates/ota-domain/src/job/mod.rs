@@ -4,10 +4,15 @@
 //! [`crate::validate`].
 
 mod cancel;
+mod gate;
 mod machine;
 mod verify;
 
 pub use cancel::{CancelOptions, task_selected_for_cancel};
+pub use gate::{
+    FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT, Pause, PauseReason,
+    gate_cancel_options,
+};
 pub use machine::{JobEffect, JobEvent, JobTransition, RATE_RANGE, RateUpdate, steps_are_valid};
 pub use verify::{verify_outcome, verify_progress};
 
@@ -128,6 +133,9 @@ pub struct JobPolicy {
     pub dynamic_mode: Option<DynamicMode>,
     pub schedule_time: Option<Millis>,
     pub schedule_finish_time: Option<Millis>,
+    /// Pause or cancel the batch when too many of its devices fail (see `gate.rs`).
+    #[serde(default)]
+    pub failure_gate: Option<FailureGate>,
 }
 
 impl Default for JobPolicy {
@@ -145,6 +153,7 @@ impl Default for JobPolicy {
             dynamic_mode: None,
             schedule_time: None,
             schedule_finish_time: None,
+            failure_gate: None,
         }
     }
 }
@@ -215,6 +224,8 @@ pub struct Job {
     pub modified_at: Millis,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// Paused or not, and what the failure gate already judged.
+    pub control: JobControl,
 }
 
 #[cfg(test)]

@@ -29,7 +29,13 @@ fn job(status: JobStatus, selection: SelectionType) -> Job {
         modified_at: T0,
         started_at: None,
         finished_at: None,
+        control: JobControl::default(),
     }
+}
+
+fn paused(mut j: Job, reason: PauseReason) -> Job {
+    j.control.pause = Some(Pause { reason, at: T0 });
+    j
 }
 
 fn planned(at: Millis) -> Job {
@@ -126,13 +132,48 @@ fn every_transition() {
         ("timeout zero", running(Dynamic), JobEvent::UpdateTimeout(0), Want::Invalid),
         ("timeout too long", running(Dynamic), JobEvent::UpdateTimeout(1441), Want::Invalid),
         ("timeout after cancel", job(Canceled, Dynamic), JobEvent::UpdateTimeout(60), Want::Invalid),
+        ("pause running", running(Static), JobEvent::Pause(PauseReason::Operator), Want::To(InProgress, vec![])),
+        ("pause planned", planned(NOW + HOUR), JobEvent::Pause(PauseReason::Operator), Want::To(Planned, vec![])),
+        ("gate pauses running", running(Dynamic), JobEvent::Pause(PauseReason::FailureGate), Want::To(InProgress, vec![])),
+        ("pause twice", paused(running(Static), PauseReason::Operator), JobEvent::Pause(PauseReason::Operator), Want::Invalid),
+        ("gate finds it paused", paused(running(Static), PauseReason::Operator), JobEvent::Pause(PauseReason::FailureGate), Want::Stale),
+        ("pause completed", job(Completed, Static), JobEvent::Pause(PauseReason::Operator), Want::Invalid),
+        ("gate after cancel", job(Canceled, Static), JobEvent::Pause(PauseReason::FailureGate), Want::Stale),
+        ("resume paused", paused(running(Static), PauseReason::FailureGate), JobEvent::Resume(FinishedCounts { failed: 3, finished: 10 }), Want::To(InProgress, vec![Resumed])),
+        ("resume planned", paused(planned(NOW + HOUR), PauseReason::Operator), JobEvent::Resume(FinishedCounts::default()), Want::To(Planned, vec![Resumed])),
+        ("resume running", running(Static), JobEvent::Resume(FinishedCounts::default()), Want::Invalid),
+        ("resume completed", job(Completed, Static), JobEvent::Resume(FinishedCounts::default()), Want::Invalid),
+        ("cancel paused", paused(running(Static), PauseReason::Operator), JobEvent::Cancel(opts), Want::To(Canceled, vec![CancelTasks(opts), Finished(Canceled)])),
+        ("paused static done", paused(running(Static), PauseReason::Operator), JobEvent::AllTasksFinished, Want::To(Completed, vec![Finished(Completed)])),
     ];
     for (name, job, event, want) in rows {
+        let pausing = matches!(event, JobEvent::Pause(_));
+        let resuming = match &event {
+            JobEvent::Resume(counts) => Some(*counts),
+            _ => None,
+        };
         match (want, job.apply(event, NOW)) {
             (Want::Stale, Err(Rejection::Stale(_)))
             | (Want::Invalid, Err(Rejection::Invalid(_))) => {}
             (Want::To(status, effects), Ok(tr)) => {
                 assert_eq!(tr.job.status, status, "{name}: status");
+                // Paused exactly while running after a pause; never once ended.
+                let should_pause = if status.is_terminal() {
+                    false
+                } else if pausing {
+                    true
+                } else if resuming.is_some() {
+                    false
+                } else {
+                    job.is_paused()
+                };
+                assert_eq!(tr.job.is_paused(), should_pause, "{name}: paused");
+                if pausing {
+                    assert_eq!(tr.job.control.pause.unwrap().at, NOW, "{name}: paused at");
+                }
+                if let Some(counts) = resuming {
+                    assert_eq!(tr.job.control.gate_baseline, counts, "{name}: baseline");
+                }
                 assert_eq!(tr.effects, effects, "{name}: effects");
                 assert_eq!(tr.job.modified_at, NOW, "{name}");
                 assert_eq!(
@@ -333,4 +374,49 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn the_failure_gate_calls_for_a_pause_or_a_cancel() {
+    let gate = |action| FailureGate {
+        max_failed_percent: 20,
+        min_finished: 5,
+        action,
+    };
+    let counts = |succeeded, failed| TaskCounts {
+        succeeded,
+        failed,
+        in_progress: 4,
+        queued: 10,
+        ..TaskCounts::default()
+    };
+    let with_gate = |mut j: Job, action| {
+        j.policy.failure_gate = Some(gate(action));
+        j
+    };
+    let resumed_at = |mut j: Job, failed, finished| {
+        j.control.gate_baseline = FinishedCounts { failed, finished };
+        j
+    };
+    let pause = Some(JobEvent::Pause(PauseReason::FailureGate));
+    let cancel = Some(JobEvent::Cancel(gate_cancel_options()));
+    #[rustfmt::skip]
+    let rows: Vec<(&str, Job, TaskCounts, Option<JobEvent>)> = vec![
+        ("no gate", running(SelectionType::Static), counts(0, 9), None),
+        ("holds", with_gate(running(SelectionType::Static), GateAction::Pause), counts(8, 2), None),
+        ("too few finished", with_gate(running(SelectionType::Static), GateAction::Pause), counts(0, 4), None),
+        ("trips: pause", with_gate(running(SelectionType::Static), GateAction::Pause), counts(3, 2), pause.clone()),
+        ("trips: cancel", with_gate(running(SelectionType::Dynamic), GateAction::Cancel), counts(3, 2), cancel),
+        ("already paused", paused(with_gate(running(SelectionType::Static), GateAction::Pause), PauseReason::Operator), counts(0, 9), None),
+        ("planned", with_gate(planned(NOW + HOUR), GateAction::Pause), counts(0, 9), None),
+        ("ended", with_gate(job(JobStatus::Completed, SelectionType::Static), GateAction::Pause), counts(0, 9), None),
+        ("forgiven at resume", resumed_at(with_gate(running(SelectionType::Static), GateAction::Pause), 2, 5), counts(3, 2), None),
+        ("new failures after resume", resumed_at(with_gate(running(SelectionType::Static), GateAction::Pause), 2, 5), counts(6, 4), pause),
+    ];
+    for (name, job, counts, want) in rows {
+        assert_eq!(job.gate_verdict(&counts), want, "{name}");
+    }
+    // A cancelling gate leaves started devices to finish.
+    let options = gate_cancel_options();
+    assert!(!options.cancel_in_progress && options.cancel_queued && options.cancel_notified);
 }

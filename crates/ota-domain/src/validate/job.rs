@@ -17,7 +17,8 @@ use super::target::{
 };
 use crate::firmware::{Firmware, FirmwareStatus};
 use crate::job::{
-    DownloadProtocol, Job, JobPolicy, JobStatus, JobType, SelectionType, TargetSelection,
+    DownloadProtocol, FailureGate, GateAction, Job, JobControl, JobPolicy, JobStatus, JobType,
+    MAX_FAILED_PERCENT, SelectionType, TargetSelection,
 };
 use crate::{DomainError, ErrorCode, GroupId, JobId, Millis};
 use std::collections::BTreeMap;
@@ -62,6 +63,56 @@ pub struct UpgradeParams {
     pub download_protocol: Option<String>,
     /// `Tag.N.Key` / `Tag.N.Value` in parameter order.
     pub tags: Vec<(Option<String>, Option<String>)>,
+    /// Our extension: stop the batch when too many devices fail.
+    pub failure_gate: Option<FailureGateInput>,
+}
+
+/// A failure gate as requested, raw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FailureGateInput {
+    pub max_failed_percent: Option<i64>,
+    pub min_finished: Option<i64>,
+    pub action: Option<String>,
+}
+
+/// Finished tasks a gate waits for when the request does not say.
+pub const DEFAULT_GATE_MIN_FINISHED: u32 = 10;
+
+impl FailureGateInput {
+    /// `max_failed_percent` 0..=100 (required), `min_finished` 1..=1,000,000 (default 10),
+    /// `action` PAUSE (default) or CANCEL.
+    pub fn validate(self) -> Result<FailureGate, DomainError> {
+        let percent = self.max_failed_percent.ok_or_else(|| {
+            DomainError::invalid(
+                "FailureGate.MaxFailedPercent",
+                "is required for a failure gate",
+            )
+        })?;
+        let max_failed_percent = u8::try_from(percent)
+            .ok()
+            .filter(|p| *p <= MAX_FAILED_PERCENT)
+            .ok_or_else(|| DomainError::invalid("FailureGate.MaxFailedPercent", "must be 0-100"))?;
+        let min_finished = match self.min_finished {
+            None => DEFAULT_GATE_MIN_FINISHED,
+            Some(n) => u32::try_from(n)
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| {
+                    DomainError::invalid("FailureGate.MinFinished", "must be 1-1000000")
+                })?,
+        };
+        let action = match self.action.as_deref() {
+            None => GateAction::Pause,
+            Some(text) => GateAction::parse(text).ok_or_else(|| {
+                DomainError::invalid("FailureGate.Action", "must be PAUSE or CANCEL")
+            })?,
+        };
+        Ok(FailureGate {
+            max_failed_percent,
+            min_finished,
+            action,
+        })
+    }
 }
 
 impl UpgradeParams {
@@ -82,6 +133,10 @@ impl UpgradeParams {
             overwrite_mode: overwrite_mode(self.overwrite_mode, multi_module_mode)?,
             multi_module_mode,
             download_protocol: protocol_for(self.download_protocol.as_deref(), firmware)?,
+            failure_gate: self
+                .failure_gate
+                .map(FailureGateInput::validate)
+                .transpose()?,
             ..JobPolicy::default()
         };
         Ok((policy, parse_tags("Tag", self.tags)?))
@@ -149,6 +204,7 @@ impl ValidatedJob {
             modified_at: now,
             started_at: (self.status == JobStatus::InProgress).then_some(now),
             finished_at: None,
+            control: JobControl::default(),
         }
     }
 }

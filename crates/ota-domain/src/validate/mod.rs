@@ -30,8 +30,9 @@ pub use firmware::{
     SingleFile, allowed_package_suffix, check_firmware_quota, file_suffix,
 };
 pub use job::{
-    DynamicJobRequest, StaticJobRequest, UpgradeParams, ValidatedJob, VerifyJobRequest,
-    check_firmware_usable_for_batch, check_firmware_verifiable,
+    DEFAULT_GATE_MIN_FINISHED, DynamicJobRequest, FailureGateInput, StaticJobRequest,
+    UpgradeParams, ValidatedJob, VerifyJobRequest, check_firmware_usable_for_batch,
+    check_firmware_verifiable,
 };
 pub use module::{ModuleName, ModuleSpec, NewModule, alias_name, module_desc};
 pub use policy::{

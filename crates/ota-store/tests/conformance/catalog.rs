@@ -92,6 +92,11 @@ async fn jobs(s: &Store) {
     j.policy.overwrite_mode = OverwriteMode::Overwrite;
     j.policy.dynamic_mode = Some(DynamicMode::OnlyNewReports);
     j.policy.schedule_time = Some(T0 + 100);
+    j.policy.failure_gate = Some(ota_domain::job::FailureGate {
+        max_failed_percent: 5,
+        min_finished: 20,
+        action: ota_domain::job::GateAction::Cancel,
+    });
     j.tags = BTreeMap::from([("k".into(), "v".into())]);
     j.status = JobStatus::Planned;
     j.started_at = None;
@@ -111,6 +116,16 @@ async fn jobs(s: &Store) {
     };
     j2.description = Some("d".into());
     j2.modified_at = T0 + 100;
+    j2.control = ota_domain::job::JobControl {
+        pause: Some(ota_domain::job::Pause {
+            reason: ota_domain::job::PauseReason::FailureGate,
+            at: T0 + 90,
+        }),
+        gate_baseline: ota_domain::job::FinishedCounts {
+            failed: 3,
+            finished: 40,
+        },
+    };
     s.update_job(&j2).await.unwrap();
     assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j2.clone()));
     let mut ghost = j2.clone();

@@ -187,6 +187,7 @@ pub fn job(id: &str, fw: &Firmware) -> Job {
         modified_at: T0,
         started_at: Some(T0),
         finished_at: None,
+        control: Default::default(),
     }
 }
 

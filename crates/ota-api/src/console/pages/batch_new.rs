@@ -167,6 +167,16 @@ async fn render(
                     }))
                     (field("Timeout (minutes, optional)", "timeout_minutes", "TimeoutInMinutes", err, Some("1-1440, counted from the device's first progress report."),
                         html! { input #timeout_minutes type="number" name="timeout_minutes" min="1" max="1440" value=[form.get("timeout_minutes")] data-msg="must be 1-1440"; }))
+                    (field("Failure gate: stop above (% failed, optional)", "gate_percent", "FailureGate.MaxFailedPercent", err, Some("0-100 of finished devices; empty: no gate."),
+                        html! { input #gate_percent type="number" name="gate_percent" min="0" max="100" value=[form.get("gate_percent")] data-msg="must be 0-100"; }))
+                    (field("…once this many have finished", "gate_min", "FailureGate.MinFinished", err, Some("1-1000000 (default 10)."),
+                        html! { input #gate_min type="number" name="gate_min" min="1" max="1000000" value=[form.get("gate_min")] data-msg="must be 1-1000000"; }))
+                    (field("…and then", "gate_action", "FailureGate.Action", err, None, html! {
+                        select #gate_action name="gate_action" {
+                            option value="PAUSE" { "Pause the batch" }
+                            option value="CANCEL" selected[form.get("gate_action") == Some("CANCEL")] { "Cancel devices not yet started" }
+                        }
+                    }))
                     (field("Download protocol", "download_protocol", "DownloadProtocol", err, Some("MQTT carries single files up to 16 MB."), html! {
                         select #download_protocol name="download_protocol" {
                             option value="HTTPS" { "HTTPS" }

@@ -7,7 +7,7 @@ use crate::console::form::{ConsoleError, FormData, FormError};
 use crate::console::layout::field;
 use maud::{Markup, html};
 use ota_domain::ProductKey;
-use ota_domain::validate::{MAX_TAGS, UpgradeParams};
+use ota_domain::validate::{FailureGateInput, MAX_TAGS, UpgradeParams};
 use ota_store::Page;
 
 /// Devices offered in a picker; larger fleets use the CSV upload.
@@ -167,7 +167,20 @@ pub fn upgrade_params(form: &FormData) -> Result<UpgradeParams, FormError> {
         multi_module_mode: Some(form.flag("multi_module")),
         download_protocol: form.text("download_protocol"),
         tags: tags(form),
+        failure_gate: failure_gate(form)?,
     })
+}
+
+/// The failure gate inputs: none unless a percentage is given.
+fn failure_gate(form: &FormData) -> Result<Option<FailureGateInput>, FormError> {
+    let Some(percent) = form.int("gate_percent", "FailureGate.MaxFailedPercent")? else {
+        return Ok(None);
+    };
+    Ok(Some(FailureGateInput {
+        max_failed_percent: Some(percent),
+        min_finished: form.int("gate_min", "FailureGate.MinFinished")?,
+        action: form.text("gate_action"),
+    }))
 }
 
 /// A schedule input: the epoch milliseconds `console.js` computed in the viewer's zone, or

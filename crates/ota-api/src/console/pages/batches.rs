@@ -13,7 +13,8 @@ use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Path, Query, State};
 use maud::{Markup, html};
 use ota_domain::job::{
-    CancelOptions, Job, JobEvent, JobType, RateUpdate, SelectionType, TargetSelection,
+    CancelOptions, GateAction, Job, JobEvent, JobType, PauseReason, RateUpdate, SelectionType,
+    TargetSelection,
 };
 use ota_domain::task::TaskStatus;
 use ota_domain::validate;
@@ -101,6 +102,20 @@ async fn render(
             span #job-status data-live-badge="job_status" { (badge(job.status.as_str())) }
         }
         p.lead { "Package " a href={ "/console/packages/" (enc(f.firmware_id.as_str())) } { (f.firmware_name) } " → " strong { (f.dest_version) } " on " (target(&job)) "." }
+        @if let Some(pause) = job.control.pause {
+            div.alert #job-paused role="status" {
+                strong { "Paused" }
+                @match pause.reason {
+                    PauseReason::FailureGate => " by its failure gate: too many devices failed. ",
+                    PauseReason::Operator => " by an operator. ",
+                }
+                "No new device is pushed; devices already told go on. Since " (time(pause.at)) "."
+                form.resume method="post" action={ (base) "/resume" } {
+                    (csrf(ctx))
+                    button.primary type="submit" { "Resume" }
+                }
+            }
+        }
         (counts_block(&base, &job, &counts))
         div.split {
             section.card.grow #devices data-live-src={ (base) "/live" @if let Some(s) = q.status() { "?status=" (s.as_str()) "&page=" (page) } @else { "?page=" (page) } } {
@@ -146,6 +161,10 @@ async fn render(
                         dt { "Push rate" } dd #job-rate { (p.maximum_per_minute) " / minute" }
                         dt { "Retry" } dd { @match p.retry { Some(r) => { (r.count) " × after " (r.interval_minutes) " min" }, None => "none" } }
                         dt { "Timeout" } dd { @match p.timeout_minutes { Some(m) => { (m) " min" }, None => "none" } }
+                        dt { "Failure gate" } dd #job-gate { @match p.failure_gate {
+                            Some(g) => { (if g.action == GateAction::Pause { "pause" } else { "cancel" }) " above " (g.max_failed_percent) "% failed, after " (g.min_finished) " finished" },
+                            None => "none",
+                        } }
                         dt { "Options" } dd {
                             (if p.need_push { "push" } else { "devices ask" })
                             @if p.need_confirm { ", app confirmation" }
@@ -167,6 +186,16 @@ async fn render(
                             @let current = if form.pairs.is_empty() { FormData::new(job.tags.iter().flat_map(|(k, v)| [("tag_key".to_owned(), k.clone()), ("tag_value".to_owned(), v.clone())]).collect()) } else { form.clone() };
                             (tag_rows(&current, edit_err))
                             button.primary type="submit" { "Save changes" }
+                        }
+                    }
+                }
+                @if running && !job.is_paused() && job.job_type == JobType::UpgradeFirmware {
+                    section.card {
+                        h2 { "Pause the batch" }
+                        p.muted { "Stops pushing new devices; devices already told go on." }
+                        form #pause-form method="post" action={ (base) "/pause" } {
+                            (csrf(ctx))
+                            button type="submit" { "Pause" }
                         }
                     }
                 }
@@ -264,6 +293,66 @@ pub async fn cancel(
                 &c,
                 &ctx,
                 &id,
+                &DetailQuery::default(),
+                &FormData::default(),
+                Some((Which::Cancel, &err)),
+            )
+            .await?,
+        )),
+    }
+}
+
+/// `POST /console/batches/{id}/pause`.
+pub async fn pause(
+    State(c): State<Console>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let result = c.app.core.pause_job(&JobId(id.clone())).await;
+    pause_or_resume(
+        &c,
+        &ctx,
+        &id,
+        result.map_err(FormError::from),
+        "Batch paused.",
+    )
+    .await
+}
+
+/// `POST /console/batches/{id}/resume`.
+pub async fn resume(
+    State(c): State<Console>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let result = c.app.core.resume_job(&JobId(id.clone())).await;
+    pause_or_resume(
+        &c,
+        &ctx,
+        &id,
+        result.map_err(FormError::from),
+        "Batch resumed.",
+    )
+    .await
+}
+
+async fn pause_or_resume(
+    c: &Console,
+    ctx: &Ctx,
+    id: &str,
+    result: Result<Job, FormError>,
+    done: &str,
+) -> PageResult {
+    match result {
+        Ok(_) => Ok(redirect_with(
+            &format!("/console/batches/{}", enc(id)),
+            done,
+        )),
+        Err(err) => Ok(refused(
+            render(
+                c,
+                ctx,
+                id,
                 &DetailQuery::default(),
                 &FormData::default(),
                 Some((Which::Cancel, &err)),

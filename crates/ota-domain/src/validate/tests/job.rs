@@ -330,3 +330,42 @@ fn package_state_gates_batches() {
         }
     }
 }
+
+#[test]
+fn failure_gates_are_checked_field_by_field() {
+    use crate::job::{FailureGate, GateAction};
+    use crate::validate::{DEFAULT_GATE_MIN_FINISHED, FailureGateInput};
+    let input = |percent: Option<i64>, min: Option<i64>, action: Option<&str>| FailureGateInput {
+        max_failed_percent: percent,
+        min_finished: min,
+        action: action.map(str::to_owned),
+    };
+    let gate = |max_failed_percent, min_finished, action| FailureGate {
+        max_failed_percent,
+        min_finished,
+        action,
+    };
+    type Want = Result<FailureGate, (&'static str, &'static str)>;
+    #[rustfmt::skip]
+    let rows: Vec<(&str, FailureGateInput, Want)> = vec![
+        ("defaults", input(Some(10), None, None), Ok(gate(10, DEFAULT_GATE_MIN_FINISHED, GateAction::Pause))),
+        ("all given", input(Some(0), Some(1), Some("CANCEL")), Ok(gate(0, 1, GateAction::Cancel))),
+        ("hundred", input(Some(100), Some(1_000_000), Some("PAUSE")), Ok(gate(100, 1_000_000, GateAction::Pause))),
+        ("no percent", input(None, Some(5), None), Err(("FailureGate.MaxFailedPercent", "required"))),
+        ("percent 101", input(Some(101), None, None), Err(("FailureGate.MaxFailedPercent", "0-100"))),
+        ("percent -1", input(Some(-1), None, None), Err(("FailureGate.MaxFailedPercent", "0-100"))),
+        ("min 0", input(Some(5), Some(0), None), Err(("FailureGate.MinFinished", "1-1000000"))),
+        ("min too many", input(Some(5), Some(1_000_001), None), Err(("FailureGate.MinFinished", "1-1000000"))),
+        ("unknown action", input(Some(5), None, Some("abort")), Err(("FailureGate.Action", "PAUSE or CANCEL"))),
+    ];
+    for (name, input, want) in rows {
+        match (input.validate(), want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{name}"),
+            (Err(err), Err((field, rule))) => {
+                assert_eq!(err.field.as_deref(), Some(field), "{name}: {err}");
+                assert!(err.to_string().contains(rule), "{name}: {err}");
+            }
+            (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+        }
+    }
+}
