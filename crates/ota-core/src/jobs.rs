@@ -389,10 +389,8 @@ impl Core {
     pub(crate) async fn settle_job(&self, id: &JobId) -> CoreResult<()> {
         let store = self.store();
         let cached = self.inner.cache.job(store, id).await?;
-        if cached.policy.failure_gate.is_some()
-            && cached.status == JobStatus::InProgress
-            && !cached.is_paused()
-        {
+        // The pause state is read fresh there: another node may have changed it.
+        if cached.policy.failure_gate.is_some() && cached.status == JobStatus::InProgress {
             self.check_failure_gate(id).await?;
         }
         let verify = cached.job_type == JobType::VerifyFirmware;

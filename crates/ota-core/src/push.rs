@@ -193,8 +193,9 @@ impl Core {
             .await?;
         let mut outcome = crate::engine::apply::Outcome::default();
         if task.status == TaskStatus::Queued {
-            // A paused batch starts no new device, on a pull either.
-            if job.is_paused() {
+            // A paused batch starts no new device, on a pull either. Read fresh: the pause
+            // may come from another node.
+            if self.job(&task.job_id).await?.is_paused() {
                 return Ok(None);
             }
             let delivered = outcome
