@@ -28,6 +28,16 @@ async fn no_one_pushed(server: &Server, devices: &[&TestDevice]) {
     }
 }
 
+/// Every device of `devices` but the one at `index`.
+fn all_but(devices: &[TestDevice], index: usize) -> Vec<&TestDevice> {
+    devices
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, d)| d)
+        .collect()
+}
+
 fn paused_by(job: &Value) -> Option<&str> {
     job["pause"]["reason"].as_str()
 }
@@ -67,12 +77,7 @@ async fn a_failing_rollout_pauses_itself_until_resumed() {
     assert_eq!(count(&paused, "QUEUED"), 4);
 
     // Paused: time passes and nobody new is pushed, nor served on a pull.
-    let rest: Vec<&TestDevice> = devices
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != first)
-        .map(|(_, d)| d)
-        .collect();
+    let rest = all_but(&devices, first);
     no_one_pushed(&server, &rest).await;
     assert_eq!(
         rest[0].request_firmware(None).await.unwrap(),
@@ -149,12 +154,7 @@ async fn an_operator_pauses_and_resumes_a_batch() {
     server
         .wait_status(&id, fleet.name(first), "SUCCEEDED")
         .await;
-    let rest: Vec<&TestDevice> = devices
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| *i != first)
-        .map(|(_, d)| d)
-        .collect();
+    let rest = all_but(&devices, first);
     no_one_pushed(&server, &rest).await;
 
     server

@@ -80,6 +80,20 @@ fn over_tls(
     cfg
 }
 
+/// A device connected over TLS (trusting `ca`) that reported 1.0.0.
+async fn online_over_tls(
+    server: &Server,
+    creds: &ota_device_sdk::sim::DeviceCredentials,
+    port: u16,
+    ca: &str,
+) -> fixtures::TestDevice {
+    let device = Device::connect(over_tls(server, creds, port, ca), fixtures::Keep::default())
+        .await
+        .expect("connects over TLS");
+    device.report_version(None, "1.0.0").await.unwrap();
+    device
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_update_over_tls_beside_plain_mqtt() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,13 +102,7 @@ async fn devices_update_over_tls_beside_plain_mqtt() {
     let fleet = fleet(&server, 2).await;
     let pkg = package(&server, &fleet.pk, "2.0.0", 20_000).await;
 
-    let secure = Device::connect(
-        over_tls(&server, &fleet.devices[0], tls_port, &ours.ca_pem),
-        fixtures::Keep::default(),
-    )
-    .await
-    .expect("connects over TLS");
-    secure.report_version(None, "1.0.0").await.unwrap();
+    let secure = online_over_tls(&server, &fleet.devices[0], tls_port, &ours.ca_pem).await;
     let plain = fixtures::online(&server, &fleet.devices[1], "1.0.0").await;
     fixtures::wait_reported(&server, &fleet.pk, 2).await;
     let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
@@ -201,13 +209,7 @@ async fn with_https_on_the_whole_update_is_encrypted() {
     // A device on MQTT over TLS gets an HTTPS download URL and updates.
     let fleet = fleet(&server, 1).await;
     let pkg = package(&server, &fleet.pk, "2.0.0", 30_000).await;
-    let device = Device::connect(
-        over_tls(&server, &fleet.devices[0], tls_port, &ours.ca_pem),
-        fixtures::Keep::default(),
-    )
-    .await
-    .expect("connects over TLS");
-    device.report_version(None, "1.0.0").await.unwrap();
+    let device = online_over_tls(&server, &fleet.devices[0], tls_port, &ours.ca_pem).await;
     fixtures::wait_reported(&server, &fleet.pk, 1).await;
     let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
     let push = expect_push(&device).await;
