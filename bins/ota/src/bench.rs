@@ -46,6 +46,10 @@ pub struct RolloutArgs {
     /// The new image for `--old-image`.
     #[arg(long, requires = "old_image")]
     pub new_image: Option<std::path::PathBuf>,
+    /// How devices download: `HTTPS` (the signed URL) or `MQTT` (block download over the
+    /// device's MQTT connection).
+    #[arg(long, default_value = "HTTPS", value_parser = ["HTTPS", "MQTT"])]
+    pub download: String,
 }
 
 /// Uploads `bytes` and creates a full package of `version` (extra creation fields merged).
@@ -201,7 +205,7 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
         api.post(
             &format!("/firmwares/{firmware_id}/jobs"),
             &json!({"kind": "static", "target_selection": "SPECIFIC", "device_names": chunk,
-                    "maximum_per_minute": 10_000}),
+                    "maximum_per_minute": 10_000, "download_protocol": args.download}),
         )
         .await
         .context("creating a batch")?;
@@ -230,6 +234,7 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
         "devices": args.devices,
         "batches": names.len().div_ceil(args.batch_size),
         "package_bytes": package_bytes,
+        "download": args.download,
         "delta": delta.map(|(status, size, secs)| json!({
             "status": status, "bytes": size, "generation_seconds": secs,
             "applied_by_devices": snapshot.deltas_applied,
