@@ -32,6 +32,7 @@ pub(crate) struct Inner {
     pub cache: Cache,
     pub signing: crate::signing::SigningCache,
     pub deltas: crate::deltas::DeltaState,
+    pub block_grants: crate::block_grants::BlockGrants,
 }
 
 impl Core {
@@ -60,6 +61,7 @@ impl Core {
                 cache: Cache::default(),
                 signing: Default::default(),
                 deltas: Default::default(),
+                block_grants: Default::default(),
             }),
         }
     }

@@ -9,6 +9,7 @@
 //! This crate must not import any face: no axum, no MQTT codec.
 
 mod applications;
+mod block_grants;
 mod cache;
 mod clock;
 mod config;

@@ -224,6 +224,37 @@ impl Core {
         size: u64,
     ) -> CoreResult<(u64, Bytes)> {
         let now = self.now();
+        let grants = &self.inner.block_grants;
+        let grant = match grants.get(device, stream, file_id, now) {
+            Some(grant) => grant,
+            None => {
+                let grant = self.block_grant(device, stream, file_id, now).await?;
+                grants.put(device, stream, file_id, grant.clone(), now);
+                grant
+            }
+        };
+        if offset > grant.size {
+            return Err(
+                DomainError::invalid("fileBlock.offset", "is past the end of the file").into(),
+            );
+        }
+        let len = size.min(self.config().max_block_size as u64) as usize;
+        let bytes = self
+            .blobs()
+            .read_range(&grant.blob_key, offset, len)
+            .await?;
+        Ok((grant.size, bytes))
+    }
+
+    /// The file `stream`/`file_id` names for `device`: the package of one of its unfinished
+    /// tasks, or (file [`DELTA_FILE_ID`]) that package's delta from the device's version.
+    async fn block_grant(
+        &self,
+        device: &DeviceKey,
+        stream: u64,
+        file_id: u64,
+        now: Millis,
+    ) -> CoreResult<crate::block_grants::Grant> {
         let tasks = self
             .store()
             .active_tasks_for_devices(std::slice::from_ref(device))
@@ -259,16 +290,10 @@ impl Core {
                 )
                 .into());
             }
-            if offset > file.size {
-                return Err(DomainError::invalid(
-                    "fileBlock.offset",
-                    "is past the end of the file",
-                )
-                .into());
-            }
-            let len = size.min(self.config().max_block_size as u64) as usize;
-            let bytes = self.blobs().read_range(&file.blob_key, offset, len).await?;
-            return Ok((file.size, bytes));
+            return Ok(crate::block_grants::Grant {
+                blob_key: file.blob_key.clone(),
+                size: file.size,
+            });
         }
         Err(DomainError::not_found(
             "streamId",

@@ -161,3 +161,76 @@ async fn devices_never_see_or_act_for_each_other() {
     let refused = fixtures::connect_refused(&server, a).await;
     assert!(!refused.is_empty());
 }
+
+/// The `code` of the next block-download reply `rx` receives.
+async fn block_reply_code(rx: &mut mpsc::UnboundedReceiver<(String, Vec<u8>)>) -> i64 {
+    loop {
+        let (topic, payload) = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("a block reply within 5 s")
+            .expect("client open");
+        if topic.ends_with("/thing/file/download_reply") {
+            let header_len = usize::from(u16::from_be_bytes([payload[0], payload[1]]));
+            let header: serde_json::Value =
+                serde_json::from_slice(&payload[2..2 + header_len]).unwrap();
+            return header["code"].as_i64().unwrap_or(-1);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_task_serves_no_further_blocks() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let a = &fleet.devices[0];
+    let (pk, an) = (&fleet.pk, &a.device_name);
+    let pkg = package(&server, pk, "2.0.0", 40 * 1024).await;
+    let topics = [
+        format!("/ota/device/upgrade/{pk}/{an}"),
+        format!("/sys/{pk}/{an}/thing/file/download_reply"),
+    ];
+    let (device, mut seen) = raw_device(&server, a, &[&topics[0], &topics[1]]).await;
+    let id = fixtures::id(
+        &job(
+            &server,
+            &pkg,
+            json!({"target_selection": "SPECIFIC", "device_names": [an], "download_protocol": "MQTT"}),
+        )
+        .await,
+    );
+    server.wait_status(&id, an, "NOTIFIED").await;
+    let push = server.task(&id, an).await;
+    let (_, payload) = seen.recv().await.expect("the push");
+    let stream = serde_json::from_slice::<serde_json::Value>(&payload).unwrap()["data"]["streamId"]
+        .as_u64()
+        .expect("MQTT stream");
+    let ask = |offset: u64| {
+        let device = device.clone();
+        let body = json!({"id": offset.to_string(), "version": "1.0", "params": {"fileToken": "default",
+            "fileInfo": {"streamId": stream, "fileId": 1}, "fileBlock": {"size": 5120, "offset": offset}}});
+        let topic = format!("/sys/{pk}/{an}/thing/file/download");
+        async move {
+            device
+                .publish(topic, QoS::AtLeastOnce, false, body.to_string())
+                .await
+                .unwrap();
+        }
+    };
+    ask(0).await;
+    assert_eq!(block_reply_code(&mut seen).await, 200);
+    ask(5120).await;
+    assert_eq!(block_reply_code(&mut seen).await, 200);
+
+    // The operator cancels the task: the very next block is refused.
+    server
+        .api
+        .post("/tasks/cancel", &json!({"task_ids": [push["task_id"]]}))
+        .await
+        .unwrap();
+    ask(10_240).await;
+    assert_ne!(
+        block_reply_code(&mut seen).await,
+        200,
+        "a block of a cancelled task was served"
+    );
+}

@@ -89,6 +89,13 @@ impl Outcome {
             metrics::counter!("ota_task_transitions_total", "to" => task.status.as_str())
                 .increment(1);
         }
+        // A device whose task ended may read no more blocks of it.
+        let ended: Vec<_> = saved
+            .iter()
+            .filter(|t| t.status.is_terminal())
+            .map(|t| crate::push::device_key(t))
+            .collect();
+        core.inner.block_grants.forget(&ended);
         if self.ready {
             core.wake_dispatcher();
         }
