@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 /// Running size and digests.
 #[derive(Default)]
 pub(crate) struct Digests {
-    pub size: u64,
+    size: u64,
     md5: Md5,
     sha: Sha256,
 }
@@ -20,6 +20,16 @@ impl Digests {
         self.size += chunk.len() as u64;
         self.md5.update(chunk);
         self.sha.update(chunk);
+    }
+
+    /// Takes the next chunk of an upload limited to `limit` bytes in all; past that,
+    /// [`BlobError::TooLarge`] (the caller discards what it stored).
+    pub fn update_within(&mut self, chunk: &[u8], limit: u64) -> Result<(), BlobError> {
+        self.update(chunk);
+        if self.size > limit {
+            return Err(BlobError::TooLarge { limit });
+        }
+        Ok(())
     }
 
     /// Size, lower-case hex MD5 and lower-case hex SHA-256.

@@ -132,10 +132,7 @@ where
     let mut digests = Digests::default();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
-        digests.update(&chunk);
-        if digests.size > limit {
-            return Err(BlobError::TooLarge { limit });
-        }
+        digests.update_within(&chunk, limit)?;
         out.write_all(&chunk).await?;
     }
     out.flush().await?;

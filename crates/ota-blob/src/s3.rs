@@ -54,7 +54,7 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// Objects in one S3 bucket.
 #[derive(Debug, Clone)]
 pub struct S3Store {
-    s3: std::sync::Arc<AmazonS3>,
+    s3: AmazonS3,
     prefix: String,
 }
 
@@ -82,7 +82,7 @@ impl S3Store {
             .map_err(|e| BlobError::Backend(e.to_string()))?;
         let prefix = config.prefix.trim_matches('/');
         Ok(Self {
-            s3: std::sync::Arc::new(s3),
+            s3,
             prefix: if prefix.is_empty() {
                 String::new()
             } else {
@@ -131,10 +131,7 @@ impl S3Store {
         let written: Result<(), BlobError> = async {
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| BlobError::Interrupted(e.to_string()))?;
-                digests.update(&chunk);
-                if digests.size > limit {
-                    return Err(BlobError::TooLarge { limit });
-                }
+                digests.update_within(&chunk, limit)?;
                 writer
                     .wait_for_capacity(PARTS_IN_FLIGHT)
                     .await
