@@ -8,8 +8,8 @@ use crate::error::Found;
 use crate::{Core, CoreResult, ids};
 use ota_domain::firmware::{FirmwareStatus, FirmwareType};
 use ota_domain::job::{
-    CancelOptions, DynamicMode, FinishedCounts, Job, JobEffect, JobEvent, JobStatus, JobType,
-    PauseReason, SelectionType, TargetSelection, task_selected_for_cancel,
+    CancelOptions, DynamicMode, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType,
+    TargetSelection, task_selected_for_cancel,
 };
 use ota_domain::registry::ModuleVersion;
 use ota_domain::task::{CancelReason, QueuedReason, Rejection, Task, TaskEvent, TaskStatus};
@@ -274,53 +274,6 @@ impl Core {
     /// CancelOTATaskByJob.
     pub async fn cancel_job(&self, id: &JobId, options: CancelOptions) -> CoreResult<Job> {
         self.apply_job_event(id, JobEvent::Cancel(options)).await
-    }
-
-    /// Stops pushing new devices of a batch (devices already told go on) until resumed.
-    pub async fn pause_job(&self, id: &JobId) -> CoreResult<Job> {
-        self.apply_job_event(id, JobEvent::Pause(PauseReason::Operator))
-            .await
-    }
-
-    /// Pushes a paused batch again. Its failure gate, if any, counts from now on.
-    pub async fn resume_job(&self, id: &JobId) -> CoreResult<Job> {
-        let counts = self.task_tally(id).await?;
-        self.apply_job_event(id, JobEvent::Resume(FinishedCounts::of(&counts)))
-            .await
-    }
-
-    /// A batch's tasks counted by status.
-    async fn task_tally(&self, id: &JobId) -> CoreResult<ota_domain::stats::TaskCounts> {
-        let counts = self.store().job_task_counts(id).await?;
-        let mut tally = ota_domain::stats::TaskCounts::default();
-        for (status, n) in &counts.by_status {
-            tally.add(*status, *n as u64);
-        }
-        Ok(tally)
-    }
-
-    /// Pauses or cancels a running batch whose failure gate the latest results broke.
-    async fn check_failure_gate(&self, id: &JobId) -> CoreResult<()> {
-        let tally = self.task_tally(id).await?;
-        let job = self.job(id).await?;
-        let Some(event) = job.gate_verdict(&tally) else {
-            return Ok(());
-        };
-        let finished = FinishedCounts::of(&tally);
-        tracing::warn!(
-            job = %id,
-            failed = finished.failed,
-            finished = finished.finished,
-            action = ?job.policy.failure_gate.map(|g| g.action),
-            "failure gate tripped"
-        );
-        metrics::counter!("ota_failure_gate_trips_total").increment(1);
-        // Boxed: applying the event commits task changes, whose commit settles batches.
-        match Box::pin(self.apply_job_event(id, event)).await {
-            // Someone else paused or ended the batch meanwhile.
-            Err(err) if err.is_client_error() => Ok(()),
-            other => other.map(drop),
-        }
     }
 
     pub(crate) async fn start_job(&self, id: &JobId) -> CoreResult<()> {

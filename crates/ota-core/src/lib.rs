@@ -18,6 +18,7 @@ mod deltas;
 pub mod engine;
 mod error;
 mod ids;
+mod job_control;
 mod job_update;
 mod jobs;
 mod link;

@@ -51,7 +51,7 @@ impl Core {
     }
 
     /// The server's own signed download URL (`/dl/…`) for a stored file.
-    pub fn server_download_url(&self, file: &FirmwareFile, now: Millis) -> String {
+    fn server_download_url(&self, file: &FirmwareFile, now: Millis) -> String {
         let path = format!("/dl/{}", file.blob_key);
         let expires = (now + self.config().download_url_ttl) / 1000;
         let query = self.signer().sign(&path, expires);
