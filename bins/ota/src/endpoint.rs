@@ -25,9 +25,11 @@ pub enum DeviceEndpoint {
 
 impl DeviceEndpoint {
     /// Starts the endpoint the settings ask for. Returns it with the address devices use
-    /// and, when the embedded broker also serves TLS, the TLS address.
+    /// and, when the embedded broker also serves TLS (with `tls`, loaded by the caller when
+    /// `mqtt_tls_addr` is set), the TLS address.
     pub async fn start(
         config: &ServeConfig,
+        tls: Option<Arc<ota_device_gateway::TlsServerConfig>>,
         handler: Arc<DeviceBridge>,
         shutdown: &CancellationToken,
     ) -> anyhow::Result<(DeviceEndpoint, String, Option<SocketAddr>)> {
@@ -40,10 +42,10 @@ impl DeviceEndpoint {
             )
             .await
             .with_context(|| format!("binding the MQTT endpoint {}", config.mqtt_addr))?;
-            let tls_addr = match config.mqtt_tls_addr {
-                Some(tls_at) => Some(
+            let tls_addr = match config.mqtt_tls_addr.zip(tls) {
+                Some((tls_at, tls)) => Some(
                     gateway
-                        .listen_tls(tls_at, config.tls_server_config()?, handler)
+                        .listen_tls(tls_at, tls, handler)
                         .await
                         .with_context(|| format!("binding the MQTT TLS endpoint {tls_at}"))?,
                 ),

@@ -44,6 +44,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .as_ref()
         .map(|l| l.local_addr())
         .transpose()?;
+    // One certificate for both TLS listeners, loaded once and before anything is ready, so
+    // a bad file stops the start.
+    let tls = (config.https_addr.is_some() || config.mqtt_tls_addr.is_some())
+        .then(|| config.tls_server_config())
+        .transpose()?;
     let public_url = config
         .public_url
         .clone()
@@ -83,7 +88,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         connects_known: config.mqtt_broker.is_none(),
     });
     let (endpoint, mqtt_addr, mqtt_tls_addr) =
-        DeviceEndpoint::start(&config, handler.clone(), &shutdown).await?;
+        DeviceEndpoint::start(&config, tls.clone(), handler.clone(), &shutdown).await?;
     core.set_link(endpoint.link());
 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -110,10 +115,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     if matches!(endpoint, DeviceEndpoint::External(_)) {
         router = router.merge(mqtt_auth::router(broker_auth(&config, handler)));
     }
-    let https = match https_listener {
-        Some(tcp) => {
-            let tls =
-                crate::https::TlsListener::new(tcp, config.tls_server_config()?, shutdown.clone())?;
+    let https = match https_listener.zip(tls) {
+        Some((tcp, tls_config)) => {
+            let tls = crate::https::TlsListener::new(tcp, tls_config, shutdown.clone())?;
             let (router, stop) = (router.clone(), shutdown.clone());
             Some(tokio::spawn(async move {
                 axum::serve(tls, router)

@@ -34,13 +34,12 @@ pub async fn serve(
     {
         return (StatusCode::FORBIDDEN, "download URL is invalid or expired").into_response();
     }
+    let path = match state.core.blobs().local_path(&key) {
+        Some(Ok(path)) => path,
+        Some(Err(_)) => return StatusCode::NOT_FOUND.into_response(),
+        None => return redirect_to_storage(&state, &key, expires, now).await,
+    };
     metrics::counter!("ota_downloads_total").increment(1);
-    let Some(path) = state.core.blobs().local_path(&key) else {
-        return redirect_to_storage(&state, &key, expires, now).await;
-    };
-    let Ok(path) = path else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     match ServeFile::new(path).oneshot(request).await {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
@@ -52,7 +51,10 @@ pub async fn serve(
 async fn redirect_to_storage(state: &AppState, key: &str, expires: i64, now: i64) -> Response {
     let left = std::time::Duration::from_secs((expires - now).max(1) as u64);
     match state.core.blobs().presigned_get(key, left).await {
-        Some(Ok(url)) => axum::response::Redirect::temporary(&url).into_response(),
+        Some(Ok(url)) => {
+            metrics::counter!("ota_downloads_total").increment(1);
+            axum::response::Redirect::temporary(&url).into_response()
+        }
         Some(Err(ota_blob::BlobError::InvalidKey(_))) | None => {
             StatusCode::NOT_FOUND.into_response()
         }

@@ -66,7 +66,16 @@ impl Gateway {
             listener,
             shared.clone(),
             tracker.clone(),
-            move |stream, peer| session::serve(stream, peer, for_sessions.clone(), handler.clone()),
+            move |stream, peer| {
+                let deadline = tokio::time::Instant::now() + for_sessions.config.connect_timeout;
+                session::serve(
+                    stream,
+                    peer,
+                    for_sessions.clone(),
+                    handler.clone(),
+                    deadline,
+                )
+            },
         ));
         tracker.close();
         info!(%local_addr, "device gateway listening");

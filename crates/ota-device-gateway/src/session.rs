@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio::time::{Instant, timeout};
+use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, warn};
 
 use ota_protocol::device_owns_topic;
@@ -81,16 +81,17 @@ pub(crate) struct Session<H> {
     next_pkid: u16,
 }
 
-/// Serves one accepted connection (plain TCP or TLS) to its end.
+/// Serves one accepted connection (plain TCP or TLS) to its end. CONNECT must have passed
+/// by `connect_deadline` (accept time plus `connect_timeout`, TLS handshake included).
 pub(crate) async fn serve<H: GatewayHandler, S: ClientStream>(
     mut stream: S,
     peer: SocketAddr,
     shared: Arc<Shared>,
     handler: Arc<H>,
+    connect_deadline: Instant,
 ) {
-    let connect_timeout = shared.config.connect_timeout;
-    let hs = Box::pin(timeout(
-        connect_timeout,
+    let hs = Box::pin(timeout_at(
+        connect_deadline,
         handshake(&mut stream, &shared, &*handler),
     ));
     let est = tokio::select! {

@@ -46,7 +46,7 @@ pub fn tls_server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Ar
     Ok(Arc::new(config))
 }
 
-/// Runs the TLS handshake under the CONNECT deadline, then the MQTT session.
+/// Runs the TLS handshake, then the MQTT session; handshake and CONNECT share one deadline.
 pub(crate) async fn handshake_then_serve<H: GatewayHandler>(
     acceptor: TlsAcceptor,
     tcp: TcpStream,
@@ -54,7 +54,8 @@ pub(crate) async fn handshake_then_serve<H: GatewayHandler>(
     shared: Arc<Shared>,
     handler: Arc<H>,
 ) {
-    let handshake = tokio::time::timeout(shared.config.connect_timeout, acceptor.accept(tcp));
+    let deadline = tokio::time::Instant::now() + shared.config.connect_timeout;
+    let handshake = tokio::time::timeout_at(deadline, acceptor.accept(tcp));
     let tls = tokio::select! {
         _ = shared.shutdown.cancelled() => return,
         r = handshake => match r {
@@ -63,7 +64,7 @@ pub(crate) async fn handshake_then_serve<H: GatewayHandler>(
             Err(_) => return debug!(%peer, "no TLS handshake in time"),
         },
     };
-    session::serve(tls, peer, shared, handler).await;
+    session::serve(tls, peer, shared, handler, deadline).await;
 }
 
 #[cfg(test)]
