@@ -127,14 +127,20 @@ async fn without_push_the_device_pulls() {
 
 #[tokio::test]
 async fn mqtt_block_download_delivers_the_exact_package() {
-    let server = Server::start().await;
-    let fleet = fleet(&server, 1).await;
-    // Not a multiple of the 5 KiB block: the last block is short.
-    let pkg = package(&server, &fleet.pk, "2.0.0", 23_003).await;
-    let dev = online(&server, &fleet.devices[0], "1.0.0").await;
+    mqtt_block_update(&Server::start().await).await;
+}
+
+/// One device updates by MQTT block download on `server` and installs exactly the package:
+/// 23,003 bytes, not a multiple of the 5 KiB block, so the last block is short. Shared by
+/// the scenarios that run it on other device links and package stores.
+pub async fn mqtt_block_update(server: &Server) {
+    let fleet = fleet(server, 1).await;
+    let pkg = package(server, &fleet.pk, "2.0.0", 23_003).await;
+    let dev = online(server, &fleet.devices[0], "1.0.0").await;
+    fixtures::wait_reported(server, &fleet.pk, 1).await;
     let id = fixtures::id(
         &job(
-            &server,
+            server,
             &pkg,
             json!({"target_selection": "ALL", "download_protocol": "MQTT"}),
         )

@@ -76,26 +76,7 @@ async fn devices_update_through_an_external_broker() {
 
 #[tokio::test]
 async fn mqtt_block_download_through_an_external_broker() {
-    let server = on_broker().await;
-    let fleet = fleet(&server, 1).await;
-    let pkg = package(&server, &fleet.pk, "2.0.0", 23_003).await;
-    let dev = online(&server, &fleet.devices[0], "1.0.0").await;
-    fixtures::wait_reported(&server, &fleet.pk, 1).await;
-    let id = fixtures::id(
-        &job(
-            &server,
-            &pkg,
-            json!({"target_selection": "ALL", "download_protocol": "MQTT"}),
-        )
-        .await,
-    );
-    let push = expect_push(&dev).await;
-    assert!(push.data.stream_id.is_some() && push.data.url.is_none());
-    dev.run_update(&push)
-        .await
-        .expect("update over MQTT blocks");
-    assert_eq!(*dev.handler().installed.lock().unwrap(), vec![pkg.bytes]);
-    server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
+    crate::delivery::mqtt_block_update(&on_broker().await).await;
 }
 
 #[tokio::test]

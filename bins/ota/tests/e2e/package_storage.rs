@@ -4,11 +4,10 @@
 //! download URLs the server signed before the packages moved to the bucket keep working.
 
 use crate::deltas::{delta_from_1_0_0, delta_update, job_for_all, upload};
-use crate::fixtures::{self, expect_push, fleet, job, package};
+use crate::fixtures::{self, expect_push, fleet, package};
 use crate::harness::Server;
 use ota_blob::testing::S3TestServer;
 use ota_blob::{BlobStore, S3Store};
-use serde_json::json;
 
 /// The `OTA_S3_*` settings that put a server's packages in `s3`'s bucket under `prefix`.
 fn s3_env(s3: &S3TestServer, prefix: &str) -> Vec<(String, String)> {
@@ -112,26 +111,7 @@ async fn devices_download_packages_and_deltas_straight_from_the_bucket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mqtt_block_download_reads_the_bucket() {
     let s3 = S3TestServer::start();
-    let server = on_s3(&s3, "").await;
-    let fleet = fleet(&server, 1).await;
-    let pkg = package(&server, &fleet.pk, "2.0.0", 23_003).await;
-    let dev = fixtures::online(&server, &fleet.devices[0], "1.0.0").await;
-    let batch = job(
-        &server,
-        &pkg,
-        json!({"target_selection": "ALL", "download_protocol": "MQTT"}),
-    )
-    .await;
-    let push = expect_push(&dev).await;
-    assert!(
-        push.data.stream_id.is_some() && push.data.url.is_none(),
-        "{push:?}"
-    );
-    dev.run_update(&push).await.expect("update over MQTT");
-    assert_eq!(*dev.handler().installed.lock().unwrap(), vec![pkg.bytes]);
-    server
-        .wait_status(&fixtures::id(&batch), fleet.name(0), "SUCCEEDED")
-        .await;
+    crate::delivery::mqtt_block_update(&on_s3(&s3, "").await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
