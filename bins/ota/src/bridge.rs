@@ -3,10 +3,10 @@
 //! pushes out (the core's outbound port on top of the embedded broker, [`GatewayLink`], or
 //! of the external-broker client, [`BrokerLink`]).
 
-use ota_core::{Core, DeviceInput, DeviceLink};
+use ota_core::{Ack, Core, DeviceLink};
 use ota_device_gateway::{
     ConnectionId, DeviceId, DeviceMessage, ExternalBroker, FileBlock, FileBlockRequest, Gateway,
-    GatewayHandler, QoS,
+    GatewayHandler, PubAck, QoS,
 };
 use ota_domain::DeviceKey;
 use std::sync::Arc;
@@ -29,6 +29,25 @@ pub struct DeviceBridge {
     pub connects_known: bool,
 }
 
+/// How long after a device's CONNECT reached `/mqtt/auth` it counts as reconnected: the
+/// broker answers the CONNECT and the device subscribes only after the auth call, and a
+/// push sent before its subscription is in place would be lost.
+const BROKER_SUBSCRIBE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+impl DeviceBridge {
+    /// A device is connecting through the external broker (its CONNECT passed
+    /// `/mqtt/auth`): the broker's only word that a device (re)connected. Once it has had
+    /// time to subscribe, its unfinished pushes are sent again, as the embedded broker does
+    /// on every CONNECT.
+    pub fn broker_connect(&self, device: &DeviceId) {
+        let (core, device) = (self.core.clone(), key(device));
+        tokio::spawn(async move {
+            tokio::time::sleep(BROKER_SUBSCRIBE_GRACE).await;
+            core.device_connected(device, true);
+        });
+    }
+}
+
 impl GatewayHandler for DeviceBridge {
     async fn device_secret(&self, device: &DeviceId) -> Option<String> {
         match self.core.device_secret(&key(device)).await {
@@ -41,44 +60,20 @@ impl GatewayHandler for DeviceBridge {
     }
 
     fn on_online(&self, device: &DeviceId, _connection: ConnectionId) {
-        let device = key(device);
-        self.core.submit_nowait(if self.connects_known {
-            DeviceInput::Online(device)
-        } else {
-            DeviceInput::Seen(device)
-        });
+        self.core.device_connected(key(device), self.connects_known);
     }
 
     fn on_offline(&self, device: &DeviceId, _connection: ConnectionId) {
-        self.core.submit_nowait(DeviceInput::Offline(key(device)));
+        self.core.device_disconnected(key(device));
     }
 
-    fn on_device_message(&self, device: &DeviceId, message: DeviceMessage) {
-        let input = match message {
-            DeviceMessage::Inform {
-                version,
-                module,
-                delta_formats,
-                delta_memory,
-                ..
-            } => DeviceInput::Inform {
-                device: key(device),
-                module,
-                version,
-                delta_formats,
-                delta_memory,
-            },
-            DeviceMessage::Progress {
-                step, desc, module, ..
-            } => DeviceInput::Progress {
-                device: key(device),
-                module,
-                step: step.code().clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-                desc: (!desc.is_empty()).then_some(desc),
-            },
-            _ => return,
+    async fn on_device_message(&self, device: &DeviceId, message: DeviceMessage, ack: PubAck) {
+        let ack = if ack.is_owed() {
+            Ack::new(move || ack.send())
+        } else {
+            Ack::none()
         };
-        self.core.submit_nowait(input);
+        self.core.report(key(device), message, ack).await;
     }
 
     async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {

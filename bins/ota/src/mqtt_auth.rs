@@ -2,6 +2,9 @@
 //! behind Mosquitto (go-auth), EMQX or VerneMQ are admitted and confined by the same rules
 //! as on the embedded broker (`ota_device_gateway::{authenticate, device_may}`).
 //!
+//! A device admitted by `/mqtt/auth` is (re)connecting: the node treats it as the embedded
+//! broker treats a CONNECT, and sends its unfinished pushes again once it has subscribed.
+//!
 //! `POST /mqtt/auth` (clientid, username, password) and `POST /mqtt/acl` (username,
 //! clientid, topic, action `publish`|`subscribe`), as JSON or a form. Answers follow EMQX's
 //! HTTP auth format: 200 with `{"result":"allow"}` or `{"result":"deny"}`. With a shared
@@ -74,7 +77,10 @@ async fn auth_handler(State(auth): State<Arc<MqttAuth>>, request: Request) -> Re
     .await;
     match outcome {
         Ok(Identity::Admin) => Json(json!({"result": "allow", "is_superuser": true})),
-        Ok(Identity::Device(_)) => Json(json!({"result": "allow", "is_superuser": false})),
+        Ok(Identity::Device(device)) => {
+            auth.devices.broker_connect(&device);
+            Json(json!({"result": "allow", "is_superuser": false}))
+        }
         Err(refusal) => {
             tracing::debug!(username = body.username, ?refusal, "broker auth refused");
             Json(json!({"result": "deny"}))

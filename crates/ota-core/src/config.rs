@@ -15,6 +15,9 @@ pub struct CoreConfig {
     pub download_url_ttl: Millis,
     /// Device events are committed in groups of at most this many.
     pub ingest_batch: usize,
+    /// Device reports queued for the engine at most; a device link with more to hand in
+    /// waits (holding back that device's connection) until there is room.
+    pub ingest_queue: usize,
     /// How long the engine waits to fill a group before committing it.
     pub ingest_linger: std::time::Duration,
     /// How often the dispatcher releases pushes and the timer worker looks for due work.
@@ -38,6 +41,7 @@ impl Default for CoreConfig {
             max_file_size: 1_000 * 1024 * 1024,
             download_url_ttl: 24 * 3_600_000,
             ingest_batch: 4_096,
+            ingest_queue: 65_536,
             ingest_linger: std::time::Duration::from_millis(5),
             tick: std::time::Duration::from_millis(200),
             max_block_size: 128 * 1024,

@@ -1,10 +1,13 @@
 //! The [`Core`] handle: shared state of the service layer, cheap to clone.
 
 use crate::cache::Cache;
-use crate::engine::{self, DeviceInput};
+use crate::engine::presence::PresenceBoard;
+use crate::engine::report::{Report, is_report};
+use crate::engine::{self, Ack};
 use crate::{Clock, CoreConfig, DeviceLink, NoDevices};
 use ota_blob::{BlobStore, UrlSigner};
-use ota_domain::Millis;
+use ota_domain::{DeviceKey, Millis};
+use ota_protocol::DeviceMessage;
 use ota_store::Store;
 use std::sync::{Arc, RwLock};
 use tokio::sync::{Notify, mpsc};
@@ -22,8 +25,11 @@ pub(crate) struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: CoreConfig,
     pub link: RwLock<Arc<dyn DeviceLink>>,
-    pub events: mpsc::Sender<DeviceInput>,
-    pub events_rx: tokio::sync::Mutex<Option<mpsc::Receiver<DeviceInput>>>,
+    /// Device reports waiting for the ingest worker (bounded).
+    pub reports: mpsc::Sender<Report>,
+    pub reports_rx: tokio::sync::Mutex<Option<mpsc::Receiver<Report>>>,
+    /// Device presence waiting for the ingest worker.
+    pub presence: PresenceBoard,
     /// Wakes the dispatcher when tasks became pushable.
     pub dispatch_wake: Notify,
     /// Counts wake-ups, so the dispatcher can tell whether anything may have become
@@ -45,7 +51,7 @@ impl Core {
         clock: Arc<dyn Clock>,
         config: CoreConfig,
     ) -> Core {
-        let (events, events_rx) = mpsc::channel(config.ingest_batch * 16);
+        let (reports, reports_rx) = mpsc::channel(config.ingest_queue.max(1));
         Core {
             inner: Arc::new(Inner {
                 store,
@@ -54,8 +60,9 @@ impl Core {
                 clock,
                 config,
                 link: RwLock::new(Arc::new(NoDevices)),
-                events,
-                events_rx: tokio::sync::Mutex::new(Some(events_rx)),
+                reports,
+                reports_rx: tokio::sync::Mutex::new(Some(reports_rx)),
+                presence: PresenceBoard::default(),
                 dispatch_wake: Notify::new(),
                 dispatch_generation: std::sync::atomic::AtomicU64::new(0),
                 cache: Cache::default(),
@@ -104,32 +111,40 @@ impl Core {
         self.inner.clock.now()
     }
 
-    /// Hands a device event to the engine. Waits only when the engine is saturated, which
-    /// slows that one connection down instead of dropping its reports.
-    pub async fn submit(&self, input: DeviceInput) {
-        if self.inner.events.send(input).await.is_err() {
-            tracing::warn!("engine stopped; device event dropped");
+    /// Hands a device's report (an inform or a progress message; anything else is
+    /// acknowledged and ignored) to the engine. Returns once the report is queued, waiting
+    /// while the queue is full: that holds back only the caller — the device's connection —
+    /// and keeps its reports in order. `ack` is sent once the report is stored, or refused
+    /// by the store for good; never for a report the server did not store before stopping.
+    pub async fn report(&self, device: DeviceKey, message: DeviceMessage, ack: Ack) {
+        if !is_report(&message) {
+            return ack.send();
+        }
+        let report = Report {
+            device,
+            message,
+            ack,
+        };
+        if self.inner.reports.send(report).await.is_err() {
+            tracing::warn!("engine stopped; device report not stored");
         }
     }
 
-    /// Hands a device event to the engine without waiting, for callers that must not block
-    /// (the broker's connection tasks). When the engine is saturated the event waits on a
-    /// task of its own instead of being dropped.
-    pub fn submit_nowait(&self, input: DeviceInput) {
-        use tokio::sync::mpsc::error::TrySendError;
-        match self.inner.events.try_send(input) {
-            Ok(()) => {}
-            Err(TrySendError::Full(input)) => {
-                let core = self.clone();
-                tokio::spawn(async move { core.submit(input).await });
-            }
-            Err(TrySendError::Closed(_)) => tracing::warn!("engine stopped; device event dropped"),
-        }
+    /// The device is connected: `reconnected` when it has just connected (its unfinished
+    /// pushes are sent again), not when a connection already known was seen again. Never
+    /// waits; the ingest worker stores it with its next group.
+    pub fn device_connected(&self, device: DeviceKey, reconnected: bool) {
+        self.inner.presence.connected(device, reconnected);
+    }
+
+    /// The device's connection ended. Never waits.
+    pub fn device_disconnected(&self, device: DeviceKey) {
+        self.inner.presence.disconnected(device);
     }
 
     /// Runs the ingest worker until `shutdown` fires. Only one may run.
     pub async fn run_ingest(&self, shutdown: tokio_util::sync::CancellationToken) {
-        let Some(rx) = self.inner.events_rx.lock().await.take() else {
+        let Some(rx) = self.inner.reports_rx.lock().await.take() else {
             tracing::error!("ingest worker already running");
             return;
         };

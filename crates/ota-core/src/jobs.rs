@@ -449,7 +449,7 @@ impl Core {
     /// another unfinished task for the module is refused.
     pub async fn reupgrade_tasks(&self, ids: &[TaskId]) -> CoreResult<Vec<Task>> {
         let tasks = self.store().tasks_by_ids(ids).await?;
-        let devices: Vec<DeviceKey> = tasks.iter().map(crate::push::device_key).collect();
+        let devices: Vec<DeviceKey> = tasks.iter().map(Task::device_key).collect();
         let busy = self.store().active_tasks_for_devices(&devices).await?;
         let mut reopen = BTreeSet::new();
         for task in &tasks {
@@ -494,27 +494,6 @@ impl Core {
         }
         self.wake_dispatcher();
         Ok(rerun)
-    }
-
-    /// Re-sends the push of NOTIFIED tasks to a device that just connected: it may have
-    /// missed it. IN_PROGRESS tasks are left alone; their timeout clock keeps running.
-    pub(crate) async fn repush_notified(&self, device: &DeviceKey) -> CoreResult<()> {
-        let now = self.now();
-        let link = self.link();
-        for task in self.store().tasks_to_repush_for(device).await? {
-            let job = self.inner.cache.job(self.store(), &task.job_id).await?;
-            if !job.policy.need_push {
-                continue;
-            }
-            let firmware = self
-                .inner
-                .cache
-                .firmware(self.store(), &task.firmware_id)
-                .await?;
-            let (topic, payload) = self.upgrade_message(&firmware, &job, &task, now).await?;
-            link.send(device, &topic, payload);
-        }
-        Ok(())
     }
 
     /// Dynamic batches: devices that reported a version matching an active policy get a

@@ -3,8 +3,9 @@
 //! Faces (REST, Aliyun RPC, console, device gateway) only parse input, call a method of
 //! [`Core`] and render the result; all rules live in `ota-domain` and all transactions here.
 //! Each use case loads state from the store, applies a pure domain transition and saves the
-//! result. Device traffic enters through [`Core::submit`] and is committed in groups by the
-//! ingest worker, so a burst of reports costs one transaction, not one per message.
+//! result. Device reports enter through [`Core::report`] and are committed in groups by the
+//! ingest worker, so a burst of reports costs one transaction, not one per message; each
+//! is acknowledged to its device only once stored.
 //!
 //! This crate must not import any face: no axum, no MQTT codec.
 
@@ -36,7 +37,7 @@ pub use applications::*;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::CoreConfig;
 pub use deltas::{DELTA_WORKERS, DeltaView, PAYOFF_PERCENT};
-pub use engine::DeviceInput;
+pub use engine::Ack;
 pub use error::{CoreError, CoreResult};
 pub use job_update::*;
 pub use jobs::*;

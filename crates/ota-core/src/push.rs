@@ -11,13 +11,6 @@ use ota_domain::task::{Task, TaskStatus};
 use ota_domain::{DeviceKey, DomainError, Millis};
 use ota_protocol::{ExtData, FileEntry, TopicKind, UpgradeData, UpgradePush};
 
-pub(crate) fn device_key(task: &Task) -> DeviceKey {
-    DeviceKey {
-        product_key: task.product_key.clone(),
-        device_name: task.device_name.clone(),
-    }
-}
-
 /// The MQTT stream file id of a server-generated delta (the full package is file 1).
 pub const DELTA_FILE_ID: u64 = 2;
 

@@ -35,13 +35,39 @@ pub(crate) struct Delivery {
     pub qos: QoS,
 }
 
+/// What a connection's queue carries: deliveries, and the acknowledgements of the client's
+/// own publishes that the platform sends once it has stored them ([`crate::PubAck`]).
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Publish(Delivery),
+    PubAck(u16),
+    PubRec(u16),
+}
+
+impl Outbound {
+    /// The delivery, for a publish.
+    #[cfg(test)]
+    pub(crate) fn into_delivery(self) -> Option<Delivery> {
+        match self {
+            Outbound::Publish(delivery) => Some(delivery),
+            _ => None,
+        }
+    }
+}
+
+impl From<Delivery> for Outbound {
+    fn from(delivery: Delivery) -> Self {
+        Outbound::Publish(delivery)
+    }
+}
+
 const NOT_KICKED: u8 = u8::MAX;
 
 /// How others reach a connection.
 #[derive(Debug)]
 pub(crate) struct ConnHandle {
     pub id: ConnectionId,
-    tx: mpsc::Sender<Delivery>,
+    tx: mpsc::Sender<Outbound>,
     kick: Notify,
     kick_reason: AtomicU8,
     /// Firmware-get / block requests of this connection still being answered.
@@ -69,7 +95,7 @@ fn reason_from(code: u8) -> Option<DisconnectReason> {
 
 impl ConnHandle {
     /// A handle and the receiving end of its queue (for the connection's task).
-    pub(crate) fn new(id: ConnectionId, capacity: usize) -> (Arc<Self>, mpsc::Receiver<Delivery>) {
+    pub(crate) fn new(id: ConnectionId, capacity: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let handle = Self {
             id,
@@ -83,8 +109,8 @@ impl ConnHandle {
 
     /// Queues without waiting. A full queue means the client is not keeping up: it is
     /// disconnected rather than buffered without bound.
-    pub(crate) fn offer(&self, delivery: Delivery) -> bool {
-        match self.tx.try_send(delivery) {
+    pub(crate) fn offer(&self, item: impl Into<Outbound>) -> bool {
+        match self.tx.try_send(item.into()) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.kick(DisconnectReason::SlowConsumer);
@@ -95,8 +121,8 @@ impl ConnHandle {
     }
 
     /// Queues, waiting up to `wait` for room; kicks the client as slow if there is none.
-    pub(crate) async fn send_within(&self, delivery: Delivery, wait: Duration) -> bool {
-        match self.tx.send_timeout(delivery, wait).await {
+    pub(crate) async fn send_within(&self, item: impl Into<Outbound>, wait: Duration) -> bool {
+        match self.tx.send_timeout(item.into(), wait).await {
             Ok(()) => true,
             Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
                 self.kick(DisconnectReason::SlowConsumer);

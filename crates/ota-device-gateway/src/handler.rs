@@ -21,13 +21,14 @@ pub struct FileBlock {
 
 /// What the gateway asks of the platform.
 ///
-/// The notification methods (`on_online`, `on_offline`, `on_device_message`) are plain
-/// functions: they run on the connection's task, `on_online`/`on_offline` while the gateway
-/// holds the device's registry lock, which is what keeps them in order per device even when
-/// a reconnect races a disconnect. So they must not block and must not call back into the
-/// [`crate::Gateway`] (that would deadlock on the same lock): enqueue and return. The lookups
-/// are async and run only on the asking device's connection (or on a task of their own), so
-/// a slow lookup delays only that device.
+/// `on_online` and `on_offline` are plain functions: they run on the connection's task while
+/// the gateway holds the device's registry lock, which is what keeps them in order per
+/// device even when a reconnect races a disconnect. So they must not block and must not
+/// call back into the [`crate::Gateway`] (that would deadlock on the same lock): record
+/// and return. `on_device_message` runs on the device's connection task and may wait for
+/// room in the platform's queue, which holds back only that device. The lookups are async
+/// and run only on the asking device's connection (or on a task of their own), so a slow
+/// lookup delays only that device.
 pub trait GatewayHandler: Send + Sync + 'static {
     /// The device's secret for CONNECT authentication; `None` for an unknown or disabled
     /// device (the CONNECT is refused).
@@ -42,8 +43,16 @@ pub trait GatewayHandler: Send + Sync + 'static {
     fn on_offline(&self, device: &DeviceId, connection: ConnectionId);
 
     /// An inform or progress report from the device (only [`DeviceMessage::Inform`] and
-    /// [`DeviceMessage::Progress`] arrive here).
-    fn on_device_message(&self, device: &DeviceId, message: DeviceMessage);
+    /// [`DeviceMessage::Progress`] arrive here). Resolves once the platform has taken the
+    /// report, waiting while it has no room; the device's later packets are read only then,
+    /// so its reports stay in order. `ack` is the acknowledgement owed to the device: send
+    /// it once the report is stored ([`crate::PubAck`]).
+    fn on_device_message(
+        &self,
+        device: &DeviceId,
+        message: DeviceMessage,
+        ack: crate::PubAck,
+    ) -> impl Future<Output = ()> + Send;
 
     /// The payload to publish on `…/thing/ota/firmware/get_reply` (and on the legacy request
     /// topic) when the device pulls; `None` when it has nothing pending (the gateway then

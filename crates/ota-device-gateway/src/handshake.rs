@@ -15,7 +15,7 @@ use crate::GatewayHandler;
 use crate::auth::{self, AuthRefusal, Identity};
 use crate::codec::{ConnectInfo, DecodeError, Inbound, Version, Will, decode, detect_version};
 use crate::config::GatewayConfig;
-use crate::conn_handle::{ConnHandle, Delivery};
+use crate::conn_handle::{ConnHandle, Outbound};
 use crate::encode::{ConnAckCode, Outgoing, encode};
 use crate::handler::ConnectionId;
 use crate::registry::Principal;
@@ -26,7 +26,7 @@ pub(crate) struct Established {
     pub version: Version,
     pub principal: Principal,
     pub conn: Arc<ConnHandle>,
-    pub rx: mpsc::Receiver<Delivery>,
+    pub rx: mpsc::Receiver<Outbound>,
     pub keep_alive: u16,
     pub will: Option<Will>,
     pub client_max_packet: Option<u32>,

@@ -6,16 +6,17 @@ use tracing::debug;
 
 use ota_protocol::filter_may_match_foreign;
 
-use crate::GatewayHandler;
 use crate::codec::{DecodeError, Inbound, QoS, SubFilter, decode};
 use crate::encode::Outgoing;
 use crate::filter::{valid_filter, valid_topic};
 use crate::registry::Principal;
 use crate::session::{Close, Session};
+use crate::{GatewayHandler, PubAck};
 
 impl<H: GatewayHandler> Session<H> {
-    /// Handles every complete packet in `rbuf`; replies are appended to `out`.
-    pub(crate) fn process_input(
+    /// Handles every complete packet in `rbuf`; replies are appended to `out`. Waits while
+    /// the platform has no room for a report: the connection reads nothing more meanwhile.
+    pub(crate) async fn process_input(
         &mut self,
         rbuf: &mut BytesMut,
         out: &mut BytesMut,
@@ -31,11 +32,11 @@ impl<H: GatewayHandler> Session<H> {
                     return Err(Close::Malformed);
                 }
             };
-            self.handle_packet(packet, out)?;
+            self.handle_packet(packet, out).await?;
         }
     }
 
-    fn handle_packet(&mut self, packet: Inbound, out: &mut BytesMut) -> Result<(), Close> {
+    async fn handle_packet(&mut self, packet: Inbound, out: &mut BytesMut) -> Result<(), Close> {
         match packet {
             Inbound::Publish {
                 topic,
@@ -43,7 +44,7 @@ impl<H: GatewayHandler> Session<H> {
                 qos,
                 pkid,
             } => {
-                self.handle_publish(&topic, payload, qos, pkid, out)?;
+                self.handle_publish(&topic, payload, qos, pkid, out).await?;
             }
             Inbound::PubRel(pkid) => self.reply(out, &Outgoing::PubComp { pkid }),
             // Outbound QoS 1 is not retransmitted on the same connection, so acks need no
@@ -72,8 +73,10 @@ impl<H: GatewayHandler> Session<H> {
     }
 
     /// A publish from this client. Devices may publish only to topics they own; anything
-    /// else is dropped (v5: PUBACK "not authorized") and never forwarded.
-    fn handle_publish(
+    /// else is dropped (v5: PUBACK "not authorized") and never forwarded. A device's OTA
+    /// report or request is acknowledged by the platform once stored or answered
+    /// ([`crate::PubAck`]); everything else at once.
+    async fn handle_publish(
         &mut self,
         topic: &str,
         payload: Bytes,
@@ -90,16 +93,19 @@ impl<H: GatewayHandler> Session<H> {
         } else {
             QoS::AtLeastOnce
         };
+        let mut acknowledged_later = false;
         if authorized {
             if matches!(self.principal, Principal::Device(_)) {
-                crate::ota::dispatch(
+                let ack = PubAck::to_connection(&self.conn, qos, pkid);
+                acknowledged_later = crate::ota::dispatch(
                     &self.handler,
                     &self.conn,
-                    topic,
-                    &payload,
-                    route_qos,
+                    (topic, &payload, route_qos),
                     self.shared.config.max_pending_requests,
-                );
+                    ack,
+                )
+                .await
+                .is_none();
             }
             self.shared
                 .registry
@@ -108,6 +114,7 @@ impl<H: GatewayHandler> Session<H> {
             debug!(conn = self.conn.id, principal = ?self.principal, topic, "publish denied");
         }
         match qos {
+            _ if acknowledged_later => {}
             0 => {}
             1 => self.reply(out, &Outgoing::PubAck { pkid, authorized }),
             // QoS 2 is delivered on PUBLISH (at least once) and its handshake completed.

@@ -18,13 +18,14 @@
 //! ([`Gateway::listen_tls`]) serves MQTT over TLS beside plain TCP, sharing the sessions.
 //!
 //! The same crate holds the other device link, [`ExternalBroker`]: the platform as a client
-//! of an external broker cluster, sharing this broker's message handling ([`handle_publish`])
+//! of an external broker cluster, sharing this broker's message reading ([`read_publish`])
 //! and its authentication and ACL ([`authenticate`], [`device_may`]), which the external
 //! broker calls over HTTP.
 //!
 //! Packet codecs come from `rumqttc`'s public `mqttbytes` modules. The platform is reached
 //! only through [`GatewayHandler`]; this crate must not import `ota-core` or any store.
 
+mod ack;
 mod auth;
 mod codec;
 mod config;
@@ -41,6 +42,7 @@ mod server;
 mod session;
 mod tls;
 
+pub use ack::PubAck;
 pub use auth::{
     Action, AuthRefusal, Identity, authenticate, constant_time_eq, device_may, device_of_username,
 };
@@ -48,7 +50,7 @@ pub use codec::QoS;
 pub use config::{AdminCredential, GatewayConfig};
 pub use external::{ExternalBroker, ExternalBrokerConfig};
 pub use handler::{ConnectionId, FileBlock, GatewayHandler};
-pub use ota::{OtaRequest, handle_publish, inbound_topic};
+pub use ota::{OtaPublish, OtaRequest, inbound_topic, read_publish};
 pub use server::Gateway;
 pub use tls::{ClientStream, tls_server_config};
 pub use tokio_rustls::rustls::ServerConfig as TlsServerConfig;

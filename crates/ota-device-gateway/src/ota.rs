@@ -1,10 +1,11 @@
-//! OTA messages from devices: parse once with `ota-protocol`, hand inform/progress to the
-//! handler, and build the answers to firmware pulls and block downloads.
+//! OTA messages from devices: parse once with `ota-protocol` into a report for the handler
+//! or a request to answer, and build the answers to firmware pulls and block downloads.
 //!
 //! Both device links go through here — the embedded broker for its own connections and the
 //! external-broker client for what the broker forwards — so a message means the same thing
 //! and gets the same answer whichever way it arrived. Answers run on a task of their own
-//! (bounded by the caller), so a slow lookup never stalls a connection or another device.
+//! (bounded by the caller), so a slow lookup never stalls a connection or another device;
+//! a request is acknowledged to the device once its answer is queued.
 
 use bytes::Bytes;
 use std::sync::Arc;
@@ -16,9 +17,9 @@ use ota_protocol::{
     DeviceId, DeviceMessage, DeviceTopic, Direction, FileBlockRequest, ProtocolError, TopicKind,
 };
 
-use crate::GatewayHandler;
 use crate::codec::QoS;
 use crate::conn_handle::{ConnHandle, Delivery, Message, PendingRequest};
+use crate::{GatewayHandler, PubAck};
 
 /// The OTA topic `topic` is when a device publishes on it; `None` for anything else
 /// (other topics, the platform's own cloud→device topics).
@@ -69,56 +70,77 @@ impl OtaRequest {
     }
 }
 
-/// Handles a device's publish on an inbound OTA topic (see [`inbound_topic`]): inform and
-/// progress reports go to the handler now; pulls and block downloads come back as a request
-/// for the caller to answer. A payload that does not parse is an error and changes nothing.
-pub fn handle_publish<H: GatewayHandler>(
-    handler: &H,
-    topic: &DeviceTopic,
-    payload: &[u8],
-) -> Result<Option<OtaRequest>, ProtocolError> {
+/// What a device's publish on an inbound OTA topic is.
+#[derive(Debug)]
+pub enum OtaPublish {
+    /// An inform or progress report, for [`GatewayHandler::on_device_message`].
+    Report(DeviceMessage),
+    /// A firmware pull or a block download, to answer on the device's reply topic.
+    Request(OtaRequest),
+    /// Nothing the platform acts on.
+    Nothing,
+}
+
+/// Reads a device's publish on an inbound OTA topic (see [`inbound_topic`]). A payload that
+/// does not parse is an error and changes nothing.
+pub fn read_publish(topic: &DeviceTopic, payload: &[u8]) -> Result<OtaPublish, ProtocolError> {
     let device = &topic.device;
     let message = DeviceMessage::parse_kind(topic.kind, payload)?;
-    let request = |kind: TopicKind, ask| OtaRequest {
-        device: device.clone(),
-        reply_topic: kind.topic(&device.product_key, &device.device_name),
-        ask,
+    let request = |kind: TopicKind, ask| {
+        OtaPublish::Request(OtaRequest {
+            device: device.clone(),
+            reply_topic: kind.topic(&device.product_key, &device.device_name),
+            ask,
+        })
     };
     Ok(match message {
         DeviceMessage::Inform { .. } | DeviceMessage::Progress { .. } => {
-            handler.on_device_message(device, message);
-            None
+            OtaPublish::Report(message)
         }
-        DeviceMessage::FirmwareGet { module, .. } => Some(request(
-            TopicKind::FirmwareGetReply,
-            Ask::FirmwareGet(module),
-        )),
+        DeviceMessage::FirmwareGet { module, .. } => {
+            request(TopicKind::FirmwareGetReply, Ask::FirmwareGet(module))
+        }
         DeviceMessage::Request { module, .. } => {
-            Some(request(TopicKind::Request, Ask::LegacyRequest(module)))
+            request(TopicKind::Request, Ask::LegacyRequest(module))
         }
         DeviceMessage::FileDownload(block) => {
-            Some(request(TopicKind::FileDownloadReply, Ask::Block(block)))
+            request(TopicKind::FileDownloadReply, Ask::Block(block))
         }
-        DeviceMessage::Other => None,
+        DeviceMessage::Other => OtaPublish::Nothing,
     })
 }
 
-/// Handles a publish of a connected device on one of its own topics (the ACL has passed).
-pub(crate) fn dispatch<H: GatewayHandler>(
+/// Handles a publish of a connected device on one of its own topics (the ACL has passed):
+/// a report goes to the handler, which sends `ack` once it is stored; a request is answered
+/// on a task of its own and acknowledged after. Anything else gives `ack` back, for the
+/// caller to send at once.
+pub(crate) async fn dispatch<H: GatewayHandler>(
     handler: &Arc<H>,
     conn: &Arc<ConnHandle>,
-    topic: &str,
-    payload: &Bytes,
-    qos: QoS,
+    publish: (&str, &Bytes, QoS),
     max_pending: u32,
-) {
+    ack: PubAck,
+) -> Option<PubAck> {
+    let (topic, payload, qos) = publish;
     let Some(parsed) = inbound_topic(topic) else {
-        return;
+        return Some(ack);
     };
-    match handle_publish(&**handler, &parsed, payload) {
-        Ok(Some(request)) => spawn_answer(handler, conn, max_pending, qos, request),
-        Ok(None) => {}
-        Err(e) => debug!(device = %parsed.device, topic, error = %e, "unparseable OTA message"),
+    match read_publish(&parsed, payload) {
+        Ok(OtaPublish::Report(message)) => {
+            handler
+                .on_device_message(&parsed.device, message, ack)
+                .await;
+            None
+        }
+        Ok(OtaPublish::Request(request)) => {
+            spawn_answer(handler, conn, max_pending, qos, request, ack);
+            None
+        }
+        Ok(OtaPublish::Nothing) => Some(ack),
+        Err(e) => {
+            debug!(device = %parsed.device, topic, error = %e, "unparseable OTA message");
+            Some(ack)
+        }
     }
 }
 
@@ -144,15 +166,20 @@ async fn block_reply<H: GatewayHandler>(
     })
 }
 
-/// Answers `request` on its own task and queues the payload, if any, to this connection.
+/// Answers `request` on its own task, queues the payload, if any, to this connection and
+/// then acknowledges the request. A request over the connection's limit is dropped and
+/// acknowledged at once: the device's own request timeout asks again, rather than the
+/// device retransmitting a request the broker will not take.
 fn spawn_answer<H: GatewayHandler>(
     handler: &Arc<H>,
     conn: &Arc<ConnHandle>,
     max_pending: u32,
     qos: QoS,
     request: OtaRequest,
+    ack: PubAck,
 ) {
     let Some(pending) = PendingRequest::acquire(conn, max_pending) else {
+        ack.send();
         return warn!(device = %request.device, topic = request.reply_topic,
             "too many pending requests; dropped");
     };
@@ -163,5 +190,6 @@ fn spawn_answer<H: GatewayHandler>(
             let message = Arc::new(Message::new(&topic, Bytes::from(payload)));
             pending.conn().offer(Delivery { message, qos });
         }
+        ack.send();
     });
 }

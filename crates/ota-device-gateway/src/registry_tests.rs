@@ -1,4 +1,5 @@
 use super::*;
+use crate::conn_handle::Outbound;
 use crate::encode::DisconnectReason;
 
 fn device(dn: &str) -> Principal {
@@ -16,7 +17,7 @@ fn sub(filter: &str) -> SubFilter {
 fn connect(
     reg: &Registry,
     who: &Principal,
-) -> (Arc<ConnHandle>, tokio::sync::mpsc::Receiver<Delivery>) {
+) -> (Arc<ConnHandle>, tokio::sync::mpsc::Receiver<Outbound>) {
     let (conn, rx) = ConnHandle::new(reg.next_connection_id(), 8);
     reg.attach(who, &conn, true, false, || {});
     (conn, rx)
@@ -37,7 +38,7 @@ fn a_device_is_never_routed_another_devices_topic() {
         reg.route(0, "/ota/device/upgrade/pk/a", &payload, QoS::AtLeastOnce),
         1
     );
-    let got = rxa.try_recv().unwrap();
+    let got = rxa.try_recv().unwrap().into_delivery().unwrap();
     assert_eq!(&*got.message.topic, "/ota/device/upgrade/pk/a");
     assert!(rxb.try_recv().is_err(), "b must not see a's push");
     // Unowned topics reach no device at all.
@@ -59,7 +60,7 @@ fn admins_see_everything_they_subscribe_to() {
         1
     );
     assert_eq!(
-        rx.try_recv().unwrap().qos,
+        rx.try_recv().unwrap().into_delivery().unwrap().qos,
         QoS::AtMostOnce,
         "min of publish and sub QoS"
     );

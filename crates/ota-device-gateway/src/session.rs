@@ -21,7 +21,7 @@ use ota_protocol::device_owns_topic;
 use crate::GatewayHandler;
 use crate::auth::Action;
 use crate::codec::{QoS, Version, Will};
-use crate::conn_handle::{ConnHandle, Delivery};
+use crate::conn_handle::{ConnHandle, Delivery, Outbound};
 use crate::encode::{DisconnectReason, Outgoing, encode};
 use crate::handshake::{Established, handshake};
 use crate::registry::Principal;
@@ -153,7 +153,7 @@ impl<H: GatewayHandler> Session<H> {
     async fn run(
         &mut self,
         stream: &mut impl ClientStream,
-        rx: &mut mpsc::Receiver<Delivery>,
+        rx: &mut mpsc::Receiver<Outbound>,
         mut rbuf: BytesMut,
         keep_alive: u16,
     ) -> Close {
@@ -164,7 +164,7 @@ impl<H: GatewayHandler> Session<H> {
         let mut out = BytesMut::new();
         let write_timeout = self.shared.config.write_timeout;
         // The CONNECT may have arrived together with further packets.
-        if let Err(close) = self.process_input(&mut rbuf, &mut out) {
+        if let Err(close) = self.process_input_or_stop(&mut rbuf, &mut out).await {
             return close;
         }
         loop {
@@ -186,19 +186,19 @@ impl<H: GatewayHandler> Session<H> {
                     Ok(0) => return Close::Eof,
                     Ok(_) => {
                         last_rx = Instant::now();
-                        if let Err(close) = self.process_input(&mut rbuf, &mut out) {
+                        if let Err(close) = self.process_input_or_stop(&mut rbuf, &mut out).await {
                             return close;
                         }
                     }
                     Err(_) => return Close::Io,
                 },
-                delivery = rx.recv() => {
-                    let Some(delivery) = delivery else { return Close::Io };
-                    self.write_delivery(delivery, &mut out);
+                item = rx.recv() => {
+                    let Some(item) = item else { return Close::Io };
+                    self.write_outbound(item, &mut out);
                     // Batch whatever else is queued into the same write.
                     while out.len() < 64 * 1024 {
                         match rx.try_recv() {
-                            Ok(d) => self.write_delivery(d, &mut out),
+                            Ok(item) => self.write_outbound(item, &mut out),
                             Err(_) => break,
                         }
                     }
@@ -215,6 +215,36 @@ impl<H: GatewayHandler> Session<H> {
                     sleep.as_mut().reset(due);
                 }
             }
+        }
+    }
+
+    /// [`Session::process_input`], given up when the server stops or the connection is
+    /// kicked while it waits for room for a report.
+    async fn process_input_or_stop(
+        &mut self,
+        rbuf: &mut BytesMut,
+        out: &mut BytesMut,
+    ) -> Result<(), Close> {
+        let (shutdown, conn) = (self.shared.shutdown.clone(), self.conn.clone());
+        tokio::select! {
+            result = self.process_input(rbuf, out) => result,
+            _ = shutdown.cancelled() => Err(Close::Shutdown),
+            reason = conn.kicked() => Err(Close::Kicked(reason)),
+        }
+    }
+
+    /// Encodes one queued item: a delivery, or an acknowledgement the platform sent.
+    fn write_outbound(&mut self, item: Outbound, out: &mut BytesMut) {
+        match item {
+            Outbound::Publish(delivery) => self.write_delivery(delivery, out),
+            Outbound::PubAck(pkid) => self.reply(
+                out,
+                &Outgoing::PubAck {
+                    pkid,
+                    authorized: true,
+                },
+            ),
+            Outbound::PubRec(pkid) => self.reply(out, &Outgoing::PubRec { pkid }),
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! One `rumqttc` client and event loop task per device, with small queues, so thousands fit
 //! in one process. Publishing uses QoS 1; sessions are clean, so anything queued during an
-//! outage may be lost, as with the official SDKs (which publish QoS 0).
+//! outage may be lost, as with the official SDKs (which publish QoS 0) — except the version
+//! reports, which the device states again after every reconnect.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,6 +105,7 @@ impl<H> Device<H> {
             pull: Mutex::new(None),
             blocks: Mutex::new(None),
             connected: watch::Sender::new(false),
+            informs: Mutex::new(Default::default()),
         });
         let backoff = Backoff {
             min: config.min_backoff,
@@ -212,7 +214,9 @@ impl<H> Device<H> {
     /// Reports the running `version` of `module` (`None`: the default module) on `inform`.
     /// Do it at boot and right after an update; the platform decides success by it. The
     /// report also says which delta formats the device applies (`DeviceConfig::apply_deltas`)
-    /// and with how much memory (`DeviceConfig::delta_memory_limit`).
+    /// and with how much memory (`DeviceConfig::delta_memory_limit`). The last report of
+    /// each module is sent again after every reconnect, so one lost with a broken
+    /// connection (or a server that stopped before storing it) is not lost for good.
     pub async fn report_version(
         &self,
         module: Option<&str>,
@@ -232,8 +236,29 @@ impl<H> Device<H> {
                 .delta_memory_limit
                 .filter(|_| self.config().apply_deltas),
         };
+        let inform = rumqttc::Publish::new(
+            self.topic(TopicKind::Inform),
+            QoS::AtLeastOnce,
+            msg.to_payload(),
+        );
+        self.inner
+            .shared
+            .informs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(module.map(str::to_owned), inform);
         self.publish(TopicKind::Inform, &msg, QoS::AtLeastOnce)
             .await
+    }
+
+    /// Stops restating `module`'s version after reconnects until the next version report.
+    pub(crate) fn forget_version(&self, module: Option<&str>) {
+        self.inner
+            .shared
+            .informs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&module.map(str::to_owned));
     }
 
     /// Reports progress: `step` 0..=100 percent, or -1 (failed), -2 (download failed),

@@ -1,11 +1,19 @@
 //! The task that owns a device's `rumqttc` event loop: it reconnects with jittered
 //! exponential backoff, re-subscribes after every CONNACK (sessions are clean, so the broker
-//! forgets subscriptions), and routes incoming messages to whoever waits for them.
+//! forgets subscriptions), reports the device's versions again after every reconnect, and
+//! routes incoming messages to whoever waits for them.
+//!
+//! Why report again: a clean session drops whatever was unacknowledged when the connection
+//! broke — a version report the platform had not stored yet among it (the platform
+//! acknowledges a report only once stored). The version is the report the platform decides
+//! success by, and restating it is harmless (a task never moves backwards), so the device
+//! states it again, as devices do after a reboot.
 //!
 //! Routing is by exact topic: pushes go to a small queue read by [`crate::Device::next_push`];
 //! `get_reply` goes to the one pending pull, or to the push queue when nobody pulled; block
 //! replies go to the running block download, if any, and are dropped otherwise.
 
+use std::collections::BTreeMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,6 +47,9 @@ pub(crate) struct Shared {
     pub blocks: Mutex<Option<mpsc::Sender<Bytes>>>,
     /// True between a SUBACK and the next connection error.
     pub connected: watch::Sender<bool>,
+    /// The last version report of each module (`None`: the default module), sent again
+    /// after every reconnect.
+    pub informs: Mutex<BTreeMap<Option<String>, Publish>>,
 }
 
 /// Reconnect timing.
@@ -79,6 +90,7 @@ pub(crate) async fn drive(
     let mut ready = Some(ready);
     let mut attempt = 0u32;
     let mut closing = false;
+    let mut reconnect = false;
     loop {
         match el.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
@@ -92,6 +104,10 @@ pub(crate) async fn drive(
                 // Ahead of anything the application queued while we were offline.
                 el.pending
                     .push_front(Request::Subscribe(Subscribe::new_many(filters)));
+                if reconnect {
+                    restate_versions(&shared, &mut el);
+                }
+                reconnect = true;
             }
             Ok(Event::Incoming(Packet::SubAck(ack))) => {
                 let refused = ack
@@ -138,6 +154,16 @@ pub(crate) async fn drive(
                 tokio::time::sleep(delay).await;
             }
         }
+    }
+}
+
+/// Queues the last version report of every module, right after the subscriptions.
+fn restate_versions(shared: &Shared, el: &mut EventLoop) {
+    let informs = shared.informs.lock().unwrap_or_else(|e| e.into_inner());
+    for (position, inform) in informs.values().enumerate() {
+        let mut inform = inform.clone();
+        inform.pkid = 0;
+        el.pending.insert(1 + position, Request::Publish(inform));
     }
 }
 

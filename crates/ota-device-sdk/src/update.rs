@@ -164,9 +164,24 @@ impl<H: UpdateHandler> Device<H> {
     /// version. On failure reports -2 (download), -3 (digest or size, or a delta needing
     /// more memory than `DeviceConfig::delta_memory_limit`, refused before installing),
     /// the hook's step (abort) or the installer's step (-1/-4), and returns the error.
+    ///
+    /// A push of the version the handler says is running (the platform sends a task's push
+    /// again after a reconnect, in case the first or the device's answer was lost) is
+    /// answered by reporting that version, without downloading anything.
     pub async fn run_update(&self, push: &UpgradePush) -> Result<UpdateOutcome, UpdateError> {
         let data = &push.data;
         let module = data.module.as_deref();
+        if self.handler.running_version(data).as_deref() == Some(data.version.as_str()) {
+            self.report_version(module, &data.version)
+                .await
+                .map_err(UpdateError::Report)?;
+            return Ok(UpdateOutcome {
+                version: data.version.clone(),
+            });
+        }
+        // Mid-update the running version is in flux: a reconnect must not restate the old
+        // one after the download (the platform would take it for a failed install).
+        self.forget_version(module);
         let files = match FileSpec::from_data(data).and_then(|files| {
             let running = self.handler.running_version(data);
             crate::verify::check_push(self.config(), data, files, running.as_deref())

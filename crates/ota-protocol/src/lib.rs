@@ -7,9 +7,10 @@
 //! numbers, a trailing comma in the Link SDK's block request, upper-case hex passwords).
 //! Writing those quirks down once, with tests, keeps every side compatible.
 //!
-//! This crate is pure: serde only, no tokio, no IO, no clock (times are arguments). It must
-//! not import any server crate (`ota-domain`, `ota-core`, the gateway); the device SDK
-//! depends on it alone. Every decoder of device input returns a value or an error and never
+//! This crate is pure: serde only, no tokio, no IO, no clock (times are arguments). Of the
+//! platform it imports only `ota-domain` (pure too), for the values both sides share, such
+//! as the meaning of a progress step; never a server crate (`ota-core`, the store, the
+//! gateway), so the device SDK stays free of them. Every decoder of device input returns a value or an error and never
 //! panics (property-tested).
 //!
 //! Sources for every shape are cited in `reference/aliyun-ota-spec.md` (§2).

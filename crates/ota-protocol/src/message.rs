@@ -7,56 +7,10 @@
 use serde::Deserialize;
 use serde_json::json;
 
+pub use ota_domain::task::ProgressStep;
+
 use crate::lenient::{self, lenient_u64, opt_i64, opt_text, opt_u64, small_ints};
 use crate::{DeviceTopic, Direction, ProtocolError, TopicKind};
-
-/// A progress step (spec §2.4): a percentage, or one of the failure codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ProgressStep {
-    /// 0..=100 percent done.
-    Percent(u8),
-    /// `-1`: the update failed (general).
-    UpgradeFailed,
-    /// `-2`: downloading failed.
-    DownloadFailed,
-    /// `-3`: checksum or signature verification failed.
-    VerifyFailed,
-    /// `-4`: programming (burning) the image failed.
-    BurnFailed,
-    /// Any other value; negative ones are failures too.
-    Other(i64),
-}
-
-impl ProgressStep {
-    /// Classifies a wire value.
-    pub fn from_code(code: i64) -> Self {
-        match code {
-            0..=100 => ProgressStep::Percent(code as u8),
-            -1 => ProgressStep::UpgradeFailed,
-            -2 => ProgressStep::DownloadFailed,
-            -3 => ProgressStep::VerifyFailed,
-            -4 => ProgressStep::BurnFailed,
-            other => ProgressStep::Other(other),
-        }
-    }
-
-    /// The wire value.
-    pub fn code(self) -> i64 {
-        match self {
-            ProgressStep::Percent(p) => i64::from(p),
-            ProgressStep::UpgradeFailed => -1,
-            ProgressStep::DownloadFailed => -2,
-            ProgressStep::VerifyFailed => -3,
-            ProgressStep::BurnFailed => -4,
-            ProgressStep::Other(code) => code,
-        }
-    }
-
-    /// True for every negative step: the platform fails the task on it.
-    pub fn is_failure(self) -> bool {
-        self.code() < 0
-    }
-}
 
 /// A block download request (spec §2.5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

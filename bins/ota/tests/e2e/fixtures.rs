@@ -289,3 +289,23 @@ pub async fn wait_reported(server: &Server, pk: &str, n: i64) {
     .await;
     assert!(ok, "{n} devices never reported: {last}");
 }
+
+/// Locks the server's SQLite database for writing, as a stuck tool would.
+pub async fn lock_store(server: &Server) -> sqlx::SqliteConnection {
+    let db = server.data_dir().join("ota.db");
+    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .expect("open the server's database");
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut lock)
+        .await
+        .expect("lock the database");
+    lock
+}
+
+pub async fn unlock_store(mut lock: sqlx::SqliteConnection) {
+    sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
+}

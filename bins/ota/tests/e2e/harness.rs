@@ -166,7 +166,17 @@ impl Server {
     /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same
     /// data and the same ports, so devices and URLs keep working.
     pub async fn restart(&mut self) {
+        self.kill().await;
+        self.start_again().await;
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown) and waits for it to be gone.
+    pub async fn kill(&mut self) {
         self.child.kill().await.expect("kill the server");
+    }
+
+    /// Starts the server again after [`Server::kill`], on the same data and ports.
+    pub async fn start_again(&mut self) {
         let mut last = None;
         for _ in 0..20 {
             match try_spawn(

@@ -6,6 +6,7 @@
 //! scenario starts its own server on ephemeral ports.
 
 mod api;
+mod at_least_once;
 mod cancel;
 mod delivery;
 mod delta_defaults;

@@ -348,10 +348,7 @@ impl Core {
     /// applies patches of the delta's format, with the memory the delta needs when it
     /// announced a limit. Asked only when a delta is ready for its version.
     async fn device_applies(&self, task: &Task, delta: &ReadyDelta) -> CoreResult<bool> {
-        let versions = self
-            .store()
-            .module_versions(&crate::push::device_key(task))
-            .await?;
+        let versions = self.store().module_versions(&task.device_key()).await?;
         Ok(versions
             .iter()
             .find(|v| v.module_name == task.module_name)

@@ -93,7 +93,7 @@ impl Outcome {
         let ended: Vec<_> = saved
             .iter()
             .filter(|t| t.status.is_terminal())
-            .map(|t| crate::push::device_key(t))
+            .map(|t| t.device_key())
             .collect();
         core.inner.block_grants.forget(&ended);
         if self.ready {

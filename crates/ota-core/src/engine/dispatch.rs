@@ -130,7 +130,7 @@ async fn push_ready(
     let mut unsent = Vec::new();
     for task in &tasks {
         let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;
-        if link.send(&crate::push::device_key(task), &topic, payload) {
+        if link.send(&task.device_key(), &topic, payload) {
             outcome.apply(core, task, TaskEvent::Delivered, now).await?;
         } else {
             unsent.push(task.task_id.clone());

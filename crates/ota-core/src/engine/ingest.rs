@@ -1,57 +1,67 @@
-//! The ingest worker: device reports in, task transitions out, one transaction per group.
+//! The ingest worker: device reports in, task transitions out, one transaction per group,
+//! acknowledgements after the commit.
 //!
 //! Reports arrive in bursts (a batch release makes thousands of devices report within
 //! seconds). The worker takes whatever is queued, up to `ingest_batch`, waiting at most
-//! `ingest_linger` for more; then it writes presence and versions, loads the affected
-//! devices' unfinished tasks in one query, applies the reports in arrival order and saves
-//! every changed task together. A group that meets a passing store failure is tried again
+//! `ingest_linger` for more, together with the presence changes since the last group
+//! ([`super::presence`]); then it writes presence and versions, loads the affected devices'
+//! unfinished tasks in one query, applies the reports in arrival order and saves every
+//! changed task together. Only then are the group's reports acknowledged to the devices
+//! ([`super::report::Ack`]), so a report a device was told is stored is stored. Devices
+//! that reconnected get their unfinished pushes again ([`super::repush`]).
+//!
+//! The queue is bounded: when it is full a device link waits to hand in its next report,
+//! which holds back that device's connection (and so its later reports, in order) rather
+//! than buffering without limit. A group that meets a passing store failure is tried again
 //! rather than dropped ([`process_reliably`]).
 
-use super::DeviceInput;
-use super::apply::Outcome;
+use super::presence::Change;
+use super::report::Report;
+use super::{apply::Outcome, repush};
 use crate::{Core, CoreResult};
 use ota_domain::DeviceKey;
 use ota_domain::registry::{DEFAULT_MODULE, ModuleVersion};
-use ota_domain::task::{Task, TaskEvent};
-use std::collections::{BTreeSet, HashMap};
+use ota_domain::task::{Task, TaskEvent, TaskStatus};
+use ota_protocol::DeviceMessage;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) async fn run(
-    core: Core,
-    mut rx: mpsc::Receiver<DeviceInput>,
-    shutdown: CancellationToken,
-) {
+/// Presence changes taken with one group.
+pub(crate) type Presence = HashMap<DeviceKey, Change>;
+
+pub(crate) async fn run(core: Core, mut rx: mpsc::Receiver<Report>, shutdown: CancellationToken) {
     let max = core.inner.config.ingest_batch;
     let linger = core.inner.config.ingest_linger;
+    let board = &core.inner.presence;
     let mut group = Vec::with_capacity(max);
     loop {
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => None,
-            msg = rx.recv() => msg,
-        };
-        let Some(first) = first else { break };
-        group.push(first);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            report = rx.recv() => match report {
+                Some(report) => group.push(report),
+                None => break,
+            },
+            () = board.changed.notified() => {}
+        }
         let deadline = tokio::time::Instant::now() + linger;
         while group.len() < max {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(msg)) => group.push(msg),
+                Ok(Some(report)) => group.push(report),
                 _ => break,
             }
         }
         let size = group.len();
-        process_reliably(&core, std::mem::take(&mut group), &shutdown).await;
+        process_reliably(&core, std::mem::take(&mut group), board.take(), &shutdown).await;
         metrics::counter!("ota_device_reports_total").increment(size as u64);
     }
     // Drain what is left so a graceful stop loses nothing already received.
     rx.close();
-    while let Some(msg) = rx.recv().await {
-        group.push(msg);
+    while let Some(report) = rx.recv().await {
+        group.push(report);
     }
-    if !group.is_empty() {
-        process_reliably(&core, group, &shutdown).await;
-    }
+    process_reliably(&core, group, board.take(), &shutdown).await;
 }
 
 /// First pause before a group is tried again after a transient store failure.
@@ -61,48 +71,81 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// Tries of a group after shutdown began (the store may be going away with the server).
 const TRIES_WHEN_STOPPING: u32 = 3;
 
-/// Applies a group so that no report is lost to a passing store failure: a group that fails
-/// transiently (database busy or locked, connection lost, PostgreSQL restarting) is tried
-/// again, with pauses doubling up to [`RETRY_MAX`], for as long as the server runs; new
-/// reports wait in the bounded channel meanwhile, which slows devices instead of dropping
-/// their reports. A group refused for another reason is split and its reports applied one by
-/// one, so one report the store refuses costs only that report, logged with its device.
+/// Applies a group so that no report is lost to a passing store failure, then acknowledges
+/// its reports. A group that fails transiently (database busy or locked, connection lost,
+/// PostgreSQL restarting) is tried again, with pauses doubling up to [`RETRY_MAX`], for as
+/// long as the server runs; new reports wait in the bounded queue meanwhile, which slows
+/// devices instead of dropping their reports. A group refused for another reason is split
+/// and its parts applied one by one, so a report the store refuses costs only that report:
+/// it is logged with its device and still acknowledged, or its device would retransmit it
+/// forever. A group given up at shutdown is not acknowledged: the devices send it again to
+/// the next server.
 ///
 /// Trying again is safe because every write is idempotent: presence and versions are
 /// upserts, and a report applied twice never moves a task backwards.
-async fn process_reliably(core: &Core, group: Vec<DeviceInput>, shutdown: &CancellationToken) {
-    let Err(err) = with_retries(core, &group, shutdown).await else {
+async fn process_reliably(
+    core: &Core,
+    group: Vec<Report>,
+    presence: Presence,
+    shutdown: &CancellationToken,
+) {
+    if group.is_empty() && presence.is_empty() {
         return;
-    };
-    if let [input] = &group[..] {
-        return dropped(input, &err);
     }
-    tracing::warn!(%err, size = group.len(), "device report group refused; applying its reports one by one");
-    for input in &group {
-        if let Err(err) = with_retries(core, std::slice::from_ref(input), shutdown).await {
-            dropped(input, &err);
+    let Err(err) = with_retries(core, &group, &presence, shutdown).await else {
+        return acknowledge(group);
+    };
+    if shutdown.is_cancelled() && err.is_transient() {
+        return tracing::warn!(%err, size = group.len(),
+            "device reports not stored before shutdown; devices will send them again");
+    }
+    if group.len() + usize::from(!presence.is_empty()) > 1 {
+        tracing::warn!(%err, size = group.len(),
+            "device report group refused; applying its parts one by one");
+    }
+    if !presence.is_empty()
+        && let Err(err) = with_retries(core, &[], &presence, shutdown).await
+    {
+        tracing::error!(%err, devices = presence.len(), "presence changes refused by the store; dropped");
+    }
+    let none = Presence::new();
+    for report in group {
+        match with_retries(core, std::slice::from_ref(&report), &none, shutdown).await {
+            Ok(()) => report.ack.send(),
+            Err(err) if shutdown.is_cancelled() && err.is_transient() => {}
+            Err(err) => {
+                refused(&report, &err);
+                report.ack.send();
+            }
         }
     }
 }
 
+fn acknowledge(group: Vec<Report>) {
+    for report in group {
+        report.ack.send();
+    }
+}
+
 /// Logs and counts a report the store refused for good.
-fn dropped(input: &DeviceInput, err: &crate::CoreError) {
-    let device = input.device();
+fn refused(report: &Report, err: &crate::CoreError) {
+    let device = &report.device;
     tracing::error!(%err, product_key = %device.product_key, device_name = %device.device_name,
-        "device report refused by the store; dropped");
+        "device report refused by the store; acknowledged and dropped");
     metrics::counter!("ota_device_reports_dropped_total").increment(1);
 }
 
 /// [`process`] until it succeeds or fails for a reason other than a transient one.
 async fn with_retries(
     core: &Core,
-    group: &[DeviceInput],
+    group: &[Report],
+    presence: &Presence,
     shutdown: &CancellationToken,
 ) -> CoreResult<()> {
     let mut pause = RETRY_FIRST;
     let mut tries_left_when_stopping = TRIES_WHEN_STOPPING;
     loop {
-        let err = match process(core, group.to_vec()).await {
+        let err = match process(core, group, presence).await {
             Ok(()) => return Ok(()),
             Err(err) if err.is_transient() => err,
             Err(err) => return Err(err),
@@ -124,85 +167,61 @@ async fn with_retries(
     }
 }
 
-/// Applies one group of device reports.
-pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
+/// Applies one group of device reports and presence changes.
+async fn process(core: &Core, group: &[Report], presence: &Presence) -> CoreResult<()> {
     let store = &core.inner.store;
     let now = core.now();
-    let mut presence = Vec::new();
+    let changes: Vec<(DeviceKey, bool, i64)> = presence
+        .iter()
+        .map(|(device, change)| (device.clone(), change.online, now))
+        .collect();
+    store.set_presence(&changes).await?;
+    let reconnected: Vec<&DeviceKey> = presence
+        .iter()
+        .filter(|(_, change)| change.online && change.reconnected)
+        .map(|(device, _)| device)
+        .collect();
+
     let mut versions = Vec::new();
-    let mut touched = BTreeSet::new();
-    let mut came_online = BTreeSet::new();
-    for input in &group {
-        match input {
-            DeviceInput::Online(d) => {
-                presence.push((d.clone(), true, now));
-                came_online.insert(d.clone());
-            }
-            DeviceInput::Seen(d) => presence.push((d.clone(), true, now)),
-            DeviceInput::Offline(d) => {
-                presence.push((d.clone(), false, now));
-                came_online.remove(d);
-            }
-            DeviceInput::Inform {
-                device,
-                module,
-                version,
-                delta_formats,
-                delta_memory,
-            } => {
-                touched.insert(device.clone());
-                versions.push(ModuleVersion {
-                    product_key: device.product_key.clone(),
-                    device_name: device.device_name.clone(),
-                    module_name: module.clone().unwrap_or_else(|| DEFAULT_MODULE.to_owned()),
-                    version: version.clone(),
-                    reported_at: now,
-                    delta_formats: delta_formats.clone(),
-                    delta_memory: *delta_memory,
-                });
-            }
-            DeviceInput::Progress { device, .. } => {
-                touched.insert(device.clone());
-            }
+    let mut devices: BTreeSet<&DeviceKey> = reconnected.iter().copied().collect();
+    for report in group {
+        devices.insert(&report.device);
+        if let DeviceMessage::Inform {
+            version,
+            module,
+            delta_formats,
+            delta_memory,
+            ..
+        } = &report.message
+        {
+            versions.push(ModuleVersion {
+                product_key: report.device.product_key.clone(),
+                device_name: report.device.device_name.clone(),
+                module_name: module.clone().unwrap_or_else(|| DEFAULT_MODULE.to_owned()),
+                version: version.clone(),
+                reported_at: now,
+                delta_formats: delta_formats.clone(),
+                delta_memory: *delta_memory,
+            });
         }
     }
-    if !presence.is_empty() {
-        store.set_presence(&presence).await?;
-    }
-    if !versions.is_empty() {
-        store.upsert_module_versions(&versions).await?;
-    }
+    store.upsert_module_versions(&versions).await?;
 
-    let keys: Vec<DeviceKey> = touched.into_iter().collect();
+    let keys: Vec<DeviceKey> = devices.into_iter().cloned().collect();
     let mut active: HashMap<(DeviceKey, String), Task> = HashMap::new();
     if !keys.is_empty() {
         for task in store.active_tasks_for_devices(&keys).await? {
-            let key = (device_of(&task), task.module_name.clone());
+            let key = (task.device_key(), task.module_name.clone());
             active.insert(key, task);
         }
     }
 
     let mut outcome = Outcome::default();
-    for input in group {
-        let (device, module, event) = match input {
-            DeviceInput::Inform {
-                device,
-                module,
-                version,
-                ..
-            } => {
-                let module = module.unwrap_or_else(|| DEFAULT_MODULE.to_owned());
-                (device, Some(module), TaskEvent::VersionReported { version })
-            }
-            DeviceInput::Progress {
-                device,
-                module,
-                step,
-                desc,
-            } => (device, module, TaskEvent::Progress { step, desc }),
-            DeviceInput::Online(_) | DeviceInput::Seen(_) | DeviceInput::Offline(_) => continue,
+    for report in group {
+        let Some((module, event)) = task_event(&report.message) else {
+            continue;
         };
-        let Some(key) = resolve_module(&active, &device, module) else {
+        let Some(key) = resolve_module(&active, &report.device, module) else {
             continue;
         };
         let Some(task) = active.get(&key) else {
@@ -222,8 +241,17 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
     if !versions.is_empty() {
         core.offer_dynamic_jobs(&versions).await?;
     }
-    for device in came_online {
-        core.repush_notified(&device).await?;
+    if !reconnected.is_empty() {
+        let reconnected: HashSet<&DeviceKey> = reconnected.into_iter().collect();
+        let mut told: Vec<&Task> = Vec::new();
+        for task in active.values() {
+            if matches!(task.status, TaskStatus::Notified | TaskStatus::InProgress)
+                && reconnected.contains(&task.device_key())
+            {
+                told.push(task);
+            }
+        }
+        repush::send(core, told, now).await?;
     }
     if !presence.is_empty() {
         core.wake_dispatcher();
@@ -231,10 +259,27 @@ pub async fn process(core: &Core, group: Vec<DeviceInput>) -> CoreResult<()> {
     Ok(())
 }
 
-fn device_of(task: &Task) -> DeviceKey {
-    DeviceKey {
-        product_key: task.product_key.clone(),
-        device_name: task.device_name.clone(),
+/// The task event a report stands for, and the module it names.
+fn task_event(message: &DeviceMessage) -> Option<(Option<&str>, TaskEvent)> {
+    match message {
+        DeviceMessage::Inform {
+            version, module, ..
+        } => Some((
+            Some(module.as_deref().unwrap_or(DEFAULT_MODULE)),
+            TaskEvent::VersionReported {
+                version: version.clone(),
+            },
+        )),
+        DeviceMessage::Progress {
+            step, desc, module, ..
+        } => Some((
+            module.as_deref(),
+            TaskEvent::Progress {
+                step: *step,
+                desc: (!desc.is_empty()).then(|| desc.clone()),
+            },
+        )),
+        _ => None,
     }
 }
 
@@ -243,10 +288,10 @@ fn device_of(task: &Task) -> DeviceKey {
 fn resolve_module(
     active: &HashMap<(DeviceKey, String), Task>,
     device: &DeviceKey,
-    module: Option<String>,
+    module: Option<&str>,
 ) -> Option<(DeviceKey, String)> {
     if let Some(module) = module {
-        return Some((device.clone(), module));
+        return Some((device.clone(), module.to_owned()));
     }
     let default = (device.clone(), DEFAULT_MODULE.to_owned());
     if active.contains_key(&default) {

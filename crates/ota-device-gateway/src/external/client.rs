@@ -1,6 +1,11 @@
 //! The task that owns the broker connection: reconnects with backoff, subscribes after
 //! every CONNACK (the session is clean, so the broker forgets subscriptions), and turns
 //! each device message into reports for the handler and answers published back.
+//!
+//! Acknowledgements are manual: a report's delivery is acknowledged to the broker only once
+//! the platform has stored it, a request's once it is answered, anything else at once.
+//! Reports reach the handler through a bounded queue and a task of their own, in arrival
+//! order, so the connection keeps being served while the platform commits.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -18,8 +23,10 @@ use tracing::{debug, info, warn};
 use ota_protocol::{TopicKind, UpgradePush};
 
 use super::{ExternalBrokerConfig, Inner};
-use crate::GatewayHandler;
-use crate::ota::{handle_publish, inbound_topic};
+use crate::ota::{OtaPublish, inbound_topic, read_publish};
+use crate::{DeviceId, GatewayHandler, PubAck};
+use ota_protocol::DeviceMessage;
+use tokio::sync::mpsc;
 
 /// Drives the connection until `shutdown`, then disconnects cleanly.
 pub(super) async fn run<H: GatewayHandler>(
@@ -32,6 +39,8 @@ pub(super) async fn run<H: GatewayHandler>(
 ) {
     let broker = format!("{}:{}", config.host, config.port);
     let requests = Arc::new(Semaphore::new(config.max_pending_requests.max(1)));
+    let (reports, queued) = mpsc::channel(config.report_queue.max(1));
+    tracker.spawn(forward_reports(queued, handler.clone()));
     let mut attempt = 0u32;
     loop {
         let event = tokio::select! {
@@ -66,7 +75,19 @@ pub(super) async fn run<H: GatewayHandler>(
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                on_publish(&inner, &handler, &requests, &tracker, publish);
+                let ack = PubAck::to_broker(&inner.client, &publish);
+                let to = Routes {
+                    inner: &inner,
+                    handler: &handler,
+                    requests: &requests,
+                    tracker: &tracker,
+                    reports: &reports,
+                };
+                if let Some(report) = on_publish(&to, publish, ack) {
+                    // Room only when the platform keeps up; a QoS 1 report waits for it (the
+                    // broker holds further deliveries back meanwhile).
+                    let _ = reports.send(report).await;
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -97,58 +118,109 @@ pub(super) async fn run<H: GatewayHandler>(
     info!(%broker, "disconnected from the MQTT broker");
 }
 
-/// One message from the broker. Never fails: anything unexpected is logged and dropped.
+/// Where a message from the broker goes.
+struct Routes<'a, H> {
+    inner: &'a Arc<Inner>,
+    handler: &'a Arc<H>,
+    requests: &'a Arc<Semaphore>,
+    tracker: &'a TaskTracker,
+    reports: &'a mpsc::Sender<QueuedReport>,
+}
+
+/// A report on its way to the handler.
+type QueuedReport = (DeviceId, DeviceMessage, PubAck);
+
+/// One message from the broker. Never fails: anything unexpected is logged, acknowledged
+/// and dropped. Returns a QoS 1 report that found the report queue full, for the caller to
+/// wait for room.
 fn on_publish<H: GatewayHandler>(
-    inner: &Arc<Inner>,
-    handler: &Arc<H>,
-    requests: &Arc<Semaphore>,
-    tracker: &TaskTracker,
+    to: &Routes<'_, H>,
     message: Publish,
-) {
+    ack: PubAck,
+) -> Option<QueuedReport> {
     let topic = message.topic.as_str();
     let Some(parsed) = inbound_topic(topic) else {
-        return debug!(topic, "message on a topic that is not a device OTA topic");
+        ack.send();
+        debug!(topic, "message on a topic that is not a device OTA topic");
+        return None;
     };
     // The legacy request topic carries our own answers too, and the broker delivers them
     // back to the group: a payload with a package in it is an answer, not a request.
     if parsed.kind == TopicKind::Request
         && matches!(UpgradePush::parse(&message.payload), Ok(Some(_)))
     {
-        return;
+        ack.send();
+        return None;
     }
     metrics::counter!("ota_broker_messages_total", "kind" => kind_label(parsed.kind)).increment(1);
-    inner
+    to.inner
         .presence
-        .touch(&parsed.device, &**handler, Instant::now());
-    let request = match handle_publish(&**handler, &parsed, &message.payload) {
-        Ok(Some(request)) => request,
-        Ok(None) => return,
+        .touch(&parsed.device, &**to.handler, Instant::now());
+    let request = match read_publish(&parsed, &message.payload) {
+        Ok(OtaPublish::Report(report)) => {
+            return match to.reports.try_send((parsed.device, report, ack)) {
+                Ok(()) => None,
+                Err(mpsc::error::TrySendError::Full(report)) if report.2.is_owed() => Some(report),
+                Err(mpsc::error::TrySendError::Full(report)) => {
+                    metrics::counter!("ota_broker_dropped_total", "what" => "report").increment(1);
+                    debug!(device = %report.0, "report queue full; QoS 0 report dropped");
+                    None
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => None,
+            };
+        }
+        Ok(OtaPublish::Request(request)) => request,
+        Ok(OtaPublish::Nothing) => {
+            ack.send();
+            return None;
+        }
         Err(e) => {
+            ack.send();
             metrics::counter!("ota_broker_malformed_total").increment(1);
-            return debug!(device = %parsed.device, topic, error = %e, "unparseable OTA message");
+            debug!(device = %parsed.device, topic, error = %e, "unparseable OTA message");
+            return None;
         }
     };
-    let Ok(permit) = requests.clone().try_acquire_owned() else {
+    let Ok(permit) = to.requests.clone().try_acquire_owned() else {
+        ack.send();
         metrics::counter!("ota_broker_dropped_total", "what" => "request").increment(1);
-        return warn!(device = %parsed.device, topic, "too many pending requests; dropped");
+        warn!(device = %parsed.device, topic, "too many pending requests; dropped");
+        return None;
     };
-    let (inner, handler) = (inner.clone(), handler.clone());
-    tracker.spawn(async move {
+    let (inner, handler) = (to.inner.clone(), to.handler.clone());
+    to.tracker.spawn(async move {
         let _permit = permit;
-        let device = request.device().clone();
-        // A broker may carry devices of other platforms (staging, another tenant): answer
-        // only our own, or their pulls and block downloads would get a second, wrong reply.
-        if !inner.presence.is_known(&device) {
-            if handler.device_secret(&device).await.is_none() {
-                return debug!(%device, "request from a device this platform does not know");
-            }
-            inner.presence.mark_known(&device);
-        }
-        let topic = request.reply_topic().to_owned();
-        if let Some(payload) = request.answer(&*handler).await {
-            publish(&inner.client, "reply", topic, payload);
-        }
+        answer(&inner, &*handler, request).await;
+        ack.send();
     });
+    None
+}
+
+/// Answers a pull or block download on the device's reply topic.
+async fn answer<H: GatewayHandler>(inner: &Inner, handler: &H, request: crate::OtaRequest) {
+    let device = request.device().clone();
+    // A broker may carry devices of other platforms (staging, another tenant): answer
+    // only our own, or their pulls and block downloads would get a second, wrong reply.
+    if !inner.presence.is_known(&device) {
+        if handler.device_secret(&device).await.is_none() {
+            return debug!(%device, "request from a device this platform does not know");
+        }
+        inner.presence.mark_known(&device);
+    }
+    let topic = request.reply_topic().to_owned();
+    if let Some(payload) = request.answer(handler).await {
+        publish(&inner.client, "reply", topic, payload);
+    }
+}
+
+/// Hands reports to the handler in arrival order; each one's acknowledgement goes with it.
+async fn forward_reports<H: GatewayHandler>(
+    mut queued: mpsc::Receiver<QueuedReport>,
+    handler: Arc<H>,
+) {
+    while let Some((device, message, ack)) = queued.recv().await {
+        handler.on_device_message(&device, message, ack).await;
+    }
 }
 
 fn kind_label(kind: TopicKind) -> &'static str {

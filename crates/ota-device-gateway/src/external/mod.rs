@@ -48,6 +48,9 @@ pub struct ExternalBrokerConfig {
     pub presence_timeout: Option<Duration>,
     /// Publishes (pushes and answers) queued towards the broker before new ones are dropped.
     pub outbound_queue: usize,
+    /// Device reports waiting for the platform; when it is full a QoS 1 report waits for
+    /// room (the broker holds further deliveries back) and a QoS 0 report is dropped.
+    pub report_queue: usize,
     /// Firmware pulls and block downloads answered at once; more are dropped (SDKs retry).
     pub max_pending_requests: usize,
     /// MQTT keep-alive towards the broker.
@@ -72,6 +75,7 @@ impl ExternalBrokerConfig {
             share_group: "ota".to_owned(),
             presence_timeout: None,
             outbound_queue: 4096,
+            report_queue: 4096,
             max_pending_requests: 256,
             keep_alive: Duration::from_secs(30),
             max_packet_size: 1024 * 1024,
@@ -135,6 +139,8 @@ impl ExternalBroker {
         options
             .set_keep_alive(config.keep_alive)
             .set_clean_session(true)
+            // Deliveries are acknowledged once the platform has stored or answered them.
+            .set_manual_acks(true)
             .set_max_packet_size(config.max_packet_size, config.max_packet_size)
             .set_inflight(1024);
         if let Some(username) = &config.username {

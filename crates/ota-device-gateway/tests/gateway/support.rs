@@ -13,7 +13,7 @@ use tokio::time::timeout;
 
 use ota_device_gateway::{
     AdminCredential, CancellationToken, ConnectionId, DeviceId, DeviceMessage, FileBlock,
-    FileBlockRequest, Gateway, GatewayConfig, GatewayHandler,
+    FileBlockRequest, Gateway, GatewayConfig, GatewayHandler, PubAck,
 };
 use ota_protocol::{HmacMethod, MqttCredentials, SignRequest};
 
@@ -37,6 +37,29 @@ pub struct TestHandler {
     pub firmware: Mutex<HashMap<DeviceId, Vec<u8>>>,
     pub file: Bytes,
     events: mpsc::UnboundedSender<Event>,
+    /// While `Some`, acknowledgements are kept here instead of sent (the platform has not
+    /// stored the reports yet).
+    pub held_acks: Mutex<Option<Vec<PubAck>>>,
+    /// Devices whose reports the platform has no room for: `on_device_message` waits while
+    /// the device is in the set.
+    pub full_for: tokio::sync::watch::Sender<Vec<String>>,
+}
+
+impl TestHandler {
+    /// Keeps acknowledgements from now on, until [`TestHandler::release_acks`].
+    pub fn hold_acks(&self) {
+        *self.held_acks.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Sends the acknowledgements kept so far and stops keeping them.
+    pub fn release_acks(&self) -> usize {
+        let held = self.held_acks.lock().unwrap().take().unwrap_or_default();
+        let count = held.len();
+        for ack in held {
+            ack.send();
+        }
+        count
+    }
 }
 
 impl GatewayHandler for TestHandler {
@@ -56,8 +79,17 @@ impl GatewayHandler for TestHandler {
     fn on_offline(&self, device: &DeviceId, connection: ConnectionId) {
         let _ = self.events.send(Event::Offline(device.clone(), connection));
     }
-    fn on_device_message(&self, device: &DeviceId, message: DeviceMessage) {
+    async fn on_device_message(&self, device: &DeviceId, message: DeviceMessage, ack: PubAck) {
+        let mut full = self.full_for.subscribe();
+        let _ = full
+            .wait_for(|names| !names.contains(&device.device_name))
+            .await;
         let _ = self.events.send(Event::Message(device.clone(), message));
+        let mut held = self.held_acks.lock().unwrap();
+        match held.as_mut() {
+            Some(held) => held.push(ack),
+            None => ack.send(),
+        }
     }
     async fn firmware_get(&self, device: &DeviceId, _module: Option<String>) -> Option<Vec<u8>> {
         self.firmware.lock().unwrap().get(device).cloned()
@@ -125,6 +157,8 @@ impl Harness {
             firmware: Mutex::new(HashMap::new()),
             file,
             events: tx,
+            held_acks: Mutex::new(None),
+            full_for: tokio::sync::watch::Sender::new(Vec::new()),
         });
         config.admins.push(AdminCredential {
             username: ADMIN.0.into(),

@@ -4,7 +4,7 @@
 //! anything, so a duplicated or reordered MQTT message never moves a task backwards.
 //! Operator commands that do not fit the state are *invalid* and surface as API errors.
 
-use super::{CancelReason, FailureReason, QueuedReason, Task, TaskStatus};
+use super::{CancelReason, FailureReason, ProgressStep, QueuedReason, Task, TaskStatus};
 use crate::job::RetryPolicy;
 use crate::time::{MINUTE, Millis};
 
@@ -27,8 +27,11 @@ pub enum TaskEvent {
     Delivered,
     /// The dispatcher held a QUEUED task back, and why.
     Held(QueuedReason),
-    /// A progress report: 0..=100 percent, or -1..=-4 for a failure.
-    Progress { step: i32, desc: Option<String> },
+    /// A progress report: a percentage or a failure (see [`ProgressStep`] for the rule).
+    Progress {
+        step: ProgressStep,
+        desc: Option<String>,
+    },
     /// The device reported its current version of the task's module.
     VersionReported { version: String },
     /// A scheduled retry is due.
@@ -156,15 +159,15 @@ impl Task {
             (Queued | Notified | InProgress, TaskEvent::Progress { step, desc }) => {
                 let retry_pending = self.status == Queued
                     && self.queued_reason == Some(QueuedReason::RetryScheduled);
-                if let Some(reason) = FailureReason::from_step(step) {
+                if let Some(reason) = step.failure() {
                     // A repeated failure report of the attempt that already failed must not
                     // burn another retry.
                     if retry_pending {
                         return Err(Rejection::Stale("failure of an attempt already retried"));
                     }
-                    next.desc = desc;
+                    next.desc = step.describe(desc);
                     fail_or_retry(&mut next, &mut effects, reason, rules, now);
-                } else if (0..=100).contains(&step) {
+                } else if let Some(percent) = step.percent() {
                     if retry_pending {
                         return Err(Rejection::Stale(
                             "progress from an attempt that already failed",
@@ -173,7 +176,7 @@ impl Task {
                     next.status = InProgress;
                     next.queued_reason = None;
                     next.failure = None;
-                    next.progress = step.max(if self.status == InProgress {
+                    next.progress = i32::from(percent).max(if self.status == InProgress {
                         self.progress
                     } else {
                         0
@@ -185,14 +188,18 @@ impl Task {
                             rules.timeout_minutes.map(|m| now + i64::from(m) * MINUTE);
                     }
                 } else {
-                    return Err(Rejection::Invalid("progress step must be -4..-1 or 0..100"));
+                    return Err(Rejection::Invalid(
+                        "a progress step above 100 is not a percentage",
+                    ));
                 }
             }
             (_, TaskEvent::Progress { .. }) => return Err(Rejection::Stale("task is not running")),
 
             // Reporting the destination version is success, whatever the task was doing:
-            // the device got there. Another version after a completed install is a failure;
-            // the old version re-reported on a reconnect mid-download is not.
+            // the device got there. Another version after a completed download is a failure
+            // (the install did not take), and so is a third version mid-download; the old
+            // version re-reported on a reconnect mid-download is not — nor, before the
+            // download completed, a version when the old one was never reported.
             (Confirm | Queued | Notified | InProgress, TaskEvent::VersionReported { version }) => {
                 if version == self.dest_version {
                     next.status = Succeeded;
@@ -203,7 +210,8 @@ impl Task {
                     next.timeout_at = None;
                     effects.push(Effect::Finished(Succeeded));
                 } else if self.status == InProgress
-                    && (self.progress >= 100 || Some(&version) != self.src_version.as_ref())
+                    && (self.progress >= 100
+                        || self.src_version.as_ref().is_some_and(|src| *src != version))
                 {
                     fail_or_retry(
                         &mut next,

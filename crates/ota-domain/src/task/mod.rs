@@ -7,11 +7,13 @@
 
 mod machine;
 mod status;
+mod step;
 
 pub use machine::{Effect, Rejection, TaskEvent, TaskRules, Transition};
 pub use status::{CancelReason, FailureReason, QueuedReason, TaskStatus};
+pub use step::ProgressStep;
 
-use crate::{DeviceName, FirmwareId, JobId, Millis, ProductKey, TaskId};
+use crate::{DeviceKey, DeviceName, FirmwareId, JobId, Millis, ProductKey, TaskId};
 use serde::{Deserialize, Serialize};
 
 /// One device's task in one batch.
@@ -99,6 +101,14 @@ impl Task {
             started_at: None,
             created_at: now,
             modified_at: now,
+        }
+    }
+
+    /// The device the task belongs to.
+    pub fn device_key(&self) -> DeviceKey {
+        DeviceKey {
+            product_key: self.product_key.clone(),
+            device_name: self.device_name.clone(),
         }
     }
 

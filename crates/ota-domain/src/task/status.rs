@@ -139,17 +139,6 @@ impl FailureReason {
         FailureReason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    /// The failure a negative progress step stands for (spec §2.4).
-    pub fn from_step(step: i32) -> Option<Self> {
-        Some(match step {
-            -1 => FailureReason::UpgradeFailed,
-            -2 => FailureReason::DownloadFailed,
-            -3 => FailureReason::VerifyFailed,
-            -4 => FailureReason::BurnFailed,
-            _ => return None,
-        })
-    }
-
     /// Timeouts and forced ends are final; device-reported failures may be retried.
     pub fn is_retryable(self) -> bool {
         !matches!(

@@ -3,7 +3,7 @@
 //! re-upgraded.
 
 use super::*;
-use crate::task::TaskEvent;
+use crate::task::{ProgressStep, TaskEvent};
 use proptest::prelude::*;
 
 fn event(with_reupgrade: bool) -> impl Strategy<Value = TaskEvent> {
@@ -13,7 +13,8 @@ fn event(with_reupgrade: bool) -> impl Strategy<Value = TaskEvent> {
         1 => Just(TaskEvent::JobStarted),
         3 => Just(TaskEvent::Delivered),
         1 => prop::sample::select(QueuedReason::ALL.to_vec()).prop_map(TaskEvent::Held),
-        6 => (-6i32..=102).prop_map(|step| TaskEvent::Progress { step, desc: None }),
+        6 => prop_oneof![-6i64..=102, Just(i64::MIN), Just(i64::MAX)]
+            .prop_map(|code| TaskEvent::Progress { step: ProgressStep::from_code(code), desc: None }),
         2 => versions.prop_map(|v| TaskEvent::VersionReported { version: v.to_owned() }),
         2 => Just(TaskEvent::RetryDue),
         1 => Just(TaskEvent::TimeoutElapsed),

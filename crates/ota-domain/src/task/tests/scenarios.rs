@@ -2,7 +2,7 @@
 //! and task creation.
 
 use super::*;
-use crate::task::{Effect, Rejection, TaskEvent};
+use crate::task::{Effect, ProgressStep, Rejection, TaskEvent};
 
 fn step(task: &Task, event: TaskEvent, rules: &TaskRules, now: Millis) -> Task {
     let tr = task
@@ -12,8 +12,11 @@ fn step(task: &Task, event: TaskEvent, rules: &TaskRules, now: Millis) -> Task {
     tr.task
 }
 
-fn progress(step: i32) -> TaskEvent {
-    TaskEvent::Progress { step, desc: None }
+fn progress(step: i64) -> TaskEvent {
+    TaskEvent::Progress {
+        step: ProgressStep::from_code(step),
+        desc: None,
+    }
 }
 
 #[test]
@@ -238,7 +241,7 @@ fn progress_never_goes_backwards_and_keeps_desc() {
     let t = step(
         &notified(),
         TaskEvent::Progress {
-            step: 70,
+            step: ProgressStep::Percent(70),
             desc: Some("dl".into()),
         },
         &PUSH,
@@ -247,7 +250,7 @@ fn progress_never_goes_backwards_and_keeps_desc() {
     let t = step(
         &t,
         TaskEvent::Progress {
-            step: 20,
+            step: ProgressStep::Percent(20),
             desc: Some("late".into()),
         },
         &PUSH,

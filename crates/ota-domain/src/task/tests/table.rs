@@ -2,7 +2,7 @@
 //! the expected status, queued reason, failure and effects — or the rejection kind.
 
 use super::*;
-use crate::task::{Effect, Rejection, TaskEvent};
+use crate::task::{Effect, ProgressStep, Rejection, TaskEvent};
 
 enum Want {
     To {
@@ -29,8 +29,11 @@ fn to(
     }
 }
 
-fn progress(step: i32) -> TaskEvent {
-    TaskEvent::Progress { step, desc: None }
+fn progress(step: i64) -> TaskEvent {
+    TaskEvent::Progress {
+        step: ProgressStep::from_code(step),
+        desc: None,
+    }
 }
 
 fn version(v: &str) -> TaskEvent {
@@ -99,7 +102,10 @@ fn every_transition() {
         ("-4 retries used up", { let mut t = in_progress(50, None); t.retries_used = 2; t }, progress(-4), retry(10, 2), to(Failed, None, Some(F::BurnFailed), &[fin(Failed)])),
         ("-1 from queued (no push)", queued(Q::AwaitingPull), progress(-1), PULL, to(Failed, None, Some(F::UpgradeFailed), &[fin(Failed)])),
         ("step above 100", in_progress(40, None), progress(101), PUSH, Want::Invalid),
-        ("step below -4", notified(), progress(-5), PUSH, Want::Invalid),
+        ("huge step", in_progress(40, None), progress(i64::MAX), PUSH, Want::Invalid),
+        ("step below -4 fails", notified(), progress(-5), PUSH, to(Failed, None, Some(F::UpgradeFailed), &[fin(Failed)])),
+        ("step below -4 is retried", in_progress(40, None), progress(-17), retry(10, 2), to(Queued, Some(Q::RetryScheduled), Some(F::UpgradeFailed), &[RetryScheduled(NOW + 10 * MINUTE)])),
+        ("lowest step fails", in_progress(40, None), progress(i64::MIN), PUSH, to(Failed, None, Some(F::UpgradeFailed), &[fin(Failed)])),
         ("progress on confirm", confirm(), progress(10), PUSH, Want::Stale),
         ("progress on succeeded", succeeded(), progress(10), PUSH, Want::Stale),
         ("progress on canceled", canceled(CancelReason::Operator), progress(-1), PUSH, Want::Stale),
@@ -113,6 +119,8 @@ fn every_transition() {
         ("foreign version mid-update", in_progress(50, None), version("9.9"), PUSH, to(Failed, None, Some(F::WrongVersion), &[fin(Failed)])),
         ("wrong version retried", in_progress(100, None), version("9.9"), retry(30, 1), to(Queued, Some(Q::RetryScheduled), Some(F::WrongVersion), &[RetryScheduled(NOW + 30 * MINUTE)])),
         ("old version on reconnect", in_progress(50, None), version(SRC), PUSH, Want::Stale),
+        ("a version mid-download, old one unknown", { let mut t = in_progress(50, None); t.src_version = None; t }, version("9.9"), PUSH, Want::Stale),
+        ("a version after download, old one unknown", { let mut t = in_progress(100, None); t.src_version = None; t }, version("9.9"), PUSH, to(Failed, None, Some(F::WrongVersion), &[fin(Failed)])),
         ("old version while notified", notified(), version(SRC), PUSH, Want::Stale),
         ("other version while queued", queued(Q::Ready), version("9.9"), PUSH, Want::Stale),
         ("version after failure", failed(F::UpgradeFailed), version(DEST), PUSH, Want::Stale),
