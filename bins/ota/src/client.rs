@@ -58,6 +58,15 @@ impl ApiClient {
         Ok(ApiClient::new(&base, &id, &secret))
     }
 
+    /// The same client, giving up on a call (and hanging up) after `limit`.
+    pub fn with_timeout(mut self, limit: std::time::Duration) -> ApiClient {
+        self.http = reqwest::Client::builder()
+            .timeout(limit)
+            .build()
+            .unwrap_or_default();
+        self
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -6,6 +6,7 @@
 
 pub mod aliyun;
 mod auth;
+mod completion;
 mod console;
 mod download;
 pub mod error;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))
         .merge(aliyun::routes())
+        .layer(middleware::from_fn(completion::run_to_completion))
         .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }

@@ -16,6 +16,7 @@ mod external_broker;
 mod failures;
 mod fixtures;
 mod gates;
+mod hang_up;
 mod harness;
 mod isolation;
 mod package_storage;
