@@ -3,6 +3,7 @@
 //! line and calls in here, so end-to-end tests can reuse the same client and launcher.
 
 pub mod admin;
+pub mod backup;
 pub mod bench;
 pub mod bridge;
 pub mod client;

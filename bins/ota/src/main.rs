@@ -24,6 +24,10 @@ enum Command {
     /// Benchmarks against a real server process.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Copy a running embedded platform (SQLite store and packages) into one archive.
+    Backup(ota::backup::BackupArgs),
+    /// Unpack an `ota backup` archive into a new data directory (the server stopped).
+    Restore(ota::backup::RestoreArgs),
     /// Create and inspect delta (differential) packages.
     #[command(subcommand)]
     Delta(DeltaCommand),
@@ -90,6 +94,16 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(ota::bench::rollout(args))
+        }
+        Command::Backup(args) => {
+            init_logging("warn");
+            tokio::runtime::Runtime::new()?.block_on(ota::backup::backup(args))?;
+            Ok(())
+        }
+        Command::Restore(args) => {
+            init_logging("warn");
+            tokio::runtime::Runtime::new()?.block_on(ota::backup::restore(args))?;
+            Ok(())
         }
         Command::Sim(args) => {
             init_logging("warn");

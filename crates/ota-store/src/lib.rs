@@ -26,6 +26,7 @@
 //! This crate may import `ota-domain` and sqlx; it must not import the engine, the protocol
 //! crates or any operator face.
 
+mod backup;
 mod counts;
 mod deltas;
 mod device_names;
@@ -100,6 +101,14 @@ impl Store {
     /// Connects to `url` (`sqlite://path[?mode=rwc]`, `sqlite::memory:` or `postgres://…`),
     /// creating a missing SQLite file, and brings the schema up to date.
     pub async fn connect(url: &str) -> Result<Store> {
+        let store = Self::attach(url).await?;
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Connects to `url` as [`Store::connect`] does but leaves the schema as it is: for
+    /// tools that read a store a running server owns (a backup), which must not change it.
+    pub async fn attach(url: &str) -> Result<Store> {
         install_default_drivers();
         let (dialect, url) = if url.starts_with("sqlite:") {
             let url = if url.contains("mode=") || url.contains(":memory:") {
@@ -161,13 +170,11 @@ impl Store {
             Dialect::Sqlite if !memory => connect(1).await?,
             _ => pool.clone(),
         };
-        let store = Store {
+        Ok(Store {
             pool,
             writer,
             dialect,
-        };
-        migrate::run(&store).await?;
-        Ok(store)
+        })
     }
 
     /// Which SQL dialect this store speaks.

@@ -6,6 +6,8 @@
 #[macro_use]
 mod support;
 
+#[path = "conformance/backup.rs"]
+mod backup;
 #[path = "conformance/catalog.rs"]
 mod catalog;
 #[path = "conformance/concurrency.rs"]

@@ -7,6 +7,7 @@
 
 mod api;
 mod at_least_once;
+mod backup;
 mod cancel;
 mod delivery;
 mod delta_defaults;
