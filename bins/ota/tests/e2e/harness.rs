@@ -158,6 +158,17 @@ impl Server {
         }
     }
 
+    /// The server's resident memory now, in KiB (Linux `/proc`).
+    pub fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().expect("the server runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
+    }
+
     /// The server's data directory (database file, stored packages).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data

@@ -5,6 +5,7 @@
 //! schedules, isolation, restart. One binary so the server build is shared and each
 //! scenario starts its own server on ephemeral ports.
 
+mod abuse;
 mod api;
 mod at_least_once;
 mod backup;
