@@ -122,6 +122,12 @@ impl ServerProcess {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 
+    /// File descriptors the server holds open now.
+    pub fn open_fds(&self) -> Option<usize> {
+        let pid = self.child.id()?;
+        Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+    }
+
     /// CPU time (user + system) the server has used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
         let pid = self.child.id()?;

@@ -14,3 +14,4 @@ pub mod launch;
 pub mod mqtt_auth;
 pub mod serve;
 pub mod sim;
+pub mod soak;

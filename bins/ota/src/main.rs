@@ -40,6 +40,9 @@ enum Command {
 enum BenchCommand {
     /// Roll a package out to a simulated fleet; report updates/s and server memory.
     Rollout(ota::bench::RolloutArgs),
+    /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
+    /// errors.
+    Soak(ota::soak::SoakArgs),
 }
 
 #[derive(Subcommand)]
@@ -103,6 +106,17 @@ fn main() -> anyhow::Result<()> {
         Command::Restore(args) => {
             init_logging("warn");
             tokio::runtime::Runtime::new()?.block_on(ota::backup::restore(args))?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Soak(args)) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(ota::soak::soak(args))?;
+            if !report.passed() {
+                anyhow::bail!("the soak failed a check: {:?}", report.checks);
+            }
             Ok(())
         }
         Command::Sim(args) => {

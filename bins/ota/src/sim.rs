@@ -62,6 +62,10 @@ pub struct SimArgs {
     /// broker and HTTPS downloads); `--mqtt` then names the TLS listener.
     #[arg(long)]
     pub tls_ca: Option<std::path::PathBuf>,
+    /// Churn: each device disconnects and connects again after about this many seconds
+    /// connected (0.5–1.5 times it, at random; never mid-update). Implies --keep-running.
+    #[arg(long)]
+    pub churn: Option<u64>,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
@@ -147,7 +151,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     config.duration = args.duration.map(Duration::from_secs);
     config.pull = args.pull;
     config.pull_interval = Duration::from_secs(30);
-    config.stop_after_update = !args.keep_running;
+    config.stop_after_update = !args.keep_running && args.churn.is_none();
+    config.churn = args.churn.map(Duration::from_secs);
     config.connect_concurrency = args.connect_concurrency;
     if let Some(path) = &args.base_image {
         config.base_image = Some(
@@ -204,6 +209,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             "wrong_version": snapshot.wrong_version,
             "failed": {"-1": snapshot.failed[0], "-2": snapshot.failed[1], "-3": snapshot.failed[2], "-4": snapshot.failed[3]},
             "connect_failures": snapshot.connect_failures,
+            "reconnects": snapshot.reconnects,
             "bytes": snapshot.bytes,
             "deltas_applied": snapshot.deltas_applied,
         })

@@ -60,6 +60,12 @@ impl CoreError {
         matches!(self, CoreError::Store(err) if err.is_transient())
     }
 
+    /// Whether a conditional save found its task changed meanwhile (by a device report
+    /// beside a push, or another node): expected under load, the work is read again.
+    pub fn is_stale(&self) -> bool {
+        matches!(self, CoreError::Store(ota_store::StoreError::Stale))
+    }
+
     /// The stable code shown to API clients.
     pub fn code(&self) -> &'static str {
         match self {

@@ -26,6 +26,7 @@ mod restart;
 mod rollout;
 mod schedule;
 mod secure;
+mod soak;
 mod store_outage;
 mod tls;
 mod verify;

@@ -142,6 +142,13 @@ async fn push_ready(
     }
     let sent = outcome.changed.len();
     metrics::counter!("ota_pushes_total").increment(sent as u64);
-    outcome.commit(core).await?;
+    match outcome.commit(core).await {
+        // A device answered its push before the push was recorded: its report moved the
+        // task on, which is as it should be.
+        Err(err) if err.is_stale() => tracing::debug!("a pushed task moved on before it was saved"),
+        result => {
+            result?;
+        }
+    }
     Ok((tasks.len(), sent))
 }

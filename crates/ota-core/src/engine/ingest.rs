@@ -156,8 +156,16 @@ async fn with_retries(
                 return Err(err);
             }
         }
-        tracing::warn!(%err, size = group.len(), retry_in_ms = pause.as_millis() as u64,
-            "device report group hit a passing store failure; trying again");
+        if err.is_stale() {
+            // A push or another node changed a task beside this group: read it again.
+            tracing::debug!(
+                size = group.len(),
+                "device report group met a changed task; applying again"
+            );
+        } else {
+            tracing::warn!(%err, size = group.len(), retry_in_ms = pause.as_millis() as u64,
+                "device report group hit a passing store failure; trying again");
+        }
         metrics::counter!("ota_device_report_retries_total").increment(1);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}

@@ -37,7 +37,13 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
             .apply(core, &task, TaskEvent::TimeoutElapsed, now)
             .await?;
     }
-    outcome.commit(core).await?;
+    match outcome.commit(core).await {
+        // A report or a push changed a due task meanwhile; the next tick reads it again.
+        Err(err) if err.is_stale() => tracing::debug!("a due task changed before it was saved"),
+        result => {
+            result?;
+        }
+    }
 
     for job in store.due_planned_jobs(now).await? {
         core.start_job(&job.job_id).await?;

@@ -74,6 +74,10 @@ pub struct SimConfig {
     /// PEM authorities of the broker's TLS certificate: devices then connect over TLS and
     /// trust them for HTTPS downloads ([`DeviceConfig::tls_ca_pem`]); `None`: plain MQTT.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// Churn: a device closes its connection and connects again after about this long
+    /// connected (between half and one and a half times it, at random), whenever it is not
+    /// in the middle of an update; `None`: devices stay connected.
+    pub churn: Option<Duration>,
 }
 
 impl SimConfig {
@@ -98,6 +102,7 @@ impl SimConfig {
             base_image: None,
             delta_memory_limit: None,
             tls_ca_pem: None,
+            churn: None,
         }
     }
 }
@@ -166,8 +171,19 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
 enum Stretch {
     /// Go offline for a while, then reconnect and pull.
     Offline(Duration),
+    /// Reconnect at once (churn).
+    Reconnect,
     /// The device is done.
     Done,
+}
+
+/// What a device waiting for a package got.
+enum Next {
+    Package(Box<UpgradePush>),
+    /// Its connected stretch is over (churn).
+    Churn,
+    /// The device was closed.
+    Closed,
 }
 
 struct SimDevice {
@@ -210,6 +226,7 @@ impl SimDevice {
                     tokio::time::sleep(d).await;
                     mem.pull_due = true;
                 }
+                Stretch::Reconnect => SimStats::inc(&self.stats.reconnects),
                 Stretch::Done => break,
             }
         }
@@ -268,9 +285,14 @@ impl SimDevice {
         if let Err(e) = device.report_version(module, &mem.version).await {
             tracing::debug!(error = %e, "version report failed");
         }
+        let churn_at = self.config.churn.map(|every| {
+            tokio::time::Instant::now() + every.mul_f64(0.5 + jitter(self.index as u64))
+        });
         loop {
-            let Some(push) = self.next_package(device, mem).await else {
-                return Stretch::Done;
+            let push = match self.next_package(device, mem, churn_at).await {
+                Next::Package(push) => *push,
+                Next::Churn => return Stretch::Reconnect,
+                Next::Closed => return Stretch::Done,
             };
             if push.data.version == mem.version {
                 // Already there (a re-push after success): say so again.
@@ -314,29 +336,50 @@ impl SimDevice {
     }
 
     /// The next package: a due pull's reply, else the next push (pulling again every
-    /// `pull_interval` when pulling is on). `None` when the device is closed.
+    /// `pull_interval` when pulling is on), until `churn_at`.
     async fn next_package(
         &self,
         device: &Device<SimHandler>,
         mem: &mut Memory,
-    ) -> Option<UpgradePush> {
+        churn_at: Option<tokio::time::Instant>,
+    ) -> Next {
+        let churn = async {
+            match churn_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(churn);
         loop {
             if mem.pull_due {
                 mem.pull_due = false;
                 match device.request_firmware(self.config.module.as_deref()).await {
-                    Ok(Some(push)) => return Some(push),
+                    Ok(Some(push)) => return Next::Package(Box::new(push)),
                     Ok(None) => {}
-                    Err(SdkError::Closed | SdkError::Client(_)) => return None,
+                    Err(SdkError::Closed | SdkError::Client(_)) => return Next::Closed,
                     Err(e) => tracing::debug!(error = %e, "pull failed"),
                 }
             }
-            if !self.config.pull {
-                return device.next_push().await;
-            }
+            let pull_timer = async {
+                if self.config.pull {
+                    tokio::time::sleep(self.config.pull_interval).await;
+                } else {
+                    std::future::pending().await
+                }
+            };
             tokio::select! {
-                push = device.next_push() => return push,
-                () = tokio::time::sleep(self.config.pull_interval) => mem.pull_due = true,
+                push = device.next_push() => {
+                    return push.map_or(Next::Closed, |push| Next::Package(Box::new(push)));
+                }
+                () = pull_timer => mem.pull_due = true,
+                () = &mut churn => return Next::Churn,
             }
         }
     }
+}
+
+/// A number in [0, 1) that differs from device to device and from call to call.
+fn jitter(seed: u64) -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    (RandomState::new().hash_one(seed) % 10_000) as f64 / 10_000.0
 }

@@ -12,6 +12,8 @@ pub struct SimStats {
     pub connected: AtomicU64,
     /// Counter: failed connection attempts.
     pub connect_failures: AtomicU64,
+    /// Counter: connections a device closed on purpose to reconnect (churn).
+    pub reconnects: AtomicU64,
     /// Counter: devices that received at least one package (push or pull reply).
     pub notified: AtomicU64,
     /// Gauge: devices currently running an update.
@@ -39,6 +41,8 @@ pub struct SimSnapshot {
     pub connected: u64,
     /// See [`SimStats::connect_failures`].
     pub connect_failures: u64,
+    /// See [`SimStats::reconnects`].
+    pub reconnects: u64,
     /// See [`SimStats::notified`].
     pub notified: u64,
     /// See [`SimStats::downloading`].
@@ -89,6 +93,7 @@ impl SimStats {
             devices: get(&self.devices),
             connected: get(&self.connected),
             connect_failures: get(&self.connect_failures),
+            reconnects: get(&self.reconnects),
             notified: get(&self.notified),
             downloading: get(&self.downloading),
             bytes: get(&self.bytes),

@@ -1,0 +1,36 @@
+//! A short `ota bench soak`, so the harness cannot rot: a churning fleet under back-to-back
+//! batches; every batch completes, no device meets an error, devices really reconnect, and
+//! the server's descriptors do not grow with them. The long run and its figures are in
+//! `docs/reliability.md`.
+
+use ota::soak::{SoakArgs, soak};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_soak_passes_every_check() {
+    let report = soak(SoakArgs {
+        devices: 200,
+        minutes: 1.0,
+        churn_secs: 8,
+        batch_every_secs: 10,
+        sample_secs: 10,
+        warmup_minutes: 0.5,
+        max_rss_growth: 25.0,
+        package_kib: 4,
+        database_url: None,
+        server: Some(env!("CARGO_BIN_EXE_ota").into()),
+    })
+    .await
+    .expect("the soak runs");
+    assert!(report.passed(), "{:?}", report.checks);
+    assert!(report.batches >= 2, "{} batches", report.batches);
+    assert!(
+        report.reconnects >= 200,
+        "{} reconnects: the fleet did not churn",
+        report.reconnects
+    );
+    assert!(
+        report.samples.len() >= 6,
+        "{} samples",
+        report.samples.len()
+    );
+}
