@@ -12,6 +12,7 @@ pub mod endpoint;
 pub mod https;
 pub mod launch;
 pub mod mqtt_auth;
+pub mod outage;
 pub mod serve;
 pub mod sim;
 pub mod soak;

@@ -40,6 +40,8 @@ enum Command {
 enum BenchCommand {
     /// Roll a package out to a simulated fleet; report updates/s and server memory.
     Rollout(ota::bench::RolloutArgs),
+    /// The store locked for a while in the middle of a rollout; server memory meanwhile.
+    Outage(ota::outage::OutageArgs),
     /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
     /// errors.
     Soak(ota::soak::SoakArgs),
@@ -106,6 +108,14 @@ fn main() -> anyhow::Result<()> {
         Command::Restore(args) => {
             init_logging("warn");
             tokio::runtime::Runtime::new()?.block_on(ota::backup::restore(args))?;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Outage(args)) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(ota::outage::outage(args))?;
             Ok(())
         }
         Command::Bench(BenchCommand::Soak(args)) => {

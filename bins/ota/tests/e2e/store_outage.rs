@@ -53,3 +53,26 @@ async fn reports_sent_while_the_store_is_locked_are_applied_when_it_frees() {
     dev.report_version(None, "2.0.0").await.unwrap();
     server.wait_status(&id, name, "SUCCEEDED").await;
 }
+
+/// A short `ota bench outage`, so the harness cannot rot: the store locked mid-rollout,
+/// every device updated and stored afterwards, no report dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_outage_bench_ends_with_every_device_updated() {
+    let report = ota::outage::outage(ota::outage::OutageArgs {
+        devices: 300,
+        outage_secs: 3,
+        lock_after_updates: 30,
+        package_kib: 4,
+        server: Some(env!("CARGO_BIN_EXE_ota").into()),
+        timeout: 120,
+    })
+    .await
+    .expect("the outage bench runs");
+    assert_eq!(report.succeeded, 300, "{report:?}");
+    assert_eq!(
+        (report.failed, report.dropped_reports),
+        (0, 0),
+        "{report:?}"
+    );
+    assert_eq!(report.rss_during_kib.len(), 3);
+}
