@@ -34,6 +34,7 @@ async fn dispatcher(core: Core, shutdown: CancellationToken) {
             Ok(_) => {}
             Err(err) => tracing::error!(%err, "dispatch tick failed"),
         }
+        metrics::counter!("ota_engine_ticks_total", "worker" => "dispatcher").increment(1);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = core.dispatcher_wait(tick) => {}
@@ -48,6 +49,7 @@ async fn timer(core: Core, shutdown: CancellationToken) {
         if let Err(err) = timers::tick(&core).await {
             tracing::error!(%err, "timer tick failed");
         }
+        metrics::counter!("ota_engine_ticks_total", "worker" => "timers").increment(1);
         tokio::select! {
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(tick) => {}

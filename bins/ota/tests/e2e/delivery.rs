@@ -52,7 +52,7 @@ async fn need_confirm_holds_tasks_until_confirmed() {
     );
     let name = fleet.name(0);
     assert_eq!(server.task(&id, name).await["status"], "CONFIRM");
-    expect_no_push(&dev, 800).await;
+    expect_no_push(&server, &dev).await;
     assert_eq!(
         dev.request_firmware(None).await.unwrap(),
         None,
@@ -105,7 +105,7 @@ async fn without_push_the_device_pulls() {
         server.job(&id).await["counts"]["queued"]["awaiting_pull"],
         1
     );
-    expect_no_push(&dev, 800).await;
+    expect_no_push(&server, &dev).await;
 
     assert_eq!(other.request_firmware(None).await.unwrap(), None);
     let push = dev

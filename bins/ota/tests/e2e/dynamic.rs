@@ -40,7 +40,7 @@ async fn dynamic_batch_follows_version_reports_until_its_policy_stops() {
     let push = expect_push(&early).await;
     early.run_update(&push).await.expect("update");
     server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
-    expect_no_push(&other, 500).await;
+    expect_no_push(&server, &other).await;
 
     // A device reporting a matching version later joins the running batch.
     let late = online(&server, &fleet.devices[2], "1.0.0").await;
@@ -77,7 +77,7 @@ async fn dynamic_batch_follows_version_reports_until_its_policy_stops() {
         .unwrap();
     assert_eq!(stopped["status"], "CANCELED");
     let after = online(&server, &fleet.devices[3], "1.0.0").await;
-    expect_no_push(&after, 800).await;
+    expect_no_push(&server, &after).await;
     assert!(
         device_tasks(&server, &fleet.pk, fleet.name(3))
             .await
@@ -111,7 +111,7 @@ async fn dynamic_mode_2_only_takes_devices_reporting_after_creation() {
     .await;
     let id = fixtures::id(&created);
     assert_eq!(created["tasks_created"], 0, "{created}");
-    expect_no_push(&before, 800).await;
+    expect_no_push(&server, &before).await;
     assert!(server.task(&id, fleet.name(0)).await.is_null());
 
     let newcomer = online(&server, &fleet.devices[1], "1.0.0").await;

@@ -218,7 +218,7 @@ async fn two_nodes_share_the_device_topics() {
     // Both dispatchers see every task, but a task is claimed by one: each device is pushed
     // once (a second push would be queued behind the first by now).
     for dev in &devices {
-        expect_no_push(dev, 600).await;
+        expect_no_push(&a, dev).await;
     }
     // The updates' reports are shared out between the nodes, so one device's reports are
     // applied by both; a node that applied a report to a task another node had moved on

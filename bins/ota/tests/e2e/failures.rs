@@ -68,7 +68,7 @@ async fn immediate_retry_repushes_until_the_count_is_used() {
     let t = server.wait_status(&id, a, "FAILED").await;
     assert_eq!(t["failure"], "UPGRADE_FAILED");
     assert_eq!(t["retries_used"], 1);
-    expect_no_push(&dev_a, 800).await;
+    expect_no_push(&server, &dev_a).await;
 
     // B fails once, then succeeds on the retry.
     expect_push(&dev_b).await;
@@ -126,11 +126,11 @@ async fn retry_waits_for_its_interval_and_never_follows_a_cancel() {
         .post("/tasks/cancel", &json!({"task_ids": [task_b["task_id"]]}))
         .await
         .unwrap();
-    expect_no_push(&dev_a, 600).await;
+    expect_no_push(&server, &dev_a).await;
 
     server.advance_clock(10 * MINUTE_MS + 1_000).await;
     expect_push(&dev_a).await;
-    expect_no_push(&dev_b, 800).await;
+    expect_no_push(&server, &dev_b).await;
     let t = server.wait_status(&id, b, "CANCELED").await;
     assert_eq!(t["cancel_reason"], "OPERATOR");
 
@@ -139,7 +139,7 @@ async fn retry_waits_for_its_interval_and_never_follows_a_cancel() {
     server
         .wait_task(&id, a, "second retry", |t| t["retries_used"] == 2)
         .await;
-    expect_no_push(&dev_a, 500).await;
+    expect_no_push(&server, &dev_a).await;
     server.advance_clock(10 * MINUTE_MS + 1_000).await;
     let push = expect_push(&dev_a).await;
     dev_a.run_update(&push).await.expect("update");
@@ -183,12 +183,12 @@ async fn timeout_from_first_progress_is_final_despite_retries() {
     let t = server.wait_status(&id, a, "FAILED").await;
     assert_eq!(t["failure"], "TIMEOUT");
     assert_eq!(t["retries_used"], 0, "a timeout is never retried: {t}");
-    expect_no_push(&dev_a, 800).await;
+    expect_no_push(&server, &dev_a).await;
     assert_eq!(server.task(&id, b).await["status"], "NOTIFIED");
     let j = server.job(&id).await;
     assert_eq!(j["counts"]["failures"], json!({"TIMEOUT": 1}));
     // A late success report does not revive a timed-out task.
     dev_a.report_version(None, "2.0.0").await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    fixtures::settled(&server, &dev_a).await;
     assert_eq!(server.task(&id, a).await["status"], "FAILED");
 }

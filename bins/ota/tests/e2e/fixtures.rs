@@ -227,11 +227,52 @@ pub async fn expect_push(device: &TestDevice) -> UpgradePush {
         .expect("device open")
 }
 
-/// Asserts that no push arrives for `ms`.
-pub async fn expect_no_push(device: &TestDevice, ms: u64) {
-    if let Ok(Some(push)) =
-        tokio::time::timeout(Duration::from_millis(ms), device.next_push()).await
-    {
+/// A module no package uses: reports and pulls on it are barriers, not state.
+const BARRIER_MODULE: &str = "e2e-barrier";
+
+/// Waits until the server has applied everything `device` sent so far: a later version
+/// report on a module no package uses is stored, and the server applies each device's
+/// reports in order.
+pub async fn settled(server: &Server, device: &TestDevice) {
+    let marker = unique("m");
+    device
+        .report_version(Some(BARRIER_MODULE), &marker)
+        .await
+        .expect("barrier report");
+    let name = &device.config().device_name;
+    let path = format!("/products/{}/devices/{name}", device.config().product_key);
+    let (stored, last) = crate::harness::poll_value(
+        || async { server.api.get(&path).await.expect("device") },
+        |d| {
+            d["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v["module"] == BARRIER_MODULE && v["version"] == marker.as_str())
+        },
+    )
+    .await;
+    assert!(
+        stored,
+        "{name}: the barrier report was never stored: {last}"
+    );
+}
+
+/// Asserts that the platform pushes `device` nothing now: everything the device sent
+/// before has been applied ([`settled`]), the dispatcher and the timers have looked at the
+/// result twice, and everything the server queued for the device before has arrived (a
+/// pull's reply, which travels behind it, has) — and no push is among it.
+pub async fn expect_no_push(server: &Server, device: &TestDevice) {
+    settled(server, device).await;
+    server.wait_engine_ticks(2).await;
+    assert_eq!(
+        device
+            .request_firmware(Some(BARRIER_MODULE))
+            .await
+            .expect("barrier pull"),
+        None
+    );
+    if let Ok(Some(push)) = tokio::time::timeout(Duration::ZERO, device.next_push()).await {
         panic!(
             "{}: unexpected push {:?}",
             device.config().device_name,

@@ -24,7 +24,7 @@ async fn first_push(devices: &[TestDevice]) -> (usize, UpgradePush) {
 async fn no_one_pushed(server: &Server, devices: &[&TestDevice]) {
     server.advance_clock(MINUTE_MS).await;
     for device in devices {
-        expect_no_push(device, 400).await;
+        expect_no_push(server, device).await;
     }
 }
 

@@ -158,6 +158,25 @@ impl Server {
         }
     }
 
+    /// Waits until the dispatcher and the timer worker have each finished `n` more ticks
+    /// from now: whatever they would do about the state now, they have done.
+    pub async fn wait_engine_ticks(&self, n: u64) {
+        let ticks = |worker: &'static str| {
+            let line = format!("ota_engine_ticks_total{{worker=\"{worker}\"}} ");
+            async move { self.counter(&line).await }
+        };
+        let start = (ticks("dispatcher").await, ticks("timers").await);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let now = (ticks("dispatcher").await, ticks("timers").await);
+            if now.0 >= start.0 + n && now.1 >= start.1 + n {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the engine stopped ticking");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The server's resident memory now, in KiB (Linux `/proc`).
     pub fn rss_kib(&self) -> u64 {
         let pid = self.child.id().expect("the server runs");

@@ -113,7 +113,15 @@ async fn devices_never_see_or_act_for_each_other() {
     .await;
     let bn = &b.device_name;
     publish(format!("/sys/{pk}/{bn}/thing/file/download"), block_req).await;
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    // B's connection is read in order: once a later report of B's is stored, every spoof
+    // before it has been read (and refused).
+    let marker = fixtures::unique("m");
+    publish(
+        format!("/ota/device/inform/{pk}/{bn}"),
+        json!({"id": "8", "params": {"version": marker, "module": BARRIER}}),
+    )
+    .await;
+    wait_version(&server, pk, bn, &marker).await;
 
     let t = server.task(&id, an).await;
     assert_eq!(
@@ -131,9 +139,25 @@ async fn devices_never_see_or_act_for_each_other() {
     // A downloads its own blocks and finishes; B still sees nothing of A.
     dev_a.run_update(&push).await.expect("A updates over MQTT");
     server.wait_status(&id, an, "SUCCEEDED").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // B pulls: the reply travels behind everything queued for B before it.
+    publish(
+        format!("/sys/{pk}/{bn}/thing/ota/firmware/get"),
+        json!({"id": "9", "params": {"module": BARRIER}}),
+    )
+    .await;
+    let mut received = Vec::new();
+    loop {
+        let (topic, payload) = tokio::time::timeout(Duration::from_secs(10), seen.recv())
+            .await
+            .expect("B's pull answered")
+            .expect("B connected");
+        if topic.ends_with("/thing/ota/firmware/get_reply") && topic.contains(bn.as_str()) {
+            break;
+        }
+        received.push((topic, payload));
+    }
     let mut own_replies = 0;
-    while let Ok((topic, payload)) = seen.try_recv() {
+    for (topic, payload) in received {
         assert!(
             !topic.contains(an.as_str()),
             "B received A's message on {topic}"
@@ -160,6 +184,26 @@ async fn devices_never_see_or_act_for_each_other() {
     // A wrong secret never gets a session.
     let refused = fixtures::connect_refused(&server, a).await;
     assert!(!refused.is_empty());
+}
+
+/// A module no package uses: reports and pulls on it are barriers, not state.
+const BARRIER: &str = "e2e-barrier";
+
+/// Waits until the device's `BARRIER` module version reads `marker`.
+async fn wait_version(server: &Server, pk: &str, dn: &str, marker: &str) {
+    let path = format!("/products/{pk}/devices/{dn}");
+    let (stored, last) = crate::harness::poll_value(
+        || async { server.api.get(&path).await.expect("device") },
+        |d| {
+            d["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|v| v["module"] == BARRIER && v["version"] == marker)
+        },
+    )
+    .await;
+    assert!(stored, "{dn}: the barrier report was never stored: {last}");
 }
 
 /// The `code` of the next block-download reply `rx` receives.

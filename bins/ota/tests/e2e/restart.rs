@@ -54,7 +54,7 @@ async fn batch_and_pending_retry_survive_a_kill() {
 
     // The retry timer was stored: it is still pending, and fires once its time comes.
     let dev = online(&server, &fleet.devices[20], "1.0.0").await;
-    expect_no_push(&dev, 800).await;
+    expect_no_push(&server, &dev).await;
     assert_eq!(
         server.task(&id, &retrying).await["queued_reason"],
         "RETRY_SCHEDULED"

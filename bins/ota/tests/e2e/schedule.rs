@@ -53,7 +53,7 @@ async fn scheduled_batch_starts_and_is_finished_by_the_clock() {
     for t in server.tasks(&id).await {
         assert_eq!(t["queued_reason"], "SCHEDULED", "{t}");
     }
-    expect_no_push(&devs[0], 800).await;
+    expect_no_push(&server, &devs[0]).await;
     assert_eq!(
         devs[1].request_firmware(None).await.unwrap(),
         None,
@@ -92,6 +92,6 @@ async fn scheduled_batch_starts_and_is_finished_by_the_clock() {
     }
     // The device that was still downloading cannot complete the finished batch.
     devs[1].report_version(None, "2.0.0").await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    fixtures::settled(&server, &devs[1]).await;
     assert_eq!(server.task(&id, fleet.name(1)).await["status"], "FAILED");
 }

@@ -42,7 +42,14 @@ async fn mixed_fleet_of_20_gives_expected_counts() {
     let stats = Arc::new(SimStats::default());
     let run = tokio::spawn(sim::run(config, Arc::clone(&stats)));
     // The counters are readable while the run goes on.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while stats.snapshot().connected == 0 && !run.is_finished() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no device connected"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(stats.snapshot().devices, 20);
     let snap = run.await.unwrap().unwrap();
 
