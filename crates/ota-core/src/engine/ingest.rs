@@ -142,10 +142,25 @@ async fn with_retries(
     presence: &Presence,
     shutdown: &CancellationToken,
 ) -> CoreResult<()> {
+    retry_transient(group.len(), shutdown, || process(core, group, presence)).await
+}
+
+/// Runs `attempt` until it succeeds or fails for a reason other than a transient one,
+/// pausing [`RETRY_FIRST`], then twice as long each time up to [`RETRY_MAX`]; after
+/// shutdown began, [`TRIES_WHEN_STOPPING`] more tries at most.
+async fn retry_transient<F, Fut>(
+    size: usize,
+    shutdown: &CancellationToken,
+    mut attempt: F,
+) -> CoreResult<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = CoreResult<()>>,
+{
     let mut pause = RETRY_FIRST;
     let mut tries_left_when_stopping = TRIES_WHEN_STOPPING;
     loop {
-        let err = match process(core, group, presence).await {
+        let err = match attempt().await {
             Ok(()) => return Ok(()),
             Err(err) if err.is_transient() => err,
             Err(err) => return Err(err),
@@ -159,11 +174,11 @@ async fn with_retries(
         if err.is_stale() {
             // A push or another node changed a task beside this group: read it again.
             tracing::debug!(
-                size = group.len(),
+                size,
                 "device report group met a changed task; applying again"
             );
         } else {
-            tracing::warn!(%err, size = group.len(), retry_in_ms = pause.as_millis() as u64,
+            tracing::warn!(%err, size, retry_in_ms = pause.as_millis() as u64,
                 "device report group hit a passing store failure; trying again");
         }
         metrics::counter!("ota_device_report_retries_total").increment(1);
@@ -309,5 +324,76 @@ fn resolve_module(
     match (mine.next(), mine.next()) {
         (Some(only), None) => Some(only.clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::CoreError;
+    use ota_store::StoreError;
+    use tokio::time::Instant;
+
+    fn passing() -> CoreError {
+        CoreError::Store(StoreError::Stale)
+    }
+
+    fn lasting() -> CoreError {
+        CoreError::Store(StoreError::Corrupt("refused".into()))
+    }
+
+    /// Runs `retry_transient` over `outcomes` in turn; returns the result, the times of the
+    /// tries (from the start) and how many tries were made.
+    async fn run(
+        outcomes: Vec<CoreResult<()>>,
+        shutdown: &CancellationToken,
+    ) -> (CoreResult<()>, Vec<Duration>) {
+        let start = Instant::now();
+        let mut outcomes = outcomes.into_iter();
+        let mut tries = Vec::new();
+        let result = retry_transient(1, shutdown, || {
+            tries.push(start.elapsed());
+            let outcome = outcomes.next().unwrap_or(Ok(()));
+            async move { outcome }
+        })
+        .await;
+        (result, tries)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn passing_failures_are_tried_again_with_pauses_doubling_to_five_seconds() {
+        let outcomes = std::iter::repeat_with(|| Err(passing())).take(9).collect();
+        let (result, tries) = run(outcomes, &CancellationToken::new()).await;
+        assert!(result.is_ok());
+        let pauses: Vec<u128> = tries
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_millis())
+            .collect();
+        assert_eq!(pauses, [50, 100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lasting_failure_is_not_tried_again() {
+        let (result, tries) = run(
+            vec![Err(passing()), Err(lasting())],
+            &CancellationToken::new(),
+        )
+        .await;
+        assert!(matches!(
+            result,
+            Err(CoreError::Store(StoreError::Corrupt(_)))
+        ));
+        assert_eq!(tries.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn after_shutdown_a_group_gets_three_more_tries() {
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let outcomes = std::iter::repeat_with(|| Err(passing())).take(10).collect();
+        let (result, tries) = run(outcomes, &shutdown).await;
+        assert!(result.is_err());
+        assert_eq!(tries.len(), 3);
+        assert_eq!(tries[2], Duration::ZERO, "no pause once stopping");
     }
 }
