@@ -6,6 +6,7 @@
 
 pub mod aliyun;
 mod auth;
+mod body;
 mod completion;
 mod console;
 mod download;

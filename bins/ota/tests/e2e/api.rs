@@ -130,6 +130,24 @@ async fn invalid_parameters_name_the_field_and_rule() {
     .await
     .unwrap_err();
     expect(err, "RetryCount", "");
+    // A body that does not even read as the request is refused the same way.
+    let err = try_job(
+        &server,
+        &pkg,
+        json!({"target_selection": "ALL", "maximum_per_minute": "abc"}),
+    )
+    .await
+    .unwrap_err();
+    expect(err, "maximum_per_minute", "invalid type: string");
+    let err = server
+        .api
+        .post(
+            &format!("/products/{}/devices", fleet.pk),
+            &json!({"count": -1}),
+        )
+        .await
+        .unwrap_err();
+    expect(err, "count", "invalid value");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

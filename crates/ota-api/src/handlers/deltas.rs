@@ -1,6 +1,7 @@
 //! Server-generated deltas of a full package: request generation from earlier versions and
 //! follow its progress (status per source version). Generation runs in the background.
 
+use crate::body::ApiJson;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Json;
@@ -29,7 +30,7 @@ pub struct DeltaRequest {
 pub async fn request(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<DeltaRequest>,
+    ApiJson(req): ApiJson<DeltaRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let deltas = s
         .core

@@ -42,7 +42,7 @@ pub struct ClockAdvance {
 /// exercised without waiting. Exists only on servers started with an adjustable clock.
 pub async fn advance_clock(
     State(state): State<AppState>,
-    axum::Json(req): axum::Json<ClockAdvance>,
+    crate::body::ApiJson(req): crate::body::ApiJson<ClockAdvance>,
 ) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
     let Some(clock) = &state.clock else {
         return Err(crate::error::ApiError::new(

@@ -1,5 +1,6 @@
 //! Batches and their tasks.
 
+use crate::body::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
@@ -158,7 +159,7 @@ impl CreateJob {
 pub async fn create_job(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<CreateJob>,
+    ApiJson(req): ApiJson<CreateJob>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let pk = req.product_key.clone().map(ProductKey);
     let request = req.into_request()?;
@@ -216,7 +217,7 @@ pub struct CancelJob {
 pub async fn cancel_job(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<CancelJob>,
+    ApiJson(req): ApiJson<CancelJob>,
 ) -> ApiResult<Json<Value>> {
     let options = if req.all {
         CancelOptions::everything()
@@ -274,7 +275,7 @@ pub struct JobChange {
 pub async fn update_job(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<JobChange>,
+    ApiJson(req): ApiJson<JobChange>,
 ) -> ApiResult<Json<Value>> {
     let id = JobId(id);
     if let Some(rate) = req.maximum_per_minute {
@@ -402,21 +403,21 @@ fn task_list(tasks: &[ota_domain::task::Task]) -> Json<Value> {
 
 pub async fn confirm_tasks(
     State(s): State<AppState>,
-    Json(req): Json<TaskIds>,
+    ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
     Ok(task_list(&s.core.confirm_tasks(&req.ids(10)?).await?))
 }
 
 pub async fn cancel_tasks(
     State(s): State<AppState>,
-    Json(req): Json<TaskIds>,
+    ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
     Ok(task_list(&s.core.cancel_tasks(&req.ids(200)?).await?))
 }
 
 pub async fn reupgrade_tasks(
     State(s): State<AppState>,
-    Json(req): Json<TaskIds>,
+    ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
     Ok(task_list(&s.core.reupgrade_tasks(&req.ids(10)?).await?))
 }

@@ -1,5 +1,6 @@
 //! Uploads and packages.
 
+use crate::body::ApiJson;
 use crate::error::ApiResult;
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
@@ -72,7 +73,7 @@ pub struct CreateFirmware {
 
 pub async fn create_firmware(
     State(s): State<AppState>,
-    Json(req): Json<CreateFirmware>,
+    ApiJson(req): ApiJson<CreateFirmware>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let raw = NewFirmware {
         firmware_name: req.name,
@@ -165,7 +166,7 @@ pub struct FirmwareChange {
 pub async fn modify_firmware(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<FirmwareChange>,
+    ApiJson(req): ApiJson<FirmwareChange>,
 ) -> ApiResult<Json<Value>> {
     let changes = ModifyFirmware {
         firmware_name: req.name,

@@ -1,5 +1,6 @@
 //! Products, devices, OTA modules and groups.
 
+use crate::body::ApiJson;
 use crate::error::{ApiError, ApiResult};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
@@ -22,7 +23,7 @@ pub struct NewProduct {
 
 pub async fn create_product(
     State(s): State<AppState>,
-    Json(req): Json<NewProduct>,
+    ApiJson(req): ApiJson<NewProduct>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let product = s.core.create_product(&req.name, req.description).await?;
     Ok((StatusCode::CREATED, Json(views::product(&product, true))))
@@ -61,7 +62,7 @@ pub struct ProductChange {
 pub async fn update_product(
     State(s): State<AppState>,
     Path(pk): Path<String>,
-    Json(req): Json<ProductChange>,
+    ApiJson(req): ApiJson<ProductChange>,
 ) -> ApiResult<Json<Value>> {
     let product = s
         .core
@@ -91,7 +92,7 @@ pub struct NewDevices {
 pub async fn register_devices(
     State(s): State<AppState>,
     Path(pk): Path<String>,
-    Json(req): Json<NewDevices>,
+    ApiJson(req): ApiJson<NewDevices>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut names = req.names;
     if let Some(count) = req.count {
@@ -171,7 +172,7 @@ pub async fn delete_device(
 pub async fn set_device_tags(
     State(s): State<AppState>,
     Path((pk, dn)): Path<(String, String)>,
-    Json(tags): Json<BTreeMap<String, String>>,
+    ApiJson(tags): ApiJson<BTreeMap<String, String>>,
 ) -> ApiResult<StatusCode> {
     s.core
         .set_device_tags(&DeviceKey::new(pk, dn), tags)
@@ -190,7 +191,7 @@ pub struct NewModule {
 pub async fn create_module(
     State(s): State<AppState>,
     Path(pk): Path<String>,
-    Json(req): Json<NewModule>,
+    ApiJson(req): ApiJson<NewModule>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let module = s
         .core
@@ -224,7 +225,7 @@ pub struct ModuleChange {
 pub async fn update_module(
     State(s): State<AppState>,
     Path((pk, name)): Path<(String, String)>,
-    Json(req): Json<ModuleChange>,
+    ApiJson(req): ApiJson<ModuleChange>,
 ) -> ApiResult<Json<Value>> {
     let module = s
         .core
@@ -277,7 +278,7 @@ pub struct NewGroup {
 
 pub async fn create_group(
     State(s): State<AppState>,
-    Json(req): Json<NewGroup>,
+    ApiJson(req): ApiJson<NewGroup>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let group = s
         .core
@@ -340,7 +341,7 @@ pub struct Members {
 pub async fn add_members(
     State(s): State<AppState>,
     Path(id): Path<String>,
-    Json(req): Json<Members>,
+    ApiJson(req): ApiJson<Members>,
 ) -> ApiResult<Json<Value>> {
     let names: Vec<DeviceName> = req.device_names.into_iter().map(DeviceName).collect();
     let added = s.core.add_group_members(&GroupId(id), &names).await?;

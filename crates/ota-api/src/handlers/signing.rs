@@ -1,6 +1,7 @@
 //! Package-signing keys of a product (secure update): list the public keys devices should
 //! trust, and rotate. Only public halves ever leave the core (`SigningKeyInfo`).
 
+use crate::body::ApiJson;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Json;
@@ -36,7 +37,7 @@ pub struct Rotation {
 pub async fn rotate(
     State(s): State<AppState>,
     Path(pk): Path<String>,
-    Json(req): Json<Rotation>,
+    ApiJson(req): ApiJson<Rotation>,
 ) -> ApiResult<Json<Value>> {
     let overlap = req
         .overlap_seconds

@@ -3,7 +3,6 @@
 
 use crate::console::Console;
 use crate::console::session;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -71,7 +70,10 @@ pub struct Credentials {
 }
 
 /// `POST /console/login`: checks the key against the store and sets the session cookie.
-pub async fn submit(State(c): State<Console>, Form(f): Form<Credentials>) -> Response {
+pub async fn submit(
+    State(c): State<Console>,
+    crate::body::ApiForm(f): crate::body::ApiForm<Credentials>,
+) -> Response {
     let refuse = |msg: &str| {
         (
             StatusCode::UNAUTHORIZED,
