@@ -2,6 +2,7 @@
 //! output can be piped into `jq`.
 
 use crate::client::{ApiClient, text};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -247,7 +248,9 @@ impl AdminCommand {
 }
 
 async fn upload(api: &ApiClient, args: UploadArgs) -> anyhow::Result<Value> {
-    let size = std::fs::metadata(&args.file)?.len();
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("reading {}", args.file.display()))?
+        .len();
     let bar = indicatif::ProgressBar::new(size).with_style(
         indicatif::ProgressStyle::with_template(
             "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
@@ -267,7 +270,7 @@ async fn upload(api: &ApiClient, args: UploadArgs) -> anyhow::Result<Value> {
         .unwrap_or("firmware");
     let name = args
         .name
-        .unwrap_or_else(|| format!("{stem}-{}", args.version).replace('.', "_"));
+        .unwrap_or_else(|| default_name(stem, &args.version));
     let mut body = json!({
         "product_key": args.product_key,
         "name": name,
@@ -285,10 +288,32 @@ async fn upload(api: &ApiClient, args: UploadArgs) -> anyhow::Result<Value> {
     api.post("/firmwares", &body).await
 }
 
+/// A package name from the file name and version: the characters a name may not hold
+/// become `_`, so a bad version is reported as a bad version, not as a bad name.
+fn default_name(stem: &str, version: &str) -> String {
+    let name: String = format!("{stem}-{version}")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    match name.chars().next() {
+        Some(c) if c.is_alphanumeric() => name,
+        _ => format!("fw{name}").chars().take(40).collect(),
+    }
+}
+
 /// Writes `productKey,deviceName,deviceSecret` for each registered device.
 fn write_credentials(path: &std::path::Path, registered: &Value) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let file =
+        std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
     for d in registered["items"].as_array().into_iter().flatten() {
         writeln!(
             out,

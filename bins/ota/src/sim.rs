@@ -2,7 +2,7 @@
 //! Devices come from a credentials CSV or are registered through the API on the spot.
 
 use crate::client::{ApiClient, text};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, Behaviour, DeviceCredentials, SimConfig, SimStats};
 use serde_json::json;
@@ -135,7 +135,8 @@ pub async fn trusted_keys(
 
 pub async fn run(args: SimArgs) -> anyhow::Result<()> {
     let devices = match (&args.credentials, &args.product_key) {
-        (Some(path), _) => sim::load_credentials_csv(path)?,
+        (Some(path), _) => sim::load_credentials_csv(path)
+            .with_context(|| format!("reading --credentials {}", path.display()))?,
         (None, Some(pk)) => {
             register(&ApiClient::from_env()?, pk, args.devices.unwrap_or(1)).await?
         }

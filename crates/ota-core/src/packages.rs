@@ -103,6 +103,33 @@ impl Core {
             )
             .into());
         }
+        // Two packages of one version of a module would leave "version X" ambiguous to
+        // devices, deltas and operators alike (a differential package is told apart by its
+        // source version).
+        let (same_version, _) = store
+            .list_firmwares(
+                Some(pk),
+                Some(spec.dest_version.as_str()),
+                Page::new(0, 100),
+            )
+            .await?;
+        let src = spec.src_version.as_ref().map(|v| v.as_str());
+        if let Some(existing) = same_version.iter().find(|f| {
+            f.module_name == module_name
+                && f.firmware_type == spec.firmware_type
+                && f.src_version.as_deref() == src
+        }) {
+            return Err(DomainError::new(
+                ErrorCode::AlreadyExists,
+                Some("DestVersion"),
+                format!(
+                    "module {module_name:?} already has a package of version {} ({}, {:?}); \
+                     delete it or give another version",
+                    existing.dest_version, existing.firmware_id, existing.firmware_name
+                ),
+            )
+            .into());
+        }
         if store
             .firmware_name_exists(spec.firmware_name.as_str())
             .await?

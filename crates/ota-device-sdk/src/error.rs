@@ -36,7 +36,7 @@ pub enum SdkError {
     #[error("HTTP status {0}")]
     HttpStatus(u16),
     /// Writing (or re-reading, to resume) the destination failed.
-    #[error("I/O: {0}")]
+    #[error(transparent)]
     Io(#[from] std::io::Error),
     /// The download was cut off and the retries were used up; `offset` bytes are held.
     #[error("download interrupted at byte {offset}: {reason}")]

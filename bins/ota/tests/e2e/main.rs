@@ -10,6 +10,7 @@ mod api;
 mod at_least_once;
 mod backup;
 mod cancel;
+mod cli;
 mod delivery;
 mod delta_defaults;
 mod deltas;

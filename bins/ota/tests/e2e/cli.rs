@@ -1,0 +1,116 @@
+//! The admin commands and the simulator, run as a user runs them: every error names the
+//! thing it is about (the file, the field, the conflict), and says it once.
+
+use crate::fixtures::{self, fleet};
+use crate::harness::{KEY_ID, KEY_SECRET, Server};
+
+/// Runs `ota ARGS` against `server`; returns (success, stdout, stderr).
+fn ota(server: &Server, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ota"))
+        .args(args)
+        .env("OTA_URL", format!("http://{}", server.http))
+        .env("OTA_ACCESS_KEY_ID", KEY_ID)
+        .env("OTA_ACCESS_KEY_SECRET", KEY_SECRET)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run ota");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cli_error_names_the_thing() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("lamp.bin");
+    std::fs::write(&image, fixtures::payload(4096, 1)).unwrap();
+    let image = image.to_str().unwrap();
+    let pk = fleet.pk.as_str();
+    let (ok, out, err) = ota(
+        &server,
+        &[
+            "firmware",
+            "upload",
+            pk,
+            image,
+            "--version",
+            "2.0.0",
+            "--no-verify",
+        ],
+    );
+    assert!(ok, "{err}");
+    let firmware: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let firmware_id = firmware["firmware_id"].as_str().unwrap();
+
+    #[rustfmt::skip]
+    let rows: Vec<(&str, Vec<&str>, &[&str])> = vec![
+        ("a file that is not there", vec!["firmware", "upload", pk, "nosuch.bin", "--version", "3.0.0"],
+            &["nosuch.bin", "No such file"]),
+        ("a bad version", vec!["firmware", "upload", pk, image, "--version", "2.0 beta!"],
+            &["DestVersion"]),
+        ("a version uploaded before", vec!["firmware", "upload", pk, image, "--version", "2.0.0", "--no-verify"],
+            &["DestVersion", "already has a package of version 2.0.0"]),
+        ("a field that does not read", vec!["job", "create", firmware_id, "--set", "maximum_per_minute=abc"],
+            &["maximum_per_minute", "invalid type"]),
+        ("a credentials file that is not there", vec!["sim", "--credentials", "nope.csv", "--mqtt", "127.0.0.1:1"],
+            &["nope.csv"]),
+    ];
+    for (what, args, expected) in rows {
+        let (ok, _, err) = ota(&server, &args);
+        assert!(!ok, "{what}: succeeded");
+        for text in expected {
+            assert!(err.contains(text), "{what}: {text:?} not in {err}");
+        }
+        for line in err.lines().filter(|l| !l.trim().is_empty()) {
+            assert_eq!(
+                err.matches(line.trim()).count(),
+                1,
+                "{what}: said twice: {err}"
+            );
+        }
+        assert!(!err.contains('\u{1b}'), "{what}: colour codes in {err:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_not_written_to_a_terminal_carry_no_colour_codes() {
+    use tokio::io::AsyncBufReadExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_ota"))
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--mqtt-addr",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("--adjustable-clock")
+        .env("OTA_ACCESS_KEY_ID", KEY_ID)
+        .env("OTA_ACCESS_KEY_SECRET", KEY_SECRET)
+        .env("OTA_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(crate::harness::DEADLINE, async {
+        loop {
+            let line = lines.next_line().await.unwrap().expect("the server logs");
+            if line.contains("adjustable") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("the warning about the adjustable clock");
+    assert!(!line.contains('\u{1b}'), "{line:?}");
+    server.kill().await.unwrap();
+}
