@@ -2,6 +2,7 @@
 //! native API, the fleet simulator and the benchmarks. `main.rs` only parses the command
 //! line and calls in here, so end-to-end tests can reuse the same client and launcher.
 
+pub mod address;
 pub mod admin;
 pub mod backup;
 pub mod bench;

@@ -21,9 +21,13 @@ pub struct SimArgs {
     /// How many devices to register (with --product-key).
     #[arg(long)]
     pub devices: Option<usize>,
-    /// MQTT endpoint(s); devices are spread over them round-robin.
-    #[arg(long = "mqtt", default_value = "127.0.0.1:1883")]
+    /// MQTT endpoint(s) of the platform (`ota serve`'s --mqtt-addr), `HOST:PORT`; devices
+    /// are spread over them round-robin.
+    #[arg(long = "mqtt", required = true, value_parser = crate::address::parse_socket_addr)]
     pub mqtt: Vec<SocketAddr>,
+    /// Give up when no device has connected after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    pub connect_wait: u64,
     /// What devices do: `succeed`, `fail:STEP@PERCENT`, `slow:SECONDS`, `offline:SECONDS`,
     /// `wrong:VERSION`, or a mix such as `mix:80=succeed,10=fail:-3@100,10=wrong:0.0.1`.
     #[arg(long, default_value = "succeed")]
@@ -185,18 +189,39 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
+    let started = std::time::Instant::now();
+    let endpoints = args
+        .mqtt
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     while !run.is_finished() {
         let s = stats.snapshot();
         bar.set_position(s.settled());
         bar.set_message(format!(
-            "online {} notified {} downloading {} ok {} failed {} wrong {}",
+            "online {} notified {} downloading {} ok {} failed {} wrong {} | unreachable {} refused {}",
             s.connected,
             s.notified,
             s.downloading,
             s.succeeded,
             s.failed_total(),
-            s.wrong_version
+            s.wrong_version,
+            s.connect_failures,
+            s.auth_failures,
         ));
+        if s.connections == 0 && started.elapsed() > Duration::from_secs(args.connect_wait) {
+            run.abort();
+            bar.abandon();
+            bail!(
+                "no device connected to {endpoints} within {} s ({} attempts reached no \
+                 broker, {} were refused: wrong credentials or unknown devices); is `ota serve` \
+                 running there (its --mqtt-addr)?",
+                args.connect_wait,
+                s.connect_failures,
+                s.auth_failures
+            );
+        }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let snapshot = run.await??;
@@ -210,6 +235,7 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             "wrong_version": snapshot.wrong_version,
             "failed": {"-1": snapshot.failed[0], "-2": snapshot.failed[1], "-3": snapshot.failed[2], "-4": snapshot.failed[3]},
             "connect_failures": snapshot.connect_failures,
+            "auth_failures": snapshot.auth_failures,
             "reconnects": snapshot.reconnects,
             "bytes": snapshot.bytes,
             "deltas_applied": snapshot.deltas_applied,

@@ -114,3 +114,59 @@ async fn logs_not_written_to_a_terminal_carry_no_colour_codes() {
     assert!(!line.contains('\u{1b}'), "{line:?}");
     server.kill().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_says_when_no_device_gets_in() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 2).await;
+    let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nothing.local_addr().unwrap().to_string();
+    drop(nothing);
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.csv");
+    let lines: String = fleet
+        .devices
+        .iter()
+        .map(|d| format!("{},{},not-the-secret\n", d.product_key, d.device_name))
+        .collect();
+    std::fs::write(&wrong, lines).unwrap();
+    let mqtt = server.mqtt.to_string();
+    let wrong = wrong.to_str().unwrap();
+    #[rustfmt::skip]
+    let rows: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
+        ("nothing listening", vec!["sim", "--credentials", wrong, "--mqtt", &closed, "--connect-wait", "7"],
+            vec![closed.as_str(), "attempts reached no broker"]),
+        ("wrong secrets", vec!["sim", "--credentials", wrong, "--mqtt", &mqtt, "--connect-wait", "3"],
+            vec![mqtt.as_str(), "were refused: wrong credentials"]),
+        ("no endpoint given", vec!["sim", "--credentials", wrong], vec!["--mqtt"]),
+        ("an endpoint that is no address", vec!["sim", "--credentials", wrong, "--mqtt", "localhost"],
+            vec!["not HOST:PORT"]),
+    ];
+    for (what, args, expected) in rows {
+        let (ok, _, err) = ota(&server, &args);
+        assert!(!ok, "{what}: succeeded");
+        for text in expected {
+            assert!(err.contains(text), "{what}: {text:?} not in {err}");
+        }
+    }
+    // A host name is an address too.
+    let (ok, out, err) = ota(
+        &server,
+        &[
+            "sim",
+            "--product-key",
+            &fleet.pk,
+            "--devices",
+            "1",
+            "--json",
+            "--duration",
+            "2",
+            "--mqtt",
+            &format!("localhost:{}", server.mqtt.port()),
+        ],
+    );
+    assert!(ok, "{err}");
+    let summary: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["connect_failures"], 0, "{summary}");
+    assert_eq!(summary["auth_failures"], 0, "{summary}");
+}

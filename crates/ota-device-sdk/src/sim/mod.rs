@@ -252,6 +252,8 @@ impl SimDevice {
                 addr.port(),
             );
             cfg.sign_method = self.config.sign_method;
+            // One attempt waits this long for a CONNACK; failures are counted per attempt.
+            cfg.connect_timeout = Duration::from_secs(5);
             cfg.keep_alive = self.config.keep_alive;
             cfg.trusted_keys = self.config.trusted_keys.clone();
             cfg.delta_memory_limit = self.config.delta_memory_limit;
@@ -262,10 +264,17 @@ impl SimDevice {
                 self.images.clone(),
             );
             match Device::connect_with_http(cfg, handler, self.http.clone()).await {
-                Ok(device) => return device,
+                Ok(device) => {
+                    SimStats::inc(&self.stats.connections);
+                    return device;
+                }
                 Err(e) => {
                     drop(permit);
-                    SimStats::inc(&self.stats.connect_failures);
+                    let counter = match e {
+                        SdkError::Refused(_) => &self.stats.auth_failures,
+                        _ => &self.stats.connect_failures,
+                    };
+                    SimStats::inc(counter);
                     tracing::debug!(device = %creds.device_name, error = %e, "connect failed");
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt += 1;

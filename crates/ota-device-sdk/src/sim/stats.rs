@@ -10,8 +10,13 @@ pub struct SimStats {
     pub devices: AtomicU64,
     /// Gauge: devices currently connected.
     pub connected: AtomicU64,
-    /// Counter: failed connection attempts.
+    /// Counter: connection attempts that reached no broker in time (nothing listening,
+    /// unreachable, no CONNACK).
     pub connect_failures: AtomicU64,
+    /// Counter: connection attempts the broker refused (wrong credentials, unknown device).
+    pub auth_failures: AtomicU64,
+    /// Counter: connections established.
+    pub connections: AtomicU64,
     /// Counter: connections a device closed on purpose to reconnect (churn).
     pub reconnects: AtomicU64,
     /// Counter: devices that received at least one package (push or pull reply).
@@ -41,6 +46,10 @@ pub struct SimSnapshot {
     pub connected: u64,
     /// See [`SimStats::connect_failures`].
     pub connect_failures: u64,
+    /// See [`SimStats::auth_failures`].
+    pub auth_failures: u64,
+    /// See [`SimStats::connections`].
+    pub connections: u64,
     /// See [`SimStats::reconnects`].
     pub reconnects: u64,
     /// See [`SimStats::notified`].
@@ -93,6 +102,8 @@ impl SimStats {
             devices: get(&self.devices),
             connected: get(&self.connected),
             connect_failures: get(&self.connect_failures),
+            auth_failures: get(&self.auth_failures),
+            connections: get(&self.connections),
             reconnects: get(&self.reconnects),
             notified: get(&self.notified),
             downloading: get(&self.downloading),
