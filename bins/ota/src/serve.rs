@@ -7,7 +7,7 @@ use crate::config::ServeConfig;
 use crate::endpoint::DeviceEndpoint;
 use crate::mqtt_auth::{self, MqttAuth};
 use anyhow::Context;
-use ota_api::{AppState, NonceCache};
+use ota_api::AppState;
 use ota_blob::{BlobStore, DirStore, S3Store, UrlSigner};
 use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
 use ota_device_gateway::AdminCredential;
@@ -98,7 +98,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let online_endpoint = endpoint.clone();
     let state = AppState {
         core: core.clone(),
-        nonces: Arc::new(NonceCache::default()),
         metrics,
         online: Arc::new(move || online_endpoint.online_count()),
         clock: adjustable,
@@ -205,10 +204,15 @@ async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
         .filter(|v| !v.is_empty());
     match (id, secret) {
         (Some(id), Some(secret)) => match store.access_key_secret(&id).await? {
-            None => {
-                store.insert_access_key(&id, &secret).await?;
-                tracing::info!(key_id = %id, "admin access key installed from the environment");
-            }
+            None => match store.insert_access_key(&id, &secret).await {
+                Ok(()) => {
+                    tracing::info!(key_id = %id, "admin access key installed from the environment");
+                }
+                // Another node starting at the same moment installed it first.
+                Err(ota_store::StoreError::Conflict(_))
+                    if store.access_key_secret(&id).await?.as_deref() == Some(&secret) => {}
+                Err(err) => return Err(err.into()),
+            },
             Some(existing) if existing != secret => {
                 anyhow::bail!(
                     "access key {id} already exists with another secret; use that secret or another key id"
@@ -232,14 +236,12 @@ async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
 }
 
 /// The secret that signs download URLs, generated once and kept in the store so every node
-/// and every restart accepts the URLs already handed out.
+/// and every restart accepts the URLs already handed out. Inserted only if absent, then
+/// read back: of nodes starting at once, all use the first one written.
 async fn url_signing_secret(store: &Store) -> anyhow::Result<String> {
-    if let Some(secret) = store.kv_get("url_signing_secret").await? {
-        return Ok(secret);
-    }
-    let secret = random_hex(32);
-    store.kv_set("url_signing_secret", &secret).await?;
-    Ok(secret)
+    Ok(store
+        .kv_get_or_insert("url_signing_secret", &random_hex(32))
+        .await?)
 }
 
 fn random_hex(bytes: usize) -> String {
