@@ -11,14 +11,20 @@ use tokio_util::sync::CancellationToken;
 /// How often expired, never-used uploads are collected.
 const UPLOAD_GC_EVERY: Duration = Duration::from_secs(60);
 
-/// Starts every worker: ingest, dispatcher, timers and upload collection.
+/// Starts every worker: ingest, dispatcher, timers, upload collection, and the listener
+/// that keeps this node's caches in step with changes made on other nodes.
 pub fn spawn_all(core: &Core, shutdown: &CancellationToken) -> Vec<JoinHandle<()>> {
     vec![
         tokio::spawn(ingest(core.clone(), shutdown.clone())),
         tokio::spawn(dispatcher(core.clone(), shutdown.clone())),
         tokio::spawn(timer(core.clone(), shutdown.clone())),
         tokio::spawn(upload_gc(core.clone(), shutdown.clone())),
+        tokio::spawn(follow_changes(core.clone(), shutdown.clone())),
     ]
+}
+
+async fn follow_changes(core: Core, shutdown: CancellationToken) {
+    core.follow_changes(shutdown).await;
 }
 
 async fn ingest(core: Core, shutdown: CancellationToken) {
