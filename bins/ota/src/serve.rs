@@ -9,6 +9,7 @@ use crate::mqtt_auth::{self, MqttAuth};
 use anyhow::Context;
 use ota_api::AppState;
 use ota_blob::{BlobStore, DirStore, S3Store, UrlSigner};
+use ota_core::nodes::{JoinError, Node};
 use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
 use ota_device_gateway::AdminCredential;
 use ota_store::Store;
@@ -79,6 +80,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             ..CoreConfig::default()
         },
     );
+    // Among the nodes on this store: refused here, before anything is served, when its
+    // download URLs would name this node beside others.
+    let node = match Node::join(&core, config.node_settings(http_addr, &public_url)).await {
+        Ok(node) => Arc::new(node),
+        Err(JoinError::Refused(message)) => anyhow::bail!("{message}"),
+        Err(JoinError::Core(err)) => return Err(err).context("registering this node"),
+    };
     let shutdown = CancellationToken::new();
     let workers = ota_scheduler::spawn_all(&core, &shutdown);
     tracing::info!("engine workers started");
@@ -90,6 +98,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (endpoint, mqtt_addr, mqtt_tls_addr) =
         DeviceEndpoint::start(&config, tls.clone(), handler.clone(), &shutdown).await?;
     core.set_link(endpoint.link());
+    let liveness = ota_scheduler::spawn_liveness(node.clone(), &shutdown);
 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -150,6 +159,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!("device endpoint stopped");
     for worker in workers {
         let _ = worker.await;
+    }
+    let _ = liveness.await;
+    if let Err(err) = node.leave().await {
+        tracing::warn!(%err, "this node could not deregister; the others will find it lost");
     }
     store.close().await;
     tracing::info!("store closed; bye");

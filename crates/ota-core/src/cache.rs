@@ -45,7 +45,10 @@ impl<K: Eq + Hash + Clone, V> Entries<K, V> {
     }
 
     fn evict(&self, key: &K) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 
     fn clear(&self) {

@@ -178,11 +178,15 @@ async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
 
 #[tokio::test]
 async fn two_nodes_share_the_device_topics() {
-    let env = settings(&[]);
+    // One public URL in front of both nodes, as several nodes require.
+    let balancer = crate::balancer::Balancer::start().await;
+    let env = settings(&[("OTA_PUBLIC_URL", &balancer.url())]);
     let Some(a) = Server::start_postgres_with_env(&as_refs(&env)).await else {
         return;
     };
     let b = a.sibling().await;
+    balancer.add(a.http);
+    balancer.add(b.http);
     let fleet = fleet(&a, 4).await;
     let pkg = package(&b, &fleet.pk, "2.0.0", 8 * 1024).await;
     let mut devices = Vec::new();

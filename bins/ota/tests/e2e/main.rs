@@ -6,6 +6,7 @@
 //! scenario starts its own server on ephemeral ports.
 
 mod api;
+mod balancer;
 mod cancel;
 mod delivery;
 mod delta_defaults;
@@ -17,6 +18,8 @@ mod fixtures;
 mod gates;
 mod harness;
 mod isolation;
+mod nodes;
+mod one_platform;
 mod package_storage;
 mod restart;
 mod rollout;
