@@ -173,6 +173,23 @@ async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
     for (topic, action, expected) in cases {
         let got = result(ask("/mqtt/acl", acl(topic.clone(), action)).await.unwrap()).await;
         assert_eq!(got, expected, "{action} {topic}");
+        // The numeric form rmqtt's rmqtt-auth-http (and EMQX 4) sends, as a form.
+        let access = if action == "publish" { "2" } else { "1" };
+        let form = format!(
+            "access={access}&username={}&clientid={}&topic={}",
+            percent_encode(&creds.username),
+            percent_encode(&creds.client_id),
+            percent_encode(&topic)
+        );
+        let r = http
+            .post(format!("{base}/mqtt/acl"))
+            .bearer_auth(SECRET)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(result(r).await, expected, "access={access} {topic}");
     }
 }
 
