@@ -88,6 +88,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         Err(JoinError::Core(err)) => return Err(err).context("registering this node"),
     };
     let shutdown = CancellationToken::new();
+    // The heartbeat runs from now on, however long the device endpoint takes to come up;
+    // claiming lost nodes waits for it.
+    let liveness = ota_scheduler::spawn_liveness(node.clone(), &shutdown);
     let workers = ota_scheduler::spawn_all(&core, &shutdown);
     tracing::info!("engine workers started");
 
@@ -98,7 +101,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (endpoint, mqtt_addr, mqtt_tls_addr) =
         DeviceEndpoint::start(&config, tls.clone(), handler.clone(), &shutdown).await?;
     core.set_link(endpoint.link());
-    let liveness = ota_scheduler::spawn_liveness(node.clone(), &shutdown);
+    node.start_recovering();
 
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()

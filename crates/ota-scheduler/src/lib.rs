@@ -27,9 +27,9 @@ pub fn spawn_all(core: &Core, shutdown: &CancellationToken) -> Vec<JoinHandle<()
     ]
 }
 
-/// Starts the heartbeat of a registered node: it renews the node's row and recovers lost
-/// nodes (ADR 0007) until `shutdown`. Start it once the device endpoint is up, since a
-/// recovery pushes to devices.
+/// Starts the heartbeat of a registered node: it renews the node's row and, once the node
+/// is recovering ([`Node::start_recovering`]), recovers lost nodes (ADR 0007) until
+/// `shutdown`.
 pub fn spawn_liveness(node: Arc<Node>, shutdown: &CancellationToken) -> JoinHandle<()> {
     tokio::spawn(liveness(node, shutdown.clone()))
 }

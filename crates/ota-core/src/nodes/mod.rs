@@ -64,6 +64,9 @@ pub struct Node {
     row: NodeRow,
     /// Whether the "others joined while I push my own address" warning was given.
     warned_own_address: AtomicBool,
+    /// Whether this node claims lost nodes: from [`Node::start_recovering`] on, once its
+    /// device endpoint is up (a recovery pushes to devices).
+    recovering: AtomicBool,
 }
 
 fn wall_now() -> Millis {
@@ -111,12 +114,19 @@ impl Node {
             settings,
             row,
             warned_own_address: AtomicBool::new(false),
+            recovering: AtomicBool::new(false),
         })
     }
 
     /// This node's id in the registry.
     pub fn id(&self) -> &str {
         &self.row.node_id
+    }
+
+    /// Lets the heartbeat claim and recover lost nodes (call once devices can be reached).
+    /// Before, a heartbeat only keeps this node alive.
+    pub fn start_recovering(&self) {
+        self.recovering.store(true, Ordering::Relaxed);
     }
 
     /// The settings it joined with.
@@ -141,6 +151,9 @@ impl Node {
             let mut row = self.row.clone();
             row.heartbeat_at = now;
             store.register_node(&row).await?;
+        }
+        if !self.recovering.load(Ordering::Relaxed) {
+            return Ok(Vec::new());
         }
         store.purge_expired_nonces(now).await?;
         store.forget_lost_nodes(now - KEEP_LOST_MS).await?;
