@@ -237,7 +237,29 @@ impl Server {
             .expect("wait for the server");
     }
 
+    /// As [`Server::start_postgres_with_env`], with the HTTP server on `http` (for a
+    /// scenario that must give its address to something started before the server, such as
+    /// a broker's HTTP hooks).
+    pub async fn start_postgres_at(http: SocketAddr, env: &[(&str, &str)]) -> Option<Server> {
+        if std::env::var("OTA_TEST_SKIP_PG").as_deref() == Ok("1") {
+            return None;
+        }
+        let pg = PgSchema::create().await;
+        let url = pg.url();
+        Some(Self::launch_at(http, Some(url), Some(pg), env).await)
+    }
+
     async fn launch(
+        database_url: Option<String>,
+        pg: Option<PgSchema>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Self::launch_at(any, database_url, pg, env).await
+    }
+
+    async fn launch_at(
+        http: SocketAddr,
         database_url: Option<String>,
         pg: Option<PgSchema>,
         env: &[(&str, &str)],
@@ -248,7 +270,7 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, http, mqtt) = spawn(dir.path(), any, any, database_url.as_deref(), &env).await;
+        let (child, http, mqtt) = spawn(dir.path(), http, any, database_url.as_deref(), &env).await;
         Server {
             child,
             http,
@@ -376,6 +398,13 @@ impl Server {
         self.wait_task(job_id, device, status, |t| t["status"] == status)
             .await
     }
+}
+
+/// A loopback address with a port free right now (for a process started later).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
 }
 
 /// Fetches every 100 ms until `pred` holds: (true, value), or (false, last value) after

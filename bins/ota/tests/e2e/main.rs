@@ -22,6 +22,7 @@ mod nodes;
 mod one_platform;
 mod package_storage;
 mod restart;
+mod rmqtt;
 mod rollout;
 mod schedule;
 mod secure;

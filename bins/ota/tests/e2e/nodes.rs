@@ -3,7 +3,7 @@
 //! mid-rollout behind an external broker leaves no task behind, because a surviving node
 //! claims it and pushes every told, unfinished task again.
 
-use crate::balancer::two_nodes;
+use crate::balancer::{Balancer, two_nodes};
 use crate::fixtures::{self, fleet, job, package};
 use crate::harness::{Server, broker_env, count, poll_value};
 use serde_json::json;
@@ -57,17 +57,32 @@ async fn a_node_stopping_cleanly_leaves_the_registry() {
     assert!(nodes[0].lost_at.is_none() && nodes[0].public_url_explicit);
 }
 
+/// The lease the node-loss scenarios run with (seconds).
+pub const TEST_LEASE_SECS: u64 = 3;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_mid_rollout_leaves_no_task_behind() {
-    const DEVICES: usize = 300;
-    const LEASE_SECS: u64 = 3;
     let mut env = broker_env();
-    env.push(("OTA_NODE_LEASE_SECS".into(), LEASE_SECS.to_string()));
-    let Some((lb, a, mut b)) = two_nodes(&env).await else {
+    env.push(("OTA_NODE_LEASE_SECS".into(), TEST_LEASE_SECS.to_string()));
+    let Some((lb, a, b)) = two_nodes(&env).await else {
         return;
     };
-    let fleet = fleet(&a, DEVICES).await;
-    let pkg = package(&a, &fleet.pk, "2.0.0", 16 * 1024).await;
+    lose_a_node_mid_rollout(&lb, &a, b, "Mosquitto").await;
+}
+
+/// Rolls a package out to 300 simulated devices (`E2E_NODE_LOSS_DEVICES` to change) through
+/// the platform's broker; once a fifth have updated, B leaves the balancer, freezes (so
+/// reports the broker hands it are certainly in flight) and is killed -9, never to return.
+/// Every task must still end SUCCEEDED, and exactly one node (A) must have recovered B.
+pub async fn lose_a_node_mid_rollout(lb: &Balancer, a: &Server, mut b: Server, broker: &str) {
+    let devices: usize = std::env::var("E2E_NODE_LOSS_DEVICES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    // About six seconds of rollout, within the API's 10-10,000 a minute.
+    let rate = (devices * 10).clamp(3_000, 10_000);
+    let fleet = fleet(a, devices).await;
+    let pkg = package(a, &fleet.pk, "2.0.0", 16 * 1024).await;
     let mut sim = ota_device_sdk::sim::SimConfig::new(fleet.devices.clone(), vec![a.mqtt]);
     sim.connect_concurrency = 32;
     // Devices stay connected after updating, as idle devices do, and answer a push of the
@@ -76,18 +91,18 @@ async fn a_node_killed_mid_rollout_leaves_no_task_behind() {
     sim.duration = Some(Duration::from_secs(120));
     let stats = std::sync::Arc::new(ota_device_sdk::sim::SimStats::default());
     let sim = tokio::spawn(ota_device_sdk::sim::run(sim, stats.clone()));
-    fixtures::wait_reported(&a, &fleet.pk, DEVICES as i64).await;
+    fixtures::wait_reported(a, &fleet.pk, devices as i64).await;
 
     let id = fixtures::id(
         &job(
-            &a,
+            a,
             &pkg,
-            json!({"target_selection": "ALL", "maximum_per_minute": 3000}),
+            json!({"target_selection": "ALL", "maximum_per_minute": rate}),
         )
         .await,
     );
     a.wait_job(&id, "a fifth updated", |j| {
-        count(j, "SUCCEEDED") >= (DEVICES / 5) as i64
+        count(j, "SUCCEEDED") >= (devices / 5) as i64
     })
     .await;
     // B leaves the balancer (its downloads end), then stops dead: the reports the broker
@@ -99,15 +114,14 @@ async fn a_node_killed_mid_rollout_leaves_no_task_behind() {
     b.kill().await;
     let killed = Instant::now();
 
-    let (ok, last) = poll_value(|| a.job(&id), |j| count(j, "SUCCEEDED") == DEVICES as i64).await;
-    assert!(ok, "tasks left behind: {:#}", last["counts"]);
-    let recovered_in = killed.elapsed();
+    let (ok, last) = poll_value(|| a.job(&id), |j| count(j, "SUCCEEDED") == devices as i64).await;
+    assert!(ok, "{broker}: tasks left behind: {:#}", last["counts"]);
     eprintln!(
-        "node loss: every task SUCCEEDED {:.1} s after the kill (lease {LEASE_SECS} s)",
-        recovered_in.as_secs_f64()
+        "node loss behind {broker}: all {devices} tasks SUCCEEDED {:.1} s after the kill (lease {TEST_LEASE_SECS} s)",
+        killed.elapsed().as_secs_f64()
     );
     // Exactly one node (A, the only one left) declared B lost and pushed again.
-    let lost: Vec<_> = registry(&a)
+    let lost: Vec<_> = registry(a)
         .await
         .into_iter()
         .filter(|n| n.lost_at.is_some())

@@ -99,7 +99,10 @@ mod tests {
     #[test]
     fn alone_anything_goes() {
         let me = node("a", "http://10.0.0.1:8080", false);
-        assert_eq!(judge_public_urls(&me, std::slice::from_ref(&me)), UrlVerdict::Fine);
+        assert_eq!(
+            judge_public_urls(&me, std::slice::from_ref(&me)),
+            UrlVerdict::Fine
+        );
         // An earlier run of this very node is no neighbour.
         let mut earlier = node("old", "http://10.0.0.1:8080", false);
         earlier.name = me.name.clone();
