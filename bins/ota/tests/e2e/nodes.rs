@@ -67,14 +67,20 @@ async fn a_node_killed_mid_rollout_leaves_no_task_behind() {
     let Some((lb, a, b)) = two_nodes(&env).await else {
         return;
     };
-    lose_a_node_mid_rollout(&lb, &a, b, "Mosquitto").await;
+    lose_a_node_mid_rollout(&lb, &a, b, &[a.mqtt], "Mosquitto").await;
 }
 
-/// Rolls a package out to 300 simulated devices (`E2E_NODE_LOSS_DEVICES` to change) through
-/// the platform's broker; once a fifth have updated, B leaves the balancer, freezes (so
+/// Rolls a package out to 300 simulated devices (`E2E_NODE_LOSS_DEVICES` to change), spread
+/// over `device_brokers`; once a fifth have updated, B leaves the balancer, freezes (so
 /// reports the broker hands it are certainly in flight) and is killed -9, never to return.
 /// Every task must still end SUCCEEDED, and exactly one node (A) must have recovered B.
-pub async fn lose_a_node_mid_rollout(lb: &Balancer, a: &Server, mut b: Server, broker: &str) {
+pub async fn lose_a_node_mid_rollout(
+    lb: &Balancer,
+    a: &Server,
+    mut b: Server,
+    device_brokers: &[std::net::SocketAddr],
+    broker: &str,
+) {
     let devices: usize = std::env::var("E2E_NODE_LOSS_DEVICES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -83,7 +89,8 @@ pub async fn lose_a_node_mid_rollout(lb: &Balancer, a: &Server, mut b: Server, b
     let rate = (devices * 10).clamp(3_000, 10_000);
     let fleet = fleet(a, devices).await;
     let pkg = package(a, &fleet.pk, "2.0.0", 16 * 1024).await;
-    let mut sim = ota_device_sdk::sim::SimConfig::new(fleet.devices.clone(), vec![a.mqtt]);
+    let mut sim =
+        ota_device_sdk::sim::SimConfig::new(fleet.devices.clone(), device_brokers.to_vec());
     sim.connect_concurrency = 32;
     // Devices stay connected after updating, as idle devices do, and answer a push of the
     // version they run by reporting it.

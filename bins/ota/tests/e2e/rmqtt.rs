@@ -2,7 +2,8 @@
 //! they may touch (its `rmqtt-auth-http` plugin calling `/mqtt/auth` and `/mqtt/acl`, with
 //! every other request denied): a wrong secret is refused at CONNECT, a device subscribing to
 //! `#` or to another device's topics receives nothing, an update goes through, and a node
-//! killed mid-rollout leaves no task behind.
+//! killed mid-rollout leaves no task behind, behind one broker or a cluster of two
+//! (`rmqtt-cluster-raft`).
 //!
 //! `rmqttd` comes from crates.io (`cargo install rmqttd --version 0.24.0 --locked`; `.ci/run`
 //! installs it). Without it on the PATH or in `~/.cargo/bin` these scenarios say so in one
@@ -42,18 +43,68 @@ struct Rmqtt {
     _dir: tempfile::TempDir,
 }
 
+/// The addresses of a cluster of brokers (rmqtt-cluster-raft): each member's gRPC and Raft
+/// address, member 1 leading.
+struct Cluster {
+    grpc: Vec<SocketAddr>,
+    raft: Vec<SocketAddr>,
+}
+
+impl Cluster {
+    fn of(members: usize) -> Cluster {
+        Cluster {
+            grpc: (0..members).map(|_| free_addr()).collect(),
+            raft: (0..members).map(|_| free_addr()).collect(),
+        }
+    }
+
+    /// The plugin settings of member `id` (1-based).
+    fn plugin_config(&self, id: usize) -> String {
+        let list = |addrs: &[SocketAddr]| {
+            addrs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| format!("\"{}@{a}\"", i + 1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "node_grpc_addrs = [{}]\nraft_peer_addrs = [{}]\nladdr = \"{}\"\nleader_id = 1\nworker_threads = 2\n",
+            list(&self.grpc),
+            list(&self.raft),
+            self.raft[id - 1]
+        )
+    }
+}
+
 impl Rmqtt {
     async fn start(binary: &PathBuf, hooks: &str) -> Rmqtt {
+        Self::start_member(binary, hooks, None).await
+    }
+
+    /// Member `id` (1-based) of `cluster`, or a broker of its own.
+    async fn start_member(
+        binary: &PathBuf,
+        hooks: &str,
+        cluster: Option<(&Cluster, usize)>,
+    ) -> Rmqtt {
         let dir = tempfile::tempdir().expect("temp dir");
         let plugins = dir.path().join("plugins");
         std::fs::create_dir_all(&plugins).unwrap();
         let addr = free_addr();
-        let rpc = free_addr();
+        let (id, rpc, raft_plugin) = match cluster {
+            Some((c, id)) => {
+                std::fs::write(plugins.join("rmqtt-cluster-raft.toml"), c.plugin_config(id))
+                    .unwrap();
+                (id, c.grpc[id - 1], ", \"rmqtt-cluster-raft\"")
+            }
+            None => (1, free_addr(), ""),
+        };
         std::fs::write(
             dir.path().join("rmqtt.toml"),
             format!(
-                "[node]\nid = 1\n\n[rpc]\nserver_addr = \"{rpc}\"\n\n[log]\nto = \"console\"\nlevel = \"warn\"\n\n\
-                 [plugins]\ndir = \"{}\"\ndefault_startups = [\"rmqtt-acl\", \"rmqtt-auth-http\", \"rmqtt-shared-subscription\"]\n\
+                "[node]\nid = {id}\n\n[rpc]\nserver_addr = \"{rpc}\"\n\n[log]\nto = \"console\"\nlevel = \"warn\"\n\n\
+                 [plugins]\ndir = \"{}\"\ndefault_startups = [\"rmqtt-acl\", \"rmqtt-auth-http\", \"rmqtt-shared-subscription\"{raft_plugin}]\n\
                  disabled_default_startups = [\"rmqtt-http-api\"]\n\n\
                  [listener.tcp.external]\naddr = \"{addr}\"\nallow_anonymous = false\n",
                 plugins.display()
@@ -298,5 +349,39 @@ async fn a_node_killed_behind_rmqtt_leaves_no_task_behind() {
     };
     let b = a.sibling().await;
     lb.add(b.http);
-    crate::nodes::lose_a_node_mid_rollout(&lb, &a, b, "rmqttd").await;
+    crate::nodes::lose_a_node_mid_rollout(&lb, &a, b, &[broker.addr], "rmqttd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_behind_a_clustered_rmqtt_leaves_no_task_behind() {
+    let Some(binary) = rmqttd() else {
+        eprintln!(
+            "skipped: rmqttd is not installed (cargo install rmqttd --version 0.24.0 --locked)"
+        );
+        return;
+    };
+    // Two brokers in one Raft cluster (rmqtt-cluster-raft): A on the first, B on the second,
+    // the devices spread over both, the shared subscription spanning the cluster.
+    let lb = Balancer::start().await;
+    let a_http = free_addr();
+    lb.add(a_http);
+    let cluster = Cluster::of(2);
+    let first = Rmqtt::start_member(&binary, &lb.url(), Some((&cluster, 1))).await;
+    let second = Rmqtt::start_member(&binary, &lb.url(), Some((&cluster, 2))).await;
+    let env = behind(&first, &lb.url(), Some(crate::nodes::TEST_LEASE_SECS));
+    let Some(a) = Server::start_postgres_at(a_http, &refs(&env)).await else {
+        return;
+    };
+    let b = a
+        .sibling_with(&[("OTA_MQTT_BROKER", &second.addr.to_string())])
+        .await;
+    lb.add(b.http);
+    crate::nodes::lose_a_node_mid_rollout(
+        &lb,
+        &a,
+        b,
+        &[first.addr, second.addr],
+        "a cluster of two rmqttd",
+    )
+    .await;
 }
