@@ -1,6 +1,6 @@
 //! `ota serve`: the composition root. It reads like the start-up it performs: open the
-//! store, build the core, start the workers, the device endpoint and the HTTP server, then
-//! wait for a signal and stop in reverse order.
+//! store, build the core, join the other nodes, start the workers, the HTTP server and the
+//! device endpoint, then wait for a signal and stop in reverse order.
 
 use crate::bridge::DeviceBridge;
 use crate::config::ServeConfig;
@@ -98,35 +98,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         core: core.clone(),
         connects_known: config.mqtt_broker.is_none(),
     });
-    let (endpoint, mqtt_addr, mqtt_tls_addr) =
-        DeviceEndpoint::start(&config, tls.clone(), handler.clone(), &shutdown).await?;
-    core.set_link(endpoint.link());
-    node.start_recovering();
-
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| tracing::warn!(%e, "metrics recorder not installed"))
         .ok();
-    let online_endpoint = endpoint.clone();
+    // Filled once the device endpoint is up; until then no device is connected.
+    let started_endpoint: Arc<std::sync::OnceLock<DeviceEndpoint>> = Arc::default();
+    let online_endpoint = started_endpoint.clone();
     let state = AppState {
         core: core.clone(),
         metrics,
-        online: Arc::new(move || online_endpoint.online_count()),
+        online: Arc::new(move || online_endpoint.get().map_or(0, |e| e.online_count())),
         clock: adjustable,
     };
-    tracing::info!(%http_addr, ?https_addr, %mqtt_addr, ?mqtt_tls_addr, %public_url, "ready");
-    println!(
-        "{}",
-        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string(),
-                           "https": https_addr.map(|a| a.to_string()),
-                           "mqtt_tls": mqtt_tls_addr.map(|a| a.to_string())})
-    );
 
+    // HTTP is served before the device endpoint starts: behind an external broker that asks
+    // the nodes themselves whether a client may connect (`/mqtt/auth`), this node's own
+    // CONNECT must find them answering.
     let mut router = ota_api::router(state);
-    if matches!(endpoint, DeviceEndpoint::External(_)) {
-        router = router.merge(mqtt_auth::router(broker_auth(&config, handler)));
+    if config.mqtt_broker.is_some() {
+        router = router.merge(mqtt_auth::router(broker_auth(&config, handler.clone())));
     }
-    let https = match https_listener.zip(tls) {
+    let https = match https_listener.zip(tls.clone()) {
         Some((tcp, tls_config)) => {
             let tls = crate::https::TlsListener::new(tcp, tls_config, shutdown.clone())?;
             let (router, stop) = (router.clone(), shutdown.clone());
@@ -144,6 +137,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .with_graceful_shutdown(http_shutdown.cancelled_owned())
             .await
     });
+
+    let (endpoint, mqtt_addr, mqtt_tls_addr) =
+        DeviceEndpoint::start(&config, tls, handler, &shutdown).await?;
+    let _ = started_endpoint.set(endpoint.clone());
+    core.set_link(endpoint.link());
+    node.start_recovering();
+    tracing::info!(%http_addr, ?https_addr, %mqtt_addr, ?mqtt_tls_addr, %public_url, "ready");
+    println!(
+        "{}",
+        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string(),
+                           "https": https_addr.map(|a| a.to_string()),
+                           "mqtt_tls": mqtt_tls_addr.map(|a| a.to_string())})
+    );
 
     wait_for_signal().await;
     tracing::info!("shutting down");
