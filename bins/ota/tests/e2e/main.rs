@@ -23,6 +23,7 @@ mod one_platform;
 mod package_storage;
 mod restart;
 mod rmqtt;
+mod rmqtt_broker;
 mod rollout;
 mod schedule;
 mod secure;
