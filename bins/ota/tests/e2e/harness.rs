@@ -284,11 +284,6 @@ impl Server {
         }
     }
 
-    /// The store URL the server runs on, when it is not the SQLite file in its data dir.
-    pub fn database_url(&self) -> Option<&str> {
-        self.database_url.as_deref()
-    }
-
     /// The server's data directory (database file, stored packages).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data

@@ -35,14 +35,10 @@ async fn a_node_that_would_push_its_own_address_beside_others_is_refused() {
     drop(b);
 }
 
-/// The node registry as the store holds it.
-async fn registry(server: &Server) -> Vec<ota_store::NodeRow> {
-    let store = ota_store::Store::connect(server.database_url().expect("PostgreSQL"))
-        .await
-        .expect("open the store");
-    let nodes = store.list_nodes().await.expect("list nodes");
-    store.close().await;
-    nodes
+/// The node registry as an operator sees it (`GET /api/v1/nodes`).
+async fn registry(server: &Server) -> Vec<serde_json::Value> {
+    let nodes = server.api.get("/nodes").await.expect("list nodes");
+    nodes["items"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -54,7 +50,10 @@ async fn a_node_stopping_cleanly_leaves_the_registry() {
     b.stop().await;
     let nodes = registry(&a).await;
     assert_eq!(nodes.len(), 1, "{nodes:?}");
-    assert!(nodes[0].lost_at.is_none() && nodes[0].public_url_explicit);
+    assert!(
+        nodes[0]["lost_at"].is_null() && nodes[0]["public_url_explicit"] == true,
+        "{nodes:?}"
+    );
 }
 
 /// The lease the node-loss scenarios run with (seconds).
@@ -128,12 +127,14 @@ pub async fn lose_a_node_mid_rollout(
         killed.elapsed().as_secs_f64()
     );
     // Exactly one node (A, the only one left) declared B lost and pushed again.
-    let lost: Vec<_> = registry(a)
-        .await
-        .into_iter()
-        .filter(|n| n.lost_at.is_some())
-        .collect();
-    assert_eq!(lost.len(), 1, "{lost:?}");
+    let nodes = registry(a).await;
+    let lost: Vec<_> = nodes.iter().filter(|n| !n["lost_at"].is_null()).collect();
+    assert_eq!(lost.len(), 1, "{nodes:?}");
+    let a_id = nodes
+        .iter()
+        .find(|n| n["lost_at"].is_null())
+        .map(|n| n["node_id"].clone());
+    assert_eq!(Some(lost[0]["recovered_by"].clone()), a_id, "{nodes:?}");
     assert_eq!(a.counter("ota_nodes_lost_total ").await, 1);
     assert!(a.counter("ota_node_recovery_pushes_total ").await > 0);
     a.wait_job(&id, "COMPLETED", |j| j["status"] == "COMPLETED")
