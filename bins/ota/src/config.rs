@@ -8,6 +8,11 @@ use std::path::PathBuf;
 
 /// The longest lifetime of an S3 presigned URL, in minutes (SigV4 allows 7 days).
 const MAX_PRESIGNED_MINUTES: i64 = 7 * 24 * 60;
+/// A node silent this long is lost: long enough for a garbage-collection pause or a
+/// database fail-over not to count, short enough that a lost node's devices wait little.
+const DEFAULT_NODE_LEASE_SECS: u64 = 20;
+/// Accepted `node_lease_secs`.
+const NODE_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=600;
 
 /// Everything `ota serve` can be told. Every field has a default that runs a complete
 /// platform on one machine.
@@ -76,6 +81,10 @@ pub struct ServeConfig {
     /// every face, Aliyun `CreateOTAFirmware` included): from the N most recent other
     /// versions of its module, 0..=10. 0: only the deltas a request asks for.
     pub delta_from_latest: i64,
+    /// Seconds a node may be silent before the other nodes declare it lost and recover what
+    /// it may have dropped (docs/adr/0008-node-liveness.md); it renews its heartbeat four
+    /// times as often. 3-600.
+    pub node_lease_secs: u64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
     /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
@@ -111,6 +120,7 @@ impl Default for ServeConfig {
             max_file_mb: 1_000,
             download_url_ttl_minutes: 24 * 60,
             delta_from_latest: 0,
+            node_lease_secs: DEFAULT_NODE_LEASE_SECS,
             log: "info".to_owned(),
             adjustable_clock: false,
         }
@@ -226,6 +236,13 @@ impl ServeConfig {
         if let Ok(v) = std::env::var("OTA_S3_SECRET_ACCESS_KEY") {
             config.s3_secret_access_key = Some(Secret(v));
         }
+        if let Ok(v) = std::env::var("OTA_NODE_LEASE_SECS") {
+            config.node_lease_secs = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "node_lease_secs (OTA_NODE_LEASE_SECS) must be a whole number of seconds between 3 and 600, not {v:?}"
+                )
+            })?;
+        }
         if let Ok(v) = std::env::var("OTA_LOG") {
             config.log = v;
         }
@@ -317,6 +334,12 @@ impl ServeConfig {
                 self.download_url_ttl_minutes
             );
         }
+        if !NODE_LEASE_SECS.contains(&self.node_lease_secs) {
+            anyhow::bail!(
+                "node_lease_secs must be between 3 and 600 seconds, not {}",
+                self.node_lease_secs
+            );
+        }
         if usize::try_from(self.delta_from_latest).map_or(true, |n| n > MAX_DELTA_SOURCES) {
             anyhow::bail!(
                 "delta_from_latest must be between 0 and {MAX_DELTA_SOURCES} (the most versions a package may take deltas from), not {}",
@@ -383,6 +406,23 @@ impl ServeConfig {
         })
     }
 
+    /// This node's liveness settings, given its HTTP address and the public URL in force
+    /// (configured, or the per-node default).
+    pub fn node_settings(
+        &self,
+        http_addr: SocketAddr,
+        public_url: &str,
+    ) -> ota_core::nodes::NodeSettings {
+        ota_core::nodes::NodeSettings {
+            name: format!("{}/{http_addr}", host_name()),
+            public_url: public_url.to_owned(),
+            public_url_explicit: self.public_url.is_some(),
+            presigned_downloads: self.s3_bucket.is_some(),
+            lease: std::time::Duration::from_secs(self.node_lease_secs),
+            repush_on_loss: self.mqtt_broker.is_some(),
+        }
+    }
+
     /// The store URL in force.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
@@ -392,6 +432,16 @@ impl ServeConfig {
             )
         })
     }
+}
+
+/// This machine's host name (Linux), for telling a node's restarts from its neighbours.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 #[cfg(test)]
@@ -454,6 +504,21 @@ mod tests {
             let err = ServeConfig::load(&cli.serve).unwrap_err().to_string();
             assert!(err.contains("delta_from_latest"), "{flag}: {err}");
             assert!(err.contains("between 0 and 10"), "{flag}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_node_lease_is_bounded() {
+        assert_eq!(ServeConfig::default().node_lease_secs, 20);
+        let file: ServeConfig = toml::from_str("node_lease_secs = 5").unwrap();
+        file.check().unwrap();
+        for text in ["node_lease_secs = 2", "node_lease_secs = 601"] {
+            let file: ServeConfig = toml::from_str(text).unwrap();
+            let err = file.check().unwrap_err().to_string();
+            assert!(
+                err.contains("node_lease_secs must be between 3 and 600"),
+                "{err}"
+            );
         }
     }
 

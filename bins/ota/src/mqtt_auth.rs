@@ -6,9 +6,12 @@
 //! broker treats a CONNECT, and sends its unfinished pushes again once it has subscribed.
 //!
 //! `POST /mqtt/auth` (clientid, username, password) and `POST /mqtt/acl` (username,
-//! clientid, topic, action `publish`|`subscribe`), as JSON or a form. Answers follow EMQX's
-//! HTTP auth format: 200 with `{"result":"allow"}` or `{"result":"deny"}`. With a shared
-//! secret configured, a request without `Authorization: Bearer <secret>` gets 401.
+//! clientid, topic, and either `action` = `publish`|`subscribe` as EMQX 5 sends it, or
+//! `access` = `2`|`1` as rmqtt's `rmqtt-auth-http` and EMQX 4 send it), as JSON or a form.
+//! Answers follow EMQX's HTTP auth format: 200 with `{"result":"allow"}` or
+//! `{"result":"deny"}`; an allowed CONNECT also says whether the client is a superuser, as
+//! `is_superuser` (EMQX) and `superuser` (rmqtt). With a shared secret configured, a
+//! request without `Authorization: Bearer <secret>` gets 401.
 
 use crate::bridge::DeviceBridge;
 use axum::extract::{FromRequest, Request, State};
@@ -60,6 +63,9 @@ struct AclRequest {
     topic: String,
     #[serde(default)]
     action: String,
+    /// The numeric form: `1` subscribe, `2` publish.
+    #[serde(default)]
+    access: String,
 }
 
 async fn auth_handler(State(auth): State<Arc<MqttAuth>>, request: Request) -> Response {
@@ -76,10 +82,12 @@ async fn auth_handler(State(auth): State<Arc<MqttAuth>>, request: Request) -> Re
     )
     .await;
     match outcome {
-        Ok(Identity::Admin) => Json(json!({"result": "allow", "is_superuser": true})),
+        Ok(Identity::Admin) => {
+            Json(json!({"result": "allow", "is_superuser": true, "superuser": true}))
+        }
         Ok(Identity::Device(device)) => {
             auth.devices.broker_connect(&device);
-            Json(json!({"result": "allow", "is_superuser": false}))
+            Json(json!({"result": "allow", "is_superuser": false, "superuser": false}))
         }
         Err(refusal) => {
             tracing::debug!(username = body.username, ?refusal, "broker auth refused");
@@ -94,9 +102,12 @@ async fn acl_handler(State(auth): State<Arc<MqttAuth>>, request: Request) -> Res
         Ok(body) => body,
         Err(refused) => return refused,
     };
-    let action = match body.action.to_ascii_lowercase().as_str() {
-        "publish" | "pub" => Some(Action::Publish),
-        "subscribe" | "sub" => Some(Action::Subscribe),
+    let action = match (
+        body.action.to_ascii_lowercase().as_str(),
+        body.access.trim(),
+    ) {
+        ("publish" | "pub", _) | ("", "2") => Some(Action::Publish),
+        ("subscribe" | "sub", _) | ("", "1") => Some(Action::Subscribe),
         _ => None,
     };
     let allowed = if auth.admins.iter().any(|a| a.username == body.username) {

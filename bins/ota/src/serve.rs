@@ -1,14 +1,15 @@
 //! `ota serve`: the composition root. It reads like the start-up it performs: open the
-//! store, build the core, start the workers, the device endpoint and the HTTP server, then
-//! wait for a signal and stop in reverse order.
+//! store, build the core, join the other nodes, start the workers, the HTTP server and the
+//! device endpoint, then wait for a signal and stop in reverse order.
 
 use crate::bridge::DeviceBridge;
 use crate::config::ServeConfig;
 use crate::endpoint::DeviceEndpoint;
 use crate::mqtt_auth::{self, MqttAuth};
 use anyhow::Context;
-use ota_api::{AppState, NonceCache};
+use ota_api::AppState;
 use ota_blob::{BlobStore, DirStore, S3Store, UrlSigner};
+use ota_core::nodes::{JoinError, Node};
 use ota_core::{Clock, Core, CoreConfig, OffsetClock, SystemClock};
 use ota_device_gateway::AdminCredential;
 use ota_store::Store;
@@ -79,7 +80,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             ..CoreConfig::default()
         },
     );
+    // Among the nodes on this store: refused here, before anything is served, when its
+    // download URLs would name this node beside others.
+    let node = match Node::join(&core, config.node_settings(http_addr, &public_url)).await {
+        Ok(node) => Arc::new(node),
+        Err(JoinError::Refused(message)) => anyhow::bail!("{message}"),
+        Err(JoinError::Core(err)) => return Err(err).context("registering this node"),
+    };
     let shutdown = CancellationToken::new();
+    // The heartbeat runs from now on, however long the device endpoint takes to come up;
+    // claiming lost nodes waits for it.
+    let liveness = ota_scheduler::spawn_liveness(node.clone(), &shutdown);
     let workers = ota_scheduler::spawn_all(&core, &shutdown);
     tracing::info!("engine workers started");
 
@@ -87,35 +98,28 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         core: core.clone(),
         connects_known: config.mqtt_broker.is_none(),
     });
-    let (endpoint, mqtt_addr, mqtt_tls_addr) =
-        DeviceEndpoint::start(&config, tls.clone(), handler.clone(), &shutdown).await?;
-    core.set_link(endpoint.link());
-
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| tracing::warn!(%e, "metrics recorder not installed"))
         .ok();
-    let online_endpoint = endpoint.clone();
+    // Filled once the device endpoint is up; until then no device is connected.
+    let started_endpoint: Arc<std::sync::OnceLock<DeviceEndpoint>> = Arc::default();
+    let online_endpoint = started_endpoint.clone();
     let state = AppState {
         core: core.clone(),
-        nonces: Arc::new(NonceCache::default()),
         metrics,
-        online: Arc::new(move || online_endpoint.online_count()),
+        online: Arc::new(move || online_endpoint.get().map_or(0, |e| e.online_count())),
         clock: adjustable,
     };
-    tracing::info!(%http_addr, ?https_addr, %mqtt_addr, ?mqtt_tls_addr, %public_url, "ready");
-    println!(
-        "{}",
-        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string(),
-                           "https": https_addr.map(|a| a.to_string()),
-                           "mqtt_tls": mqtt_tls_addr.map(|a| a.to_string())})
-    );
 
+    // HTTP is served before the device endpoint starts: behind an external broker that asks
+    // the nodes themselves whether a client may connect (`/mqtt/auth`), this node's own
+    // CONNECT must find them answering.
     let mut router = ota_api::router(state);
-    if matches!(endpoint, DeviceEndpoint::External(_)) {
-        router = router.merge(mqtt_auth::router(broker_auth(&config, handler)));
+    if config.mqtt_broker.is_some() {
+        router = router.merge(mqtt_auth::router(broker_auth(&config, handler.clone())));
     }
-    let https = match https_listener.zip(tls) {
+    let https = match https_listener.zip(tls.clone()) {
         Some((tcp, tls_config)) => {
             let tls = crate::https::TlsListener::new(tcp, tls_config, shutdown.clone())?;
             let (router, stop) = (router.clone(), shutdown.clone());
@@ -134,6 +138,19 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             .await
     });
 
+    let (endpoint, mqtt_addr, mqtt_tls_addr) =
+        DeviceEndpoint::start(&config, tls, handler, &shutdown).await?;
+    let _ = started_endpoint.set(endpoint.clone());
+    core.set_link(endpoint.link());
+    node.start_recovering();
+    tracing::info!(%http_addr, ?https_addr, %mqtt_addr, ?mqtt_tls_addr, %public_url, "ready");
+    println!(
+        "{}",
+        serde_json::json!({"event": "ready", "http": http_addr.to_string(), "mqtt": mqtt_addr.to_string(),
+                           "https": https_addr.map(|a| a.to_string()),
+                           "mqtt_tls": mqtt_tls_addr.map(|a| a.to_string())})
+    );
+
     wait_for_signal().await;
     tracing::info!("shutting down");
     shutdown.cancel();
@@ -151,6 +168,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!("device endpoint stopped");
     for worker in workers {
         let _ = worker.await;
+    }
+    let _ = liveness.await;
+    if let Err(err) = node.leave().await {
+        tracing::warn!(%err, "this node could not deregister; the others will find it lost");
     }
     store.close().await;
     tracing::info!("store closed; bye");
@@ -205,10 +226,15 @@ async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
         .filter(|v| !v.is_empty());
     match (id, secret) {
         (Some(id), Some(secret)) => match store.access_key_secret(&id).await? {
-            None => {
-                store.insert_access_key(&id, &secret).await?;
-                tracing::info!(key_id = %id, "admin access key installed from the environment");
-            }
+            None => match store.insert_access_key(&id, &secret).await {
+                Ok(()) => {
+                    tracing::info!(key_id = %id, "admin access key installed from the environment");
+                }
+                // Another node starting at the same moment installed it first.
+                Err(ota_store::StoreError::Conflict(_))
+                    if store.access_key_secret(&id).await?.as_deref() == Some(&secret) => {}
+                Err(err) => return Err(err.into()),
+            },
             Some(existing) if existing != secret => {
                 anyhow::bail!(
                     "access key {id} already exists with another secret; use that secret or another key id"
@@ -232,14 +258,12 @@ async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
 }
 
 /// The secret that signs download URLs, generated once and kept in the store so every node
-/// and every restart accepts the URLs already handed out.
+/// and every restart accepts the URLs already handed out. Inserted only if absent, then
+/// read back: of nodes starting at once, all use the first one written.
 async fn url_signing_secret(store: &Store) -> anyhow::Result<String> {
-    if let Some(secret) = store.kv_get("url_signing_secret").await? {
-        return Ok(secret);
-    }
-    let secret = random_hex(32);
-    store.kv_set("url_signing_secret", &secret).await?;
-    Ok(secret)
+    Ok(store
+        .kv_get_or_insert("url_signing_secret", &random_hex(32))
+        .await?)
 }
 
 fn random_hex(bytes: usize) -> String {

@@ -1,5 +1,5 @@
 //! Verifies signed requests on `/api/v1`: known key, fresh timestamp (±15 minutes), unused
-//! nonce, matching body digest and signature. Failures are 401/403 with a stable code and
+//! nonce (in the store, shared by every node), matching body digest and signature. Failures are 401/403 with a stable code and
 //! never echo a secret.
 
 use crate::error::ApiError;
@@ -10,8 +10,6 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use std::collections::HashMap;
-use std::sync::Mutex;
 use subtle::ConstantTimeEq;
 
 /// How far a request's timestamp may be from the server clock.
@@ -19,22 +17,23 @@ pub const MAX_SKEW_SECS: i64 = 15 * 60;
 /// Largest signed (buffered) request body.
 pub const MAX_SIGNED_BODY: usize = 8 * 1024 * 1024;
 
-/// Nonces seen within the skew window; older ones are forgotten, since their timestamps
-/// would be refused anyway.
-#[derive(Default)]
-pub struct NonceCache {
-    seen: Mutex<HashMap<String, i64>>,
-}
-
-impl NonceCache {
-    /// Records `nonce`; false if it was already used.
-    pub fn insert(&self, key_id: &str, nonce: &str, now: i64) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.len() > 100_000 {
-            seen.retain(|_, at| now - *at <= 2 * MAX_SKEW_SECS);
-        }
-        seen.insert(format!("{key_id}\n{nonce}"), now).is_none()
-    }
+/// Records a request's nonce in the store every node shares, so a request replayed to any
+/// node of the platform is refused. The nonce is kept until the request's timestamp
+/// (`timestamp`, Unix seconds) leaves the accepted window; after that the timestamp alone
+/// refuses a replay. False for a nonce already used.
+pub async fn use_nonce(
+    state: &AppState,
+    scope: &str,
+    nonce: &str,
+    now: i64,
+    timestamp: i64,
+) -> Result<bool, ota_store::StoreError> {
+    let expires_at = (timestamp + MAX_SKEW_SECS + 1) * 1000;
+    state
+        .core
+        .store()
+        .use_nonce(scope, nonce, now * 1000, expires_at)
+        .await
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
@@ -128,7 +127,10 @@ pub async fn require_signature(
             "the request signature does not match",
         ));
     }
-    if !state.nonces.insert(&key_id, &nonce, now) {
+    let fresh = use_nonce(&state, &format!("api:{key_id}"), &nonce, now, ts)
+        .await
+        .map_err(ota_core::CoreError::from)?;
+    if !fresh {
         return Err(ApiError::unauthorized(
             "SignatureNonceUsed",
             "this nonce was already used",

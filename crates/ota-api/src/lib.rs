@@ -18,7 +18,6 @@ pub mod sign;
 mod state;
 mod views;
 
-pub use auth::NonceCache;
 pub use state::AppState;
 
 use axum::Router;

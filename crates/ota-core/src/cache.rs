@@ -1,25 +1,71 @@
 //! Read-through caches of jobs and packages for the hot path. The store stays the truth:
-//! every service that changes a job or package evicts it here in the same call.
+//! every service that changes a job or package evicts it here in the same call, and the
+//! store announces the change to the other nodes sharing it, whose [`Core::follow_changes`]
+//! evicts it there (PostgreSQL LISTEN/NOTIFY, see `ota_store::ChangeWatcher`). An entry is
+//! also dropped after [`MAX_AGE`], a bound on staleness should an announcement be lost
+//! without the listener noticing (a half-open connection).
 
-use crate::CoreResult;
 use crate::error::Found;
+use crate::{Core, CoreResult};
 use ota_domain::firmware::Firmware;
 use ota_domain::job::Job;
 use ota_domain::{FirmwareId, JobId};
-use ota_store::Store;
+use ota_store::{Announcement, Change, Store};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The longest an entry is used without reading the store again.
+pub(crate) const MAX_AGE: Duration = Duration::from_secs(60);
+
+/// One map of entries with their load time.
+struct Entries<K, V>(RwLock<HashMap<K, (Arc<V>, Instant)>>);
+
+impl<K: Eq + Hash + Clone, V> Default for Entries<K, V> {
+    fn default() -> Self {
+        Entries(RwLock::new(HashMap::new()))
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Entries<K, V> {
+    fn get(&self, key: &K) -> Option<Arc<V>> {
+        let map = self.0.read().unwrap_or_else(|e| e.into_inner());
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < MAX_AGE)
+            .map(|(v, _)| v.clone())
+    }
+
+    fn put(&self, key: K, value: Arc<V>) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (value, Instant::now()));
+    }
+
+    fn evict(&self, key: &K) {
+        self.0
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 
 #[derive(Default)]
 pub(crate) struct Cache {
-    jobs: RwLock<HashMap<JobId, Arc<Job>>>,
-    firmwares: RwLock<HashMap<FirmwareId, Arc<Firmware>>>,
+    jobs: Entries<JobId, Job>,
+    firmwares: Entries<FirmwareId, Firmware>,
 }
 
 impl Cache {
     pub async fn job(&self, store: &Store, id: &JobId) -> CoreResult<Arc<Job>> {
-        if let Some(job) = self.jobs.read().unwrap_or_else(|e| e.into_inner()).get(id) {
-            return Ok(job.clone());
+        if let Some(job) = self.jobs.get(id) {
+            return Ok(job);
         }
         let job = Arc::new(
             store
@@ -27,21 +73,13 @@ impl Cache {
                 .await
                 .found("JobId", format!("batch {id}"))?,
         );
-        self.jobs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), job.clone());
+        self.jobs.put(id.clone(), job.clone());
         Ok(job)
     }
 
     pub async fn firmware(&self, store: &Store, id: &FirmwareId) -> CoreResult<Arc<Firmware>> {
-        if let Some(fw) = self
-            .firmwares
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-        {
-            return Ok(fw.clone());
+        if let Some(fw) = self.firmwares.get(id) {
+            return Ok(fw);
         }
         let fw = Arc::new(
             store
@@ -49,24 +87,91 @@ impl Cache {
                 .await
                 .found("FirmwareId", format!("package {id}"))?,
         );
-        self.firmwares
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), fw.clone());
+        self.firmwares.put(id.clone(), fw.clone());
         Ok(fw)
     }
 
     pub fn evict_job(&self, id: &JobId) {
-        self.jobs
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        self.jobs.evict(id);
     }
 
     pub fn evict_firmware(&self, id: &FirmwareId) {
-        self.firmwares
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        self.firmwares.evict(id);
+    }
+
+    /// Drops every entry (announcements may have been missed).
+    pub fn clear(&self) {
+        self.jobs.clear();
+        self.firmwares.clear();
+    }
+}
+
+impl Core {
+    /// Keeps this node's caches in step with changes committed by any node, until
+    /// `shutdown`. Returns at once on a store only this node uses (SQLite).
+    pub async fn follow_changes(&self, shutdown: CancellationToken) {
+        let mut watcher = loop {
+            match self.store().watch_changes().await {
+                Ok(Some(watcher)) => break watcher,
+                Ok(None) => return,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for changes made on other nodes; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        };
+        // Whatever was read before the listener was in place may be stale already.
+        self.inner.cache.clear();
+        loop {
+            let announcement = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                a = watcher.next() => a,
+            };
+            self.apply_announcement(&announcement);
+        }
+    }
+
+    /// Evicts what an announcement names; everything when some may have been missed.
+    pub(crate) fn apply_announcement(&self, announcement: &Announcement) {
+        let cache = &self.inner.cache;
+        match announcement {
+            Announcement::Changed(Change::Job(id)) => cache.evict_job(&JobId::from(id.as_str())),
+            Announcement::Changed(Change::Firmware(id)) => {
+                cache.evict_firmware(&FirmwareId::from(id.as_str()));
+            }
+            Announcement::Missed => {
+                metrics::counter!("ota_cache_announcements_missed_total").increment(1);
+                cache.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_evict_and_clear() {
+        let entries: Entries<u32, &str> = Entries::default();
+        entries.put(1, Arc::new("one"));
+        entries.put(2, Arc::new("two"));
+        assert_eq!(entries.get(&1).as_deref(), Some(&"one"));
+        entries.evict(&1);
+        assert_eq!(entries.get(&1), None);
+        // An entry older than MAX_AGE is not served.
+        if let Some(old) = Instant::now().checked_sub(MAX_AGE) {
+            entries
+                .0
+                .write()
+                .unwrap()
+                .insert(3, (Arc::new("three"), old));
+            assert_eq!(entries.get(&3), None);
+        }
+        entries.clear();
+        assert_eq!(entries.get(&2), None);
     }
 }

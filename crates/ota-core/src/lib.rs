@@ -24,6 +24,7 @@ mod job_update;
 mod jobs;
 mod link;
 mod lookups;
+pub mod nodes;
 mod overview;
 mod packages;
 mod push;

@@ -1,5 +1,6 @@
 //! Packages ("firmware").
 
+use crate::changes::Change;
 use crate::error::touched;
 use crate::q::Q;
 use crate::rows::{self, firmware_cols, firmware_type_str, to_json};
@@ -84,9 +85,10 @@ impl Store {
         Ok((rows::all(&rows, rows::firmware)?, total))
     }
 
-    /// Rewrites every field but the id, product and creation time.
+    /// Rewrites every field but the id, product and creation time, and announces the
+    /// change to the other nodes' caches.
     pub async fn update_firmware(&self, f: &Firmware) -> Result<()> {
-        let n = sqlx::query(
+        let write = sqlx::query(
             "UPDATE firmwares SET firmware_name = $2, firmware_desc = $3, module_name = $4, \
              firmware_type = $5, src_version = $6, dest_version = $7, sign_method = $8, \
              status = $9, verify_progress = $10, udi = $11, multi_file = $12, files_json = $13, \
@@ -105,19 +107,19 @@ impl Store {
         .bind(f.udi.as_deref())
         .bind(i64::from(f.multi_file))
         .bind(to_json(&f.files))
-        .bind(f.modified_at)
-        .execute(self.writer())
-        .await?
-        .rows_affected();
+        .bind(f.modified_at);
+        let n = self
+            .write_announced(write, Change::Firmware(f.firmware_id.as_str().to_owned()))
+            .await?;
         touched(n)
     }
 
+    /// Deletes a package row and announces it to the other nodes' caches.
     pub async fn delete_firmware(&self, id: &FirmwareId) -> Result<()> {
-        let n = sqlx::query("DELETE FROM firmwares WHERE firmware_id = $1")
-            .bind(id.as_str())
-            .execute(self.writer())
-            .await?
-            .rows_affected();
+        let write = sqlx::query("DELETE FROM firmwares WHERE firmware_id = $1").bind(id.as_str());
+        let n = self
+            .write_announced(write, Change::Firmware(id.as_str().to_owned()))
+            .await?;
         touched(n)
     }
 

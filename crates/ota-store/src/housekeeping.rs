@@ -127,6 +127,23 @@ impl Store {
         Ok(row.map(|r| r.try_get("value")).transpose()?)
     }
 
+    /// Stores `candidate` under `name` unless a value is there already, then returns the
+    /// stored value. Of several nodes starting at once, every one gets the first value
+    /// written: for secrets generated on first start.
+    pub async fn kv_get_or_insert(&self, name: &str, candidate: &str) -> Result<String> {
+        sqlx::query("INSERT INTO kv (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(candidate)
+            .execute(self.writer())
+            .await?;
+        // Read from the writer: on SQLite a reader connection could predate the insert.
+        let row = sqlx::query("SELECT value FROM kv WHERE name = $1")
+            .bind(name)
+            .fetch_one(self.writer())
+            .await?;
+        Ok(row.try_get("value")?)
+    }
+
     pub async fn kv_set(&self, name: &str, value: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO kv (name, value) VALUES ($1, $2) \

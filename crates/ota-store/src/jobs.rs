@@ -1,5 +1,6 @@
 //! Batches ("jobs").
 
+use crate::changes::Change;
 use crate::error::touched;
 use crate::q::Q;
 use crate::rows::{self, job_cols, to_json};
@@ -55,9 +56,10 @@ impl Store {
         row.as_ref().map(rows::job).transpose()
     }
 
-    /// Rewrites every mutable field (status, policy, selection, tags, texts, times).
+    /// Rewrites every mutable field (status, policy, selection, tags, texts, times), and
+    /// announces the change to the other nodes' caches.
     pub async fn update_job(&self, j: &Job) -> Result<()> {
-        let n = sqlx::query(
+        let write = sqlx::query(
             "UPDATE jobs SET selection_type = $2, target_json = $3, src_versions_json = $4, \
              policy_json = $5, tags_json = $6, name = $7, description = $8, status = $9, \
              schedule_time = $10, schedule_finish_time = $11, modified_at = $12, \
@@ -77,10 +79,10 @@ impl Store {
         .bind(j.modified_at)
         .bind(j.started_at)
         .bind(j.finished_at)
-        .bind(to_json(&j.control))
-        .execute(self.writer())
-        .await?
-        .rows_affected();
+        .bind(to_json(&j.control));
+        let n = self
+            .write_announced(write, Change::Job(j.job_id.as_str().to_owned()))
+            .await?;
         touched(n)
     }
 

@@ -27,6 +27,7 @@
 //! crates or any operator face.
 
 mod backup;
+mod changes;
 mod counts;
 mod deltas;
 mod device_names;
@@ -40,6 +41,8 @@ mod housekeeping;
 mod job_pages;
 mod jobs;
 mod migrate;
+mod nodes;
+mod nonces;
 mod products;
 mod pushable_jobs;
 mod q;
@@ -48,12 +51,15 @@ mod signing_keys;
 mod status_totals;
 mod task_creation;
 mod tasks;
+mod told_tasks;
 mod versions;
 
+pub use changes::{Announcement, Change, ChangeWatcher};
 pub use counts::{JobCounts, QueuedCounts};
 pub use deltas::DeltaRow;
 pub use error::{Result, StoreError};
 pub use housekeeping::UploadToken;
+pub use nodes::NodeRow;
 pub use signing_keys::SigningKeyRow;
 pub use task_creation::{CreatedTasks, TaskCreation, TaskTarget};
 pub use tasks::TaskFilter;
@@ -92,6 +98,8 @@ pub struct Store {
     /// sleeps in the busy handler. On PostgreSQL, the same pool as reads.
     writer: AnyPool,
     dialect: Dialect,
+    /// Where changes of jobs and packages are announced to the other nodes (PostgreSQL).
+    changes: Option<changes::ChangeChannel>,
 }
 
 /// SQLite waits this long for the writer lock before reporting `database is locked`.
@@ -170,11 +178,17 @@ impl Store {
             Dialect::Sqlite if !memory => connect(1).await?,
             _ => pool.clone(),
         };
-        Ok(Store {
+        let changes = match dialect {
+            Dialect::Postgres => Some(changes::ChangeChannel::for_schema(&pool, &url).await?),
+            Dialect::Sqlite => None,
+        };
+        let store = Store {
             pool,
             writer,
             dialect,
-        })
+            changes,
+        };
+        Ok(store)
     }
 
     /// Which SQL dialect this store speaks.

@@ -42,6 +42,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_job_control.sql"),
         include_str!("../migrations/postgres/0007_job_control.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_nodes_and_nonces.sql"),
+        include_str!("../migrations/postgres/0008_nodes_and_nonces.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

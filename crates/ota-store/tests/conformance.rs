@@ -20,6 +20,8 @@ mod deltas;
 mod housekeeping;
 #[path = "conformance/lookups.rs"]
 mod lookups;
+#[path = "conformance/nodes.rs"]
+mod nodes;
 #[path = "conformance/perf.rs"]
 mod perf;
 #[path = "conformance/registry.rs"]

@@ -51,7 +51,7 @@ async fn aliyun(server: &Server, action: &str, params: &[(&str, &str)]) -> Value
 }
 
 /// `secs` since the epoch as ISO 8601 UTC (days to civil date, proleptic Gregorian).
-fn iso_utc(secs: i64) -> String {
+pub(crate) fn iso_utc(secs: i64) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);

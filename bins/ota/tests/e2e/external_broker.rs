@@ -173,16 +173,37 @@ async fn the_broker_asks_who_may_connect_and_what_they_may_touch() {
     for (topic, action, expected) in cases {
         let got = result(ask("/mqtt/acl", acl(topic.clone(), action)).await.unwrap()).await;
         assert_eq!(got, expected, "{action} {topic}");
+        // The numeric form rmqtt's rmqtt-auth-http (and EMQX 4) sends, as a form.
+        let access = if action == "publish" { "2" } else { "1" };
+        let form = format!(
+            "access={access}&username={}&clientid={}&topic={}",
+            percent_encode(&creds.username),
+            percent_encode(&creds.client_id),
+            percent_encode(&topic)
+        );
+        let r = http
+            .post(format!("{base}/mqtt/acl"))
+            .bearer_auth(SECRET)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(result(r).await, expected, "access={access} {topic}");
     }
 }
 
 #[tokio::test]
 async fn two_nodes_share_the_device_topics() {
-    let env = settings(&[]);
+    // One public URL in front of both nodes, as several nodes require.
+    let balancer = crate::balancer::Balancer::start().await;
+    let env = settings(&[("OTA_PUBLIC_URL", &balancer.url())]);
     let Some(a) = Server::start_postgres_with_env(&as_refs(&env)).await else {
         return;
     };
     let b = a.sibling().await;
+    balancer.add(a.http);
+    balancer.add(b.http);
     let fleet = fleet(&a, 4).await;
     let pkg = package(&b, &fleet.pk, "2.0.0", 8 * 1024).await;
     let mut devices = Vec::new();

@@ -133,7 +133,133 @@ impl Server {
         }
     }
 
+    /// A second node like [`Server::sibling`], with `extra` settings added or replaced.
+    pub async fn sibling_with(&self, extra: &[(&str, &str)]) -> Server {
+        let mut env = self.env.clone();
+        for (key, value) in extra {
+            env.retain(|(k, _)| k != key);
+            env.push((key.to_string(), value.to_string()));
+        }
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let (child, http, mqtt) =
+            spawn(&self.data, any, any, self.database_url.as_deref(), &env).await;
+        Server {
+            child,
+            http,
+            mqtt,
+            api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
+            database_url: self.database_url.clone(),
+            env,
+            _pg: None,
+            data: self.data.clone(),
+            _dir: None,
+        }
+    }
+
+    /// Starts a second node like [`Server::sibling_with`] that is expected to refuse to
+    /// start: returns what it wrote to stderr; panics if it became ready.
+    pub async fn sibling_refused(&self, extra: &[(&str, &str)]) -> String {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut command = command(&self.data, any, any, self.database_url.as_deref(), &env);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out = tokio::time::timeout(DEADLINE, command.output())
+            .await
+            .expect("the refused node never exited")
+            .expect("run ota serve");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && !stdout.contains("\"ready\""),
+            "the node started: {stdout}"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Two nodes of one platform on a fresh schema of the test PostgreSQL, started at the
+    /// same moment (both race to set the platform up); `None` when `OTA_TEST_SKIP_PG=1`.
+    pub async fn start_postgres_pair(env: &[(&str, &str)]) -> Option<(Server, Server)> {
+        if std::env::var("OTA_TEST_SKIP_PG").as_deref() == Ok("1") {
+            return None;
+        }
+        let pg = PgSchema::create().await;
+        let url = pg.url();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ((a, a_http, a_mqtt), (b, b_http, b_mqtt)) = tokio::join!(
+            spawn(dir.path(), any, any, Some(&url), &env),
+            spawn(dir.path(), any, any, Some(&url), &env)
+        );
+        let data = dir.path().to_owned();
+        let node = |child, http: SocketAddr, mqtt| Server {
+            child,
+            http,
+            mqtt,
+            api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
+            database_url: Some(url.clone()),
+            env: env.clone(),
+            _pg: None,
+            data: data.clone(),
+            _dir: None,
+        };
+        let second = node(b, b_http, b_mqtt);
+        let mut first = node(a, a_http, a_mqtt);
+        first._pg = Some(pg);
+        first._dir = Some(dir);
+        Some((first, second))
+    }
+
+    /// The process id (to freeze it with SIGSTOP in a scenario).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown, no deregistration) and leaves it
+    /// dead.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.expect("kill the server");
+    }
+
+    /// Stops the process cleanly (SIGTERM) and waits until it exited.
+    pub async fn stop(&mut self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(status.success());
+        tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("the server never stopped")
+            .expect("wait for the server");
+    }
+
+    /// As [`Server::start_postgres_with_env`], with the HTTP server on `http` (for a
+    /// scenario that must give its address to something started before the server, such as
+    /// a broker's HTTP hooks).
+    pub async fn start_postgres_at(http: SocketAddr, env: &[(&str, &str)]) -> Option<Server> {
+        if std::env::var("OTA_TEST_SKIP_PG").as_deref() == Ok("1") {
+            return None;
+        }
+        let pg = PgSchema::create().await;
+        let url = pg.url();
+        Some(Self::launch_at(http, Some(url), Some(pg), env).await)
+    }
+
     async fn launch(
+        database_url: Option<String>,
+        pg: Option<PgSchema>,
+        env: &[(&str, &str)],
+    ) -> Server {
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        Self::launch_at(any, database_url, pg, env).await
+    }
+
+    async fn launch_at(
+        http: SocketAddr,
         database_url: Option<String>,
         pg: Option<PgSchema>,
         env: &[(&str, &str)],
@@ -144,7 +270,7 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, http, mqtt) = spawn(dir.path(), any, any, database_url.as_deref(), &env).await;
+        let (child, http, mqtt) = spawn(dir.path(), http, any, database_url.as_deref(), &env).await;
         Server {
             child,
             http,
@@ -198,11 +324,6 @@ impl Server {
     pub async fn restart(&mut self) {
         self.kill().await;
         self.start_again().await;
-    }
-
-    /// Kills the process (SIGKILL: no graceful shutdown) and waits for it to be gone.
-    pub async fn kill(&mut self) {
-        self.child.kill().await.expect("kill the server");
     }
 
     /// Starts the server again after [`Server::kill`], on the same data and ports.
@@ -309,6 +430,13 @@ impl Server {
     }
 }
 
+/// A loopback address with a port free right now (for a process started later).
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+}
+
 /// Fetches every 100 ms until `pred` holds: (true, value), or (false, last value) after
 /// [`DEADLINE`].
 pub async fn poll_value<F: Future<Output = Value>>(
@@ -345,13 +473,14 @@ async fn spawn(
         .expect("start the server")
 }
 
-async fn try_spawn(
+/// `ota serve` on `dir`, the addresses and store given, with the scenario's settings.
+fn command(
     dir: &std::path::Path,
     http: SocketAddr,
     mqtt: SocketAddr,
     database_url: Option<&str>,
     env: &[(String, String)],
-) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ota"));
     command
         .arg("serve")
@@ -381,14 +510,26 @@ async fn try_spawn(
         .env_remove("OTA_S3_PREFIX")
         .env_remove("OTA_S3_ACCESS_KEY_ID")
         .env_remove("OTA_S3_SECRET_ACCESS_KEY")
+        .env_remove("OTA_PUBLIC_URL")
+        .env_remove("OTA_NODE_LEASE_SECS")
         .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .kill_on_drop(true);
     if let Some(url) = database_url {
         command.env("OTA_DATABASE_URL", url);
     }
     command.envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+async fn try_spawn(
+    dir: &std::path::Path,
+    http: SocketAddr,
+    mqtt: SocketAddr,
+    database_url: Option<&str>,
+    env: &[(String, String)],
+) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
+    let mut command = command(dir, http, mqtt, database_url, env);
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = command.spawn()?;
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();

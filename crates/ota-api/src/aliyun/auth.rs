@@ -1,5 +1,6 @@
 //! Who is calling: verifies an ACS3-HMAC-SHA256 or a v1 HMAC-SHA1 signature against the
-//! platform's access keys, with a bounded clock skew and single-use nonces. Failures are
+//! platform's access keys, with a bounded clock skew and single-use nonces (kept in the
+//! store, so a request replayed to another node is refused too). Failures are
 //! 4xx with the platform's codes, which the SDKs raise as exceptions.
 //!
 //! Freshness is judged by the wall clock, not the platform clock: clients sign with their
@@ -193,7 +194,22 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
             message,
         ));
     }
-    if !state.nonces.insert(&format!("rpc:{key_id}"), &nonce, now) {
+    let fresh = crate::auth::use_nonce(
+        state,
+        &format!("rpc:{key_id}"),
+        &nonce,
+        now,
+        ts.unix_timestamp(),
+    )
+    .await
+    .map_err(|_| {
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the nonce store is unavailable",
+        )
+    })?;
+    if !fresh {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
             "SignatureNonceUsed",

@@ -41,13 +41,13 @@ pub struct Ctx {
 pub struct SessionKey(Vec<u8>);
 
 impl SessionKey {
+    /// Inserted only if absent, then read back: of nodes starting at once, all sign with
+    /// the first secret written, so a session made on one is valid on every other.
     pub async fn load(store: &ota_store::Store) -> Result<SessionKey, ota_store::StoreError> {
         if let Some(secret) = store.kv_get(SECRET_KV).await? {
             return Ok(SessionKey(secret.into_bytes()));
         }
-        store.kv_set(SECRET_KV, &random_hex(32)).await?;
-        // Re-read: when two nodes race, the last write wins and both use it from now on.
-        let secret = store.kv_get(SECRET_KV).await?.unwrap_or_default();
+        let secret = store.kv_get_or_insert(SECRET_KV, &random_hex(32)).await?;
         Ok(SessionKey(secret.into_bytes()))
     }
 

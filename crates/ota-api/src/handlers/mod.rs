@@ -4,6 +4,7 @@
 mod deltas;
 pub mod health;
 mod jobs;
+mod nodes;
 mod packages;
 mod registry;
 mod signing;
@@ -195,6 +196,11 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
     ),
     ("post", "/tasks/cancel", "Cancel tasks (1-200)"),
     (
+        "get",
+        "/nodes",
+        "The nodes serving this store: heartbeats, lost nodes and who recovered them",
+    ),
+    (
         "post",
         "/tasks/reupgrade",
         "Re-run failed or cancelled tasks (1-10)",
@@ -289,5 +295,6 @@ pub fn routes() -> Router<AppState> {
         .route("/tasks/confirm", post(jobs::confirm_tasks))
         .route("/tasks/cancel", post(jobs::cancel_tasks))
         .route("/tasks/reupgrade", post(jobs::reupgrade_tasks))
+        .route("/nodes", get(nodes::list_nodes))
         .route("/debug/clock", post(health::advance_clock))
 }
