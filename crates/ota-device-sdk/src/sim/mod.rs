@@ -12,6 +12,7 @@
 
 mod behaviour;
 mod credentials;
+mod echo;
 mod images;
 mod stats;
 
@@ -29,6 +30,8 @@ use crate::{Device, DeviceConfig, SdkError};
 pub use behaviour::Behaviour;
 use behaviour::SimHandler;
 pub use credentials::{DeviceCredentials, load_credentials_csv, parse_credentials_csv};
+use echo::DeviceEcho;
+pub use echo::Echo;
 pub use images::ImageLibrary;
 pub use stats::{SimSnapshot, SimStats};
 
@@ -74,6 +77,13 @@ pub struct SimConfig {
     /// PEM authorities of the broker's TLS certificate: devices then connect over TLS and
     /// trust them for HTTPS downloads ([`DeviceConfig::tls_ca_pem`]); `None`: plain MQTT.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// How often an HTTP download resumes (with `Range`) after a failure that made no
+    /// progress before the device gives up with step -2; `None`: the SDK's default
+    /// ([`crate::DownloadOptions::http_retries`]). Devices that must ride out a download
+    /// server's outage of some seconds need more.
+    pub download_retries: Option<u32>,
+    /// Send every report twice, some out of order ([`Echo`]); `None`: once, in order.
+    pub echo: Option<Echo>,
 }
 
 impl SimConfig {
@@ -98,6 +108,8 @@ impl SimConfig {
             base_image: None,
             delta_memory_limit: None,
             tls_ca_pem: None,
+            download_retries: None,
+            echo: None,
         }
     }
 }
@@ -160,6 +172,15 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
         .downloading
         .store(0, std::sync::atomic::Ordering::Relaxed);
     Ok(stats.snapshot())
+}
+
+/// A handle that reports for `device` (the echo's), without its handler: a handler holding
+/// its own device would keep it alive forever.
+fn reporter<H>(device: &Device<H>) -> Device<()> {
+    Device {
+        inner: Arc::clone(&device.inner),
+        handler: Arc::new(()),
+    }
 }
 
 /// How one connected stretch of a device's life ended.
@@ -239,13 +260,24 @@ impl SimDevice {
             cfg.trusted_keys = self.config.trusted_keys.clone();
             cfg.delta_memory_limit = self.config.delta_memory_limit;
             cfg.tls_ca_pem = self.config.tls_ca_pem.clone();
+            let echo = self
+                .config
+                .echo
+                .map(|echo| DeviceEcho::new(echo, self.index, Arc::clone(&self.stats)));
             let handler = SimHandler::new(
                 behaviour.clone(),
                 Arc::clone(&self.stats),
                 self.images.clone(),
-            );
+            )
+            .with_download_retries(self.config.download_retries)
+            .with_echo(echo);
             match Device::connect_with_http(cfg, handler, self.http.clone()).await {
-                Ok(device) => return device,
+                Ok(device) => {
+                    if let Some(echo) = &device.handler().echo {
+                        echo.attach(reporter(&device));
+                    }
+                    return device;
+                }
                 Err(e) => {
                     drop(permit);
                     SimStats::inc(&self.stats.connect_failures);
@@ -265,8 +297,12 @@ impl SimDevice {
         mem: &mut Memory,
     ) -> Stretch {
         let module = self.config.module.as_deref();
+        let echo = device.handler().echo.as_ref();
         if let Err(e) = device.report_version(module, &mem.version).await {
             tracing::debug!(error = %e, "version report failed");
+        }
+        if let Some(echo) = echo {
+            echo.on_version(module, &mem.version, false).await;
         }
         loop {
             let Some(push) = self.next_package(device, mem).await else {
@@ -275,6 +311,9 @@ impl SimDevice {
             if push.data.version == mem.version {
                 // Already there (a re-push after success): say so again.
                 let _ = device.report_version(module, &mem.version).await;
+                if let Some(echo) = echo {
+                    echo.on_version(module, &mem.version, true).await;
+                }
                 continue;
             }
             if !mem.notified {
@@ -292,6 +331,7 @@ impl SimDevice {
             SimStats::inc(&self.stats.downloading);
             let result = device.run_update(&push).await;
             SimStats::dec(&self.stats.downloading);
+            let reported_version = result.is_ok();
             match result {
                 Ok(done) if done.version == push.data.version => {
                     SimStats::inc(&self.stats.succeeded);
@@ -302,10 +342,18 @@ impl SimDevice {
                     mem.version = done.version;
                 }
                 Err(e) => match e.step() {
-                    Some(step) => self.stats.record_failure(step),
+                    Some(step) => {
+                        self.stats.record_failure(step);
+                        if let Some(echo) = echo {
+                            echo.on_failure(module, step).await;
+                        }
+                    }
                     // The device was closed under us.
                     None => return Stretch::Done,
                 },
+            }
+            if let (Some(echo), true) = (echo, reported_version) {
+                echo.on_version(module, &mem.version, true).await;
             }
             if self.config.stop_after_update {
                 return Stretch::Done;
