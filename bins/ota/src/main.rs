@@ -24,6 +24,11 @@ enum Command {
     /// Benchmarks against a real server process.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The fault suite: a rollout against real processes while the server is killed, a
+    /// node lost, the store, broker or bucket restarted, or device messages duplicated;
+    /// prints a JSON summary and fails when an invariant does not hold.
+    #[command(subcommand)]
+    Chaos(ota::chaos::Scenario),
     /// Create and inspect delta (differential) packages.
     #[command(subcommand)]
     Delta(DeltaCommand),
@@ -97,6 +102,16 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(ota::sim::run(args))
+        }
+        Command::Chaos(scenario) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            if !runtime.block_on(ota::chaos::main(scenario))? {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Admin(command) => {
             init_logging("warn");
