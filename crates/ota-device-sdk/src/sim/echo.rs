@@ -74,18 +74,24 @@ impl DeviceEcho {
         self.echoed.store(-1, Ordering::Relaxed);
     }
 
-    /// Called after every downloaded chunk: once the download reaches a new tenth, whose
-    /// report the update has just sent, sends it again, and for some tenths the previous
-    /// tenth after it.
+    /// Called after every downloaded chunk. At the first, sends the update's "download
+    /// started" report (step 0) again; whenever the download reaches a new tenth, whose
+    /// report the update has just sent, sends that again, and for some tenths the previous
+    /// step after it.
     pub async fn on_progress(&self, module: Option<&str>, percent: u8) {
         let tenth = i32::from(percent / 10 * 10);
-        let before = self.echoed.load(Ordering::Relaxed);
+        let mut before = self.echoed.load(Ordering::Relaxed);
+        if before < 0 {
+            self.echoed.store(0, Ordering::Relaxed);
+            self.progress(module, 0, "download started").await;
+            before = 0;
+        }
         if tenth <= before {
             return;
         }
         self.echoed.store(tenth, Ordering::Relaxed);
         self.progress(module, tenth, "downloading").await;
-        if before >= 0 && self.echo.reorders(self.index, tenth) {
+        if self.echo.reorders(self.index, tenth) {
             self.late_progress(module, before).await;
         }
     }

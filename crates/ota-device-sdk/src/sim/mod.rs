@@ -8,7 +8,8 @@
 //! so memory stays bounded whatever the package size. Devices connect through a semaphore
 //! (`connect_concurrency`) and round-robin over `mqtt_addrs`; see [`crate::DeviceConfig`]
 //! for why several loopback addresses help. Progress is visible at any time through
-//! [`SimStats`].
+//! [`SimStats`]. For fault runs, devices can say everything twice and some things out of
+//! order ([`Echo`]) and ride out longer download outages (`download_retries`).
 
 mod behaviour;
 mod credentials;
