@@ -73,6 +73,8 @@ pub async fn run(args: NodeLossArgs) -> anyhow::Result<Summary> {
     let victim = run.rng.random_range(1..args.nodes);
     pause(run.rng.random_range(0.25..0.6) * rollout_secs.max(4.0)).await;
     run.ledger.record(&api, &rollout.job_ids()).await;
+    // What the lost node had done: it must have had a share of the work to lose.
+    let lost_node_transitions = nodes[victim].transitions().await.unwrap_or_default();
     run.transitions.add_final_scrape(&nodes[victim]).await;
     nodes[victim].kill().await?;
     run.transitions.complete = false;
@@ -122,6 +124,7 @@ pub async fn run(args: NodeLossArgs) -> anyhow::Result<Summary> {
     let figures = serde_json::json!({
         "nodes": args.nodes,
         "lost": lost,
+        "lost_node_transitions_before_kill": lost_node_transitions,
         "waves": waves,
         "stalls_after_loss": stalls,
     });
