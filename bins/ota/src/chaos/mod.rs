@@ -27,8 +27,10 @@ mod scenarios;
 pub mod stalls;
 pub mod watch;
 
+use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub use run::Summary;
 
@@ -183,23 +185,51 @@ pub struct DuplicatesArgs {
     pub reorder_one_in: u32,
 }
 
+impl Scenario {
+    pub fn common(&self) -> &Common {
+        match self {
+            Scenario::Kill(args) => &args.common,
+            Scenario::NodeLoss(args) => &args.common,
+            Scenario::PgRestart(args) | Scenario::BrokerRestart(args) => &args.common,
+            Scenario::S3Outage(args) => &args.common,
+            Scenario::Duplicates(args) => &args.common,
+        }
+    }
+}
+
+/// Beyond `--timeout`, the time a run may take to judge and clean up before it is cut short.
+const GRACE: Duration = Duration::from_secs(300);
+
 /// Runs one scenario to its summary (`Err` only when the harness itself could not run it:
-/// a missing program, a service that would not start).
+/// a missing program, a service that would not start, the time limit). A run cut short
+/// still stops every process it started and removes its directory, as it drops them.
 pub async fn run(scenario: Scenario) -> anyhow::Result<Summary> {
-    match scenario {
-        Scenario::Kill(args) => scenarios::kill::run(args).await,
-        Scenario::NodeLoss(args) => scenarios::node_loss::run(args).await,
-        Scenario::PgRestart(args) => scenarios::pg_restart::run(args).await,
-        Scenario::BrokerRestart(args) => scenarios::broker_restart::run(args).await,
-        Scenario::S3Outage(args) => scenarios::s3_outage::run(args).await,
-        Scenario::Duplicates(args) => scenarios::duplicates::run(args).await,
+    let limit = Duration::from_secs(scenario.common().timeout) + GRACE;
+    let running = async move {
+        match scenario {
+            Scenario::Kill(args) => scenarios::kill::run(args).await,
+            Scenario::NodeLoss(args) => scenarios::node_loss::run(args).await,
+            Scenario::PgRestart(args) => scenarios::pg_restart::run(args).await,
+            Scenario::BrokerRestart(args) => scenarios::broker_restart::run(args).await,
+            Scenario::S3Outage(args) => scenarios::s3_outage::run(args).await,
+            Scenario::Duplicates(args) => scenarios::duplicates::run(args).await,
+        }
+    };
+    match tokio::time::timeout(limit, running).await {
+        Ok(summary) => summary,
+        Err(_) => bail!("the run did not end within {} s", limit.as_secs()),
     }
 }
 
 /// `ota chaos …`: runs the scenario, prints its summary as JSON on stdout and says whether
-/// every invariant held.
+/// every invariant held. Interrupted (SIGINT, SIGTERM), it stops what it started first.
 pub async fn main(scenario: Scenario) -> anyhow::Result<bool> {
-    let summary = run(scenario).await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let summary = tokio::select! {
+        summary = run(scenario) => summary?,
+        _ = tokio::signal::ctrl_c() => bail!("interrupted; the processes it started are stopped"),
+        _ = terminate.recv() => bail!("terminated; the processes it started are stopped"),
+    };
     println!("{}", serde_json::to_string_pretty(&summary)?);
     if !summary.passed {
         eprintln!("chaos {}: FAILED", summary.scenario);

@@ -65,7 +65,7 @@ pub async fn run(args: NodeLossArgs) -> anyhow::Result<Summary> {
     let device_addr = format!("127.0.0.1:{}", broker.port).parse()?;
     let mut rollout = Rollout::prepare(&api, &plan, vec![device_addr]).await?;
     run.note(&format!(
-        "{} devices connected through Mosquitto; {waves} waves of {} every {} s",
+        "{} devices connected through Mosquitto; batches: {waves} of {} devices, one every {} s",
         plan.devices, args.wave_size, args.wave_every
     ));
     rollout.launch(&api, plan.batches).await?;
