@@ -1,5 +1,6 @@
 //! Starts `ota serve` as a child process and waits for its ready line: used by the
-//! benchmarks (which measure the server's own memory) and the end-to-end tests.
+//! benchmarks (which measure the server's own memory), the fault suite (which kills and
+//! restarts it) and the end-to-end tests.
 
 use anyhow::{Context, bail};
 use std::net::SocketAddr;
@@ -27,6 +28,12 @@ pub struct Launch {
     pub secret: String,
     pub adjustable_clock: bool,
     pub log: String,
+    /// Further `OTA_*` settings (external broker, S3 bucket, …). Other `OTA_*` variables of
+    /// the caller's environment are not passed on, so a shell's settings never change
+    /// what is started.
+    pub env: Vec<(String, String)>,
+    /// Append the server's log (stderr) to this file instead of sharing ours.
+    pub log_file: Option<PathBuf>,
 }
 
 impl Launch {
@@ -41,12 +48,19 @@ impl Launch {
             secret: format!("{:032x}", rand::random::<u128>()),
             adjustable_clock: false,
             log: "warn".to_owned(),
+            env: Vec::new(),
+            log_file: None,
         }
     }
 
     /// Starts the server and waits (at most 60 s) for it to be ready.
     pub async fn start(&self) -> anyhow::Result<ServerProcess> {
         let mut command = Command::new(&self.binary);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("OTA_") {
+                command.env_remove(name);
+            }
+        }
         command
             .arg("serve")
             .arg("--data-dir")
@@ -59,9 +73,22 @@ impl Launch {
             .env("OTA_ACCESS_KEY_SECRET", &self.secret)
             .env("OTA_LOG", &self.log)
             .env_remove("RUST_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        match &self.log_file {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("opening the server log {}", path.display()))?;
+                command.stderr(file);
+            }
+            None => {
+                command.stderr(Stdio::inherit());
+            }
+        }
         if let Some(url) = &self.database_url {
             command.arg("--database-url").arg(url);
         }

@@ -1,5 +1,5 @@
 //! The `ota` binary's library: the composition root (`serve`), the admin commands over the
-//! native API, the fleet simulator and the benchmarks. `main.rs` only parses the command
+//! native API, the fleet simulator, the benchmarks and the fault suite (`chaos`). `main.rs` only parses the command
 //! line and calls in here, so end-to-end tests can reuse the same client and launcher.
 
 pub mod address;
@@ -7,6 +7,7 @@ pub mod admin;
 pub mod backup;
 pub mod bench;
 pub mod bridge;
+pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod endpoint;

@@ -28,6 +28,11 @@ enum Command {
     Backup(ota::backup::BackupArgs),
     /// Unpack an `ota backup` archive into a new data directory (the server stopped).
     Restore(ota::backup::RestoreArgs),
+    /// The fault suite: a rollout against real processes while the server is killed, a
+    /// node lost, the store, broker or bucket restarted, or device messages duplicated;
+    /// prints a JSON summary and fails when an invariant does not hold.
+    #[command(subcommand)]
+    Chaos(ota::chaos::Scenario),
     /// Create and inspect delta (differential) packages.
     #[command(subcommand)]
     Delta(DeltaCommand),
@@ -150,6 +155,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(ota::sim::run(args))
+        }
+        Command::Chaos(scenario) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            if !runtime.block_on(ota::chaos::main(scenario))? {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Admin(command) => {
             init_logging("warn");

@@ -70,6 +70,17 @@ pub struct SimArgs {
     /// connected (0.5–1.5 times it, at random; never mid-update). Implies --keep-running.
     #[arg(long)]
     pub churn: Option<u64>,
+    /// How often a download resumes (with `Range`) after a failure that made no progress
+    /// before the device reports step -2 (default: the SDK's, 3).
+    #[arg(long)]
+    pub download_retries: Option<u32>,
+    /// Send every report twice, and after one in `--reorder-one-in` an earlier one too
+    /// (what `ota chaos duplicates` does).
+    #[arg(long)]
+    pub duplicate_reports: bool,
+    /// With --duplicate-reports: follow one report in this many by an earlier one (0: never).
+    #[arg(long, default_value_t = 4, requires = "duplicate_reports")]
+    pub reorder_one_in: u32,
     /// Print the final counts as JSON instead of drawing a bar.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +177,11 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         );
     }
     config.delta_memory_limit = args.delta_memory;
+    config.download_retries = args.download_retries;
+    config.echo = args.duplicate_reports.then(|| sim::Echo {
+        reorder_one_in: args.reorder_one_in,
+        seed: rand::random(),
+    });
     if let Some(path) = &args.tls_ca {
         config.tls_ca_pem = Some(
             std::fs::read(path)
@@ -239,6 +255,8 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
             "reconnects": snapshot.reconnects,
             "bytes": snapshot.bytes,
             "deltas_applied": snapshot.deltas_applied,
+            "reports_duplicated": snapshot.reports_duplicated,
+            "reports_reordered": snapshot.reports_reordered,
         })
     );
     Ok(())

@@ -24,6 +24,8 @@ pub struct Server {
     child: Child,
     pub http: SocketAddr,
     pub mqtt: SocketAddr,
+    /// The server's ready line (its listeners' addresses), when started by [`Server::launch`].
+    pub ready: Value,
     pub api: ApiClient,
     database_url: Option<String>,
     /// Extra `OTA_*` settings, kept for restarts.
@@ -124,6 +126,7 @@ impl Server {
             child,
             http,
             mqtt,
+            ready: Value::Null,
             api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
             database_url: self.database_url.clone(),
             env: self.env.clone(),
@@ -147,6 +150,7 @@ impl Server {
             child,
             http,
             mqtt,
+            ready: Value::Null,
             api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
             database_url: self.database_url.clone(),
             env,
@@ -199,6 +203,7 @@ impl Server {
             child,
             http,
             mqtt,
+            ready: Value::Null,
             api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
             database_url: Some(url.clone()),
             env: env.clone(),
@@ -270,11 +275,15 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let (child, http, mqtt) = spawn(dir.path(), http, any, database_url.as_deref(), &env).await;
+        let (child, ready) = try_spawn_ready(dir.path(), http, any, database_url.as_deref(), &env)
+            .await
+            .expect("start the server");
+        let (http, mqtt) = (ready_addr(&ready, "http"), ready_addr(&ready, "mqtt"));
         Server {
             child,
             http,
             mqtt,
+            ready,
             api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
             database_url,
             env,
@@ -528,6 +537,28 @@ async fn try_spawn(
     database_url: Option<&str>,
     env: &[(String, String)],
 ) -> anyhow::Result<(Child, SocketAddr, SocketAddr)> {
+    let (child, ready) = try_spawn_ready(dir, http, mqtt, database_url, env).await?;
+    let (http, mqtt) = (ready_addr(&ready, "http"), ready_addr(&ready, "mqtt"));
+    Ok((child, http, mqtt))
+}
+
+/// The address `key` of a ready line.
+pub fn ready_addr(ready: &Value, key: &str) -> SocketAddr {
+    ready[key]
+        .as_str()
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|e| panic!("ready line without {key}: {e}: {ready}"))
+}
+
+/// Starts the server and returns it with its ready line.
+async fn try_spawn_ready(
+    dir: &std::path::Path,
+    http: SocketAddr,
+    mqtt: SocketAddr,
+    database_url: Option<&str>,
+    env: &[(String, String)],
+) -> anyhow::Result<(Child, Value)> {
     let mut command = command(dir, http, mqtt, database_url, env);
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = command.spawn()?;
@@ -546,10 +577,7 @@ async fn try_spawn(
     .await??;
     // Keep reading so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let addr = |k: &str| -> anyhow::Result<SocketAddr> {
-        Ok(ready[k].as_str().unwrap_or_default().parse()?)
-    };
-    Ok((child, addr("http")?, addr("mqtt")?))
+    Ok((child, ready))
 }
 
 /// A throw-away schema in the test database, dropped with the server.

@@ -5,7 +5,7 @@
 //! nowhere.
 
 use crate::fixtures::{self, expect_push, fleet, job, package};
-use crate::harness::Server;
+use crate::harness::{Server, ready_addr};
 use ota_device_sdk::{Device, DeviceConfig};
 use serde_json::json;
 use std::time::Duration;
@@ -38,32 +38,28 @@ fn pki(name: &str) -> Pki {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A server whose embedded endpoint also listens for MQTT over TLS (and, with `https`, whose
 /// HTTP server also listens for HTTPS); returns it with the MQTT TLS and HTTPS ports.
 async fn with_tls(pki: &Pki, dir: &std::path::Path, https: bool) -> (Server, u16, u16) {
     let (cert, key) = (dir.join("chain.pem"), dir.join("key.pem"));
     std::fs::write(&cert, &pki.chain_pem).unwrap();
     std::fs::write(&key, &pki.key_pem).unwrap();
-    let (mqtt_port, https_port) = (free_port(), free_port());
-    let mqtt_addr = format!("127.0.0.1:{mqtt_port}");
-    let https_addr = format!("127.0.0.1:{https_port}");
+    // Port 0: the server binds free ports and names them in its ready line.
     let mut env = vec![
-        ("OTA_MQTT_TLS_ADDR", mqtt_addr.as_str()),
+        ("OTA_MQTT_TLS_ADDR", "127.0.0.1:0"),
         ("OTA_TLS_CERT_FILE", cert.to_str().unwrap()),
         ("OTA_TLS_KEY_FILE", key.to_str().unwrap()),
     ];
     if https {
-        env.push(("OTA_HTTPS_ADDR", https_addr.as_str()));
+        env.push(("OTA_HTTPS_ADDR", "127.0.0.1:0"));
     }
     let server = Server::start_with_env(&env).await;
+    let mqtt_port = ready_addr(&server.ready, "mqtt_tls").port();
+    let https_port = if https {
+        ready_addr(&server.ready, "https").port()
+    } else {
+        0
+    };
     (server, mqtt_port, https_port)
 }
 

@@ -12,9 +12,11 @@ use std::time::Duration;
 use ota_protocol::UpgradeData;
 
 use super::SimStats;
+use super::echo::DeviceEcho;
 use super::images::ImageLibrary;
 use crate::{
-    Abort, DownloadTarget, DownloadedFile, FileSpec, InstallError, StoredFile, UpdateHandler,
+    Abort, DownloadOptions, DownloadTarget, DownloadedFile, FileSpec, InstallError, StoredFile,
+    UpdateHandler,
 };
 
 /// What a simulated device does with an update.
@@ -141,6 +143,10 @@ pub(crate) struct SimHandler {
     running: std::sync::Mutex<Option<String>>,
     /// Images of the versions devices run, when the run keeps them.
     images: Option<Arc<ImageLibrary>>,
+    /// HTTP resumes after a failure without progress; `None`: the SDK's default.
+    download_retries: Option<u32>,
+    /// Sends every report twice (and some out of order), when the run asks for it.
+    pub echo: Option<DeviceEcho>,
 }
 
 impl SimHandler {
@@ -156,7 +162,21 @@ impl SimHandler {
             slept: AtomicU8::new(0),
             running: std::sync::Mutex::new(None),
             images,
+            download_retries: None,
+            echo: None,
         }
+    }
+
+    /// Resumes a download this many times after a failure without progress.
+    pub fn with_download_retries(mut self, retries: Option<u32>) -> Self {
+        self.download_retries = retries;
+        self
+    }
+
+    /// Repeats (and reorders) every report through `echo`.
+    pub fn with_echo(mut self, echo: Option<DeviceEcho>) -> Self {
+        self.echo = echo;
+        self
     }
 
     /// Records the version running now, checked against signed manifests.
@@ -168,6 +188,9 @@ impl SimHandler {
     pub fn reset(&self) {
         self.counted.store(0, Ordering::Relaxed);
         self.slept.store(0, Ordering::Relaxed);
+        if let Some(echo) = &self.echo {
+            echo.reset();
+        }
     }
 }
 
@@ -187,7 +210,18 @@ impl UpdateHandler for SimHandler {
         }
     }
 
-    async fn on_progress(&self, _: &UpgradeData, percent: u8, bytes: u64) -> Result<(), Abort> {
+    fn download_options(&self) -> DownloadOptions {
+        let mut options = DownloadOptions::default();
+        if let Some(retries) = self.download_retries {
+            options.http_retries = retries;
+        }
+        options
+    }
+
+    async fn on_progress(&self, data: &UpgradeData, percent: u8, bytes: u64) -> Result<(), Abort> {
+        if let Some(echo) = &self.echo {
+            echo.on_progress(data.module.as_deref(), percent).await;
+        }
         let before = self.counted.swap(bytes, Ordering::Relaxed);
         self.stats
             .bytes

@@ -8,10 +8,12 @@
 //! so memory stays bounded whatever the package size. Devices connect through a semaphore
 //! (`connect_concurrency`) and round-robin over `mqtt_addrs`; see [`crate::DeviceConfig`]
 //! for why several loopback addresses help. Progress is visible at any time through
-//! [`SimStats`].
+//! [`SimStats`]. For fault runs, devices can say everything twice and some things out of
+//! order ([`Echo`]) and ride out longer download outages (`download_retries`).
 
 mod behaviour;
 mod credentials;
+mod echo;
 mod images;
 mod stats;
 
@@ -29,6 +31,8 @@ use crate::{Device, DeviceConfig, SdkError};
 pub use behaviour::Behaviour;
 use behaviour::SimHandler;
 pub use credentials::{DeviceCredentials, load_credentials_csv, parse_credentials_csv};
+use echo::DeviceEcho;
+pub use echo::Echo;
 pub use images::ImageLibrary;
 pub use stats::{SimSnapshot, SimStats};
 
@@ -78,6 +82,13 @@ pub struct SimConfig {
     /// connected (between half and one and a half times it, at random), whenever it is not
     /// in the middle of an update; `None`: devices stay connected.
     pub churn: Option<Duration>,
+    /// How often an HTTP download resumes (with `Range`) after a failure that made no
+    /// progress before the device gives up with step -2; `None`: the SDK's default
+    /// ([`crate::DownloadOptions::http_retries`]). Devices that must ride out a download
+    /// server's outage of some seconds need more.
+    pub download_retries: Option<u32>,
+    /// Send every report twice, some out of order ([`Echo`]); `None`: once, in order.
+    pub echo: Option<Echo>,
 }
 
 impl SimConfig {
@@ -103,6 +114,8 @@ impl SimConfig {
             delta_memory_limit: None,
             tls_ca_pem: None,
             churn: None,
+            download_retries: None,
+            echo: None,
         }
     }
 }
@@ -165,6 +178,15 @@ pub async fn run(config: SimConfig, stats: Arc<SimStats>) -> Result<SimSnapshot,
         .downloading
         .store(0, std::sync::atomic::Ordering::Relaxed);
     Ok(stats.snapshot())
+}
+
+/// A handle that reports for `device` (the echo's), without its handler: a handler holding
+/// its own device would keep it alive forever.
+fn reporter<H>(device: &Device<H>) -> Device<()> {
+    Device {
+        inner: Arc::clone(&device.inner),
+        handler: Arc::new(()),
+    }
 }
 
 /// How one connected stretch of a device's life ended.
@@ -258,14 +280,23 @@ impl SimDevice {
             cfg.trusted_keys = self.config.trusted_keys.clone();
             cfg.delta_memory_limit = self.config.delta_memory_limit;
             cfg.tls_ca_pem = self.config.tls_ca_pem.clone();
+            let echo = self
+                .config
+                .echo
+                .map(|echo| DeviceEcho::new(echo, self.index, Arc::clone(&self.stats)));
             let handler = SimHandler::new(
                 behaviour.clone(),
                 Arc::clone(&self.stats),
                 self.images.clone(),
-            );
+            )
+            .with_download_retries(self.config.download_retries)
+            .with_echo(echo);
             match Device::connect_with_http(cfg, handler, self.http.clone()).await {
                 Ok(device) => {
                     SimStats::inc(&self.stats.connections);
+                    if let Some(echo) = &device.handler().echo {
+                        echo.attach(reporter(&device));
+                    }
                     return device;
                 }
                 Err(e) => {
@@ -291,12 +322,16 @@ impl SimDevice {
         mem: &mut Memory,
     ) -> Stretch {
         let module = self.config.module.as_deref();
+        let echo = device.handler().echo.as_ref();
         if let Err(e) = device.report_version(module, &mem.version).await {
             tracing::debug!(error = %e, "version report failed");
         }
         let churn_at = self.config.churn.map(|every| {
             tokio::time::Instant::now() + every.mul_f64(0.5 + jitter(self.index as u64))
         });
+        if let Some(echo) = echo {
+            echo.on_version(module, &mem.version, false).await;
+        }
         loop {
             let push = match self.next_package(device, mem, churn_at).await {
                 Next::Package(push) => *push,
@@ -306,6 +341,9 @@ impl SimDevice {
             if push.data.version == mem.version {
                 // Already there (a re-push after success): say so again.
                 let _ = device.report_version(module, &mem.version).await;
+                if let Some(echo) = echo {
+                    echo.on_version(module, &mem.version, true).await;
+                }
                 continue;
             }
             if !mem.notified {
@@ -323,6 +361,7 @@ impl SimDevice {
             SimStats::inc(&self.stats.downloading);
             let result = device.run_update(&push).await;
             SimStats::dec(&self.stats.downloading);
+            let reported_version = result.is_ok();
             match result {
                 Ok(done) if done.version == push.data.version => {
                     SimStats::inc(&self.stats.succeeded);
@@ -333,10 +372,18 @@ impl SimDevice {
                     mem.version = done.version;
                 }
                 Err(e) => match e.step() {
-                    Some(step) => self.stats.record_failure(step),
+                    Some(step) => {
+                        self.stats.record_failure(step);
+                        if let Some(echo) = echo {
+                            echo.on_failure(module, step).await;
+                        }
+                    }
                     // The device was closed under us.
                     None => return Stretch::Done,
                 },
+            }
+            if let (Some(echo), true) = (echo, reported_version) {
+                echo.on_version(module, &mem.version, true).await;
             }
             if self.config.stop_after_update {
                 return Stretch::Done;

@@ -35,6 +35,10 @@ pub struct SimStats {
     pub finished: AtomicU64,
     /// Counter: delta packages applied to a kept image (see `ImageLibrary`).
     pub deltas_applied: AtomicU64,
+    /// Counter: reports sent a second time (see `Echo`).
+    pub reports_duplicated: AtomicU64,
+    /// Counter: earlier reports sent after later ones (see `Echo`).
+    pub reports_reordered: AtomicU64,
 }
 
 /// A copy of [`SimStats`] at one moment.
@@ -68,6 +72,10 @@ pub struct SimSnapshot {
     pub finished: u64,
     /// See [`SimStats::deltas_applied`].
     pub deltas_applied: u64,
+    /// See [`SimStats::reports_duplicated`].
+    pub reports_duplicated: u64,
+    /// See [`SimStats::reports_reordered`].
+    pub reports_reordered: u64,
 }
 
 impl SimSnapshot {
@@ -113,6 +121,8 @@ impl SimStats {
             failed: self.failed.each_ref().map(get),
             finished: get(&self.finished),
             deltas_applied: get(&self.deltas_applied),
+            reports_duplicated: get(&self.reports_duplicated),
+            reports_reordered: get(&self.reports_reordered),
         }
     }
 
