@@ -76,6 +76,11 @@ impl GatewayHandler for DeviceBridge {
         self.core.report(key(device), message, ack).await;
     }
 
+    fn on_link_restored(&self) {
+        let core = self.core.clone();
+        tokio::spawn(async move { core.recover_link_loss().await });
+    }
+
     async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
         match self
             .core

@@ -11,6 +11,8 @@ const MAX_PRESIGNED_MINUTES: i64 = 7 * 24 * 60;
 /// A node silent this long is lost: long enough for a garbage-collection pause or a
 /// database fail-over not to count, short enough that a lost node's devices wait little.
 const DEFAULT_NODE_LEASE_SECS: u64 = 20;
+/// Default `nudge_secs`: five minutes.
+pub const DEFAULT_NUDGE_SECS: u64 = 300;
 /// Accepted `node_lease_secs`.
 const NODE_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=600;
 
@@ -85,6 +87,10 @@ pub struct ServeConfig {
     /// it may have dropped (docs/adr/0008-node-liveness.md); it renews its heartbeat four
     /// times as often. 3-600.
     pub node_lease_secs: u64,
+    /// Seconds a told task (NOTIFIED, IN_PROGRESS) may go without a word from its device
+    /// before its push is sent again, in case the push or the device's answer was lost;
+    /// the wait doubles while the device stays silent, up to an hour. 0: never. 0 or 5-86400.
+    pub nudge_secs: u64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
     /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
@@ -121,6 +127,7 @@ impl Default for ServeConfig {
             download_url_ttl_minutes: 24 * 60,
             delta_from_latest: 0,
             node_lease_secs: DEFAULT_NODE_LEASE_SECS,
+            nudge_secs: DEFAULT_NUDGE_SECS,
             log: "info".to_owned(),
             adjustable_clock: false,
         }
@@ -243,6 +250,13 @@ impl ServeConfig {
                 )
             })?;
         }
+        if let Ok(v) = std::env::var("OTA_NUDGE_SECS") {
+            config.nudge_secs = v.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "nudge_secs (OTA_NUDGE_SECS) must be a whole number of seconds, 0 or 5-86400, not {v:?}"
+                )
+            })?;
+        }
         if let Ok(v) = std::env::var("OTA_LOG") {
             config.log = v;
         }
@@ -332,6 +346,12 @@ impl ServeConfig {
             anyhow::bail!(
                 "download_url_ttl_minutes must be at least 1, not {}",
                 self.download_url_ttl_minutes
+            );
+        }
+        if self.nudge_secs != 0 && !(5..=86_400).contains(&self.nudge_secs) {
+            anyhow::bail!(
+                "nudge_secs must be 0 (never) or between 5 and 86400 seconds, not {}",
+                self.nudge_secs
             );
         }
         if !NODE_LEASE_SECS.contains(&self.node_lease_secs) {

@@ -77,6 +77,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             max_file_size: config.max_file_mb * 1024 * 1024,
             download_url_ttl: config.download_url_ttl_minutes * 60_000,
             delta_from_latest: config.delta_from_latest(),
+            nudge_after: (config.nudge_secs > 0).then(|| config.nudge_secs as i64 * 1000),
             ..CoreConfig::default()
         },
     );

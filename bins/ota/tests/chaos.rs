@@ -6,9 +6,6 @@
 //! would otherwise fight over the machine's cores and distort each other's timing.
 //! A missing PostgreSQL, Mosquitto or s3s-fs fails the scenario with one line naming it.
 //!
-//! The scenarios that fail on today's server are ignored, each saying how (figures in
-//! docs/reliability.md); they run with `cargo test -p ota --test chaos -- --include-ignored`
-//! and are to be turned on as the fixes land.
 
 use ota::chaos::{
     self, Common, DuplicatesArgs, KillArgs, NodeLossArgs, OutageArgs, S3OutageArgs, Scenario,
@@ -54,15 +51,11 @@ fn outage(devices: usize, seed: u64) -> OutageArgs {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on today's server: a final version report in flight at the kill is lost and \
-            nothing asks the device again (2 of 5 runs left 4-9 tasks IN_PROGRESS at 100 %)"]
 async fn five_kills_on_sqlite() {
     passes(kills(StoreKind::Sqlite, 5, 600, 1)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on today's server: a final version report in flight at the kill is lost and \
-            nothing asks the device again (2 of 4 runs left 1-21 tasks IN_PROGRESS at 100 %)"]
 async fn three_kills_on_postgres() {
     passes(kills(StoreKind::Postgres, 3, 600, 2)).await;
 }
@@ -84,9 +77,6 @@ async fn postgres_restarted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails on today's server: reports devices send to the restarted broker before the \
-            node has subscribed again are dropped, and pushes to devices not yet back are lost \
-            but recorded NOTIFIED, which never times out (every run: 35-48 of 300 tasks stuck)"]
 async fn broker_restarted() {
     passes(Scenario::BrokerRestart(outage(300, 5))).await;
 }

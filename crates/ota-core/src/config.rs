@@ -31,6 +31,9 @@ pub struct CoreConfig {
     /// `CreateOTAFirmware`): from the N most recent other versions of its module,
     /// 0..=`ota_domain::validate::MAX_DELTA_SOURCES`. 0 (the default): none.
     pub delta_from_latest: usize,
+    /// How long a told task may go without a word from its device before its push is sent
+    /// again (milliseconds; doubling while silent, up to an hour); `None`: never.
+    pub nudge_after: Option<Millis>,
 }
 
 impl Default for CoreConfig {
@@ -47,6 +50,7 @@ impl Default for CoreConfig {
             max_block_size: 128 * 1024,
             max_mqtt_download: 16 * 1024 * 1024,
             delta_from_latest: 0,
+            nudge_after: Some(5 * 60_000),
         }
     }
 }

@@ -54,6 +54,11 @@ pub trait GatewayHandler: Send + Sync + 'static {
         ack: crate::PubAck,
     ) -> impl Future<Output = ()> + Send;
 
+    /// The link to the devices came back after it was lost (an external broker's
+    /// connection was re-established and the subscriptions renewed): deliveries in flight
+    /// when it broke, both ways, may be lost. Default: nothing.
+    fn on_link_restored(&self) {}
+
     /// The payload to publish on `…/thing/ota/firmware/get_reply` (and on the legacy request
     /// topic) when the device pulls; `None` when it has nothing pending (the gateway then
     /// replies with [`ota_protocol::push::empty_firmware_reply`]).

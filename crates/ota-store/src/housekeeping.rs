@@ -155,4 +155,21 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// Claims the pass named `name` at `now` unless one was claimed less than `gap` ago:
+    /// of several nodes asking at about the same time, one gets it. For work every node
+    /// would otherwise repeat (a recovery after the broker came back).
+    pub async fn claim_pass(&self, name: &str, now: Millis, gap: Millis) -> Result<bool> {
+        let claimed = sqlx::query(
+            "INSERT INTO kv (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value \
+             WHERE CAST(kv.value AS BIGINT) <= $3 RETURNING name",
+        )
+        .bind(name)
+        .bind(now.to_string())
+        .bind(now - gap)
+        .fetch_optional(self.writer())
+        .await?;
+        Ok(claimed.is_some())
+    }
 }

@@ -47,6 +47,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_nodes_and_nonces.sql"),
         include_str!("../migrations/postgres/0008_nodes_and_nonces.sql"),
     ),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_task_nudges.sql"),
+        include_str!("../migrations/postgres/0009_task_nudges.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -53,7 +53,7 @@ macro_rules! task_cols {
         "t.task_id, t.job_id, t.firmware_id, t.product_key, t.device_name, t.module_name, \
          t.src_version, t.dest_version, t.status, t.queued_reason, t.failure, t.cancel_reason, \
          t.progress, t.description, t.retries_used, t.retry_at, t.timeout_at, t.started_at, \
-         t.created_at, t.modified_at"
+         t.nudge_at, t.created_at, t.modified_at"
     };
 }
 pub(crate) use {
@@ -276,6 +276,7 @@ pub(crate) fn task(row: &AnyRow) -> Result<Task> {
         retry_at: get(row, "retry_at")?,
         timeout_at: get(row, "timeout_at")?,
         started_at: get(row, "started_at")?,
+        nudge_at: get(row, "nudge_at")?,
         created_at: get(row, "created_at")?,
         modified_at: get(row, "modified_at")?,
     })

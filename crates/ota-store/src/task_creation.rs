@@ -192,7 +192,8 @@ impl Store {
             let mut q = Q::with(
                 self.dialect(),
                 "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
-                 queued_reason = NULL, retry_at = NULL, timeout_at = NULL, lease_until = NULL, \
+                 queued_reason = NULL, retry_at = NULL, timeout_at = NULL, nudge_at = NULL, \
+                 lease_until = NULL, \
                  modified_at = ",
             );
             q.bind(spec.now)

@@ -28,6 +28,7 @@ pub struct TaskFilter {
 enum Due<'a> {
     Retries,
     Timeouts,
+    Nudges,
     Ready(&'a JobId),
 }
 
@@ -97,7 +98,7 @@ impl Store {
                  failure = v.column4, cancel_reason = v.column5, progress = v.column6, \
                  description = v.column7, retries_used = v.column8, retry_at = v.column9, \
                  timeout_at = v.column10, started_at = v.column11, modified_at = v.column12, \
-                 lease_until = NULL FROM ",
+                 nudge_at = v.column13, lease_until = NULL FROM ",
             );
             q.values(chunk, |q, (t, was)| {
                 q.bind(t.task_id.as_str())
@@ -111,14 +112,15 @@ impl Store {
                     .then(t.retry_at)
                     .then(t.timeout_at)
                     .then(t.started_at)
-                    .then(t.modified_at);
+                    .then(t.modified_at)
+                    .then(t.nudge_at);
                 if let Some((status, modified_at)) = was {
                     q.then(status.as_str()).then(*modified_at);
                 }
             })
             .push(" WHERE tasks.task_id = v.column1");
             if before.is_some() {
-                q.push(" AND tasks.status = v.column13 AND tasks.modified_at = v.column14");
+                q.push(" AND tasks.status = v.column14 AND tasks.modified_at = v.column15");
             }
             if q.execute(&mut *tx).await? != chunk.len() as u64 {
                 // The transaction is dropped unfinished: nothing of it is saved.
@@ -268,6 +270,21 @@ impl Store {
         self.due(Due::Timeouts, now, limit, Some(lease_ms)).await
     }
 
+    /// Told tasks whose device has been silent past their nudge time, earliest first.
+    pub async fn due_nudges(&self, now: Millis, limit: i64) -> Result<Vec<Task>> {
+        self.due(Due::Nudges, now, limit, None).await
+    }
+
+    /// Like [`Store::due_nudges`], with a lease (see [`Store::claim_due_retries`]).
+    pub async fn claim_due_nudges(
+        &self,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<Task>> {
+        self.due(Due::Nudges, now, limit, Some(lease_ms)).await
+    }
+
     /// Like [`Store::ready_tasks`], with a lease (see [`Store::claim_due_retries`]).
     pub async fn claim_ready_tasks(
         &self,
@@ -349,6 +366,12 @@ impl Store {
                     .bind(now)
                     .push(" AND t.status = 'IN_PROGRESS'");
                 " ORDER BY t.timeout_at, t.task_id"
+            }
+            Due::Nudges => {
+                q.push(" WHERE t.nudge_at <= ")
+                    .bind(now)
+                    .push(" AND t.status IN ('NOTIFIED', 'IN_PROGRESS')");
+                " ORDER BY t.nudge_at, t.task_id"
             }
             Due::Ready(job) => {
                 q.push(" JOIN devices d ON d.id = t.device_id WHERE t.job_id = ")

@@ -6,7 +6,7 @@
 use crate::fixtures::{
     self, expect_push, fleet, job, lock_store, online, package, progress, unlock_store,
 };
-use crate::harness::{DEADLINE, Server, broker_env};
+use crate::harness::{DEADLINE, MINUTE_MS, Server, broker_env};
 use ota_protocol::TopicKind;
 use rumqttc::{Event, Packet, QoS};
 use serde_json::json;
@@ -212,4 +212,38 @@ async fn a_failure_code_outside_the_spec_fails_the_task_at_once() {
     let task = server.wait_status(&id, name, "FAILED").await;
     assert_eq!(task["failure"], "UPGRADE_FAILED", "{task}");
     assert_eq!(task["desc"], "step -5: flash locked", "{task}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_told_device_that_stays_silent_is_pushed_again_less_and_less_often() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 1).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 4 * 1024).await;
+    let name = fleet.name(0);
+    let dev = online(&server, &fleet.devices[0], "1.0.0").await;
+    fixtures::wait_reported(&server, &fleet.pk, 1).await;
+    let id = fixtures::id(&job(&server, &pkg, json!({"target_selection": "ALL"})).await);
+    // The push arrives but is as good as lost: the device says nothing.
+    expect_push(&dev).await;
+    server.wait_status(&id, name, "NOTIFIED").await;
+    fixtures::expect_no_push(&server, &dev).await;
+    // Five minutes of silence: pushed again (at about 5 min), then after as long as it has
+    // been silent (about 10 min), then after about 20: the wait doubles.
+    server.advance_clock(5 * MINUTE_MS).await;
+    assert_eq!(expect_push(&dev).await.data.version, "2.0.0");
+    server.advance_clock(4 * MINUTE_MS).await;
+    fixtures::expect_no_push(&server, &dev).await;
+    server.advance_clock(2 * MINUTE_MS).await;
+    expect_push(&dev).await;
+    server.advance_clock(8 * MINUTE_MS).await;
+    fixtures::expect_no_push(&server, &dev).await;
+    server.advance_clock(4 * MINUTE_MS).await;
+    expect_push(&dev).await;
+    // The task did not move: a nudge is only a push.
+    assert_eq!(server.task(&id, name).await["status"], "NOTIFIED");
+    // Once the device answers, the nudges stop.
+    progress(&dev, 10).await;
+    server.wait_status(&id, name, "IN_PROGRESS").await;
+    server.advance_clock(4 * MINUTE_MS).await;
+    fixtures::expect_no_push(&server, &dev).await;
 }

@@ -15,6 +15,8 @@ pub(crate) struct Outcome {
     /// changed it: the save only lands on rows still in that state.
     read_as: HashMap<TaskId, (TaskStatus, Millis)>,
     pub finished_jobs: BTreeSet<JobId>,
+    /// Tasks whose push is to be sent again (the engine sends them once saved).
+    pub repush: Vec<Task>,
     pub ready: bool,
     pub rejected: usize,
 }
@@ -37,6 +39,7 @@ impl Outcome {
                         Effect::Finished(_) => {
                             self.finished_jobs.insert(task.job_id.clone());
                         }
+                        Effect::Repush => self.repush.push(transition.task.clone()),
                     }
                 }
                 self.read_as
@@ -132,8 +135,7 @@ pub(crate) async fn rules_of(core: &Core, task: &Task) -> CoreResult<TaskRules> 
         .job(&core.inner.store, &task.job_id)
         .await?;
     Ok(TaskRules {
-        retry: job.policy.retry,
-        timeout_minutes: job.policy.timeout_minutes,
-        need_push: job.policy.need_push,
+        nudge_after: core.inner.config.nudge_after,
+        ..job.task_rules()
     })
 }

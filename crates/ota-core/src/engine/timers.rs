@@ -1,6 +1,6 @@
 //! The timer worker: everything that happens because time passed. Deadlines are columns in
-//! the store (`retry_at`, `timeout_at`, a batch's schedule), read back each tick, so none is
-//! lost across a restart.
+//! the store (`retry_at`, `timeout_at`, `nudge_at`, a batch's schedule), read back each
+//! tick, so none is lost across a restart.
 
 use super::apply::Outcome;
 use crate::{Core, CoreResult};
@@ -11,21 +11,23 @@ const CHUNK: i64 = 2_000;
 /// How long claimed due tasks are kept from other nodes; they are saved well before.
 const TIMER_LEASE_MS: i64 = 30_000;
 
-/// One pass over due retries, timeouts and batch schedules.
+/// One pass over due retries, timeouts, nudges and batch schedules.
 pub async fn tick(core: &Core) -> CoreResult<()> {
     let now = core.now();
     let store = &core.inner.store;
 
     // On a store several nodes share, due tasks are claimed so one node handles each.
-    let (retries, timeouts) = if store.is_shared() {
+    let (retries, timeouts, nudges) = if store.is_shared() {
         (
             store.claim_due_retries(now, TIMER_LEASE_MS, CHUNK).await?,
             store.claim_due_timeouts(now, TIMER_LEASE_MS, CHUNK).await?,
+            store.claim_due_nudges(now, TIMER_LEASE_MS, CHUNK).await?,
         )
     } else {
         (
             store.due_retries(now, CHUNK).await?,
             store.due_timeouts(now, CHUNK).await?,
+            store.due_nudges(now, CHUNK).await?,
         )
     };
     let mut outcome = Outcome::default();
@@ -37,6 +39,10 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
             .apply(core, &task, TaskEvent::TimeoutElapsed, now)
             .await?;
     }
+    for task in nudges {
+        outcome.apply(core, &task, TaskEvent::NudgeDue, now).await?;
+    }
+    let repush = std::mem::take(&mut outcome.repush);
     match outcome.commit(core).await {
         // A report or a push changed a due task meanwhile; the next tick reads it again.
         Err(err) if err.is_stale() => tracing::debug!("a due task changed before it was saved"),
@@ -44,6 +50,8 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
             result?;
         }
     }
+    // Silent told devices are pushed again once their next nudge is stored.
+    super::repush::send(core, &repush, now).await?;
 
     for job in store.due_planned_jobs(now).await? {
         core.start_job(&job.job_id).await?;

@@ -13,6 +13,13 @@
 use crate::{Core, CoreResult};
 use std::time::Duration;
 
+/// How long after the link to the devices came back its recovery waits: devices that lost
+/// the broker with it reconnect (with their own backoff) and subscribe meanwhile.
+const LINK_RECOVERY_GRACE: Duration = Duration::from_secs(10);
+/// One recovery after a link loss per this long, whichever node asks first (all nodes lose
+/// a broker that restarts).
+const LINK_RECOVERY_GAP_MS: i64 = 60_000;
+
 /// Tasks read and pushed per chunk.
 const CHUNK: i64 = 256;
 /// How long pushes may wait for room in the outbound queue without one getting through;
@@ -30,6 +37,34 @@ pub struct Repushed {
 }
 
 impl Core {
+    /// After the link to the devices came back (the external broker's connection was
+    /// re-established): whatever was in flight when it broke may be lost both ways — a
+    /// report the broker took while no node was subscribed, a push to a device that was
+    /// away. Once devices have had time to reconnect, every told task is pushed again, by
+    /// one node: devices that finished answer with their version. Devices back later are
+    /// covered by the nudges of silent told tasks.
+    pub async fn recover_link_loss(&self) {
+        tokio::time::sleep(LINK_RECOVERY_GRACE).await;
+        let claim = self
+            .store()
+            .claim_pass("link_recovery", self.now(), LINK_RECOVERY_GAP_MS)
+            .await;
+        match claim {
+            Ok(true) => match self.repush_told_tasks().await {
+                Ok(done) => tracing::info!(
+                    sent = done.sent,
+                    dropped = done.dropped,
+                    "pushed every told task again after the device link came back"
+                ),
+                Err(err) => {
+                    tracing::error!(%err, "recovery after the device link came back failed")
+                }
+            },
+            Ok(false) => tracing::debug!("another node recovers from the link loss"),
+            Err(err) => tracing::warn!(%err, "cannot claim the recovery after a link loss"),
+        }
+    }
+
     /// Pushes again every NOTIFIED or IN_PROGRESS task of a batch that pushes (not
     /// pull-only), batch by batch in chunks of [`CHUNK`].
     pub async fn repush_told_tasks(&self) -> CoreResult<Repushed> {

@@ -42,6 +42,8 @@ pub(super) async fn run<H: GatewayHandler>(
     let (reports, queued) = mpsc::channel(config.report_queue.max(1));
     tracker.spawn(forward_reports(queued, handler.clone()));
     let mut attempt = 0u32;
+    // Whether the connection was up before: a later subscription means it came back.
+    let mut was_up = false;
     loop {
         let event = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -69,6 +71,10 @@ pub(super) async fn run<H: GatewayHandler>(
                 {
                     info!(%broker, "subscribed to device OTA topics");
                     inner.subscribed.send_replace(true);
+                    if was_up {
+                        handler.on_link_restored();
+                    }
+                    was_up = true;
                 } else {
                     warn!(%broker, codes = ?ack.return_codes,
                         "the broker refused a subscription to device topics");

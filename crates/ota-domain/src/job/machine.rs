@@ -242,12 +242,14 @@ impl Job {
         Ok(JobTransition { job: next, effects })
     }
 
-    /// The rules the batch's tasks move under.
+    /// The rules the batch's tasks move under (without the platform's nudge setting, which
+    /// the engine adds).
     pub fn task_rules(&self) -> TaskRules {
         TaskRules {
             retry: self.policy.retry,
             timeout_minutes: self.policy.timeout_minutes,
             need_push: self.policy.need_push,
+            nudge_after: None,
         }
     }
 

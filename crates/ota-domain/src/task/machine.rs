@@ -14,7 +14,14 @@ pub struct TaskRules {
     pub retry: Option<RetryPolicy>,
     pub timeout_minutes: Option<u32>,
     pub need_push: bool,
+    /// How long a told task (NOTIFIED, IN_PROGRESS) may go without a word from its device
+    /// before its push is sent again; the wait doubles with each silent stretch, up to
+    /// [`NUDGE_MAX`]. `None`: never (the platform's setting).
+    pub nudge_after: Option<Millis>,
 }
+
+/// The longest wait between two pushes of a silent told task.
+pub const NUDGE_MAX: Millis = 60 * MINUTE;
 
 /// Something that happened to a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +45,8 @@ pub enum TaskEvent {
     RetryDue,
     /// The timeout deadline passed.
     TimeoutElapsed,
+    /// A told task heard nothing from its device since its nudge time.
+    NudgeDue,
     /// The batch's ScheduleFinishTime passed.
     ScheduleFinished,
     /// Cancelled by an operator, by cancelling the batch, or by an overwriting batch.
@@ -55,6 +64,9 @@ pub enum Effect {
     RetryScheduled(Millis),
     /// The task reached a terminal state: batch counters and completion need a look.
     Finished(TaskStatus),
+    /// Send the task's push again, as it was: the first, or the device's answer, may have
+    /// been lost (the task itself did not change).
+    Repush,
 }
 
 /// The result of a transition.
@@ -128,6 +140,7 @@ impl Task {
                 next.queued_reason = None;
                 next.retry_at = None;
                 next.failure = None;
+                next.nudge_at = nudge(rules, now);
             }
             (Notified | InProgress, TaskEvent::Delivered) => {
                 return Err(Rejection::Stale("already delivered"));
@@ -182,6 +195,7 @@ impl Task {
                         0
                     });
                     next.desc = desc;
+                    next.nudge_at = nudge(rules, now);
                     if self.started_at.is_none() {
                         next.started_at = Some(now);
                         next.timeout_at =
@@ -208,6 +222,7 @@ impl Task {
                     next.queued_reason = None;
                     next.retry_at = None;
                     next.timeout_at = None;
+                    next.nudge_at = None;
                     effects.push(Effect::Finished(Succeeded));
                 } else if self.status == InProgress
                     && (self.progress >= 100
@@ -253,6 +268,25 @@ impl Task {
                 return Err(Rejection::Stale("task is not in progress"));
             }
 
+            // A told device that has said nothing for a while may never have got its push,
+            // or its answer may have been lost: push again. A nudge is no change of the
+            // task: its modification time stays, and the next nudge waits as long as the
+            // task has been silent, so the pushes thin out (doubling, up to NUDGE_MAX).
+            (Notified | InProgress, TaskEvent::NudgeDue) => {
+                if self.nudge_at.is_none_or(|at| at > now) {
+                    return Err(Rejection::Stale("no nudge due"));
+                }
+                next.modified_at = self.modified_at;
+                next.nudge_at = rules.nudge_after.map(|first| {
+                    let silent = (now - self.modified_at).max(0);
+                    now + silent.clamp(first, NUDGE_MAX.max(first))
+                });
+                if rules.nudge_after.is_some() {
+                    effects.push(Effect::Repush);
+                }
+            }
+            (_, TaskEvent::NudgeDue) => return Err(Rejection::Stale("task is not told")),
+
             (Confirm | Queued | Notified | InProgress, TaskEvent::ScheduleFinished) => {
                 fail(&mut next, &mut effects, FailureReason::ScheduleFinished);
             }
@@ -272,6 +306,7 @@ impl Task {
                 next.queued_reason = None;
                 next.retry_at = None;
                 next.timeout_at = None;
+                next.nudge_at = None;
                 effects.push(Effect::Finished(Canceled));
             }
             (_, TaskEvent::Cancel(_)) => {
@@ -290,6 +325,7 @@ impl Task {
                 next.retry_at = None;
                 next.timeout_at = None;
                 next.started_at = None;
+                next.nudge_at = None;
                 effects.push(Effect::ReadyToPush);
             }
             (_, TaskEvent::Reupgrade) => {
@@ -303,6 +339,11 @@ impl Task {
             effects,
         })
     }
+}
+
+/// When a task told (or heard from) at `now` is nudged, if nothing else happens.
+fn nudge(rules: &TaskRules, now: Millis) -> Option<Millis> {
+    rules.nudge_after.map(|after| now + after)
 }
 
 fn ready_reason(rules: &TaskRules) -> QueuedReason {
@@ -332,6 +373,7 @@ fn fail_or_retry(
             next.progress = 0;
             next.started_at = None;
             next.timeout_at = None;
+            next.nudge_at = None;
             effects.push(Effect::RetryScheduled(at));
         }
         _ => fail(next, effects, reason),
@@ -344,5 +386,6 @@ fn fail(next: &mut Task, effects: &mut Vec<Effect>, reason: FailureReason) {
     next.queued_reason = None;
     next.retry_at = None;
     next.timeout_at = None;
+    next.nudge_at = None;
     effects.push(Effect::Finished(TaskStatus::Failed));
 }

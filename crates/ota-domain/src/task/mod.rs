@@ -9,7 +9,7 @@ mod machine;
 mod status;
 mod step;
 
-pub use machine::{Effect, Rejection, TaskEvent, TaskRules, Transition};
+pub use machine::{Effect, NUDGE_MAX, Rejection, TaskEvent, TaskRules, Transition};
 pub use status::{CancelReason, FailureReason, QueuedReason, TaskStatus};
 pub use step::ProgressStep;
 
@@ -45,6 +45,8 @@ pub struct Task {
     pub timeout_at: Option<Millis>,
     /// First progress report of the current attempt.
     pub started_at: Option<Millis>,
+    /// When a told task (NOTIFIED, IN_PROGRESS) whose device stays silent is pushed again.
+    pub nudge_at: Option<Millis>,
     pub created_at: Millis,
     pub modified_at: Millis,
 }
@@ -99,6 +101,7 @@ impl Task {
             retry_at: None,
             timeout_at: None,
             started_at: None,
+            nudge_at: None,
             created_at: now,
             modified_at: now,
         }

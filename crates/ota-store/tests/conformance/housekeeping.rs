@@ -4,7 +4,7 @@ use crate::support::*;
 use ota_domain::registry::OtaModule;
 use ota_store::{Store, StoreError, UploadToken};
 
-both!(ota_modules, housekeeping);
+both!(ota_modules, housekeeping, passes);
 
 async fn ota_modules(s: &Store) {
     let m = OtaModule {
@@ -151,4 +151,21 @@ async fn reconnect_keeps_schema_and_data() {
     let s = Store::connect(&url).await.unwrap();
     assert_eq!(s.kv_get("k").await.unwrap().as_deref(), Some("v"));
     s.close().await;
+}
+
+/// Of several nodes asking at about the same time, one gets a pass; after the gap, the
+/// next asker does.
+async fn passes(s: &Store) {
+    assert!(s.claim_pass("recovery", T0, 60_000).await.unwrap());
+    assert!(!s.claim_pass("recovery", T0 + 1, 60_000).await.unwrap());
+    assert!(!s.claim_pass("recovery", T0 + 59_999, 60_000).await.unwrap());
+    assert!(
+        s.claim_pass("other", T0 + 1, 60_000).await.unwrap(),
+        "per name"
+    );
+    assert!(s.claim_pass("recovery", T0 + 60_000, 60_000).await.unwrap());
+    let claims =
+        futures::future::join_all((0..8).map(|i| s.claim_pass("together", T0 + i, 60_000))).await;
+    let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
+    assert_eq!(won, 1, "one of eight at once");
 }

@@ -6,7 +6,14 @@ use ota_domain::task::{CancelReason, FailureReason, QueuedReason, Task, TaskStat
 use ota_domain::{DeviceKey, TaskId};
 use ota_store::{Page, QueuedCounts, Store, StoreError, TaskCreation, TaskFilter, TaskTarget};
 
-both!(reads, ready_and_timers, claims, counts, stale_writes);
+both!(
+    reads,
+    ready_and_timers,
+    nudges,
+    claims,
+    counts,
+    stale_writes
+);
 
 /// `n` devices of product `p` with one task each in batch `a` (module `default`).
 async fn with_tasks(s: &Store, n: usize) -> (Job, Vec<Task>) {
@@ -352,4 +359,46 @@ async fn counts(s: &Store) {
         (0, 0, 0)
     );
     assert_eq!(s.job_task_counts(&"none".into()).await.unwrap().total, 0);
+}
+
+/// Told tasks whose device stays silent come back when their nudge time has come; a
+/// claim keeps them from other nodes until it lapses or the task is saved.
+async fn nudges(s: &Store) {
+    let (_, ts) = with_tasks(s, 4).await;
+    let mut saved = vec![
+        set(&ts[0], TaskStatus::Notified, None),
+        set(&ts[1], TaskStatus::InProgress, None),
+        set(&ts[2], TaskStatus::Notified, None),
+        set(&ts[3], TaskStatus::Succeeded, None),
+    ];
+    saved[0].nudge_at = Some(T0 + 10);
+    saved[1].nudge_at = Some(T0 + 20);
+    saved[2].nudge_at = Some(T0 + 99);
+    s.save_tasks(&saved).await.unwrap();
+    assert_eq!(
+        s.get_task(&saved[0].task_id).await.unwrap(),
+        Some(saved[0].clone())
+    );
+    assert!(s.due_nudges(T0 + 9, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.due_nudges(T0 + 50, 10).await.unwrap(),
+        vec![saved[0].clone(), saved[1].clone()]
+    );
+    let claimed = s.claim_due_nudges(T0 + 50, 1000, 10).await.unwrap();
+    assert_eq!(ids(&claimed), ["d00000", "d00001"]);
+    assert!(
+        s.claim_due_nudges(T0 + 60, 1000, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "claimed by another"
+    );
+    let mut next = claimed[0].clone();
+    next.nudge_at = Some(T0 + 5_000);
+    s.save_tasks(&[next]).await.unwrap();
+    assert_eq!(
+        ids(&s.claim_due_nudges(T0 + 2_000, 1000, 10).await.unwrap()),
+        ["d00001", "d00002"],
+        "a saved task's claim ends; a lapsed claim is taken over"
+    );
 }

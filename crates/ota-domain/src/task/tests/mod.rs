@@ -99,12 +99,14 @@ pub(super) const PUSH: TaskRules = TaskRules {
     retry: None,
     timeout_minutes: None,
     need_push: true,
+    nudge_after: None,
 };
 
 pub(super) const PULL: TaskRules = TaskRules {
     retry: None,
     timeout_minutes: None,
     need_push: false,
+    nudge_after: None,
 };
 
 pub(super) const fn retry(interval_minutes: u32, count: u32) -> TaskRules {
@@ -115,6 +117,7 @@ pub(super) const fn retry(interval_minutes: u32, count: u32) -> TaskRules {
         }),
         timeout_minutes: None,
         need_push: true,
+        nudge_after: None,
     }
 }
 
@@ -123,7 +126,25 @@ pub(super) const fn timeout(minutes: u32) -> TaskRules {
         retry: None,
         timeout_minutes: Some(minutes),
         need_push: true,
+        nudge_after: None,
     }
+}
+
+/// Pushing, with silent told tasks pushed again after `minutes`.
+pub(super) const fn nudging(minutes: i64) -> TaskRules {
+    TaskRules {
+        retry: None,
+        timeout_minutes: None,
+        need_push: true,
+        nudge_after: Some(minutes * MINUTE),
+    }
+}
+
+/// NOTIFIED, to be nudged at `at`.
+pub(super) fn notified_nudge_at(at: Millis) -> Task {
+    let mut t = notified();
+    t.nudge_at = Some(at);
+    t
 }
 
 /// The status invariants every task satisfies after any accepted event.
@@ -159,6 +180,10 @@ pub(super) fn assert_consistent(t: &Task) {
     assert!(
         t.queued_reason != Some(QueuedReason::RetryScheduled) || t.failure.is_some(),
         "a scheduled retry remembers its failure: {t:?}"
+    );
+    assert!(
+        t.nudge_at.is_none() || matches!(t.status, Notified | InProgress),
+        "nudge_at only while told: {t:?}"
     );
     assert!((0..=100).contains(&t.progress), "progress 0..=100: {t:?}");
     assert!(

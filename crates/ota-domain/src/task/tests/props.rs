@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::task::{ProgressStep, TaskEvent};
+use crate::time::MINUTE;
 use proptest::prelude::*;
 
 fn event(with_reupgrade: bool) -> impl Strategy<Value = TaskEvent> {
@@ -18,6 +19,7 @@ fn event(with_reupgrade: bool) -> impl Strategy<Value = TaskEvent> {
         2 => versions.prop_map(|v| TaskEvent::VersionReported { version: v.to_owned() }),
         2 => Just(TaskEvent::RetryDue),
         1 => Just(TaskEvent::TimeoutElapsed),
+        1 => Just(TaskEvent::NudgeDue),
         1 => Just(TaskEvent::ScheduleFinished),
         1 => prop::sample::select(CancelReason::ALL.to_vec()).prop_map(TaskEvent::Cancel),
         1 => Just(TaskEvent::Reupgrade),
@@ -32,14 +34,16 @@ fn rules() -> impl Strategy<Value = TaskRules> {
         prop::sample::select(vec![0u32, 10, 30, 60, 1440]),
         prop::sample::select(vec![1u32, 2, 5]),
     ));
-    (retry, prop::option::of(1u32..=120), any::<bool>()).prop_map(
-        |(retry, timeout_minutes, need_push)| TaskRules {
+    let nudge = prop::option::of(prop::sample::select(vec![MINUTE, 5 * MINUTE]));
+    (retry, prop::option::of(1u32..=120), any::<bool>(), nudge).prop_map(
+        |(retry, timeout_minutes, need_push, nudge_after)| TaskRules {
             retry: retry.map(|(interval_minutes, count)| RetryPolicy {
                 interval_minutes,
                 count,
             }),
             timeout_minutes,
             need_push,
+            nudge_after,
         },
     )
 }

@@ -12,6 +12,12 @@ fn step(task: &Task, event: TaskEvent, rules: &TaskRules, now: Millis) -> Task {
     tr.task
 }
 
+fn version(v: &str) -> TaskEvent {
+    TaskEvent::VersionReported {
+        version: v.to_owned(),
+    }
+}
+
 fn progress(step: i64) -> TaskEvent {
     TaskEvent::Progress {
         step: ProgressStep::from_code(step),
@@ -257,4 +263,37 @@ fn progress_never_goes_backwards_and_keeps_desc() {
         NOW,
     );
     assert_eq!((t.progress, t.desc.as_deref()), (70, Some("late")));
+}
+
+#[test]
+fn a_silent_told_task_is_pushed_again_less_and_less_often_until_its_device_speaks() {
+    let rules = nudging(2);
+    let t = step(
+        &queued(QueuedReason::Ready),
+        TaskEvent::Delivered,
+        &rules,
+        NOW,
+    );
+    assert_eq!(t.nudge_at, Some(NOW + 2 * MINUTE));
+    // Each silent stretch doubles the wait, up to an hour; the task's own time stays.
+    let mut at = NOW + 2 * MINUTE;
+    let mut waits = Vec::new();
+    let mut t = t;
+    for _ in 0..8 {
+        let tr = t.apply(TaskEvent::NudgeDue, &rules, at).unwrap();
+        assert_eq!(tr.effects, vec![Effect::Repush]);
+        assert_eq!(tr.task.modified_at, NOW, "a nudge is no change of the task");
+        assert_consistent(&tr.task);
+        let next = tr.task.nudge_at.unwrap();
+        waits.push((next - at) / MINUTE);
+        at = next;
+        t = tr.task;
+    }
+    assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+    // A progress report is a word from the device: the wait starts over.
+    let t = step(&t, progress(10), &rules, at + MINUTE);
+    assert_eq!(t.nudge_at, Some(at + 3 * MINUTE));
+    // A finished task is nudged no more.
+    let t = step(&t, version(DEST), &rules, at + 2 * MINUTE);
+    assert_eq!(t.nudge_at, None);
 }

@@ -109,6 +109,14 @@ fn every_transition() {
         ("progress on confirm", confirm(), progress(10), PUSH, Want::Stale),
         ("progress on succeeded", succeeded(), progress(10), PUSH, Want::Stale),
         ("progress on canceled", canceled(CancelReason::Operator), progress(-1), PUSH, Want::Stale),
+        // NudgeDue
+        ("nudge a silent notified task", notified_nudge_at(NOW), TaskEvent::NudgeDue, nudging(2), to(Notified, None, None, &[Repush])),
+        ("nudge a silent running task", { let mut t = in_progress(40, None); t.nudge_at = Some(NOW - 1); t }, TaskEvent::NudgeDue, nudging(2), to(InProgress, None, None, &[Repush])),
+        ("nudge not due yet", notified_nudge_at(NOW + 1), TaskEvent::NudgeDue, nudging(2), Want::Stale),
+        ("nudge without a nudge time", notified(), TaskEvent::NudgeDue, nudging(2), Want::Stale),
+        ("nudge with nudging turned off", notified_nudge_at(NOW), TaskEvent::NudgeDue, PUSH, to(Notified, None, None, &[])),
+        ("nudge a queued task", queued(Q::Ready), TaskEvent::NudgeDue, nudging(2), Want::Stale),
+        ("nudge a finished task", succeeded(), TaskEvent::NudgeDue, nudging(2), Want::Stale),
         // VersionReported
         ("dest version succeeds", in_progress(100, Some(NOW + MINUTE)), version(DEST), PUSH, to(Succeeded, None, None, &[fin(Succeeded)])),
         ("dest before push", queued(Q::Ready), version(DEST), PUSH, to(Succeeded, None, None, &[fin(Succeeded)])),
@@ -169,6 +177,7 @@ fn every_transition() {
         ("reupgrade confirm", confirm(), TaskEvent::Reupgrade, PUSH, Want::Invalid),
     ];
     for (name, task, event, rules, want) in rows {
+        let (event_is_nudge, task_modified_at) = (event == TaskEvent::NudgeDue, task.modified_at);
         let got = task.apply(event, &rules, NOW);
         match (want, got) {
             (Want::Stale, Err(Rejection::Stale(_)))
@@ -186,7 +195,13 @@ fn every_transition() {
                 assert_eq!(tr.task.queued_reason, queued, "{name}: queued reason");
                 assert_eq!(tr.task.failure, failure, "{name}: failure");
                 assert_eq!(tr.effects, effects, "{name}: effects");
-                assert_eq!(tr.task.modified_at, NOW, "{name}: modified_at");
+                // A nudge is no change of the task; everything else is one.
+                let changed_at = if event_is_nudge {
+                    task_modified_at
+                } else {
+                    NOW
+                };
+                assert_eq!(tr.task.modified_at, changed_at, "{name}: modified_at");
                 assert_consistent(&tr.task);
             }
             (_, got) => panic!("{name}: unexpected {got:?}"),
@@ -210,6 +225,7 @@ fn terminal_states_reject_everything_but_reupgrade() {
             TaskEvent::Delivered,
             TaskEvent::RetryDue,
             TaskEvent::TimeoutElapsed,
+            TaskEvent::NudgeDue,
             TaskEvent::ScheduleFinished,
             version(DEST),
             version(SRC),
