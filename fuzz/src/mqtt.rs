@@ -85,7 +85,10 @@ impl GatewayHandler for Handler {
         ));
     }
     async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
-        (device.device_name.len() % 2 == 0)
+        device
+            .device_name
+            .len()
+            .is_multiple_of(2)
             .then(|| format!(r#"{{"code":"1000","data":{{"version":"{module:?}"}}}}"#).into())
     }
     async fn file_block(
