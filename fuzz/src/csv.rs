@@ -20,10 +20,6 @@ pub fn device_list_csv(data: &[u8]) {
         assert!(!name.contains('\n'), "name across lines {name:?}");
         assert!(seen.insert(name), "duplicate name {name:?}");
     }
-    assert!(
-        !names[0].eq_ignore_ascii_case("DeviceName"),
-        "header taken as a name"
-    );
     // What the list feeds must accept it: the batch's target-device rule.
     target_device_names(names, MAX_DEVICE_LIST_NAMES).expect("a parsed list is a valid target");
 }
