@@ -608,13 +608,39 @@ fn write_seeds() {
         max_lzma_ref: 0,
         ..DiffOptions::default()
     };
-    let patches = [
+    let mut patches = vec![
         diff(&old, &new, &streaming).unwrap(),
         diff(&old, &new, &DiffOptions::default()).unwrap(),
         diff(&old, &new, &zstd_only).unwrap(),
         diff(&old, &old[..100], &streaming).unwrap(),
         diff(&old[..50], &new, &streaming).unwrap(),
     ];
+    let mut olds = vec![
+        old.clone(),
+        old.clone(),
+        old.clone(),
+        old.clone(),
+        old[..50].to_vec(),
+    ];
+    // Small random images favour the streaming methods; text-like images with a moved block
+    // make the full-old methods (zstd and LZMA with the old image as reference) win, so
+    // their decoders get seeds too.
+    let text: Vec<u8> = (0..12_000u32)
+        .flat_map(|i| {
+            format!("line {} of the firmware image {}\n", i % 97, i * 31 % 1009).into_bytes()
+        })
+        .take(12_000)
+        .collect();
+    let mut moved = text[6000..].to_vec();
+    moved.extend_from_slice(&text[..6000]);
+    moved.splice(100..100, b"a new block".iter().copied());
+    for opts in [DiffOptions::default(), zstd_only.clone()] {
+        let p = diff(&text, &moved, &opts).unwrap();
+        let method = ota_delta::inspect(&p[..]).unwrap().method;
+        eprintln!("text pair: {method:?}, {} bytes", p.len());
+        patches.push(p);
+        olds.push(text.clone());
+    }
     put(
         "delta_header",
         patches
@@ -623,7 +649,7 @@ fn write_seeds() {
             .collect(),
     );
     let mut apply = Vec::new();
-    for (p, o) in patches.iter().zip([&old[..], &old, &old, &old, &old[..50]]) {
+    for (p, o) in patches.iter().zip(&olds) {
         let h = ota_delta::inspect(&p[..]).unwrap();
         apply.push([&[0x80u8][..], &(o.len() as u32).to_le_bytes(), o, p].concat());
         let ctl = h.method as u8 | (h.flags & 1) << 3 | u8::from(h.version == 5) << 4;
@@ -636,6 +662,29 @@ fn write_seeds() {
                 &(o.len() as u32).to_le_bytes(),
                 o,
                 &p[h.header_len..],
+            ]
+            .concat(),
+        );
+    }
+    // Bodies of the full-old methods, which the encoder does not pick for inputs this small:
+    // written directly with the zstd and LZMA reference coders, as fix-up inputs.
+    for (method, coder) in [
+        (2u8, ota_delta::zref::RefCoder::Zstd(19)),
+        (3u8, ota_delta::zref::RefCoder::Lzma(19)),
+    ] {
+        let identity = ota_delta::transform::Transform::identity();
+        let body =
+            ota_delta::zref::encode_ref(&text, &identity, &moved, coder, &[], None, &[]).unwrap();
+        let ctl = method | 1 << 3 | u8::from(method == 3) << 4;
+        let memory = ota_delta::header::encode_memory(moved.len() as u64 + (4 << 20));
+        apply.push(
+            [
+                &[ctl, memory][..],
+                &(moved.len() as u32).to_le_bytes(),
+                &Sha256::digest(&moved)[..],
+                &(text.len() as u32).to_le_bytes(),
+                &text,
+                &body,
             ]
             .concat(),
         );
