@@ -244,6 +244,9 @@ fn upload_error(err: CoreError) -> Response {
                 "Your proposed upload exceeds the maximum allowed size.",
             )
         }
+        Some(e) if e.field.as_deref() == Some("Body") => {
+            oss_error(StatusCode::BAD_REQUEST, "MalformedPOSTRequest", &e.message)
+        }
         Some(e) if e.code == ErrorCode::InvalidParameter => {
             oss_error(StatusCode::BAD_REQUEST, "EntityTooSmall", &e.message)
         }
@@ -273,6 +276,7 @@ mod tests {
     async fn forms_that_cannot_be_read_get_oss_xml_errors() {
         let dir = tempfile::tempdir().unwrap();
         let store = ota_store::Store::connect("sqlite::memory:").await.unwrap();
+        store.insert_access_key("AK", "SK").await.unwrap();
         let blobs = DirStore::open(dir.path()).await.unwrap();
         let core = Core::new(
             store,
@@ -281,6 +285,10 @@ mod tests {
             Arc::new(SystemClock),
             CoreConfig::default(),
         );
+        let grant = core
+            .grant_upload(ota_core::UploadPurpose::DeviceList)
+            .await
+            .unwrap();
         let state = AppState {
             core,
             nonces: Arc::new(NonceCache::default()),
@@ -289,9 +297,30 @@ mod tests {
             clock: None,
         };
         let router = crate::router(state);
+        let policy = serde_json::json!({
+            "expiration": "2099-01-01T00:00:00Z",
+            "conditions": [["eq", "$key", grant.key]],
+        });
+        let policy = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            policy.to_string(),
+        );
+        let signature = super::hmac_sha1_base64("SK", &policy);
+        // A valid form whose file part never reaches its closing boundary. It was an internal
+        // error (500) before: found by the `oss_post_object` fuzz target.
+        let cut_short = [
+            ("key", grant.key.as_str()),
+            ("OSSAccessKeyId", "AK"),
+            ("policy", &policy),
+            ("Signature", &signature),
+        ]
+        .iter()
+        .map(|(k, v)| format!("--X\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"))
+        .collect::<String>()
+            + "--X\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ndev1\r\n--Y--\r\n";
         // (content type, body, OSS error code). The first three were plain-text rejections
         // of the framework before (found by the `oss_post_object` fuzz target).
-        let cases: [(Option<&str>, &str, &str); 5] = [
+        let cases: [(Option<&str>, &str, &str); 6] = [
             (None, "x", "MalformedPOSTRequest"),
             (Some("text/plain"), "x", "MalformedPOSTRequest"),
             (Some("multipart/form-data"), "x", "MalformedPOSTRequest"),
@@ -305,9 +334,15 @@ mod tests {
                 "--X--\r\n",
                 "InvalidArgument",
             ),
+            (
+                Some("multipart/form-data; boundary=X"),
+                &cut_short,
+                "MalformedPOSTRequest",
+            ),
         ];
         for (content_type, body, code) in cases {
             let mut request = Request::post("/oss");
+            let body = body.to_owned();
             if let Some(ct) = content_type {
                 request = request.header("content-type", ct);
             }
