@@ -35,8 +35,15 @@ extra_args() {
   esac
 }
 
-# One build of every target first (shared dependencies compile once).
-cargo +nightly fuzz build -O --features libfuzzer
+# One build of every target first (shared dependencies compile once). FUZZ_CI=1 (CI's brief
+# runs) builds unoptimised, without ASan or debug info and with parallel codegen: minutes
+# instead of a quarter of an hour on two cores, at an exec/s that does not matter for seconds.
+build=(-O)
+if [ -n "${FUZZ_CI:-}" ]; then
+  build=(--dev -s none --codegen-units 16)
+  export CARGO_PROFILE_DEV_DEBUG=0
+fi
+cargo +nightly fuzz build "${build[@]}" --features libfuzzer
 summary=()
 for t in "${targets[@]}"; do
   dirs=("corpus/$t")
@@ -45,7 +52,7 @@ for t in "${targets[@]}"; do
   log="$(mktemp)"
   start=$(date +%s)
   # shellcheck disable=SC2046
-  if ! cargo +nightly fuzz run -O --features libfuzzer "$t" "${dirs[@]}" -- \
+  if ! cargo +nightly fuzz run "${build[@]}" --features libfuzzer "$t" "${dirs[@]}" -- \
       "${limit[@]}" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 $(extra_args "$t") \
       >"$log" 2>&1; then
     tail -n 60 "$log"

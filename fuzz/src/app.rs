@@ -201,29 +201,33 @@ impl App {
 
     /// A package through the native API itself, as a client would create it.
     fn seed_firmware(&mut self) -> String {
-        let upload = self.send_signed(
-            Raw {
-                method: b"PUT".to_vec(),
-                target: b"/api/v1/uploads/fw.bin".to_vec(),
-                headers: Vec::new(),
-                body: vec![0xA5; 1024],
-            },
-            false,
-        );
+        let upload = self
+            .send_signed(
+                Raw {
+                    method: b"PUT".to_vec(),
+                    target: b"/api/v1/uploads/fw.bin".to_vec(),
+                    headers: Vec::new(),
+                    body: vec![0xA5; 1024],
+                },
+                false,
+            )
+            .expect("seed upload request");
         let upload: serde_json::Value = serde_json::from_slice(&upload.1).expect("upload answer");
         let body = serde_json::json!({
             "product_key": self.product_key, "name": "fw-1", "dest_version": "1.0.1",
             "url": upload["url"], "size": 1024, "sign": upload["md5"], "sign_method": "Md5",
         });
-        let (status, answer) = self.send_signed(
-            Raw {
-                method: b"POST".to_vec(),
-                target: b"/api/v1/firmwares".to_vec(),
-                headers: vec![(b"content-type".to_vec(), b"application/json".to_vec())],
-                body: body.to_string().into_bytes(),
-            },
-            true,
-        );
+        let (status, answer) = self
+            .send_signed(
+                Raw {
+                    method: b"POST".to_vec(),
+                    target: b"/api/v1/firmwares".to_vec(),
+                    headers: vec![(b"content-type".to_vec(), b"application/json".to_vec())],
+                    body: body.to_string().into_bytes(),
+                },
+                true,
+            )
+            .expect("seed firmware request");
         let answer: serde_json::Value = serde_json::from_slice(&answer).expect("firmware answer");
         assert_eq!(status, 201, "seed firmware: {answer}");
         answer["firmware_id"]
@@ -268,7 +272,7 @@ impl App {
     }
 
     /// Signs `raw` as the native API client does and sends it.
-    fn send_signed(&mut self, mut raw: Raw, body_signed: bool) -> (u16, Vec<u8>) {
+    fn send_signed(&mut self, mut raw: Raw, body_signed: bool) -> Option<(u16, Vec<u8>)> {
         let nonce = self.next_nonce();
         let method = String::from_utf8_lossy(&raw.method).into_owned();
         let target = String::from_utf8_lossy(&raw.target).into_owned();
@@ -278,7 +282,7 @@ impl App {
         {
             raw.set_header(name, value);
         }
-        self.send(raw).unwrap_or((0, Vec::new()))
+        self.send(raw)
     }
 
     /// Sends `raw`, first signing it if it asks (`x-fuzz-sign`). `None` when it is no
@@ -287,7 +291,7 @@ impl App {
         match raw.header("x-fuzz-sign").map(<[u8]>::to_ascii_lowercase) {
             Some(mode) if mode == b"ota" => {
                 let unsigned = raw.header("x-ota-content-sha256") == Some(b"UNSIGNED-PAYLOAD");
-                return Some(self.send_signed(raw, !unsigned));
+                return self.send_signed(raw, !unsigned);
             }
             Some(mode) if mode == b"v1" => self.sign_v1(&mut raw),
             Some(mode) if mode == b"acs3" => self.sign_acs3(&mut raw),
