@@ -49,6 +49,12 @@ impl From<BlobError> for CoreError {
                 "FirmwareUrl",
                 format!("no uploaded file {key:?}"),
             )),
+            // The client's body failed (a malformed multipart form, a dropped connection):
+            // the request was bad, the storage is fine.
+            BlobError::Interrupted(why) => CoreError::Domain(DomainError::invalid(
+                "Body",
+                format!("the upload did not complete: {why}"),
+            )),
             other => CoreError::Blob(other),
         }
     }
@@ -102,6 +108,34 @@ impl<T> Found<T> for Result<Option<T>, StoreError> {
             Ok(Some(v)) => Ok(v),
             Ok(None) => Err(DomainError::not_found(field, format!("{what} does not exist")).into()),
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_errors_caused_by_the_request_are_domain_errors() {
+        let cases = [
+            (BlobError::TooLarge { limit: 1 }, Some("File")),
+            (BlobError::InvalidKey("k".into()), Some("FileName")),
+            (BlobError::NotFound("k".into()), Some("FirmwareUrl")),
+            // Found by the oss_post_object fuzz target: a multipart body that ended early
+            // was an internal error (500).
+            (BlobError::Interrupted("stream ended".into()), Some("Body")),
+            (BlobError::Backend("down".into()), None),
+        ];
+        for (err, field) in cases {
+            let text = err.to_string();
+            let core = CoreError::from(err);
+            assert_eq!(
+                core.domain().and_then(|d| d.field.as_deref()),
+                field,
+                "{text}"
+            );
+            assert_eq!(core.code() == "InternalError", field.is_none(), "{text}");
         }
     }
 }

@@ -173,6 +173,17 @@ fn apply_whole(
     patch: &mut dyn Read,
     w: &mut dyn Write,
 ) -> Result<Usage> {
+    // The `ZstdRef` and `LzmaRef` decoders build the whole new image in memory before
+    // writing it, so the memory a header announces covers the new image in every patch the
+    // encoder writes. A header announcing less lies about the one figure a device checks
+    // before applying: refuse it before allocating, or a patch of a few bytes could make a
+    // device that passed the check allocate gigabytes.
+    if matches!(h.method, Method::ZstdRef | Method::LzmaRef) && h.new_size > h.apply_memory {
+        return Err(Error::corrupt(format!(
+            "the new image ({} bytes) exceeds the memory the header announces ({} bytes)",
+            h.new_size, h.apply_memory
+        )));
+    }
     match h.method {
         Method::LzmaStreams => {
             let mut body = Vec::new();

@@ -5,7 +5,7 @@ mod common;
 
 use common::{apply_vec, noise, opts};
 use ota_delta::transform::{AddrMap, Kind, Region, Transform};
-use ota_delta::{DiffOptions, Error, diff};
+use ota_delta::{DiffOptions, Error, Method, diff};
 use proptest::prelude::*;
 
 fn sample_patches() -> Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> {
@@ -131,6 +131,44 @@ fn not_a_patch_and_future_version() {
     let mut p = diff(&old, &old, &opts()).unwrap();
     p[ota_delta::header::VERSION_OFFSET] = 99;
     assert!(matches!(apply_vec(&old, &p), Err(Error::Unsupported(_))));
+}
+
+/// Found by the `delta_apply` fuzz target: a full-old patch whose header announced a few MiB
+/// of memory but a new image of 1.75 GiB made the decoder allocate the whole new image up
+/// front, although a device checking the header against its limit had accepted it. The
+/// header is now refused before anything is allocated.
+#[test]
+fn a_new_image_larger_than_the_announced_memory_is_refused() {
+    use ota_delta::header::{PatchHeader, sha256};
+    use ota_delta::zref::{RefCoder, encode_ref};
+    let old = noise(4000, 5);
+    let mut new = old.clone();
+    new[100..120].fill(7);
+    let cases = [
+        (Method::ZstdRef, RefCoder::Zstd(3), 4),
+        (Method::LzmaRef, RefCoder::Lzma(3), 5),
+    ];
+    for (method, coder, version) in cases {
+        let body = encode_ref(&old, &Transform::identity(), &new, coder, &[], None, &[]).unwrap();
+        let header = |new_size: u64| PatchHeader {
+            version,
+            method,
+            flags: ota_delta::header::FLAG_NEEDS_FULL_OLD,
+            old_size: old.len() as u64,
+            new_size,
+            old_sha256: sha256(&old),
+            new_sha256: sha256(&new),
+            apply_memory: 4 << 20,
+            header_len: 0,
+        };
+        let honest = [header(new.len() as u64).encode(), body.clone()].concat();
+        assert_eq!(apply_vec(&old, &honest).unwrap().0, new, "{method:?}");
+        let lying = [header(0x7000_0000).encode(), body].concat();
+        match apply_vec(&old, &lying) {
+            Err(Error::Corrupt(m)) => assert!(m.contains("memory the header announces"), "{m}"),
+            other => panic!("{method:?}: {other:?}"),
+        }
+    }
 }
 
 proptest! {

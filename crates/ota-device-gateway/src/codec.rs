@@ -153,16 +153,24 @@ pub(crate) fn decode(
         buf.advance(2);
         return Ok(Some(Inbound::Disconnect));
     }
+    // rumqttc reports "insufficient bytes" both for a packet that is not all here yet and,
+    // after taking a complete packet off the buffer, for a length field inside it that runs
+    // past the packet's end (v5 property lengths). Only the first means "wait for more"; the
+    // second is a malformed packet, which must end the connection, not vanish unanswered.
+    let before = buf.len();
+    let truncated = || DecodeError::Malformed("a field runs past the end of the packet".into());
     // The decoders are not ours; a panic on hostile input must only end this connection.
     let decoded = catch_unwind(AssertUnwindSafe(|| match version {
         Version::V4 => match v4::Packet::read(buf, max_size) {
             Ok(p) => Ok(Some(from_v4(p))),
+            Err(m4::Error::InsufficientBytes(_)) if buf.len() != before => Err(truncated()),
             Err(m4::Error::InsufficientBytes(n)) => Ok(None).inspect(|_| buf.reserve(n)),
             Err(m4::Error::PayloadSizeLimitExceeded(_)) => Err(DecodeError::TooLarge),
             Err(e) => Err(DecodeError::Malformed(e.to_string())),
         },
         Version::V5 => match v5::Packet::read(buf, u32::try_from(max_size).ok()) {
             Ok(p) => from_v5(p).map(Some),
+            Err(m5::Error::InsufficientBytes(_)) if buf.len() != before => Err(truncated()),
             Err(m5::Error::InsufficientBytes(n)) => Ok(None).inspect(|_| buf.reserve(n)),
             Err(m5::Error::PayloadSizeLimitExceeded { .. }) => Err(DecodeError::TooLarge),
             Err(e) => Err(DecodeError::Malformed(e.to_string())),
@@ -315,6 +323,32 @@ mod tests {
             detect_version(&v3),
             Err(DecodeError::UnsupportedVersion(3))
         ));
+    }
+
+    /// Found by the `mqtt_codec` fuzz target: complete v5 packets whose property length is
+    /// cut off were taken off the buffer and reported as incomplete, so the connection
+    /// silently dropped them and waited for more.
+    #[test]
+    fn a_field_past_the_packet_end_is_malformed_not_incomplete() {
+        let cases: [(&str, &[u8]); 3] = [
+            ("UNSUBSCRIBE", &[0xA2, 0x02, 0x00, 0x01]),
+            ("SUBSCRIBE", &[0x82, 0x02, 0x00, 0x01]),
+            ("PUBLISH", &[0x30, 0x03, 0x00, 0x01, b'a']),
+        ];
+        for (name, packet) in cases {
+            let mut buf = BytesMut::from(packet);
+            buf.extend_from_slice(&[0xC0, 0x00]); // PINGREQ
+            match decode(Version::V5, &mut buf, 1024) {
+                Err(DecodeError::Malformed(m)) => {
+                    assert!(m.contains("past the end"), "{name}: {m}")
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // A packet that is really incomplete still waits, consuming nothing.
+        let mut buf = BytesMut::from(&[0xA2u8, 0x05, 0x00, 0x01][..]);
+        assert!(matches!(decode(Version::V5, &mut buf, 1024), Ok(None)));
+        assert_eq!(buf.len(), 4);
     }
 
     #[test]

@@ -33,6 +33,8 @@ mod conn_handle;
 mod encode;
 mod external;
 mod filter;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod handshake;
 mod inbound;

@@ -20,6 +20,14 @@ mod sign_acs3;
 pub mod sign_v1;
 mod tasks;
 
+/// The RPC parameter parser and the ACS3 header parser for the fuzz targets in `fuzz/`; not
+/// an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use super::params::{Params, decode_pairs};
+    pub use super::sign_acs3::{canonical_request, parse_authorization, signature};
+}
+
 use crate::state::AppState;
 use auth::{Caller, Signed};
 use axum::Router;

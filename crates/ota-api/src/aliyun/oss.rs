@@ -8,6 +8,7 @@ use super::auth::Caller;
 use super::envelope::utc;
 use super::sign_v1::hmac_sha1_base64;
 use crate::state::AppState;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -149,7 +150,22 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
 }
 
 /// `POST /oss`: an OSS PostObject form upload.
-pub async fn post_object(State(state): State<AppState>, mut multipart: Multipart) -> Response {
+pub async fn post_object(
+    State(state): State<AppState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Response {
+    // A request that is no multipart form at all (wrong content type, no boundary) gets the
+    // same XML error as a malformed one, not the framework's plain-text rejection.
+    let mut multipart = match multipart {
+        Ok(multipart) => multipart,
+        Err(rejection) => {
+            return oss_error(
+                StatusCode::BAD_REQUEST,
+                "MalformedPOSTRequest",
+                &rejection.body_text(),
+            );
+        }
+    };
     let mut fields = BTreeMap::new();
     loop {
         let field = match multipart.next_field().await {
@@ -228,6 +244,9 @@ fn upload_error(err: CoreError) -> Response {
                 "Your proposed upload exceeds the maximum allowed size.",
             )
         }
+        Some(e) if e.field.as_deref() == Some("Body") => {
+            oss_error(StatusCode::BAD_REQUEST, "MalformedPOSTRequest", &e.message)
+        }
         Some(e) if e.code == ErrorCode::InvalidParameter => {
             oss_error(StatusCode::BAD_REQUEST, "EntityTooSmall", &e.message)
         }
@@ -239,6 +258,110 @@ fn upload_error(err: CoreError) -> Response {
                 "InternalError",
                 "internal error",
             )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AppState, NonceCache};
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use ota_blob::{DirStore, UrlSigner};
+    use ota_core::{Core, CoreConfig, SystemClock};
+    use std::sync::Arc;
+    use tower::ServiceExt;
+
+    #[tokio::test]
+    async fn forms_that_cannot_be_read_get_oss_xml_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ota_store::Store::connect("sqlite::memory:").await.unwrap();
+        store.insert_access_key("AK", "SK").await.unwrap();
+        let blobs = DirStore::open(dir.path()).await.unwrap();
+        let core = Core::new(
+            store,
+            blobs,
+            UrlSigner::new(b"s".to_vec()),
+            Arc::new(SystemClock),
+            CoreConfig::default(),
+        );
+        let grant = core
+            .grant_upload(ota_core::UploadPurpose::DeviceList)
+            .await
+            .unwrap();
+        let state = AppState {
+            core,
+            nonces: Arc::new(NonceCache::default()),
+            metrics: None,
+            online: Arc::new(|| 0),
+            clock: None,
+        };
+        let router = crate::router(state);
+        let policy = serde_json::json!({
+            "expiration": "2099-01-01T00:00:00Z",
+            "conditions": [["eq", "$key", grant.key]],
+        });
+        let policy = base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            policy.to_string(),
+        );
+        let signature = super::hmac_sha1_base64("SK", &policy);
+        // A valid form whose file part never reaches its closing boundary. It was an internal
+        // error (500) before: found by the `oss_post_object` fuzz target.
+        let cut_short = [
+            ("key", grant.key.as_str()),
+            ("OSSAccessKeyId", "AK"),
+            ("policy", &policy),
+            ("Signature", &signature),
+        ]
+        .iter()
+        .map(|(k, v)| format!("--X\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"))
+        .collect::<String>()
+            + "--X\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\ndev1\r\n--Y--\r\n";
+        // (content type, body, OSS error code). The first three were plain-text rejections
+        // of the framework before (found by the `oss_post_object` fuzz target).
+        let cases: [(Option<&str>, &str, &str); 6] = [
+            (None, "x", "MalformedPOSTRequest"),
+            (Some("text/plain"), "x", "MalformedPOSTRequest"),
+            (Some("multipart/form-data"), "x", "MalformedPOSTRequest"),
+            (
+                Some("multipart/form-data; boundary=X"),
+                "--X\r\nbroken",
+                "MalformedPOSTRequest",
+            ),
+            (
+                Some("multipart/form-data; boundary=X"),
+                "--X--\r\n",
+                "InvalidArgument",
+            ),
+            (
+                Some("multipart/form-data; boundary=X"),
+                &cut_short,
+                "MalformedPOSTRequest",
+            ),
+        ];
+        for (content_type, body, code) in cases {
+            let mut request = Request::post("/oss");
+            let body = body.to_owned();
+            if let Some(ct) = content_type {
+                request = request.header("content-type", ct);
+            }
+            let response = router
+                .clone()
+                .oneshot(request.body(Body::from(body)).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "{content_type:?}"
+            );
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(text.starts_with("<?xml"), "{content_type:?}: {text}");
+            assert!(text.contains(&format!("<Code>{code}</Code>")), "{text}");
         }
     }
 }
