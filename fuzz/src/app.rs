@@ -16,8 +16,8 @@
 use axum::Router;
 use axum::body::Body;
 use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use ota_api::AppState;
 use ota_api::aliyun::{fuzzing as rpc, sign_v1};
-use ota_api::{AppState, NonceCache};
 use ota_blob::{DirStore, UrlSigner};
 use ota_core::{Core, CoreConfig, SystemClock, UploadPurpose};
 use ota_store::Store;
@@ -176,7 +176,6 @@ impl App {
                 .expect("seed device");
             let state = AppState {
                 core,
-                nonces: Arc::new(NonceCache::default()),
                 metrics: None,
                 online: Arc::new(|| 0),
                 clock: None,

@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use ota_device_gateway::fuzzing::{decode_stream, serve_connections};
 use ota_device_gateway::{
     AdminCredential, ConnectionId, DeviceId, DeviceMessage, FileBlock, FileBlockRequest,
-    GatewayConfig, GatewayHandler,
+    GatewayConfig, GatewayHandler, PubAck,
 };
 use ota_protocol::ConnectAuth;
 use rumqttc::mqttbytes::v4;
@@ -78,11 +78,12 @@ impl GatewayHandler for Handler {
             "offline for a connection that is not the device's current one"
         );
     }
-    fn on_device_message(&self, _device: &DeviceId, message: DeviceMessage) {
+    async fn on_device_message(&self, _device: &DeviceId, message: DeviceMessage, ack: PubAck) {
         assert!(matches!(
             message,
             DeviceMessage::Inform { .. } | DeviceMessage::Progress { .. }
         ));
+        ack.send();
     }
     async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
         device

@@ -264,7 +264,7 @@ fn upload_error(err: CoreError) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use crate::{AppState, NonceCache};
+    use crate::AppState;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use ota_blob::{DirStore, UrlSigner};
@@ -291,7 +291,6 @@ mod tests {
             .unwrap();
         let state = AppState {
             core,
-            nonces: Arc::new(NonceCache::default()),
             metrics: None,
             online: Arc::new(|| 0),
             clock: None,
