@@ -91,8 +91,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     // The heartbeat runs from now on, however long the device endpoint takes to come up;
     // claiming lost nodes waits for it.
-    let liveness = ota_scheduler::spawn_liveness(node.clone(), &shutdown);
-    let workers = ota_scheduler::spawn_all(&core, &shutdown);
+    let liveness =
+        ota_core::engine::worker::spawn(&core, ota_core::nodes::Heartbeat(node.clone()), &shutdown);
+    let workers = core.start_workers(&shutdown);
     tracing::info!("engine workers started");
 
     let handler = Arc::new(DeviceBridge {

@@ -71,7 +71,7 @@ pub struct SimArgs {
     #[arg(long)]
     pub churn: Option<u64>,
     /// How often a download resumes (with `Range`) after a failure that made no progress
-    /// before the device reports step -2 (default: the SDK's, 3).
+    /// before the device reports step -2 (default: the SDK's, 8).
     #[arg(long)]
     pub download_retries: Option<u32>,
     /// Send every report twice, and after one in `--reorder-one-in` an earlier one too

@@ -108,26 +108,18 @@ impl Cache {
 
 impl Core {
     /// Keeps this node's caches in step with changes committed by any node, until
-    /// `shutdown`. Returns at once on a store only this node uses (SQLite).
-    pub async fn follow_changes(&self, shutdown: CancellationToken) {
-        let mut watcher = loop {
-            match self.store().watch_changes().await {
-                Ok(Some(watcher)) => break watcher,
-                Ok(None) => return,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot listen for changes made on other nodes; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-            }
+    /// `shutdown` (on a store only this node uses, SQLite, there is nothing to follow).
+    pub async fn follow_changes(&self, shutdown: &CancellationToken) -> CoreResult<()> {
+        let Some(mut watcher) = self.store().watch_changes().await? else {
+            // A store no other node shares announces nothing.
+            shutdown.cancelled().await;
+            return Ok(());
         };
         // Whatever was read before the listener was in place may be stale already.
         self.inner.cache.clear();
         loop {
             let announcement = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => return Ok(()),
                 a = watcher.next() => a,
             };
             self.apply_announcement(&announcement);
@@ -148,6 +140,25 @@ impl Core {
             }
         }
     }
+}
+
+/// Follows the changes other nodes announce (a worker whose round lasts until shutdown; a
+/// store that cannot be listened to makes the round fail, and the runner tries again).
+pub(crate) struct ChangeFollower;
+
+impl crate::engine::worker::Worker for ChangeFollower {
+    const NAME: &'static str = "change-follower";
+
+    async fn round(
+        &mut self,
+        core: &Core,
+        shutdown: &CancellationToken,
+    ) -> CoreResult<crate::engine::worker::Pace> {
+        core.follow_changes(shutdown).await?;
+        Ok(crate::engine::worker::Pace::Idle)
+    }
+
+    async fn until_next(&mut self, _core: &Core) {}
 }
 
 #[cfg(test)]

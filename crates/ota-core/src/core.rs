@@ -1,9 +1,9 @@
 //! The [`Core`] handle: shared state of the service layer, cheap to clone.
 
 use crate::cache::Cache;
+use crate::engine::Ack;
 use crate::engine::presence::PresenceBoard;
 use crate::engine::report::{Report, is_report};
-use crate::engine::{self, Ack};
 use crate::{Clock, CoreConfig, DeviceLink, NoDevices};
 use ota_blob::{BlobStore, UrlSigner};
 use ota_domain::{DeviceKey, Millis};
@@ -27,7 +27,9 @@ pub(crate) struct Inner {
     pub link: RwLock<Arc<dyn DeviceLink>>,
     /// Device reports waiting for the ingest worker (bounded).
     pub reports: mpsc::Sender<Report>,
-    pub reports_rx: tokio::sync::Mutex<Option<mpsc::Receiver<Report>>>,
+    pub reports_rx: std::sync::Mutex<Option<mpsc::Receiver<Report>>>,
+    /// Who this process is when it holds a platform-wide lease.
+    pub holder: String,
     /// Device presence waiting for the ingest worker.
     pub presence: PresenceBoard,
     /// Wakes the dispatcher when tasks became pushable.
@@ -61,7 +63,8 @@ impl Core {
                 config,
                 link: RwLock::new(Arc::new(NoDevices)),
                 reports,
-                reports_rx: tokio::sync::Mutex::new(Some(reports_rx)),
+                reports_rx: std::sync::Mutex::new(Some(reports_rx)),
+                holder: crate::ids::object_name(),
                 presence: PresenceBoard::default(),
                 dispatch_wake: Notify::new(),
                 dispatch_generation: std::sync::atomic::AtomicU64::new(0),
@@ -140,15 +143,6 @@ impl Core {
     /// The device's connection ended. Never waits.
     pub fn device_disconnected(&self, device: DeviceKey) {
         self.inner.presence.disconnected(device);
-    }
-
-    /// Runs the ingest worker until `shutdown` fires. Only one may run.
-    pub async fn run_ingest(&self, shutdown: tokio_util::sync::CancellationToken) {
-        let Some(rx) = self.inner.reports_rx.lock().await.take() else {
-            tracing::error!("ingest worker already running");
-            return;
-        };
-        engine::ingest::run(self.clone(), rx, shutdown).await;
     }
 
     /// Wakes the dispatcher early (tasks became pushable).

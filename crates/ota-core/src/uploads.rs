@@ -126,3 +126,30 @@ pub fn package_upload(file_suffix: Option<&str>) -> Result<UploadPurpose, Domain
         suffix: validate::file_suffix(file_suffix)?,
     })
 }
+
+/// The collection of uploads no package referenced in time: one node of several at a time.
+pub(crate) struct UploadCollector;
+
+impl crate::engine::worker::Worker for UploadCollector {
+    const NAME: &'static str = "upload-collector";
+
+    async fn round(
+        &mut self,
+        core: &Core,
+        _shutdown: &tokio_util::sync::CancellationToken,
+    ) -> CoreResult<crate::engine::worker::Pace> {
+        let removed = core.collect_expired_uploads().await?;
+        if removed > 0 {
+            tracing::info!(removed, "expired uploads collected");
+        }
+        Ok(crate::engine::worker::Pace::Idle)
+    }
+
+    async fn until_next(&mut self, _core: &Core) {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+
+    fn exclusive(&self) -> Option<std::time::Duration> {
+        Some(std::time::Duration::from_secs(150))
+    }
+}

@@ -172,4 +172,28 @@ impl Store {
         .await?;
         Ok(claimed.is_some())
     }
+
+    /// Holds the lease `name` for `holder` until `now + ttl`: taken when free or lapsed,
+    /// renewed when `holder` already holds it. True while `holder` holds it — for work one
+    /// node of several does at a time.
+    pub async fn hold_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Millis,
+        ttl: Millis,
+    ) -> Result<bool> {
+        let held = sqlx::query(
+            "INSERT INTO leases (name, holder, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+             WHERE leases.holder = excluded.holder OR leases.until <= $4 RETURNING name",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(now + ttl)
+        .bind(now)
+        .fetch_optional(self.writer())
+        .await?;
+        Ok(held.is_some())
+    }
 }

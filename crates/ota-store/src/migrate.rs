@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_task_nudges.sql"),
         include_str!("../migrations/postgres/0009_task_nudges.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_leases.sql"),
+        include_str!("../migrations/postgres/0010_leases.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

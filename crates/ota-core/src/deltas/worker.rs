@@ -22,72 +22,83 @@ const READ: u8 = 5;
 /// Progress once the patch is computed; storing it completes the generation.
 const DIFFED: u8 = 95;
 
-impl Core {
-    pub(super) fn kick_delta_workers(&self) {
-        while let Ok(permit) = Arc::clone(&self.inner.deltas.workers).try_acquire_owned() {
-            let core = self.clone();
-            tokio::spawn(async move {
-                core.delta_worker().await;
-                drop(permit);
-            });
-        }
+/// The delta generator: one pending delta per round; wakes when deltas are requested and
+/// looks for pending ones (left by a restart, or by another node) every half minute.
+pub(crate) struct DeltaGenerator;
+
+impl crate::engine::worker::Worker for DeltaGenerator {
+    const NAME: &'static str = "delta-generator";
+
+    async fn round(
+        &mut self,
+        core: &Core,
+        _shutdown: &tokio_util::sync::CancellationToken,
+    ) -> CoreResult<crate::engine::worker::Pace> {
+        Ok(if core.generate_next_delta().await? {
+            crate::engine::worker::Pace::More
+        } else {
+            crate::engine::worker::Pace::Idle
+        })
     }
 
-    async fn delta_worker(&self) {
-        loop {
-            let now = self.now();
-            let claimed = match self.store().claim_delta(now - STALE_CLAIM_MS, now).await {
-                Ok(Some(d)) => d,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "claiming delta work failed");
-                    return;
-                }
-            };
-            let progress = Arc::new(AtomicU8::new(0));
-            let ticker = self.progress_ticker(&claimed, Arc::clone(&progress));
-            let outcome = self.generate(&claimed, &progress).await;
-            ticker.abort();
-            let mut d = claimed;
-            match outcome {
-                Ok(Some((file, header))) => {
-                    d.status = "READY".into();
-                    d.blob_key = Some(file.blob_key);
-                    d.size = Some(file.size as i64);
-                    d.md5 = Some(file.md5);
-                    d.sha256 = Some(file.sha256);
-                    d.progress = 100;
-                    d.format = i64::from(header.version);
-                    // What a device needs to apply it, compared with the limit it announced.
-                    d.apply_need = Some(i64::try_from(header.apply_need()).unwrap_or(i64::MAX));
-                }
-                Ok(None) => {
-                    d.status = "SKIPPED".into();
-                    d.error = Some(format!("patch over {PAYOFF_PERCENT}% of the full image"));
-                    d.progress = 100;
-                }
-                Err(e) => {
-                    d.status = "FAILED".into();
-                    d.error = Some(e.to_string());
-                    d.progress = i64::from(progress.load(Ordering::Relaxed));
-                }
+    async fn until_next(&mut self, core: &Core) {
+        let _ =
+            tokio::time::timeout(Duration::from_secs(30), core.inner.deltas.wake.notified()).await;
+    }
+}
+
+impl Core {
+    /// Wakes the delta generator (deltas were requested).
+    pub(super) fn kick_delta_workers(&self) {
+        self.inner.deltas.wake.notify_one();
+    }
+
+    /// Claims one pending delta and generates it; false when none was pending.
+    async fn generate_next_delta(&self) -> CoreResult<bool> {
+        let now = self.now();
+        let Some(claimed) = self.store().claim_delta(now - STALE_CLAIM_MS, now).await? else {
+            return Ok(false);
+        };
+        let progress = Arc::new(AtomicU8::new(0));
+        let ticker = self.progress_ticker(&claimed, Arc::clone(&progress));
+        let outcome = self.generate(&claimed, &progress).await;
+        ticker.abort();
+        let mut d = claimed;
+        match outcome {
+            Ok(Some((file, header))) => {
+                d.status = "READY".into();
+                d.blob_key = Some(file.blob_key);
+                d.size = Some(file.size as i64);
+                d.md5 = Some(file.md5);
+                d.sha256 = Some(file.sha256);
+                d.progress = 100;
+                d.format = i64::from(header.version);
+                // What a device needs to apply it, compared with the limit it announced.
+                d.apply_need = Some(i64::try_from(header.apply_need()).unwrap_or(i64::MAX));
             }
-            d.finished_at = Some(self.now());
-            tracing::info!(firmware_id = %d.firmware_id, src_version = %d.src_version, status = %d.status, "delta generated");
-            match self.store().finish_delta(&d).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    // The package was deleted while its delta was generated.
-                    if let Some(key) = &d.blob_key
-                        && let Err(e) = self.blobs().delete(key).await
-                    {
-                        tracing::warn!(error = %e, "deleting an orphaned delta failed");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "recording a delta failed"),
+            Ok(None) => {
+                d.status = "SKIPPED".into();
+                d.error = Some(format!("patch over {PAYOFF_PERCENT}% of the full image"));
+                d.progress = 100;
             }
-            self.forget_ready_deltas(&d.firmware_id);
+            Err(e) => {
+                d.status = "FAILED".into();
+                d.error = Some(e.to_string());
+                d.progress = i64::from(progress.load(Ordering::Relaxed));
+            }
         }
+        d.finished_at = Some(self.now());
+        tracing::info!(firmware_id = %d.firmware_id, src_version = %d.src_version, status = %d.status, "delta generated");
+        if !self.store().finish_delta(&d).await? {
+            // The package was deleted while its delta was generated.
+            if let Some(key) = &d.blob_key
+                && let Err(e) = self.blobs().delete(key).await
+            {
+                tracing::warn!(error = %e, "deleting an orphaned delta failed");
+            }
+        }
+        self.forget_ready_deltas(&d.firmware_id);
+        Ok(true)
     }
 
     /// Writes `progress` of the running `d` whenever it changed, until aborted.

@@ -152,3 +152,21 @@ async fn push_ready(
     }
     Ok((tasks.len(), sent))
 }
+
+impl super::worker::Worker for Dispatcher {
+    const NAME: &'static str = "dispatcher";
+
+    async fn round(
+        &mut self,
+        core: &Core,
+        _shutdown: &tokio_util::sync::CancellationToken,
+    ) -> CoreResult<super::worker::Pace> {
+        self.tick(core).await?;
+        Ok(super::worker::Pace::Idle)
+    }
+
+    /// Until tasks may have become pushable, or a tick has passed.
+    async fn until_next(&mut self, core: &Core) {
+        core.dispatcher_wait(core.inner.config.tick).await;
+    }
+}

@@ -17,6 +17,7 @@
 
 use super::presence::Change;
 use super::report::Report;
+use super::worker::{Pace, Worker};
 use super::{apply::Outcome, repush};
 use crate::{Core, CoreResult};
 use ota_domain::DeviceKey;
@@ -31,37 +32,71 @@ use tokio_util::sync::CancellationToken;
 /// Presence changes taken with one group.
 pub(crate) type Presence = HashMap<DeviceKey, Change>;
 
-pub(crate) async fn run(core: Core, mut rx: mpsc::Receiver<Report>, shutdown: CancellationToken) {
-    let max = core.inner.config.ingest_batch;
-    let linger = core.inner.config.ingest_linger;
-    let board = &core.inner.presence;
-    let mut group = Vec::with_capacity(max);
-    loop {
+/// The ingest worker: one group per round.
+pub(crate) struct Ingest {
+    rx: mpsc::Receiver<Report>,
+    group: Vec<Report>,
+}
+
+impl Ingest {
+    pub(crate) fn new(rx: mpsc::Receiver<Report>) -> Self {
+        Ingest {
+            rx,
+            group: Vec::new(),
+        }
+    }
+}
+
+impl Worker for Ingest {
+    const NAME: &'static str = "ingest";
+
+    /// Waits for a first report or presence change, gathers what follows within the
+    /// linger, and stores the group.
+    async fn round(&mut self, core: &Core, shutdown: &CancellationToken) -> CoreResult<Pace> {
+        let max = core.inner.config.ingest_batch;
+        let linger = core.inner.config.ingest_linger;
+        let board = &core.inner.presence;
         tokio::select! {
-            _ = shutdown.cancelled() => break,
-            report = rx.recv() => match report {
-                Some(report) => group.push(report),
-                None => break,
+            _ = shutdown.cancelled() => return Ok(Pace::Idle),
+            report = self.rx.recv() => match report {
+                Some(report) => self.group.push(report),
+                None => return Ok(Pace::Idle),
             },
             () = board.changed.notified() => {}
         }
         let deadline = tokio::time::Instant::now() + linger;
-        while group.len() < max {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(report)) => group.push(report),
+        while self.group.len() < max {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(report)) => self.group.push(report),
                 _ => break,
             }
         }
-        let size = group.len();
-        process_reliably(&core, std::mem::take(&mut group), board.take(), &shutdown).await;
+        let size = self.group.len();
+        process_reliably(
+            core,
+            std::mem::take(&mut self.group),
+            board.take(),
+            shutdown,
+        )
+        .await;
         metrics::counter!("ota_device_reports_total").increment(size as u64);
+        Ok(Pace::More)
     }
-    // Drain what is left so a graceful stop loses nothing already received.
-    rx.close();
-    while let Some(report) = rx.recv().await {
-        group.push(report);
+
+    /// A round waits for work itself.
+    async fn until_next(&mut self, _core: &Core) {}
+
+    /// Stores what was received before the stop, so a graceful stop loses nothing.
+    async fn finish(&mut self, core: &Core) {
+        self.rx.close();
+        while let Some(report) = self.rx.recv().await {
+            self.group.push(report);
+        }
+        let stopped = CancellationToken::new();
+        stopped.cancel();
+        let group = std::mem::take(&mut self.group);
+        process_reliably(core, group, core.inner.presence.take(), &stopped).await;
     }
-    process_reliably(&core, group, board.take(), &shutdown).await;
 }
 
 /// First pause before a group is tried again after a transient store failure.

@@ -61,3 +61,29 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
     }
     Ok(())
 }
+
+/// The timer worker.
+pub(crate) struct Timers;
+
+impl super::worker::Worker for Timers {
+    const NAME: &'static str = "timers";
+
+    async fn round(
+        &mut self,
+        core: &Core,
+        _shutdown: &tokio_util::sync::CancellationToken,
+    ) -> CoreResult<super::worker::Pace> {
+        tick(core).await?;
+        Ok(super::worker::Pace::Idle)
+    }
+
+    async fn until_next(&mut self, core: &Core) {
+        tokio::time::sleep(
+            core.inner
+                .config
+                .tick
+                .max(std::time::Duration::from_millis(250)),
+        )
+        .await;
+    }
+}

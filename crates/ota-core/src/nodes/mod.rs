@@ -15,6 +15,7 @@ pub use url_check::{UrlVerdict, judge_public_urls};
 use crate::{Clock, Core, CoreResult, SystemClock};
 use ota_domain::Millis;
 use ota_store::NodeRow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -233,4 +234,47 @@ impl Node {
 
 fn lease_ms(settings: &NodeSettings) -> Millis {
     settings.lease.as_millis() as Millis
+}
+
+/// How often the recovery of a lost node is tried before it is given up (logged).
+const RECOVERY_ATTEMPTS: u32 = 6;
+
+/// The heartbeat of a registered node: renews its row and, once the node is recovering
+/// ([`Node::start_recovering`]), recovers the nodes it claims (ADR 0008) beside the next
+/// heartbeats.
+pub struct Heartbeat(pub Arc<Node>);
+
+impl crate::engine::worker::Worker for Heartbeat {
+    const NAME: &'static str = "heartbeat";
+
+    async fn round(
+        &mut self,
+        _core: &Core,
+        _shutdown: &tokio_util::sync::CancellationToken,
+    ) -> CoreResult<crate::engine::worker::Pace> {
+        for lost in self.0.beat().await? {
+            tokio::spawn(recover(self.0.clone(), lost));
+        }
+        Ok(crate::engine::worker::Pace::Idle)
+    }
+
+    async fn until_next(&mut self, _core: &Core) {
+        tokio::time::sleep(self.0.settings().heartbeat_every()).await;
+    }
+}
+
+/// Recovers a claimed node, trying again with growing pauses while the store fails: the
+/// claim is this node's alone, so nobody else would.
+async fn recover(node: Arc<Node>, lost: NodeRow) {
+    let mut pause = Duration::from_secs(1);
+    for attempt in 1..=RECOVERY_ATTEMPTS {
+        match node.recover(&lost).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::error!(%err, attempt, lost = %lost.node_id, "recovery of a lost node failed");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+    }
 }

@@ -46,8 +46,16 @@ pub(super) async fn fetch<W: Write + Seek + Send, P: Progress>(
             });
         }
         tracing::debug!(url, offset = st.offset, %reason, "download interrupted; resuming");
-        tokio::time::sleep(Duration::from_millis(200) * failures).await;
+        tokio::time::sleep(resume_pause(failures)).await;
     }
+}
+
+/// The pause before resuming after the `failures`-th failure in a row: 0.5 s doubling to
+/// 15 s, so the default retries ride out about a minute of a download server's outage.
+fn resume_pause(failures: u32) -> Duration {
+    Duration::from_millis(500)
+        .saturating_mul(1 << failures.saturating_sub(1).min(8))
+        .min(Duration::from_secs(15))
 }
 
 enum Failure {
@@ -148,5 +156,29 @@ mod tests {
         assert_eq!(range_start("bytes 0-0/1"), Some(0));
         assert_eq!(range_start("bytes */1000"), None);
         assert_eq!(range_start("items 1-2/3"), None);
+    }
+}
+
+#[cfg(test)]
+mod resume_tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_to_fifteen_seconds_and_default_retries_last_about_a_minute() {
+        let pauses: Vec<u64> = (1..=9)
+            .map(|n| resume_pause(n).as_millis() as u64)
+            .collect();
+        assert_eq!(
+            pauses,
+            [500, 1000, 2000, 4000, 8000, 15000, 15000, 15000, 15000]
+        );
+        let retries = crate::DownloadOptions::default().http_retries;
+        let total: u64 = (1..=retries)
+            .map(|n| resume_pause(n).as_millis() as u64)
+            .sum();
+        assert!(
+            (50_000..=70_000).contains(&total),
+            "{total} ms over {retries} retries"
+        );
     }
 }

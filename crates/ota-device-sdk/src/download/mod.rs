@@ -180,7 +180,8 @@ impl Progress for NoProgress {
 /// Download tuning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DownloadOptions {
-    /// HTTP: reconnects (each resuming with `Range`) after a failure that made no progress.
+    /// HTTP: reconnects (each resuming with `Range`) after a failure that made no progress,
+    /// pausing 0.5 s doubling to 15 s in between (8: about a minute of patience).
     pub http_retries: u32,
     /// MQTT: bytes asked per block (the Link SDK uses 5 KiB).
     pub block_size: u64,
@@ -193,7 +194,7 @@ pub struct DownloadOptions {
 impl Default for DownloadOptions {
     fn default() -> Self {
         Self {
-            http_retries: 3,
+            http_retries: 8,
             block_size: 5 * 1024,
             block_retries: 3,
             block_timeout: Duration::from_secs(10),

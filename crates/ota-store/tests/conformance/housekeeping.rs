@@ -4,7 +4,7 @@ use crate::support::*;
 use ota_domain::registry::OtaModule;
 use ota_store::{Store, StoreError, UploadToken};
 
-both!(ota_modules, housekeeping, passes);
+both!(ota_modules, housekeeping, passes, leases);
 
 async fn ota_modules(s: &Store) {
     let m = OtaModule {
@@ -168,4 +168,30 @@ async fn passes(s: &Store) {
         futures::future::join_all((0..8).map(|i| s.claim_pass("together", T0 + i, 60_000))).await;
     let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
     assert_eq!(won, 1, "one of eight at once");
+}
+
+/// A lease is one holder's until it lapses; its holder renews it.
+async fn leases(s: &Store) {
+    assert!(s.hold_lease("gc", "a", T0, 1_000).await.unwrap());
+    assert!(
+        !s.hold_lease("gc", "b", T0 + 500, 1_000).await.unwrap(),
+        "a holds it"
+    );
+    assert!(
+        s.hold_lease("gc", "a", T0 + 900, 1_000).await.unwrap(),
+        "renewed"
+    );
+    assert!(
+        !s.hold_lease("gc", "b", T0 + 1_800, 1_000).await.unwrap(),
+        "until 1,900"
+    );
+    assert!(
+        s.hold_lease("other", "b", T0, 1_000).await.unwrap(),
+        "per name"
+    );
+    assert!(
+        s.hold_lease("gc", "b", T0 + 1_900, 1_000).await.unwrap(),
+        "lapsed: taken"
+    );
+    assert!(!s.hold_lease("gc", "a", T0 + 2_000, 1_000).await.unwrap());
 }

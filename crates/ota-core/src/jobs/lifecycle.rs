@@ -1,0 +1,181 @@
+//! Batch events and their effects on tasks: start, finish by schedule, cancel, and settling
+//! a batch whose tasks have ended (completion, verification status).
+
+use super::*;
+use crate::engine::apply::Outcome;
+use crate::error::Found;
+use crate::{Core, CoreResult};
+use ota_domain::JobId;
+use ota_domain::job::{
+    CancelOptions, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType,
+    task_selected_for_cancel,
+};
+use ota_domain::task::{CancelReason, Task, TaskEvent, TaskStatus};
+use ota_store::{Page, TaskFilter};
+
+impl Core {
+    /// Applies a batch event and carries out its effects.
+    pub async fn apply_job_event(&self, id: &JobId, event: JobEvent) -> CoreResult<Job> {
+        let store = self.store();
+        let job = store
+            .get_job(id)
+            .await
+            .found("JobId", format!("batch {id}"))?;
+        let now = self.now();
+        let transition = job.apply(event, now).map_err(|r| rejected("JobId", r))?;
+        // The tasks move first and the batch's new status is stored last, so nobody sees a
+        // finished batch whose tasks are still being failed or cancelled. An interruption
+        // leaves the batch as it was; applying the event again skips the tasks already done.
+        let mut released = false;
+        for effect in &transition.effects {
+            match effect {
+                JobEffect::ReleaseScheduledTasks => {
+                    self.for_each_unfinished(id, |_| Some(TaskEvent::JobStarted))
+                        .await?;
+                    released = true;
+                }
+                JobEffect::FailUnfinishedTasks => {
+                    self.for_each_unfinished(id, |_| Some(TaskEvent::ScheduleFinished))
+                        .await?;
+                }
+                JobEffect::CancelTasks(options) => {
+                    self.for_each_unfinished(id, |task| {
+                        task_selected_for_cancel(options, task)
+                            .then_some(TaskEvent::Cancel(CancelReason::JobCanceled))
+                    })
+                    .await?;
+                }
+                JobEffect::Resumed => released = true,
+                JobEffect::StopStrategy | JobEffect::RateChanged | JobEffect::Finished(_) => {}
+            }
+        }
+        store.update_job(&transition.job).await?;
+        self.inner.cache.evict_job(id);
+        if released {
+            self.wake_dispatcher();
+        }
+        if transition.job.job_type == JobType::VerifyFirmware {
+            self.update_verify_status(&transition.job).await?;
+        }
+        Ok(transition.job)
+    }
+
+    /// CancelOTATaskByJob.
+    pub async fn cancel_job(&self, id: &JobId, options: CancelOptions) -> CoreResult<Job> {
+        self.apply_job_event(id, JobEvent::Cancel(options)).await
+    }
+
+    pub(crate) async fn start_job(&self, id: &JobId) -> CoreResult<()> {
+        self.apply_job_event(id, JobEvent::Start).await.map(drop)
+    }
+
+    pub(crate) async fn finish_job_by_schedule(&self, id: &JobId) -> CoreResult<()> {
+        self.apply_job_event(id, JobEvent::ScheduleFinished)
+            .await
+            .map(drop)
+    }
+
+    /// Applies the event `pick` chooses to every unfinished task of a batch, in chunks.
+    async fn for_each_unfinished(
+        &self,
+        id: &JobId,
+        pick: impl Fn(&Task) -> Option<TaskEvent>,
+    ) -> CoreResult<()> {
+        let now = self.now();
+        let filter = TaskFilter {
+            job_id: Some(id.clone()),
+            statuses: TaskStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_terminal())
+                .collect(),
+            ..TaskFilter::default()
+        };
+        let mut offset = 0;
+        loop {
+            let (tasks, _) = self
+                .store()
+                .list_tasks(
+                    &filter,
+                    Page {
+                        offset,
+                        limit: CHUNK,
+                    },
+                )
+                .await?;
+            if tasks.is_empty() {
+                return Ok(());
+            }
+            let mut outcome = Outcome::default();
+            for task in &tasks {
+                if let Some(event) = pick(task) {
+                    outcome.apply(self, task, event, now).await?;
+                }
+            }
+            // Tasks that stayed unfinished keep their place in the listing; skip past them.
+            let still_unfinished = outcome.changed.iter().filter(|t| t.is_unfinished()).count()
+                + (tasks.len() - outcome.changed.len());
+            outcome.commit(self).await?;
+            offset += still_unfinished as i64;
+            if (tasks.len() as i64) < CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Completes a static batch whose tasks are all finished, and keeps a verification
+    /// batch's package status current.
+    ///
+    /// Called for every batch that had a task finish, so the common case (tasks still
+    /// unfinished) costs one count: the batch's kind and selection never change, so they are
+    /// taken from the cache, and the batch row is read only when there is something to do.
+    pub(crate) async fn settle_job(&self, id: &JobId) -> CoreResult<()> {
+        let store = self.store();
+        let cached = self.inner.cache.job(store, id).await?;
+        // The pause state is read fresh there: another node may have changed it.
+        if cached.policy.failure_gate.is_some() && cached.status == JobStatus::InProgress {
+            self.check_failure_gate(id).await?;
+        }
+        let verify = cached.job_type == JobType::VerifyFirmware;
+        let may_complete = cached.selection_type == SelectionType::Static
+            && store.count_unfinished(id).await? == 0;
+        if !may_complete && !verify {
+            return Ok(());
+        }
+        let job = store
+            .get_job(id)
+            .await
+            .found("JobId", format!("batch {id}"))?;
+        if may_complete && job.status == JobStatus::InProgress {
+            let transition = job.apply(JobEvent::AllTasksFinished, self.now());
+            if let Ok(transition) = transition {
+                store.update_job(&transition.job).await?;
+                self.inner.cache.evict_job(id);
+            }
+        }
+        if job.job_type == JobType::VerifyFirmware {
+            self.update_verify_status(&job).await?;
+        }
+        Ok(())
+    }
+
+    async fn update_verify_status(&self, job: &Job) -> CoreResult<()> {
+        let store = self.store();
+        let tally = self.task_tally(&job.job_id).await?;
+        let mut firmware = store
+            .get_firmware(&job.firmware_id)
+            .await
+            .found("FirmwareId", format!("package {}", job.firmware_id))?;
+        let (status, progress) = (
+            ota_domain::job::verify_outcome(&tally),
+            ota_domain::job::verify_progress(&tally),
+        );
+        if firmware.status != status || firmware.verify_progress != progress {
+            firmware.status = status;
+            firmware.verify_progress = progress;
+            firmware.modified_at = self.now();
+            store.update_firmware(&firmware).await?;
+            self.inner.cache.evict_firmware(&firmware.firmware_id);
+        }
+        Ok(())
+    }
+}
