@@ -97,6 +97,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let config = ServeConfig::load(&args)?;
+            if args.check_config {
+                print!("{}", config.describe());
+                return Ok(());
+            }
             init_logging(&config.log);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

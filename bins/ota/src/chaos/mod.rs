@@ -78,9 +78,9 @@ pub struct Common {
     #[arg(long)]
     pub rate: Option<u32>,
     /// How often a device resumes a download (with `Range`) after a failure that made no
-    /// progress, before it reports step -2.
-    #[arg(long, default_value_t = 30)]
-    pub download_retries: u32,
+    /// progress, before it reports step -2 (default: the SDK's, 8, about a minute).
+    #[arg(long)]
+    pub download_retries: Option<u32>,
     /// Give up after this many seconds in all.
     #[arg(long, default_value_t = 1_200)]
     pub timeout: u64,
@@ -105,7 +105,7 @@ impl Common {
             behaviour: None,
             package_kib: None,
             rate: None,
-            download_retries: 30,
+            download_retries: None,
             timeout: 600,
             settle: 30,
             server: Some(server),

@@ -170,3 +170,45 @@ async fn the_simulator_says_when_no_device_gets_in() {
     assert_eq!(summary["connect_failures"], 0, "{summary}");
     assert_eq!(summary["auth_failures"], 0, "{summary}");
 }
+
+#[test]
+fn check_config_prints_the_settings_in_force_and_refuses_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("ota.toml");
+    std::fs::write(
+        &good,
+        "http_addr = \"localhost:8081\"\nmqtt_broker = \"broker:1883\"\n\
+         mqtt_broker_password = \"hunter2\"\nfirmware_quota = 9\n",
+    )
+    .unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "firmware_qouta = 9\n").unwrap();
+    let run = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ota"))
+            .args(["serve", "--check-config", "--config"])
+            .arg(file)
+            .env("OTA_NUDGE_SECS", "60")
+            .output()
+            .unwrap()
+    };
+    let out = run(&good);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "firmware_quota = 9",
+        "nudge_secs = 60",
+        ":8081\"",
+        "mqtt_broker_password = \"***\"",
+    ] {
+        assert!(shown.contains(line), "{line} not in {shown}");
+    }
+    assert!(!shown.contains("hunter2"));
+    let out = run(&bad);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("firmware_qouta"), "{err}");
+}

@@ -42,7 +42,7 @@ pub fn plan(
             package_kib: common.package_kib.unwrap_or(default_package_kib),
             behaviour,
             batches,
-            download_retries: Some(common.download_retries),
+            download_retries: common.download_retries,
             echo: None,
             run_for: run.timeout,
         },
