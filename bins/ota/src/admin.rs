@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
@@ -119,6 +120,18 @@ pub enum JobCommand {
     },
     /// Show a batch with its counts.
     Show { job_id: String },
+    /// Follow a batch live until it ends (bars per task state on a terminal, a line per
+    /// change elsewhere), then print it with its final counts.
+    Watch {
+        job_id: String,
+        /// Seconds between looks.
+        #[arg(long, default_value_t = 1.0)]
+        every: f64,
+        /// Also end once every task has finished and nothing changed for this many seconds
+        /// (a dynamic batch keeps running for devices still to come).
+        #[arg(long)]
+        settle: Option<f64>,
+    },
     /// Cancel a batch and all its unfinished tasks.
     Cancel { job_id: String },
     /// Pause a batch: no new device is pushed; devices already told go on.
@@ -223,6 +236,14 @@ impl AdminCommand {
             }
             AdminCommand::Job(JobCommand::Show { job_id }) => {
                 api.get(&format!("/jobs/{job_id}")).await?
+            }
+            AdminCommand::Job(JobCommand::Watch {
+                job_id,
+                every,
+                settle,
+            }) => {
+                let seconds = |s: f64| Duration::from_secs_f64(s.clamp(0.05, 3600.0));
+                crate::job_watch::watch(&api, &job_id, seconds(every), settle.map(seconds)).await?
             }
             AdminCommand::Job(JobCommand::Cancel { job_id }) => {
                 api.post(&format!("/jobs/{job_id}/cancel"), &json!({"all": true}))

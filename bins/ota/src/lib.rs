@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod endpoint;
 pub mod https;
+pub mod job_watch;
 pub mod launch;
 pub mod mqtt_auth;
 pub mod outage;

@@ -64,11 +64,22 @@ pub struct ServeArgs {
     pub database_url: Option<String>,
     /// Deltas from the N (0-10) most recent versions when a package is added without saying
     /// [default: 0].
-    #[arg(long, env = "OTA_DELTA_FROM_LATEST")]
+    #[arg(long, env = "OTA_DELTA_FROM_LATEST", value_parser = delta_from_latest)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delta_from_latest: Option<i64>,
     /// Allow moving the clock forward through the API (tests and demos only).
     #[arg(long)]
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub adjustable_clock: bool,
+}
+
+/// `--delta-from-latest` as a whole number; its range is checked with the other rules, so
+/// a flag, a variable and a file value are refused with the same words.
+fn delta_from_latest(text: &str) -> Result<i64, String> {
+    text.trim().parse().map_err(|_| {
+        format!(
+            "delta_from_latest must be a whole number between 0 and {}, not {text:?}",
+            super::MAX_DELTA_SOURCES
+        )
+    })
 }

@@ -21,10 +21,12 @@ impl ServeConfig {
         let fields = field_names();
         let mut config: ServeConfig = figment
             .merge(
-                Env::prefixed("OTA_").filter(move |key| fields.iter().any(|f| key == f.as_str())),
+                Env::prefixed("OTA_")
+                    .filter(move |key| fields.iter().any(|f| key == f.as_str()))
+                    .parser(env_value),
             )
             .merge(Serialized::defaults(args))
-            .extract()
+            .extract_lossy()
             .map_err(|e| anyhow::anyhow!("configuration: {}", error_text(e)))?;
         config.read_secret_files()?;
         config.check()?;
@@ -91,6 +93,13 @@ fn field_names() -> Vec<String> {
         Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
         _ => Vec::new(),
     }
+}
+
+/// An `OTA_*` value as it is written: a string, always (`OTA_S3_ACCESS_KEY_ID=12345` is a key,
+/// `OTA_S3_PREFIX=` the empty prefix). Numbers and booleans are read from it when the field
+/// wants one (`extract_lossy`), so `OTA_FIRMWARE_QUOTA=7` still sets a number.
+fn env_value(text: &str) -> figment2::value::Value {
+    figment2::value::Value::from(text.to_owned())
 }
 
 /// A figment error as one line per problem, each naming the setting and its source.

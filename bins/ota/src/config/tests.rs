@@ -62,6 +62,10 @@ fn a_bad_delta_from_latest_is_refused_by_name() {
         let cli = Cli::try_parse_from(["ota", "--delta-from-latest", "two"]);
         let err = cli.err().expect("not a number").to_string();
         assert!(err.contains("--delta-from-latest"), "{err}");
+        assert!(
+            err.contains("delta_from_latest must be a whole number between 0 and 10"),
+            "{err}"
+        );
         for flag in ["11", "-1"] {
             let arg = format!("--delta-from-latest={flag}");
             let cli = Cli::try_parse_from(["ota", arg.as_str()]).unwrap();
@@ -173,6 +177,23 @@ fn with_env(vars: &[(&str, &str)], f: impl FnOnce(&std::path::Path) -> anyhow::R
         }
         Ok(())
     });
+}
+
+#[test]
+fn an_empty_variable_is_an_empty_value() {
+    with_env(
+        &[
+            ("OTA_S3_PREFIX", ""),
+            ("OTA_S3_BUCKET", "fw"),
+            ("OTA_S3_ACCESS_KEY_ID", "12345"),
+        ],
+        |_| {
+            let config = ServeConfig::load(&ServeArgs::default())?;
+            assert_eq!(config.s3_prefix, "");
+            assert_eq!(config.s3_access_key_id.as_deref(), Some("12345"));
+            Ok(())
+        },
+    );
 }
 
 #[test]

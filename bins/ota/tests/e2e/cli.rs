@@ -212,3 +212,47 @@ fn check_config_prints_the_settings_in_force_and_refuses_bad_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("firmware_qouta"), "{err}");
 }
+
+/// `ota job watch` follows a batch to its end: a line per change when not on a terminal,
+/// then the batch's JSON with its final counts on stdout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_watch_follows_a_batch_to_its_end() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 4).await;
+    let pkg = fixtures::package(&server, &fleet.pk, "2.0.0", 16 * 1024).await;
+    let mix: ota_device_sdk::sim::Behaviour = "mix:75=succeed,25=fail:-3".parse().unwrap();
+    let (_, sim) = fixtures::simulate(&server, fleet.devices.clone(), mix);
+    fixtures::wait_reported(&server, &fleet.pk, 4).await;
+    let id = fixtures::id(
+        &fixtures::job(
+            &server,
+            &pkg,
+            serde_json::json!({"target_selection": "ALL"}),
+        )
+        .await,
+    );
+    let (ok, out, err) = ota(&server, &["job", "watch", &id, "--every", "0.2"]);
+    assert!(ok, "{err}");
+    let done: serde_json::Value = serde_json::from_str(&out).expect("the batch as JSON");
+    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_eq!(done["counts"]["by_status"]["SUCCEEDED"], 3, "{done}");
+    assert_eq!(done["counts"]["by_status"]["FAILED"], 1, "{done}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("COMPLETED 4/4 finished (SUCCEEDED 3, FAILED 1)"),
+        "{err}"
+    );
+    assert!(last.ends_with("failures: VERIFY_FAILED 1"), "{err}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "bars drawn off a terminal: {err:?}"
+    );
+    sim.abort();
+
+    let (ok, _, err) = ota(&server, &["job", "watch", "no-such-batch"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no-such-batch") || err.contains("404"),
+        "{err}"
+    );
+}
