@@ -27,11 +27,10 @@ pub async fn use_nonce(
     nonce: &str,
     now: i64,
     timestamp: i64,
-) -> Result<bool, ota_store::StoreError> {
+) -> ota_core::CoreResult<bool> {
     let expires_at = (timestamp + MAX_SKEW_SECS + 1) * 1000;
     state
         .core
-        .store()
         .use_nonce(scope, nonce, now * 1000, expires_at)
         .await
 }
@@ -91,10 +90,8 @@ pub async fn require_signature(
     }
     let secret = state
         .core
-        .store()
         .access_key_secret(&key_id)
-        .await
-        .map_err(ota_core::CoreError::from)?
+        .await?
         .ok_or_else(|| {
             ApiError::unauthorized("InvalidAccessKeyId.NotFound", "unknown access key")
         })?;
@@ -127,9 +124,7 @@ pub async fn require_signature(
             "the request signature does not match",
         ));
     }
-    let fresh = use_nonce(&state, &format!("api:{key_id}"), &nonce, now, ts)
-        .await
-        .map_err(ota_core::CoreError::from)?;
+    let fresh = use_nonce(&state, &format!("api:{key_id}"), &nonce, now, ts).await?;
     if !fresh {
         return Err(ApiError::unauthorized(
             "SignatureNonceUsed",

@@ -1,7 +1,7 @@
 //! Paging parameters shared by list endpoints: `page` (from 1) and `page_size` (1..=200).
 
 use crate::error::ApiError;
-use ota_store::Page;
+use ota_core::Page;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]

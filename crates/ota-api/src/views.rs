@@ -157,7 +157,7 @@ pub fn task(t: &Task) -> Value {
 
 /// Task counts of a batch: by state, by failure and cancel reason, QUEUED by what it waits
 /// for, and the success rate over finished tasks.
-pub fn counts(c: &ota_store::JobCounts) -> Value {
+pub fn counts(c: &ota_core::JobCounts) -> Value {
     use ota_domain::task::TaskStatus;
     let by_status: serde_json::Map<String, Value> = TaskStatus::ALL
         .iter()

@@ -89,8 +89,8 @@ impl Core {
             .clone()
     }
 
-    /// The store (for faces that need read-only queries the services do not wrap).
-    pub fn store(&self) -> &Store {
+    /// The store: for the services and the engine only; faces call the services.
+    pub(crate) fn store(&self) -> &Store {
         &self.inner.store
     }
 

@@ -23,6 +23,12 @@ pub fn secret() -> String {
     hex::encode(bytes)
 }
 
+/// A new signing secret for the platform's own cookies: 64 random hex digits (256 bits).
+pub fn signing_secret() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    hex::encode(bytes)
+}
+
 /// A new IotId.
 pub fn iot_id() -> String {
     alnum(20)

@@ -9,6 +9,7 @@
 //!
 //! This crate must not import any face: no axum, no MQTT codec.
 
+mod access;
 mod applications;
 mod block_grants;
 mod cache;
@@ -41,6 +42,9 @@ pub use error::{CoreError, CoreResult};
 pub use jobs::*;
 pub use link::{DeviceLink, NoDevices};
 pub use lookups::*;
+/// Store types the faces render or page with; the faces reach the store itself only
+/// through [`Core`].
+pub use ota_store::{JobCounts, NodeRow, Page, TaskFilter};
 pub use overview::FirmwareTally;
 pub use packages::*;
 pub use registry::*;

@@ -162,7 +162,6 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
     }
     let secret = state
         .core
-        .store()
         .access_key_secret(&key_id)
         .await
         .map_err(|_| {

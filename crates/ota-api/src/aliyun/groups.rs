@@ -4,10 +4,10 @@
 
 use super::envelope::{paging, utc};
 use super::{Answer, Ctx};
+use ota_core::Page;
 use ota_core::paging as page_rule;
 use ota_domain::registry::GroupKind;
 use ota_domain::{DomainError, GroupId};
-use ota_store::Page;
 use serde_json::{Value, json};
 
 fn no_sub_groups(ctx: &Ctx<'_>) -> Result<(), DomainError> {

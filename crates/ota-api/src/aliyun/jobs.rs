@@ -177,7 +177,7 @@ pub async fn query(ctx: &Ctx<'_>) -> Answer {
     Ok(json!({ "Data": data }))
 }
 
-fn job_page(jobs: &[Job], page: ota_store::Page, total: i64) -> Answer {
+fn job_page(jobs: &[Job], page: ota_core::Page, total: i64) -> Answer {
     let list: Vec<Value> = jobs.iter().map(simple).collect();
     let mut out = paging(page, total);
     out.insert("Data".into(), json!({ "SimpleOTAJobInfo": list }));

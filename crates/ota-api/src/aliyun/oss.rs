@@ -84,11 +84,16 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
     }
     let secret = state
         .core
-        .store()
         .access_key_secret(key_id)
         .await
-        .ok()
-        .flatten()
+        .map_err(|err| {
+            tracing::error!(%err, "PostObject: the access-key lookup failed");
+            oss_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "the key store is unavailable; try again",
+            )
+        })?
         .ok_or_else(|| {
             oss_error(
                 StatusCode::FORBIDDEN,

@@ -4,9 +4,9 @@
 use super::envelope::{paging, utc};
 use super::{Answer, Ctx};
 use ota_core::{CoreResult, id_list, paging as page_rule, unfinished_statuses};
+use ota_core::{Page, TaskFilter};
 use ota_domain::task::{Task, TaskStatus};
 use ota_domain::{DeviceKey, DomainError, FirmwareId, JobId, ProductKey};
-use ota_store::{Page, TaskFilter};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 

@@ -38,11 +38,12 @@ impl Console {
     async fn key(&self) -> Result<Arc<SessionKey>, ConsoleError> {
         self.key
             .get_or_try_init(|| async {
-                SessionKey::load(self.app.core.store()).await.map(Arc::new)
+                let secret = self.app.core.console_session_secret().await?;
+                Ok::<_, ota_core::CoreError>(Arc::new(SessionKey::new(secret)))
             })
             .await
             .cloned()
-            .map_err(|e| ConsoleError::from(ota_core::CoreError::from(e)))
+            .map_err(ConsoleError::from)
     }
 
     /// Whether cookies must be marked `Secure` (the console is served over HTTPS).

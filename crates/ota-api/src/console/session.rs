@@ -25,8 +25,6 @@ const FLASH: &str = "ota_flash";
 const SESSION_MS: i64 = 12 * 60 * 60 * 1000;
 /// Largest form body read to find the CSRF field (the device-list CSV is at most 5 MB).
 const MAX_FORM_BODY: usize = 6 * 1024 * 1024;
-/// The `kv` entry holding the signing secret.
-const SECRET_KV: &str = "console_session_secret";
 
 /// What every console page knows about the request: who is signed in, the CSRF token for
 /// its forms, and a message left by the previous action.
@@ -37,18 +35,13 @@ pub struct Ctx {
     pub flash: Option<String>,
 }
 
-/// The signing secret, loaded (or created) on first use.
+/// The signing secret: the platform's one ([`ota_core::Core::console_session_secret`]), so
+/// a session made on one node is valid on every other.
 pub struct SessionKey(Vec<u8>);
 
 impl SessionKey {
-    /// Inserted only if absent, then read back: of nodes starting at once, all sign with
-    /// the first secret written, so a session made on one is valid on every other.
-    pub async fn load(store: &ota_store::Store) -> Result<SessionKey, ota_store::StoreError> {
-        if let Some(secret) = store.kv_get(SECRET_KV).await? {
-            return Ok(SessionKey(secret.into_bytes()));
-        }
-        let secret = store.kv_get_or_insert(SECRET_KV, &random_hex(32)).await?;
-        Ok(SessionKey(secret.into_bytes()))
+    pub fn new(secret: String) -> SessionKey {
+        SessionKey(secret.into_bytes())
     }
 
     fn mac(&self, parts: &[&str]) -> Vec<u8> {
@@ -144,12 +137,10 @@ pub async fn require_session(State(c): State<Console>, request: Request, next: N
     let Some((key_id, csrf)) = session else {
         return to_login(&request);
     };
-    match c.app.core.store().access_key_secret(&key_id).await {
+    match c.app.core.access_key_secret(&key_id).await {
         Ok(Some(_)) => {}
         Ok(None) => return to_login(&request),
-        Err(e) => {
-            return super::form::ConsoleError::from(ota_core::CoreError::from(e)).into_response();
-        }
+        Err(e) => return super::form::ConsoleError::from(e).into_response(),
     }
     let flash = cookie(request.headers(), FLASH)
         .and_then(|v| hex::decode(v).ok())

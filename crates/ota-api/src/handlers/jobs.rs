@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use ota_core::JobRequest;
+use ota_core::TaskFilter;
 use ota_domain::job::{CancelOptions, JobEvent, RateUpdate};
 use ota_domain::task::TaskStatus;
 use ota_domain::validate::{
@@ -16,7 +17,6 @@ use ota_domain::validate::{
     VerifyJobRequest,
 };
 use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
-use ota_store::TaskFilter;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use crate::error::ApiResult;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use ota_store::NodeRow;
+use ota_core::NodeRow;
 use serde_json::{Value, json};
 
 fn view(n: &NodeRow) -> Value {
@@ -25,12 +25,7 @@ fn view(n: &NodeRow) -> Value {
 /// Every registered node, lost ones included (kept a day after their recovery), oldest
 /// first.
 pub async fn list_nodes(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let nodes = s
-        .core
-        .store()
-        .list_nodes()
-        .await
-        .map_err(ota_core::CoreError::from)?;
+    let nodes = s.core.list_nodes().await?;
     Ok(Json(
         json!({"items": nodes.iter().map(view).collect::<Vec<_>>()}),
     ))

@@ -9,10 +9,10 @@ use crate::console::layout::{self, Nav, Tab, enc};
 use crate::console::session::Ctx;
 use axum::extract::{Extension, Path, Query, State};
 use maud::{Markup, html};
+use ota_core::Page;
 use ota_domain::ProductKey;
 use ota_domain::job::JobType;
 use ota_domain::task::TaskStatus;
-use ota_store::Page;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]

@@ -16,6 +16,7 @@ use axum::extract::{Extension, Multipart, Path, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use maud::{Markup, html};
+use ota_core::Page;
 use ota_core::{JobRequest, UploadPurpose};
 use ota_domain::FirmwareId;
 use ota_domain::registry::GroupKind;
@@ -23,7 +24,6 @@ use ota_domain::validate::{
     DynamicJobRequest, MAX_DEVICE_LIST_NAMES, MAX_TARGET_DEVICE_NAMES, RETRY_COUNTS,
     RETRY_INTERVALS, StaticJobRequest,
 };
-use ota_store::Page;
 
 fn radio(name: &str, value: &str, current: &str, label: &str) -> Markup {
     html! { label { input type="radio" name=(name) value=(value) checked[current == value]; " " (label) } }

@@ -6,9 +6,9 @@ use crate::console::Console;
 use crate::console::form::{ConsoleError, FormData, FormError};
 use crate::console::layout::field;
 use maud::{Markup, html};
+use ota_core::Page;
 use ota_domain::ProductKey;
 use ota_domain::validate::{FailureGateInput, MAX_TAGS, UpgradeParams};
-use ota_store::Page;
 
 /// Devices offered in a picker; larger fleets use the CSV upload.
 const PICKER_DEVICES: i64 = 500;

@@ -5,10 +5,10 @@
 use crate::console::Console;
 use crate::console::layout::{badge, enc, time};
 use maud::{Markup, html};
+use ota_core::JobCounts;
 use ota_domain::DeviceKey;
 use ota_domain::job::Job;
 use ota_domain::task::{QueuedReason, Task, TaskStatus};
-use ota_store::JobCounts;
 use serde_json::{Value, json};
 
 /// Counts from the by-state aggregate alone; the reason breakdown stays empty until the

@@ -10,10 +10,10 @@ use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Multipart, Path, Query, State};
 use axum::response::IntoResponse;
 use maud::{Markup, html};
+use ota_core::TaskFilter;
 use ota_domain::registry::Device;
 use ota_domain::validate::parse_device_list_csv;
 use ota_domain::{DeviceKey, ProductKey};
-use ota_store::TaskFilter;
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]

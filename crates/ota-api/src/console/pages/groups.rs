@@ -29,7 +29,7 @@ async fn render(
     let (groups, _) = c
         .app
         .core
-        .list_groups(Some(&product.product_key), ota_store::Page::new(0, 200))
+        .list_groups(Some(&product.product_key), ota_core::Page::new(0, 200))
         .await?;
     let body = html! {
         h1 { "Groups" }

@@ -20,9 +20,9 @@ pub mod upload;
 
 use super::Console;
 use super::form::ConsoleError;
+use ota_core::Page;
 use ota_domain::ProductKey;
 use ota_domain::registry::Product;
-use ota_store::Page;
 
 /// Paging from `?page=` with a fixed page size.
 pub fn page_of(page: Option<i64>, size: i64) -> (i64, Page) {

@@ -11,11 +11,11 @@ use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Path, Query, State};
 use maud::{Markup, html};
 use ota_core::JobRequest;
+use ota_core::Page;
 use ota_domain::firmware::{Firmware, FirmwareStatus, FirmwareType};
 use ota_domain::job::JobType;
 use ota_domain::validate::VerifyJobRequest;
 use ota_domain::{FirmwareId, ProductKey};
-use ota_store::Page;
 use serde::Deserialize;
 
 pub use super::package_form::{create, new_form};

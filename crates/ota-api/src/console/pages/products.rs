@@ -8,8 +8,7 @@ use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Query, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use ota_domain::job::JobStatus;
-use ota_store::Page;
+use ota_core::Page;
 use serde::Deserialize;
 
 /// `GET /console`: fleet and rollout totals, and the newest packages.
@@ -18,11 +17,7 @@ pub async fn overview(State(c): State<Console>, Extension(ctx): Extension<Ctx>) 
     let (_, products) = core.list_products(Page::new(0, 1)).await?;
     let online = core.online_count(None).await?;
     let (packages, package_total) = core.list_firmwares(None, None, Page::new(0, 8)).await?;
-    let active = core
-        .store()
-        .list_jobs_by_status(&[JobStatus::InProgress, JobStatus::Planned])
-        .await
-        .map_err(ota_core::CoreError::from)?;
+    let active = core.active_jobs().await?;
     let body = html! {
         h1 { "Overview" }
         div.cards {
