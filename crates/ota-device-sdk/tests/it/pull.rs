@@ -8,7 +8,7 @@ use ota_protocol::DeviceMessage;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet};
 
 use crate::support::platform::Platform;
-use crate::support::{BROKER, Keep, device_config, http_push, package, unique_pk};
+use crate::support::{Keep, broker, device_config, http_push, package, unique_pk};
 
 #[tokio::test]
 async fn pull_empty_then_package() {
@@ -61,7 +61,8 @@ async fn reconnect_resubscribes() {
         .await
         .unwrap();
     // The broker drops a client when another connects with the same id.
-    let opts = MqttOptions::new(device.mqtt_client_id(), BROKER.0, BROKER.1);
+    let (host, port) = broker();
+    let opts = MqttOptions::new(device.mqtt_client_id(), host, port);
     let (_thief, mut el) = AsyncClient::new(opts, 4);
     loop {
         if let Event::Incoming(Packet::ConnAck(_)) = el.poll().await.unwrap() {

@@ -11,7 +11,7 @@ use ota_device_sdk::sim::{self, Behaviour, SimConfig, SimStats, parse_credential
 
 use crate::support::http::FileServer;
 use crate::support::platform::Platform;
-use crate::support::{BROKER, http_push, package, unique_pk};
+use crate::support::{broker, http_push, package, unique_pk};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_fleet_of_20_gives_expected_counts() {
@@ -30,7 +30,8 @@ async fn mixed_fleet_of_20_gives_expected_counts() {
         .collect();
     let devices =
         parse_credentials_csv(&format!("productKey,deviceName,deviceSecret\n{csv}")).unwrap();
-    let addr: SocketAddr = format!("{}:{}", BROKER.0, BROKER.1).parse().unwrap();
+    let (host, port) = broker();
+    let addr: SocketAddr = format!("{host}:{port}").parse().unwrap();
     let mut config = SimConfig::new(devices, vec![addr]);
     config.behaviour =
         "mix:40=succeed,15=fail:-2@50,10=fail:-4,10=slow:0.3,15=offline:0.5,10=wrong:9.9.9"
@@ -73,7 +74,8 @@ async fn simulated_devices_announce_their_delta_memory() {
         "productKey,deviceName,deviceSecret\n{pk},small0,s0\n{pk},small1,s1\n"
     ))
     .unwrap();
-    let addr: SocketAddr = format!("{}:{}", BROKER.0, BROKER.1).parse().unwrap();
+    let (host, port) = broker();
+    let addr: SocketAddr = format!("{host}:{port}").parse().unwrap();
     let mut config = SimConfig::new(devices, vec![addr]);
     config.delta_memory_limit = Some(256 * 1024);
     config.duration = Some(Duration::from_secs(30));

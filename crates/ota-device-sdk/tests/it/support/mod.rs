@@ -11,8 +11,22 @@ use ota_device_sdk::{
     UpdateHandler, UpgradeData, UpgradePush,
 };
 
-/// The shared test broker.
-pub const BROKER: (&str, u16) = ("127.0.0.1", 1883);
+/// The shared test broker: `OTA_TEST_MQTT_BROKER` (`HOST:PORT`), by default the local
+/// Mosquitto at 127.0.0.1:1883.
+pub fn broker() -> (String, u16) {
+    let addr = std::env::var("OTA_TEST_MQTT_BROKER").unwrap_or_else(|_| "127.0.0.1:1883".into());
+    let (host, port) = addr
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h.to_owned(), p.parse().ok()?)))
+        .unwrap_or_else(|| panic!("OTA_TEST_MQTT_BROKER={addr:?} is not HOST:PORT"));
+    if std::net::TcpStream::connect((host.as_str(), port)).is_err() {
+        panic!(
+            "no MQTT broker at {host}:{port} (Mosquitto; scripts/test starts one, or set \
+             OTA_TEST_MQTT_BROKER=HOST:PORT)"
+        );
+    }
+    (host, port)
+}
 
 /// A product key no other test (or earlier run) uses.
 pub fn unique_pk(tag: &str) -> String {
@@ -30,7 +44,8 @@ pub fn unique_pk(tag: &str) -> String {
 
 /// A device config on the test broker with short timeouts.
 pub fn device_config(pk: &str, dn: &str) -> DeviceConfig {
-    let mut cfg = DeviceConfig::new(pk, dn, "secret", BROKER.0, BROKER.1);
+    let (host, port) = broker();
+    let mut cfg = DeviceConfig::new(pk, dn, "secret", &host, port);
     cfg.request_timeout = std::time::Duration::from_secs(5);
     cfg.min_backoff = std::time::Duration::from_millis(100);
     cfg

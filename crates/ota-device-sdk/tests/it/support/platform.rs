@@ -10,7 +10,7 @@ use ota_protocol::{
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, SubscribeFilter};
 use tokio::sync::{mpsc, oneshot};
 
-use super::BROKER;
+use super::broker;
 
 /// One message a device published.
 #[derive(Debug, Clone)]
@@ -44,7 +44,8 @@ pub struct Platform {
 impl Platform {
     /// Connects and subscribes to everything devices of `pk` publish.
     pub async fn start(pk: &str) -> Platform {
-        let mut opts = MqttOptions::new(format!("platform-{pk}"), BROKER.0, BROKER.1);
+        let (host, port) = broker();
+        let mut opts = MqttOptions::new(format!("platform-{pk}"), host, port);
         opts.set_max_packet_size(128 * 1024, 128 * 1024)
             .set_request_channel_capacity(1024);
         let (client, mut el) = AsyncClient::new(opts, 1024);
