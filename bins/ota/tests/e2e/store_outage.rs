@@ -7,7 +7,6 @@ use crate::harness::Server;
 use serde_json::json;
 use sqlx::Connection;
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_sent_while_the_store_is_locked_are_applied_when_it_frees() {
     let server = Server::start().await;
