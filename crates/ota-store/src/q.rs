@@ -1,6 +1,11 @@
 //! A tiny builder for SQL whose shape depends on the input (IN lists, optional filters):
 //! it appends placeholders and collects the arguments alongside.
 //!
+//! Its statements are not kept prepared (`persistent(false)`): nearly every list length is
+//! a statement of its own, so a connection's statement cache would churn through them and
+//! keep up to a hundred of the largest (a 200-row `VALUES` list is thousands of parameters)
+//! for nothing: 15 MiB of a soak server's memory (docs/reliability.md, "Churn soak").
+//!
 //! Placeholders are `$n`, except in a builder made with [`Q::with`] for SQLite, which uses
 //! anonymous `?`: the builder numbers its arguments in textual order anyway, and SQLite
 //! resolves each *named* parameter (`$n`, `?n`) by a linear search, so binding a
@@ -78,6 +83,7 @@ impl Q {
         E: Executor<'e, Database = Any>,
     {
         sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .persistent(false)
             .fetch_all(ex)
             .await
     }
@@ -87,6 +93,7 @@ impl Q {
         E: Executor<'e, Database = Any>,
     {
         sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .persistent(false)
             .fetch_one(ex)
             .await
     }
@@ -97,6 +104,7 @@ impl Q {
         E: Executor<'e, Database = Any>,
     {
         Ok(sqlx::query_with(AssertSqlSafe(self.sql), self.args)
+            .persistent(false)
             .execute(ex)
             .await?
             .rows_affected())
