@@ -14,7 +14,7 @@ use ota_domain::{DeviceName, GroupId, ProductKey};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
-pub struct PageQuery {
+pub struct DetailQuery {
     page: Option<i64>,
 }
 
@@ -193,7 +193,7 @@ pub async fn detail(
     State(c): State<Console>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<DetailQuery>,
 ) -> PageResult<Markup> {
     render_detail(&c, &ctx, &id, q.page, &FormData::default(), None).await
 }
