@@ -184,7 +184,7 @@ impl Core {
             .cache
             .firmware(self.store(), &task.firmware_id)
             .await?;
-        let mut outcome = crate::engine::apply::Outcome::default();
+        let mut outcome = crate::engine::apply::TaskChanges::default();
         if task.status == TaskStatus::Queued {
             // A paused batch starts no new device, on a pull either. Read fresh: the pause
             // may come from another node.

@@ -97,7 +97,7 @@ impl<H: GatewayHandler> Session<H> {
         if authorized {
             if matches!(self.principal, Principal::Device(_)) {
                 let ack = PubAck::to_connection(&self.conn, qos, pkid);
-                acknowledged_later = crate::ota::dispatch(
+                acknowledged_later = crate::device_messages::dispatch(
                     &self.handler,
                     &self.conn,
                     (topic, &payload, route_qos),

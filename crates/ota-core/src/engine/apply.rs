@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 
 /// What applying events produced, to be saved and acted upon.
 #[derive(Default)]
-pub(crate) struct Outcome {
+pub(crate) struct TaskChanges {
     pub changed: Vec<Task>,
     /// Status and `modified_at` of each changed task as it was read, before this outcome
     /// changed it: the save only lands on rows still in that state.
@@ -21,7 +21,7 @@ pub(crate) struct Outcome {
     pub rejected: usize,
 }
 
-impl Outcome {
+impl TaskChanges {
     /// Applies `event` to `task` under its batch's rules; stale events are counted, not errors.
     pub async fn apply(
         &mut self,

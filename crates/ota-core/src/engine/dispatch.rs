@@ -13,7 +13,7 @@
 //! new tasks, a device online, a retry due) or a second has passed, so a rollout of many
 //! parallel batches does not cost one query per batch per tick.
 
-use super::apply::Outcome;
+use super::apply::TaskChanges;
 use crate::{Core, CoreResult};
 use ota_domain::job::{Job, JobStatus};
 use ota_domain::task::TaskEvent;
@@ -126,7 +126,7 @@ async fn push_ready(
     }
     let firmware = core.inner.cache.firmware(store, &job.firmware_id).await?;
     let link = core.link();
-    let mut outcome = Outcome::default();
+    let mut outcome = TaskChanges::default();
     let mut unsent = Vec::new();
     for task in &tasks {
         let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;

@@ -18,7 +18,7 @@
 use super::presence::Change;
 use super::report::Report;
 use super::worker::{Pace, Worker};
-use super::{apply::Outcome, repush};
+use super::{apply::TaskChanges, repush};
 use crate::{Core, CoreResult};
 use ota_domain::DeviceKey;
 use ota_domain::registry::{DEFAULT_MODULE, ModuleVersion};
@@ -274,7 +274,7 @@ async fn process(core: &Core, group: &[Report], presence: &Presence) -> CoreResu
         }
     }
 
-    let mut outcome = Outcome::default();
+    let mut outcome = TaskChanges::default();
     for report in group {
         let Some((module, event)) = task_event(&report.message) else {
             continue;

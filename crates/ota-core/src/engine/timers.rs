@@ -2,7 +2,7 @@
 //! the store (`retry_at`, `timeout_at`, `nudge_at`, a batch's schedule), read back each
 //! tick, so none is lost across a restart.
 
-use super::apply::Outcome;
+use super::apply::TaskChanges;
 use crate::{Core, CoreResult};
 use ota_domain::task::TaskEvent;
 
@@ -30,7 +30,7 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
             store.due_nudges(now, CHUNK).await?,
         )
     };
-    let mut outcome = Outcome::default();
+    let mut outcome = TaskChanges::default();
     for task in retries {
         outcome.apply(core, &task, TaskEvent::RetryDue, now).await?;
     }

@@ -1,7 +1,7 @@
 //! Operator commands on named tasks: confirm, cancel, re-upgrade.
 
 use super::*;
-use crate::engine::apply::Outcome;
+use crate::engine::apply::TaskChanges;
 use crate::error::Found;
 use crate::{Core, CoreResult};
 use ota_domain::job::{JobEvent, JobStatus};
@@ -28,7 +28,7 @@ impl Core {
             task.apply(event.clone(), &rules, now)
                 .map_err(|r| rejected("TaskId", r))?;
         }
-        let mut outcome = Outcome::default();
+        let mut outcome = TaskChanges::default();
         for task in &tasks {
             outcome.apply(self, task, event.clone(), now).await?;
         }
@@ -42,7 +42,7 @@ impl Core {
     pub async fn confirm_tasks(&self, ids: &[TaskId]) -> CoreResult<Vec<Task>> {
         let confirmed = self.command_tasks(ids, TaskEvent::Confirm).await?;
         let now = self.now();
-        let mut outcome = Outcome::default();
+        let mut outcome = TaskChanges::default();
         let mut result = Vec::with_capacity(confirmed.len());
         for task in confirmed {
             let job = self.inner.cache.job(self.store(), &task.job_id).await?;

@@ -2,7 +2,7 @@
 //! a batch whose tasks have ended (completion, verification status).
 
 use super::*;
-use crate::engine::apply::Outcome;
+use crate::engine::apply::TaskChanges;
 use crate::error::Found;
 use crate::{Core, CoreResult};
 use ota_domain::JobId;
@@ -105,7 +105,7 @@ impl Core {
             if tasks.is_empty() {
                 return Ok(());
             }
-            let mut outcome = Outcome::default();
+            let mut outcome = TaskChanges::default();
             for task in &tasks {
                 if let Some(event) = pick(task) {
                     outcome.apply(self, task, event, now).await?;

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use ota_protocol::{TopicKind, UpgradePush};
 
 use super::{ExternalBrokerConfig, Inner};
-use crate::ota::{OtaPublish, inbound_topic, read_publish};
+use crate::device_messages::{OtaPublish, inbound_topic, read_publish};
 use crate::{DeviceId, GatewayHandler, PubAck};
 use ota_protocol::DeviceMessage;
 use tokio::sync::mpsc;
