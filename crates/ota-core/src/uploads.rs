@@ -3,7 +3,7 @@
 //! credentials last (one minute); the bytes must arrive within both. Like every upload, a
 //! granted file that no package references within 60 minutes is collected.
 
-use crate::packages::UploadedFile;
+use crate::firmwares::UploadedFile;
 use crate::{Core, CoreResult, ids};
 use bytes::Bytes;
 use futures::Stream;

@@ -2,10 +2,10 @@
 //! is checked against this table in tests.
 
 mod deltas;
+mod firmwares;
 pub mod health;
 mod jobs;
 mod nodes;
-mod packages;
 mod registry;
 mod signing;
 
@@ -264,16 +264,16 @@ pub fn routes() -> Router<AppState> {
             "/groups/{group_id}/members",
             post(registry::add_members).get(registry::list_members),
         )
-        .route("/uploads/{file_name}", put(packages::upload))
+        .route("/uploads/{file_name}", put(firmwares::upload))
         .route(
             "/firmwares",
-            post(packages::create_firmware).get(packages::list_firmwares),
+            post(firmwares::create_firmware).get(firmwares::list_firmwares),
         )
         .route(
             "/firmwares/{firmware_id}",
-            get(packages::get_firmware)
-                .patch(packages::modify_firmware)
-                .delete(packages::delete_firmware),
+            get(firmwares::get_firmware)
+                .patch(firmwares::modify_firmware)
+                .delete(firmwares::delete_firmware),
         )
         .route(
             "/firmwares/{firmware_id}/jobs",

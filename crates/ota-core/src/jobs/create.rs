@@ -130,7 +130,7 @@ impl Core {
 
     /// Reads an uploaded device-list CSV (GenerateDeviceNameListURL / DnListFileUrl).
     async fn device_list_file(&self, url: &str) -> CoreResult<Vec<String>> {
-        let key = crate::packages::upload_key_from_url(url);
+        let key = crate::firmwares::upload_key_from_url(url);
         let limit = validate::MAX_DEVICE_LIST_BYTES as u64;
         let size = self.blobs().size(key).await.map_err(|_| {
             DomainError::not_found("DnListFileUrl", "no uploaded device list under this URL")
