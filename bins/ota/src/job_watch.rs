@@ -40,7 +40,7 @@ pub async fn watch(
         let line = snapshot.line(started.elapsed());
         if line != last_line {
             last_change = Instant::now();
-            view.show(&snapshot, &line);
+            view.show(&snapshot, &line, started.elapsed());
             last_line = line;
         }
         let settled =
@@ -165,7 +165,6 @@ enum View {
         header: ProgressBar,
         states: Vec<ProgressBar>,
         failures: ProgressBar,
-        started: Instant,
     },
     Lines,
 }
@@ -192,18 +191,16 @@ impl View {
             header,
             states,
             failures,
-            started: Instant::now(),
         }
     }
 
-    fn show(&mut self, snapshot: &Snapshot, line: &str) {
+    fn show(&mut self, snapshot: &Snapshot, line: &str, elapsed: Duration) {
         match self {
             View::Lines => eprintln!("{line}"),
             View::Bars {
                 header,
                 states,
                 failures,
-                started,
                 ..
             } => {
                 header.set_message(format!(
@@ -211,7 +208,7 @@ impl View {
                     snapshot.state(),
                     snapshot.finished(),
                     snapshot.total,
-                    snapshot.rate(started.elapsed())
+                    snapshot.rate(elapsed)
                 ));
                 for (bar, (_, n)) in states.iter().zip(&snapshot.by_status) {
                     bar.set_length(snapshot.total);
