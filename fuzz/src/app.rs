@@ -168,10 +168,12 @@ impl App {
                 CoreConfig::default(),
             );
             let product = core
+                .registry()
                 .create_product("fuzz", None)
                 .await
                 .expect("seed product");
-            core.register_devices(&product.product_key, &[Some(DEVICE.to_owned())])
+            core.registry()
+                .register_devices(&product.product_key, &[Some(DEVICE.to_owned())])
                 .await
                 .expect("seed device");
             let state = AppState {
@@ -256,7 +258,12 @@ impl App {
         }
         let grant = self
             .rt
-            .block_on(self.state.core.grant_upload(UploadPurpose::DeviceList))
+            .block_on(
+                self.state
+                    .core
+                    .firmwares()
+                    .grant_upload(UploadPurpose::DeviceList),
+            )
             .expect("upload grant");
         self.upload = Some((grant.clone(), Instant::now()));
         grant

@@ -50,7 +50,7 @@ impl DeviceBridge {
 
 impl GatewayHandler for DeviceBridge {
     async fn device_secret(&self, device: &DeviceId) -> Option<String> {
-        match self.core.device_secret(&key(device)).await {
+        match self.core.registry().device_secret(&key(device)).await {
             Ok(secret) => secret,
             Err(err) => {
                 tracing::error!(%err, "device secret lookup failed");
@@ -84,6 +84,7 @@ impl GatewayHandler for DeviceBridge {
     async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
         match self
             .core
+            .delivery()
             .firmware_get(&key(device), module.as_deref())
             .await
         {
@@ -101,6 +102,7 @@ impl GatewayHandler for DeviceBridge {
         request: &FileBlockRequest,
     ) -> Result<FileBlock, String> {
         self.core
+            .delivery()
             .file_block(
                 &key(device),
                 request.stream_id,

@@ -11,6 +11,7 @@ pub mod chaos;
 pub mod client;
 pub mod config;
 pub mod endpoint;
+pub mod heap;
 pub mod https;
 pub mod job_watch;
 pub mod launch;

@@ -104,6 +104,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .install_recorder()
         .map_err(|e| tracing::warn!(%e, "metrics recorder not installed"))
         .ok();
+    crate::heap::spawn_gauges(&shutdown);
     // Filled once the device endpoint is up; until then no device is connected.
     let started_endpoint: Arc<std::sync::OnceLock<DeviceEndpoint>> = Arc::default();
     let online_endpoint = started_endpoint.clone();

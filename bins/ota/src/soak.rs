@@ -59,6 +59,10 @@ pub struct SoakArgs {
 pub struct Sample {
     pub seconds: u64,
     pub server_rss_kib: u64,
+    /// What the server's allocator has handed out and not had back (`ota_heap_allocated_bytes`).
+    pub server_heap_allocated_kib: Option<u64>,
+    /// The allocator's resident pages (`ota_heap_resident_bytes`).
+    pub server_heap_resident_kib: Option<u64>,
     pub server_open_fds: usize,
     pub devices_connected: u64,
     pub reconnects: u64,
@@ -121,7 +125,11 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<SoakReport> {
     let fleet = tokio::spawn(sim::run(config, stats.clone()));
     let result = run_batches(&args, &server, &api, &pk, &stats, soak_for, drain).await;
     fleet.abort();
-    let dropped = server_counter(&server, "ota_device_reports_dropped_total").await;
+    let dropped = metric_sum(
+        &server_metrics(&server).await,
+        "ota_device_reports_dropped_total",
+    )
+    .unwrap_or(0.0) as u64;
     server.stop().await?;
     let (samples, batches, completed) = result?;
     let report = judge(
@@ -158,7 +166,7 @@ async fn run_batches(
     loop {
         let now = Instant::now();
         if now >= next_sample {
-            let sample = sample(server, stats, start, completed);
+            let sample = sample(server, stats, start, completed).await;
             eprintln!("{}", serde_json::to_string(&sample)?);
             samples.push(sample);
             next_sample += every;
@@ -185,15 +193,24 @@ async fn run_batches(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    samples.push(sample(server, stats, start, completed));
+    samples.push(sample(server, stats, start, completed).await);
     Ok((samples, batches, completed))
 }
 
-fn sample(server: &ServerProcess, stats: &SimStats, start: Instant, completed: usize) -> Sample {
+async fn sample(
+    server: &ServerProcess,
+    stats: &SimStats,
+    start: Instant,
+    completed: usize,
+) -> Sample {
     let s = stats.snapshot();
+    let metrics = server_metrics(server).await;
+    let kib = |name: &str| metric_sum(&metrics, name).map(|bytes| bytes as u64 / 1024);
     Sample {
         seconds: start.elapsed().as_secs(),
         server_rss_kib: server.rss_kib().unwrap_or(0),
+        server_heap_allocated_kib: kib("ota_heap_allocated_bytes"),
+        server_heap_resident_kib: kib("ota_heap_resident_bytes"),
         server_open_fds: server.open_fds().unwrap_or(0),
         devices_connected: s.connected,
         reconnects: s.reconnects,
@@ -272,15 +289,23 @@ async fn wait_reported(
     }
 }
 
-async fn server_counter(server: &ServerProcess, name: &str) -> u64 {
-    let Ok(page) = reqwest::get(format!("http://{}/metrics", server.http)).await else {
-        return 0;
-    };
-    let text = page.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with(name))
+/// The server's Prometheus page; empty when it does not answer.
+async fn server_metrics(server: &ServerProcess) -> String {
+    match reqwest::get(format!("http://{}/metrics", server.http)).await {
+        Ok(page) => page.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The sum of every series of metric `name` on the page, `None` when it has none.
+fn metric_sum(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
         .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .sum::<f64>() as u64
+        .reduce(|a, b| a + b)
 }
 
 fn judge(

@@ -31,6 +31,7 @@ pub async fn use_nonce(
     let expires_at = (timestamp + MAX_SKEW_SECS + 1) * 1000;
     state
         .core
+        .access()
         .use_nonce(scope, nonce, now * 1000, expires_at)
         .await
 }
@@ -90,6 +91,7 @@ pub async fn require_signature(
     }
     let secret = state
         .core
+        .access()
         .access_key_secret(&key_id)
         .await?
         .ok_or_else(|| {

@@ -3,7 +3,7 @@
 //! console's session key, readiness and fleet gauges. The faces reach the store only
 //! through the core; these are the few reads that are not a use case of their own.
 
-use crate::{Core, CoreResult};
+use crate::{Access, CoreResult};
 use ota_domain::job::{Job, JobStatus};
 use ota_domain::task::TaskStatus;
 use ota_store::NodeRow;
@@ -11,7 +11,7 @@ use ota_store::NodeRow;
 /// The store key of the console's session-signing secret.
 const CONSOLE_SESSION_SECRET: &str = "console_session_secret";
 
-impl Core {
+impl Access<'_> {
     /// The secret of access key `key_id`, or `None` when there is no such key. A store that
     /// cannot answer is an error ([`crate::CoreError::Store`], which every face reports as
     /// "unavailable"), never an unknown key.

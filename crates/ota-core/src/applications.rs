@@ -3,7 +3,7 @@
 //! registers it, QueryBatchRegisterDeviceStatus and QueryPageByApplyId read it back.
 //! Applications are small JSON records in the store's key-value table.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Registry};
 use ota_domain::registry::Device;
 use ota_domain::validate::registry as rules;
 use ota_domain::{DeviceKey, DomainError, ErrorCode, ProductKey};
@@ -46,7 +46,7 @@ fn kv_name(apply_id: i64) -> String {
     format!("apply:{apply_id}")
 }
 
-impl Core {
+impl Registry<'_> {
     /// BatchCheckDeviceNames: validates new names of one product and files them.
     pub async fn check_device_names(
         &self,

@@ -1,7 +1,7 @@
 //! Package use cases: streamed upload, creation from uploaded files, queries and changes.
 
 use crate::error::Found;
-use crate::{Core, CoreResult, ids};
+use crate::{CoreResult, Firmwares, ids};
 use bytes::Bytes;
 use futures::Stream;
 use ota_domain::firmware::{Firmware, FirmwareFile, SignMethod};
@@ -40,7 +40,7 @@ pub fn upload_key_from_url(url: &str) -> &str {
     }
 }
 
-impl Core {
+impl Firmwares<'_> {
     /// Streams an upload into package storage. The file name's suffix must be one of the
     /// allowed package suffixes; the size limit is enforced while streaming.
     pub async fn upload_package_file<S, E>(
@@ -83,13 +83,9 @@ impl Core {
 
     /// Creates a package from uploaded files (CreateOTAFirmware). What the client claimed
     /// about each file (size, digests) must match the stored bytes.
-    pub async fn create_firmware(
-        &self,
-        pk: &ProductKey,
-        spec: FirmwareSpec,
-    ) -> CoreResult<Firmware> {
+    pub async fn create(&self, pk: &ProductKey, spec: FirmwareSpec) -> CoreResult<Firmware> {
         let store = self.store();
-        self.product(pk).await?;
+        self.registry().product(pk).await?;
         let limit = usize::try_from(self.config().firmware_quota).unwrap_or(usize::MAX);
         rules::check_firmware_quota(
             usize::try_from(store.count_firmwares().await?).unwrap_or(0),
@@ -303,14 +299,14 @@ impl Core {
         })
     }
 
-    pub async fn firmware(&self, id: &FirmwareId) -> CoreResult<Firmware> {
+    pub async fn get(&self, id: &FirmwareId) -> CoreResult<Firmware> {
         self.store()
             .get_firmware(id)
             .await
             .found("FirmwareId", format!("package {id}"))
     }
 
-    pub async fn list_firmwares(
+    pub async fn list(
         &self,
         pk: Option<&ProductKey>,
         dest_version: Option<&str>,
@@ -320,12 +316,8 @@ impl Core {
     }
 
     /// ModifyOTAFirmware: name, description and Udi may change.
-    pub async fn modify_firmware(
-        &self,
-        id: &FirmwareId,
-        changes: FirmwareChanges,
-    ) -> CoreResult<Firmware> {
-        let mut firmware = self.firmware(id).await?;
+    pub async fn modify(&self, id: &FirmwareId, changes: FirmwareChanges) -> CoreResult<Firmware> {
+        let mut firmware = self.get(id).await?;
         if let Some(name) = changes.firmware_name {
             let name = name.into_string();
             if name != firmware.firmware_name && self.store().firmware_name_exists(&name).await? {
@@ -351,8 +343,8 @@ impl Core {
     }
 
     /// DeleteOTAFirmware. A package with an active batch cannot be deleted.
-    pub async fn delete_firmware(&self, id: &FirmwareId) -> CoreResult<()> {
-        let firmware = self.firmware(id).await?;
+    pub async fn delete(&self, id: &FirmwareId) -> CoreResult<()> {
+        let firmware = self.get(id).await?;
         let active = self
             .store()
             .list_jobs_by_status(&[
@@ -377,7 +369,7 @@ impl Core {
         for key in self.store().delete_deltas_of(id.as_str()).await? {
             self.blobs().delete(&key).await?;
         }
-        self.forget_ready_deltas(id.as_str());
+        self.deltas().forget_ready_deltas(id.as_str());
         Ok(())
     }
 

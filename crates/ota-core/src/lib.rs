@@ -1,7 +1,8 @@
 //! The service layer: every use case of the platform, and the engine that moves tasks.
 //!
-//! Faces (REST, Aliyun RPC, console, device gateway) only parse input, call a method of
-//! [`Core`] and render the result; all rules live in `ota-domain` and all transactions here.
+//! Faces (REST, Aliyun RPC, console, device gateway) only parse input, call a use case of
+//! one of [`Core`]'s services (`services.rs`: registry, firmwares, jobs, tasks, deltas,
+//! signing, delivery, access) and render the result; all rules live in `ota-domain` and all transactions here.
 //! Each use case loads state from the store, applies a pure domain transition and saves the
 //! result. Device reports enter through [`Core::report`] and are committed in groups by the
 //! ingest worker, so a burst of reports costs one transaction, not one per message; each
@@ -28,6 +29,7 @@ pub mod nodes;
 mod overview;
 mod push;
 mod registry;
+mod services;
 mod signing;
 mod task_commands;
 mod uploads;
@@ -48,6 +50,7 @@ pub use lookups::*;
 pub use ota_store::{JobCounts, NodeRow, Page, TaskFilter};
 pub use overview::FirmwareTally;
 pub use registry::*;
+pub use services::{Access, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks};
 pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};
 pub use task_commands::*;
 pub use uploads::*;

@@ -3,7 +3,7 @@
 //! unfinished tasks and connection status, plus the paging rule every list shares.
 
 use crate::error::Found;
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Firmwares, Registry};
 use ota_domain::job::Job;
 use ota_domain::registry::{Device, ModuleVersion};
 use ota_domain::task::{Task, TaskStatus};
@@ -90,7 +90,7 @@ pub fn unfinished_statuses(
     }
 }
 
-impl Core {
+impl Registry<'_> {
     /// The device named by `IotId` (which wins) or by `ProductKey` + `DeviceName`.
     pub async fn resolve_device(
         &self,
@@ -124,17 +124,20 @@ impl Core {
         page: Page,
     ) -> CoreResult<(Vec<Job>, i64)> {
         self.device(key).await?;
-        self.firmware(firmware_id).await?;
+        self.firmwares().get(firmware_id).await?;
         let filter = TaskFilter {
             device: Some(key.clone()),
             firmware_id: Some(firmware_id.clone()),
             ..TaskFilter::default()
         };
-        let (tasks, _) = self.list_tasks(&filter, Page::new(0, 100_000)).await?;
+        let (tasks, _) = self
+            .jobs()
+            .list_tasks(&filter, Page::new(0, 100_000))
+            .await?;
         let ids: BTreeSet<JobId> = tasks.into_iter().map(|t| t.job_id).collect();
         let mut jobs = Vec::with_capacity(ids.len());
         for id in &ids {
-            jobs.push(self.job(id).await?);
+            jobs.push(self.jobs().get(id).await?);
         }
         jobs.sort_by(|a, b| (b.created_at, &b.job_id).cmp(&(a.created_at, &a.job_id)));
         let total = jobs.len() as i64;
@@ -171,7 +174,10 @@ impl Core {
             statuses,
             ..TaskFilter::default()
         };
-        let (tasks, _) = self.list_tasks(&filter, Page::new(0, 10_000)).await?;
+        let (tasks, _) = self
+            .jobs()
+            .list_tasks(&filter, Page::new(0, 10_000))
+            .await?;
         Ok(tasks
             .into_iter()
             .filter(|t| module.is_none_or(|m| m == t.module_name))
@@ -245,14 +251,14 @@ impl Core {
     }
 }
 
-impl Core {
+impl Firmwares<'_> {
     /// A package that must belong to `product_key` (ModifyOTAFirmware names both).
     pub async fn firmware_of_product(
         &self,
         id: &FirmwareId,
         product_key: &ProductKey,
     ) -> CoreResult<ota_domain::firmware::Firmware> {
-        let firmware = self.firmware(id).await?;
+        let firmware = self.get(id).await?;
         if &firmware.product_key != product_key {
             return Err(DomainError::invalid("ProductKey", "is not the package's product").into());
         }

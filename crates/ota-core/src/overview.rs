@@ -3,7 +3,7 @@
 //! counts by state (one aggregate each), and a page of a batch's tasks in index order, so
 //! a page about a batch of 100,000 devices never loads or sorts rows to show 50.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Firmwares, Registry, Tasks};
 use ota_domain::task::{Task, TaskStatus};
 use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
 use ota_store::Page;
@@ -17,7 +17,7 @@ pub struct FirmwareTally {
     pub total: i64,
 }
 
-impl Core {
+impl Registry<'_> {
     /// Whether the device is connected now (in memory; no store read).
     pub fn is_online(&self, key: &DeviceKey) -> bool {
         self.link().is_online(key)
@@ -27,7 +27,9 @@ impl Core {
     pub async fn online_count(&self, pk: Option<&ProductKey>) -> CoreResult<i64> {
         Ok(self.store().count_online(pk).await?)
     }
+}
 
+impl Firmwares<'_> {
     /// Success and failure counts of a package's tasks, over all its batches.
     pub async fn firmware_tally(&self, id: &FirmwareId) -> CoreResult<FirmwareTally> {
         let (succeeded, failed, total) = self.store().firmware_task_counts(id).await?;
@@ -39,7 +41,7 @@ impl Core {
     }
 }
 
-impl Core {
+impl Tasks<'_> {
     /// A batch's tasks by status, from an index only: cheap enough for every page view.
     pub async fn job_status_counts(&self, id: &JobId) -> CoreResult<HashMap<TaskStatus, i64>> {
         Ok(self.store().job_status_counts(id).await?)

@@ -2,7 +2,7 @@
 //! download. All three read the same package description, so a device sees one truth
 //! whichever way it asks.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Delivery};
 use bytes::Bytes;
 use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
 use ota_domain::job::{DownloadProtocol, Job};
@@ -32,7 +32,7 @@ fn wire_sign_method(method: SignMethod) -> ota_protocol::SignMethod {
     }
 }
 
-impl Core {
+impl Delivery<'_> {
     /// A signed, expiring download URL for a stored file: presigned on the storage service
     /// when packages are in a bucket, else the server's own download route.
     pub async fn download_url(&self, file: &FirmwareFile, now: Millis) -> CoreResult<String> {
@@ -106,7 +106,7 @@ impl Core {
         Ok(data)
     }
 
-    /// [`Core::upgrade_data`] with the signed manifest in `extData._manifest` and its
+    /// [`Delivery::upgrade_data`](crate::Delivery::upgrade_data) with the signed manifest in `extData._manifest` and its
     /// Ed25519 signature in `digestsign` (see `signing.rs`).
     pub async fn signed_upgrade_data(
         &self,
@@ -115,7 +115,7 @@ impl Core {
         now: Millis,
     ) -> CoreResult<UpgradeData> {
         let mut data = self.upgrade_data(firmware, job, now).await?;
-        if let Some((manifest, signature)) = self.signed_manifest(firmware, now).await? {
+        if let Some((manifest, signature)) = self.signing().signed_manifest(firmware, now).await? {
             data.ext_data.get_or_insert_with(ExtData::default).manifest = Some(manifest);
             data.digestsign = Some(signature);
         }
@@ -132,7 +132,7 @@ impl Core {
         task: &Task,
         now: Millis,
     ) -> CoreResult<UpgradeData> {
-        let delta = self.delta_variant(firmware, task, now).await?;
+        let delta = self.deltas().delta_variant(firmware, task, now).await?;
         let mut data = self
             .signed_upgrade_data(delta.as_ref().unwrap_or(firmware), job, now)
             .await?;
@@ -188,7 +188,7 @@ impl Core {
         if task.status == TaskStatus::Queued {
             // A paused batch starts no new device, on a pull either. Read fresh: the pause
             // may come from another node.
-            if self.job(&task.job_id).await?.is_paused() {
+            if self.jobs().get(&task.job_id).await?.is_paused() {
                 return Ok(None);
             }
             let delivered = outcome
@@ -262,7 +262,7 @@ impl Core {
                 continue;
             }
             let delta = if file_id == DELTA_FILE_ID {
-                self.delta_variant(&firmware, &task, now).await?
+                self.deltas().delta_variant(&firmware, &task, now).await?
             } else {
                 None
             };

@@ -1,7 +1,7 @@
 //! Registry use cases: products, devices, groups and OTA modules.
 
 use crate::error::Found;
-use crate::{Core, CoreResult, ids};
+use crate::{CoreResult, Registry, ids};
 use ota_domain::registry::{
     DEFAULT_MODULE, Device, DeviceFilter, Group, GroupKind, ModuleVersion, OtaModule, Product,
 };
@@ -17,7 +17,7 @@ pub struct DeviceDetail {
     pub versions: Vec<ModuleVersion>,
 }
 
-impl Core {
+impl Registry<'_> {
     /// Registers a product with a generated ProductKey and secret, and its `default` module.
     pub async fn create_product(
         &self,

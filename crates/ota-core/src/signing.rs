@@ -12,7 +12,7 @@
 //! another node is picked up within that time (pushes signed with the old key meanwhile
 //! still verify: the old key stays trusted during the overlap).
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Signing};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use ota_domain::firmware::Firmware;
@@ -94,7 +94,7 @@ fn new_key(product_key: &str, now: Millis) -> SigningKeyRow {
     }
 }
 
-impl Core {
+impl Signing<'_> {
     async fn require_product(&self, product_key: &str) -> CoreResult<()> {
         let pk: ProductKey = product_key.into();
         if self.store().get_product(&pk).await?.is_none() {
@@ -104,7 +104,7 @@ impl Core {
     }
 
     /// The product's keys, newest first, creating the first key if there is none.
-    pub async fn signing_keys(&self, product_key: &str) -> CoreResult<Vec<SigningKeyInfo>> {
+    pub async fn keys(&self, product_key: &str) -> CoreResult<Vec<SigningKeyInfo>> {
         self.require_product(product_key).await?;
         let now = self.now();
         let mut rows = self.store().signing_keys(product_key).await?;
@@ -119,7 +119,7 @@ impl Core {
     }
 
     /// Replaces the active key with a new one; the old key stays trusted for `overlap_ms`.
-    pub async fn rotate_signing_key(
+    pub async fn rotate_key(
         &self,
         product_key: &str,
         overlap_ms: Millis,
@@ -140,7 +140,7 @@ impl Core {
             .unwrap_or_else(|e| e.into_inner())
             .remove(product_key);
         tracing::info!(product_key, key_id = %key.key_id, "rotated package-signing key");
-        self.signing_keys(product_key).await
+        self.keys(product_key).await
     }
 
     async fn active_key(&self, product_key: &str, now: Millis) -> CoreResult<Arc<ActiveKey>> {

@@ -3,7 +3,7 @@
 //! (ConfirmOTATask); a dynamic batch's source versions (UpdateOTAJob's SrcVersionList);
 //! group members by product and name (BatchAddDeviceGroupRelations).
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Tasks};
 use ota_domain::job::{Job, SelectionType, TargetSelection};
 use ota_domain::registry::GroupKind;
 use ota_domain::task::{Task, TaskStatus};
@@ -63,7 +63,7 @@ pub struct GroupRelations {
     pub added: i64,
 }
 
-impl Core {
+impl Tasks<'_> {
     /// ConfirmOTATask: 1-10 task ids.
     pub async fn confirm_task_ids(&self, ids: Vec<String>) -> CoreResult<Vec<Task>> {
         self.confirm_tasks(&task_ids(ids, 10)?).await
@@ -76,7 +76,7 @@ impl Core {
         ids: Vec<String>,
     ) -> CoreResult<Vec<Task>> {
         let ids = task_ids(ids, 10)?;
-        self.job(job_id).await?;
+        self.jobs().get(job_id).await?;
         for task in self.store().tasks_by_ids(&ids).await? {
             if &task.job_id != job_id {
                 return Err(DomainError::invalid(
@@ -99,12 +99,12 @@ impl Core {
         job_id: Option<&JobId>,
     ) -> CoreResult<Vec<Task>> {
         let names = id_list("DeviceName", device_names, 200)?;
-        let firmware = self.firmware(firmware_id).await?;
+        let firmware = self.firmwares().get(firmware_id).await?;
         if &firmware.product_key != product_key {
             return Err(DomainError::invalid("ProductKey", "is not the package's product").into());
         }
         if let Some(job) = job_id
-            && self.job(job).await?.firmware_id != *firmware_id
+            && self.jobs().get(job).await?.firmware_id != *firmware_id
         {
             return Err(DomainError::invalid("JobId", "is not a batch of this package").into());
         }
@@ -118,7 +118,10 @@ impl Core {
                 .collect(),
             ..TaskFilter::default()
         };
-        let (tasks, _) = self.list_tasks(&filter, Page::new(0, 10_000)).await?;
+        let (tasks, _) = self
+            .jobs()
+            .list_tasks(&filter, Page::new(0, 10_000))
+            .await?;
         let ids: Vec<TaskId> = tasks
             .into_iter()
             .filter(|t| &t.product_key == product_key)
@@ -142,7 +145,7 @@ impl Core {
         job_id: &JobId,
         versions: Vec<String>,
     ) -> CoreResult<Job> {
-        let mut job = self.job(job_id).await?;
+        let mut job = self.jobs().get(job_id).await?;
         if job.selection_type != SelectionType::Dynamic
             || !matches!(job.target_selection, TargetSelection::All)
         {
@@ -160,7 +163,7 @@ impl Core {
             )
             .into());
         }
-        let firmware = self.firmware(&job.firmware_id).await?;
+        let firmware = self.firmwares().get(&job.firmware_id).await?;
         let versions = validate::src_versions(versions, &firmware).map_err(|mut e| {
             e.field = e
                 .field
@@ -211,9 +214,10 @@ impl Core {
             names.push(DeviceName(dn));
         }
         let pk = product.unwrap_or_else(|| ProductKey(String::new()));
-        let group = self.group(group_id).await?;
+        let group = self.registry().group(group_id).await?;
         if matches!(group.kind, GroupKind::Dynamic { .. }) {
             return self
+                .registry()
                 .add_group_members(group_id, &names)
                 .await
                 .map(|_| GroupRelations::default());
@@ -228,7 +232,7 @@ impl Core {
             }
             Some(_) => {}
             None => {
-                self.product(&pk).await?;
+                self.registry().product(&pk).await?;
                 self.store().adopt_group_product(group_id, &pk).await?;
             }
         }
@@ -243,7 +247,7 @@ impl Core {
                 valid += 1;
             }
         }
-        let added = self.add_group_members(group_id, &names).await?;
+        let added = self.registry().add_group_members(group_id, &names).await?;
         Ok(GroupRelations {
             valid,
             already_related: valid - added,

@@ -4,7 +4,7 @@
 //! granted file that no package references within 60 minutes is collected.
 
 use crate::firmwares::UploadedFile;
-use crate::{Core, CoreResult, ids};
+use crate::{Core, CoreResult, Firmwares, ids};
 use bytes::Bytes;
 use futures::Stream;
 use ota_domain::time::MINUTE;
@@ -39,7 +39,7 @@ pub struct UploadGrant {
     pub max_size: u64,
 }
 
-impl Core {
+impl Firmwares<'_> {
     /// Grants an upload: reserves a key and records it, so the file is collected if it is
     /// never referenced.
     pub async fn grant_upload(&self, purpose: UploadPurpose) -> CoreResult<UploadGrant> {
@@ -138,7 +138,7 @@ impl crate::engine::worker::Worker for UploadCollector {
         core: &Core,
         _shutdown: &tokio_util::sync::CancellationToken,
     ) -> CoreResult<crate::engine::worker::Pace> {
-        let removed = core.collect_expired_uploads().await?;
+        let removed = core.firmwares().collect_expired_uploads().await?;
         if removed > 0 {
             tracing::info!(removed, "expired uploads collected");
         }

@@ -1,6 +1,7 @@
 //! A short `ota bench soak`, so the harness cannot rot: a churning fleet under back-to-back
 //! batches; every batch completes, no device meets an error, devices really reconnect, and
-//! the server's descriptors do not grow with them. The long run and its figures are in
+//! the server's descriptors do not grow with them, and the server publishes its allocator's
+//! figures. The long run and its figures are in
 //! `docs/reliability.md`.
 
 use ota::soak::{SoakArgs, soak};
@@ -33,4 +34,14 @@ async fn a_short_soak_passes_every_check() {
         "{} samples",
         report.samples.len()
     );
+    if cfg!(all(target_os = "linux", not(target_env = "musl"))) {
+        let heap = report
+            .samples
+            .last()
+            .and_then(|s| s.server_heap_allocated_kib);
+        assert!(
+            heap.is_some_and(|kib| kib > 0),
+            "the server published no heap figures: {heap:?}"
+        );
+    }
 }

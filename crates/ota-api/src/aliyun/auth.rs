@@ -162,6 +162,7 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
     }
     let secret = state
         .core
+        .access()
         .access_key_secret(&key_id)
         .await
         .map_err(|_| {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 pub async fn generate_upload_url(ctx: &Ctx<'_>) -> Answer {
     let purpose = package_upload(ctx.params.get("FileSuffix"))?;
-    let grant = ctx.core.grant_upload(purpose).await?;
+    let grant = ctx.core.firmwares().grant_upload(purpose).await?;
     let form = oss::form(ctx.core, &grant, ctx.caller);
     Ok(json!({"Data": {
         "FirmwareUrl": form.file_url,
@@ -27,7 +27,11 @@ pub async fn generate_upload_url(ctx: &Ctx<'_>) -> Answer {
 }
 
 pub async fn generate_device_list_url(ctx: &Ctx<'_>) -> Answer {
-    let grant = ctx.core.grant_upload(UploadPurpose::DeviceList).await?;
+    let grant = ctx
+        .core
+        .firmwares()
+        .grant_upload(UploadPurpose::DeviceList)
+        .await?;
     let form = oss::form(ctx.core, &grant, ctx.caller);
     Ok(json!({"Data": {
         "AccessKeyId": ctx.caller.key_id,
@@ -85,6 +89,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
     // Aliyun has no delta parameters: the server default applies (full packages only).
     let (firmware, _) = ctx
         .core
+        .deltas()
         .create_firmware_with_deltas(&pk, spec, None)
         .await?;
     Ok(json!({"Data": {
@@ -103,22 +108,23 @@ pub async fn modify(ctx: &Ctx<'_>) -> Answer {
         firmware_udi: p.string("FirmwareUdi"),
     }
     .validate()?;
-    ctx.core.firmware_of_product(&id, &pk).await?;
-    ctx.core.modify_firmware(&id, changes).await?;
+    ctx.core.firmwares().firmware_of_product(&id, &pk).await?;
+    ctx.core.firmwares().modify(&id, changes).await?;
     Ok(json!({}))
 }
 
 pub async fn delete(ctx: &Ctx<'_>) -> Answer {
     let id = FirmwareId(ctx.params.required("FirmwareId")?);
-    ctx.core.delete_firmware(&id).await?;
+    ctx.core.firmwares().delete(&id).await?;
     Ok(json!({}))
 }
 
 pub async fn query(ctx: &Ctx<'_>) -> Answer {
     let id = FirmwareId(ctx.params.required("FirmwareId")?);
-    let f = ctx.core.firmware(&id).await?;
+    let f = ctx.core.firmwares().get(&id).await?;
     let names = ctx
         .core
+        .registry()
         .product_names([f.product_key.clone()].into())
         .await?;
     let mut info = simple(&f, names.get(&f.product_key));
@@ -130,7 +136,7 @@ pub async fn query(ctx: &Ctx<'_>) -> Answer {
         for file in &f.files {
             files.push(json!({
                 "Name": file.name,
-                "Url": ctx.core.download_url(file, now).await?,
+                "Url": ctx.core.delivery().download_url(file, now).await?,
                 "Size": file.size,
                 "FileMd5": file.md5,
                 "SignValue": file.sign_value,
@@ -138,7 +144,7 @@ pub async fn query(ctx: &Ctx<'_>) -> Answer {
         }
         info["MultiFiles"] = json!(files);
     } else if let Some(file) = f.main_file() {
-        info["FirmwareUrl"] = json!(ctx.core.download_url(file, now).await?);
+        info["FirmwareUrl"] = json!(ctx.core.delivery().download_url(file, now).await?);
     }
     Ok(json!({ "FirmwareInfo": info }))
 }
@@ -153,10 +159,12 @@ pub async fn list(ctx: &Ctx<'_>) -> Answer {
     let dest = p.string("DestVersion").filter(|s| !s.is_empty());
     let (items, total) = ctx
         .core
-        .list_firmwares(pk.as_ref(), dest.as_deref(), page)
+        .firmwares()
+        .list(pk.as_ref(), dest.as_deref(), page)
         .await?;
     let names = ctx
         .core
+        .registry()
         .product_names(items.iter().map(|f| f.product_key.clone()).collect())
         .await?;
     let list: Vec<Value> = items

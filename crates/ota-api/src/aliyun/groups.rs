@@ -26,6 +26,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
     let name = p.required("GroupName")?;
     let group = ctx
         .core
+        .registry()
         .create_group(&name, None, p.string("GroupDesc"), None)
         .await?;
     Ok(json!({"Data": {
@@ -38,8 +39,8 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
 
 pub async fn delete(ctx: &Ctx<'_>) -> Answer {
     let id = GroupId(ctx.params.required("GroupId")?);
-    ctx.core.group(&id).await?;
-    ctx.core.delete_group(&id).await?;
+    ctx.core.registry().group(&id).await?;
+    ctx.core.registry().delete_group(&id).await?;
     Ok(json!({}))
 }
 
@@ -51,7 +52,7 @@ pub async fn add_devices(ctx: &Ctx<'_>) -> Answer {
         .into_iter()
         .map(|mut r| (r.remove("ProductKey"), r.remove("DeviceName")))
         .collect();
-    let done = ctx.core.relate_group_devices(&id, devices).await?;
+    let done = ctx.core.tasks().relate_group_devices(&id, devices).await?;
     Ok(json!({
         "ValidDeviceCount": done.valid,
         "AlreadyRelatedGroupDeviceCount": done.already_related,
@@ -65,7 +66,11 @@ pub async fn list(ctx: &Ctx<'_>) -> Answer {
     no_sub_groups(ctx)?;
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, false)?;
     let name = p.get("GroupName").filter(|n| !n.is_empty());
-    let (groups, _) = ctx.core.list_groups(None, Page::new(0, 100_000)).await?;
+    let (groups, _) = ctx
+        .core
+        .registry()
+        .list_groups(None, Page::new(0, 100_000))
+        .await?;
     let matching: Vec<_> = groups
         .into_iter()
         .filter(|g| name.is_none_or(|n| g.group_name.contains(n)))
@@ -97,10 +102,11 @@ pub async fn members(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let id = GroupId(p.required("GroupId")?);
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, false)?;
-    ctx.core.group(&id).await?;
-    let (devices, total) = ctx.core.group_members(&id, page).await?;
+    ctx.core.registry().group(&id).await?;
+    let (devices, total) = ctx.core.registry().group_members(&id, page).await?;
     let names = ctx
         .core
+        .registry()
         .product_names(devices.iter().map(|d| d.product_key.clone()).collect())
         .await?;
     let list: Vec<Value> = devices

@@ -36,7 +36,11 @@ async fn create(ctx: &Ctx<'_>, request: JobRequest) -> Answer {
     let p = ctx.params;
     let firmware = FirmwareId(p.required("FirmwareId")?);
     let pk = ProductKey(p.required("ProductKey")?);
-    let (job, _) = ctx.core.create_job(&firmware, Some(&pk), request).await?;
+    let (job, _) = ctx
+        .core
+        .jobs()
+        .create(&firmware, Some(&pk), request)
+        .await?;
     Ok(json!({"Data": {"JobId": job.job_id, "UtcCreate": utc(job.created_at)}}))
 }
 
@@ -93,7 +97,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Answer {
         timeout_in_minutes: p.int("TimeoutInMinutes")?,
         src_version_list: p.list("SrcVersionList"),
     };
-    ctx.core.update_job(&id, update).await?;
+    ctx.core.jobs().update(&id, update).await?;
     Ok(json!({}))
 }
 
@@ -126,8 +130,8 @@ fn simple(job: &Job) -> Value {
 
 pub async fn query(ctx: &Ctx<'_>) -> Answer {
     let id = JobId(ctx.params.required("JobId")?);
-    let job = ctx.core.job(&id).await?;
-    let firmware = ctx.core.firmware(&job.firmware_id).await?;
+    let job = ctx.core.jobs().get(&id).await?;
+    let firmware = ctx.core.firmwares().get(&job.firmware_id).await?;
     let policy = &job.policy;
     let mut data = simple(&job);
     let (gray, group) = match &job.target_selection {
@@ -138,7 +142,7 @@ pub async fn query(ctx: &Ctx<'_>) -> Answer {
         _ => (None, None),
     };
     let group_name = match &group {
-        Some(id) => ctx.core.group_name(id).await?,
+        Some(id) => ctx.core.registry().group_name(id).await?,
         None => None,
     };
     let extra = json!({
@@ -188,8 +192,8 @@ pub async fn list_by_firmware(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let id = FirmwareId(p.required("FirmwareId")?);
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, true)?;
-    ctx.core.firmware(&id).await?;
-    let (jobs, total) = ctx.core.jobs_of_firmware(&id, page).await?;
+    ctx.core.firmwares().get(&id).await?;
+    let (jobs, total) = ctx.core.jobs().of_firmware(&id, page).await?;
     job_page(&jobs, page, total)
 }
 
@@ -198,14 +202,15 @@ pub async fn list_by_device(ctx: &Ctx<'_>) -> Answer {
     let key = DeviceKey::new(p.required("ProductKey")?, p.required("DeviceName")?);
     let id = FirmwareId(p.required("FirmwareId")?);
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 100, true)?;
-    let (jobs, total) = ctx.core.jobs_of_device(&key, &id, page).await?;
+    let (jobs, total) = ctx.core.registry().jobs_of_device(&key, &id, page).await?;
     job_page(&jobs, page, total)
 }
 
 pub async fn cancel_strategy(ctx: &Ctx<'_>) -> Answer {
     let id = JobId(ctx.params.required("JobId")?);
     ctx.core
-        .apply_job_event(&id, JobEvent::StrategyCanceled)
+        .jobs()
+        .apply_event(&id, JobEvent::StrategyCanceled)
         .await?;
     Ok(json!({}))
 }
@@ -220,6 +225,6 @@ pub async fn cancel_tasks(ctx: &Ctx<'_>) -> Answer {
         p.bool("CancelScheduledTask")?,
         p.bool("CancelUnconfirmedTask")?,
     )?;
-    ctx.core.cancel_job(&id, options).await?;
+    ctx.core.jobs().cancel(&id, options).await?;
     Ok(json!({}))
 }

@@ -25,6 +25,7 @@ fn module_request(ctx: &Ctx<'_>) -> Result<(ProductKey, ModuleSpec), CoreError> 
 pub async fn create(ctx: &Ctx<'_>) -> Answer {
     let (pk, spec) = module_request(ctx)?;
     ctx.core
+        .registry()
         .create_module(&pk, spec.module_name.as_str(), spec.alias_name, spec.desc)
         .await?;
     Ok(json!({}))
@@ -33,6 +34,7 @@ pub async fn create(ctx: &Ctx<'_>) -> Answer {
 pub async fn update(ctx: &Ctx<'_>) -> Answer {
     let (pk, spec) = module_request(ctx)?;
     ctx.core
+        .registry()
         .update_module(&pk, spec.module_name.as_str(), spec.alias_name, spec.desc)
         .await?;
     Ok(json!({}))
@@ -42,15 +44,15 @@ pub async fn delete(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let pk = ProductKey(p.required("ProductKey")?);
     let name = p.required("ModuleName")?;
-    ctx.core.product(&pk).await?;
-    ctx.core.delete_module(&pk, &name).await?;
+    ctx.core.registry().product(&pk).await?;
+    ctx.core.registry().delete_module(&pk, &name).await?;
     Ok(json!({}))
 }
 
 pub async fn list(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(ctx.params.required("ProductKey")?);
-    ctx.core.product(&pk).await?;
-    let modules = ctx.core.list_modules(&pk).await?;
+    ctx.core.registry().product(&pk).await?;
+    let modules = ctx.core.registry().list_modules(&pk).await?;
     let list: Vec<Value> = modules
         .iter()
         .map(|m| {
@@ -72,13 +74,18 @@ pub async fn versions_by_device(ctx: &Ctx<'_>) -> Answer {
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, false)?;
     let device = ctx
         .core
+        .registry()
         .resolve_device(p.get("IotId"), p.get("ProductKey"), p.get("DeviceName"))
         .await?;
     let key = DeviceKey {
         product_key: device.product_key.clone(),
         device_name: device.device_name.clone(),
     };
-    let (versions, total) = ctx.core.device_module_versions(&key, page).await?;
+    let (versions, total) = ctx
+        .core
+        .registry()
+        .device_module_versions(&key, page)
+        .await?;
     let list: Vec<Value> = versions
         .iter()
         .map(|v| {

@@ -84,6 +84,7 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
     }
     let secret = state
         .core
+        .access()
         .access_key_secret(key_id)
         .await
         .map_err(|err| {
@@ -210,6 +211,7 @@ pub async fn post_object(
         let stream = Box::pin(field.map_err(|e| e.to_string()));
         let stored = state
             .core
+            .firmwares()
             .receive_granted_upload(&key, allowed.expires_at, allowed.sizes, stream)
             .await;
         return match stored {
@@ -291,6 +293,7 @@ mod tests {
             CoreConfig::default(),
         );
         let grant = core
+            .firmwares()
             .grant_upload(ota_core::UploadPurpose::DeviceList)
             .await
             .unwrap();

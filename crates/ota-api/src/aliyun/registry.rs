@@ -29,6 +29,7 @@ pub async fn create_product(ctx: &Ctx<'_>) -> Answer {
     let name = p.required("ProductName")?;
     let created = ctx
         .core
+        .registry()
         .create_product(&name, p.string("Description"))
         .await?;
     let mut data = product(&created);
@@ -41,6 +42,7 @@ pub async fn update_product(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(p.required("ProductKey")?);
     let name = p.required("ProductName")?;
     ctx.core
+        .registry()
         .update_product(&pk, Some(&name), p.string("Description"))
         .await?;
     Ok(json!({}))
@@ -48,10 +50,10 @@ pub async fn update_product(ctx: &Ctx<'_>) -> Answer {
 
 pub async fn query_product(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(ctx.params.required("ProductKey")?);
-    let found = ctx.core.product(&pk).await?;
+    let found = ctx.core.registry().product(&pk).await?;
     let mut data = product(&found);
     data["ProductSecret"] = json!(found.product_secret);
-    data["DeviceCount"] = json!(ctx.core.device_count(&pk).await?);
+    data["DeviceCount"] = json!(ctx.core.registry().device_count(&pk).await?);
     data["ProductStatus"] = json!("DEVELOPMENT_STATUS");
     data["Owner"] = json!(true);
     Ok(json!({ "Data": data }))
@@ -60,11 +62,11 @@ pub async fn query_product(ctx: &Ctx<'_>) -> Answer {
 pub async fn list_products(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 200, true)?;
-    let (items, total) = ctx.core.list_products(page).await?;
+    let (items, total) = ctx.core.registry().list_products(page).await?;
     let mut list = Vec::with_capacity(items.len());
     for item in &items {
         let mut v = product(item);
-        v["DeviceCount"] = json!(ctx.core.device_count(&item.product_key).await?);
+        v["DeviceCount"] = json!(ctx.core.registry().device_count(&item.product_key).await?);
         list.push(v);
     }
     let mut data = paging(page, total);
@@ -74,8 +76,8 @@ pub async fn list_products(ctx: &Ctx<'_>) -> Answer {
 
 pub async fn delete_product(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(ctx.params.required("ProductKey")?);
-    ctx.core.product(&pk).await?;
-    ctx.core.delete_product(&pk).await?;
+    ctx.core.registry().product(&pk).await?;
+    ctx.core.registry().delete_product(&pk).await?;
     Ok(json!({}))
 }
 
@@ -83,7 +85,7 @@ pub async fn register_device(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let pk = ProductKey(p.required("ProductKey")?);
     let name = p.string("DeviceName").filter(|n| !n.is_empty());
-    let devices = ctx.core.register_devices(&pk, &[name]).await?;
+    let devices = ctx.core.registry().register_devices(&pk, &[name]).await?;
     let d = devices
         .first()
         .ok_or_else(|| DomainError::invalid("DeviceName", "no device was registered"))?;
@@ -107,7 +109,7 @@ pub async fn check_device_names(ctx: &Ctx<'_>) -> Answer {
             .map(|mut r| r.remove("DeviceName").unwrap_or_default())
             .collect();
     }
-    let app = ctx.core.check_device_names(&pk, names).await?;
+    let app = ctx.core.registry().check_device_names(&pk, names).await?;
     Ok(json!({"Data": {"ApplyId": app.apply_id}}))
 }
 
@@ -117,7 +119,7 @@ pub async fn batch_register(ctx: &Ctx<'_>) -> Answer {
     let count = p
         .int("Count")?
         .ok_or_else(|| DomainError::invalid("Count", "is required"))?;
-    let app = ctx.core.register_generated(&pk, count).await?;
+    let app = ctx.core.registry().register_generated(&pk, count).await?;
     Ok(json!({"Data": {"ApplyId": app.apply_id}}))
 }
 
@@ -129,13 +131,17 @@ fn apply_id(ctx: &Ctx<'_>) -> Result<i64, DomainError> {
 
 pub async fn register_with_apply_id(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(ctx.params.required("ProductKey")?);
-    let app = ctx.core.register_application(&pk, apply_id(ctx)?).await?;
+    let app = ctx
+        .core
+        .registry()
+        .register_application(&pk, apply_id(ctx)?)
+        .await?;
     Ok(json!({"Data": {"ApplyId": app.apply_id}}))
 }
 
 pub async fn batch_status(ctx: &Ctx<'_>) -> Answer {
     let pk = ProductKey(ctx.params.required("ProductKey")?);
-    let app = ctx.core.application(apply_id(ctx)?).await?;
+    let app = ctx.core.registry().application(apply_id(ctx)?).await?;
     if app.product_key != pk {
         return Err(DomainError::invalid("ProductKey", "is not the application's product").into());
     }
@@ -150,7 +156,7 @@ pub async fn page_by_apply_id(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let id = apply_id(ctx)?;
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 50, true)?;
-    let (devices, total) = ctx.core.application_devices(id, page).await?;
+    let (devices, total) = ctx.core.registry().application_devices(id, page).await?;
     let list: Vec<Value> = devices
         .iter()
         .map(|d| {
@@ -172,6 +178,7 @@ pub async fn page_by_apply_id(ctx: &Ctx<'_>) -> Answer {
 async fn resolve(ctx: &Ctx<'_>) -> Result<Device, ota_core::CoreError> {
     let p = ctx.params;
     ctx.core
+        .registry()
         .resolve_device(p.get("IotId"), p.get("ProductKey"), p.get("DeviceName"))
         .await
 }
@@ -185,9 +192,9 @@ fn key_of(d: &Device) -> DeviceKey {
 
 pub async fn device_detail(ctx: &Ctx<'_>) -> Answer {
     let device = resolve(ctx).await?;
-    let detail = ctx.core.device_detail(&key_of(&device)).await?;
-    let (status, last_online) = ctx.core.device_status(&key_of(&device)).await?;
-    let product = ctx.core.product(&device.product_key).await?;
+    let detail = ctx.core.registry().device_detail(&key_of(&device)).await?;
+    let (status, last_online) = ctx.core.registry().device_status(&key_of(&device)).await?;
+    let product = ctx.core.registry().product(&device.product_key).await?;
     let firmware = detail
         .versions
         .iter()
@@ -217,11 +224,15 @@ pub async fn list_devices(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let pk = ProductKey(p.required("ProductKey")?);
     let page = page_rule(p.int("CurrentPage")?, p.int("PageSize")?, 50, false)?;
-    ctx.core.product(&pk).await?;
-    let (devices, total) = ctx.core.list_devices(Some(&pk), None, page).await?;
+    ctx.core.registry().product(&pk).await?;
+    let (devices, total) = ctx
+        .core
+        .registry()
+        .list_devices(Some(&pk), None, page)
+        .await?;
     let mut list = Vec::with_capacity(devices.len());
     for d in &devices {
-        let (status, _) = ctx.core.device_status(&key_of(d)).await?;
+        let (status, _) = ctx.core.registry().device_status(&key_of(d)).await?;
         list.push(json!({
             "DeviceId": d.iot_id,
             "IotId": d.iot_id,
@@ -246,13 +257,13 @@ pub async fn list_devices(ctx: &Ctx<'_>) -> Answer {
 
 pub async fn delete_device(ctx: &Ctx<'_>) -> Answer {
     let device = resolve(ctx).await?;
-    ctx.core.delete_device(&key_of(&device)).await?;
+    ctx.core.registry().delete_device(&key_of(&device)).await?;
     Ok(json!({}))
 }
 
 pub async fn device_status(ctx: &Ctx<'_>) -> Answer {
     let device = resolve(ctx).await?;
-    let (status, _) = ctx.core.device_status(&key_of(&device)).await?;
+    let (status, _) = ctx.core.registry().device_status(&key_of(&device)).await?;
     Ok(json!({"Data": {"Status": status.as_str(), "Timestamp": ctx.core.now()}}))
 }
 
@@ -262,17 +273,27 @@ pub async fn batch_device_state(ctx: &Ctx<'_>) -> Answer {
     let mut devices = Vec::new();
     if !ids.is_empty() {
         for id in id_list("IotId", ids, 100)? {
-            devices.push(ctx.core.device_by_iot_id_in("IotId", &id).await?);
+            devices.push(
+                ctx.core
+                    .registry()
+                    .device_by_iot_id_in("IotId", &id)
+                    .await?,
+            );
         }
     } else {
         let pk = p.required("ProductKey")?;
         for name in id_list("DeviceName", names, 100)? {
-            devices.push(ctx.core.device(&DeviceKey::new(pk.as_str(), name)).await?);
+            devices.push(
+                ctx.core
+                    .registry()
+                    .device(&DeviceKey::new(pk.as_str(), name))
+                    .await?,
+            );
         }
     }
     let mut list = Vec::with_capacity(devices.len());
     for d in &devices {
-        let (status, last) = ctx.core.device_status(&key_of(d)).await?;
+        let (status, last) = ctx.core.registry().device_status(&key_of(d)).await?;
         list.push(json!({
             "DeviceId": d.iot_id,
             "IotId": d.iot_id,

@@ -23,15 +23,16 @@ fn task_desc(t: &Task) -> Option<String> {
 
 /// Renders tasks with their devices' IotIds, product names and batch timeouts.
 async fn render(ctx: &Ctx<'_>, tasks: &[Task], with_module: bool) -> CoreResult<Vec<Value>> {
-    let iot_ids = ctx.core.iot_ids_of(tasks).await?;
+    let iot_ids = ctx.core.registry().iot_ids_of(tasks).await?;
     let names = ctx
         .core
+        .registry()
         .product_names(tasks.iter().map(|t| t.product_key.clone()).collect())
         .await?;
     let mut timeouts: BTreeMap<JobId, Option<u32>> = BTreeMap::new();
     for t in tasks {
         if !timeouts.contains_key(&t.job_id) {
-            let job = ctx.core.job(&t.job_id).await?;
+            let job = ctx.core.jobs().get(&t.job_id).await?;
             timeouts.insert(t.job_id.clone(), job.policy.timeout_minutes);
         }
     }
@@ -103,14 +104,14 @@ pub async fn list_by_job(ctx: &Ctx<'_>) -> Answer {
     } else {
         id_list("DeviceNames", names, 50)?
     };
-    ctx.core.job(&id).await?;
+    ctx.core.jobs().get(&id).await?;
     let filter = TaskFilter {
         job_id: Some(id),
         statuses,
         device_names,
         ..TaskFilter::default()
     };
-    let (tasks, total) = ctx.core.list_tasks(&filter, page).await?;
+    let (tasks, total) = ctx.core.jobs().list_tasks(&filter, page).await?;
     let list = render(ctx, &tasks, false).await?;
     let mut out = paging(page, total);
     out.insert("Data".into(), json!({ "SimpleOTATaskInfo": list }));
@@ -122,6 +123,7 @@ pub async fn unfinished_by_device(ctx: &Ctx<'_>) -> Answer {
     let statuses = unfinished_statuses(p.get("TaskStatus"), &p.list("TaskStatusList"))?;
     let device = ctx
         .core
+        .registry()
         .resolve_device(p.get("IotId"), p.get("ProductKey"), p.get("DeviceName"))
         .await?;
     let key = DeviceKey {
@@ -129,7 +131,11 @@ pub async fn unfinished_by_device(ctx: &Ctx<'_>) -> Answer {
         device_name: device.device_name,
     };
     let module = p.get("ModuleName").filter(|m| !m.is_empty());
-    let tasks = ctx.core.unfinished_tasks_of(&key, module, statuses).await?;
+    let tasks = ctx
+        .core
+        .registry()
+        .unfinished_tasks_of(&key, module, statuses)
+        .await?;
     let list = render(ctx, &tasks, true).await?;
     Ok(json!({"Data": {"SimpleOTATaskInfo": list}}))
 }
@@ -140,19 +146,26 @@ pub async fn cancel_by_device(ctx: &Ctx<'_>) -> Answer {
     let firmware = FirmwareId(p.required("FirmwareId")?);
     let job = p.string("JobId").filter(|j| !j.is_empty()).map(JobId);
     ctx.core
+        .tasks()
         .cancel_device_tasks(&pk, &firmware, p.list("DeviceName"), job.as_ref())
         .await?;
     Ok(json!({}))
 }
 
 pub async fn confirm(ctx: &Ctx<'_>) -> Answer {
-    ctx.core.confirm_task_ids(ctx.params.list("TaskId")).await?;
+    ctx.core
+        .tasks()
+        .confirm_task_ids(ctx.params.list("TaskId"))
+        .await?;
     Ok(json!({}))
 }
 
 pub async fn reupgrade(ctx: &Ctx<'_>) -> Answer {
     let p = ctx.params;
     let job = JobId(p.required("JobId")?);
-    ctx.core.reupgrade_job_tasks(&job, p.list("TaskId")).await?;
+    ctx.core
+        .tasks()
+        .reupgrade_job_tasks(&job, p.list("TaskId"))
+        .await?;
     Ok(json!({}))
 }

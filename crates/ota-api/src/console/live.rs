@@ -40,7 +40,7 @@ impl Watch {
     /// states moved and the last read is old relative to its cost.
     async fn counts(&mut self) -> Result<JobCounts, ota_core::CoreError> {
         let core = &self.c.app.core;
-        let by_status = core.job_status_counts(&self.job_id).await?;
+        let by_status = core.tasks().job_status_counts(&self.job_id).await?;
         let stale = match &self.full {
             None => true,
             Some((full, at, cost)) => {
@@ -51,7 +51,7 @@ impl Watch {
         };
         if stale {
             let started = Instant::now();
-            let full = core.job_counts(&self.job_id).await?;
+            let full = core.jobs().counts(&self.job_id).await?;
             self.full = Some((full, Instant::now(), started.elapsed()));
         }
         let mut counts = self.full.as_ref().map(|f| f.0.clone()).unwrap_or_default();
@@ -62,12 +62,13 @@ impl Watch {
 
     /// The next update worth sending, or `None` when nothing changed.
     async fn tick(&mut self) -> Result<Option<Value>, ota_core::CoreError> {
-        let job = self.c.app.core.job(&self.job_id).await?;
+        let job = self.c.app.core.jobs().get(&self.job_id).await?;
         let counts = counts_json(&job, &self.counts().await?, true);
         let core = &self.c.app.core;
         let mut tasks: Vec<Task> = if self.first || (self.ids.len() as i64) < ROWS {
             let (_, paging) = crate::console::pages::page_of(self.q.page, ROWS);
             let page = core
+                .tasks()
                 .job_task_page(&self.job_id, &self.q.statuses(), paging)
                 .await?;
             for t in &page {
@@ -86,7 +87,7 @@ impl Watch {
             .cloned()
             .collect();
         if !missing.is_empty() {
-            tasks.extend(core.tasks_by_ids(&missing).await?);
+            tasks.extend(core.tasks().tasks_by_ids(&missing).await?);
         }
         let mut rows = Vec::new();
         for t in &tasks {
@@ -116,7 +117,7 @@ pub async fn stream(
     Query(q): Query<DetailQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
     let job_id = JobId(id);
-    c.app.core.job(&job_id).await?;
+    c.app.core.jobs().get(&job_id).await?;
     let watch = Watch {
         c,
         job_id,

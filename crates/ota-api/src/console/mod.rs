@@ -38,7 +38,7 @@ impl Console {
     async fn key(&self) -> Result<Arc<SessionKey>, ConsoleError> {
         self.key
             .get_or_try_init(|| async {
-                let secret = self.app.core.console_session_secret().await?;
+                let secret = self.app.core.access().console_session_secret().await?;
                 Ok::<_, ota_core::CoreError>(Arc::new(SessionKey::new(secret)))
             })
             .await

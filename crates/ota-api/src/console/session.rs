@@ -35,7 +35,7 @@ pub struct Ctx {
     pub flash: Option<String>,
 }
 
-/// The signing secret: the platform's one ([`ota_core::Core::console_session_secret`]), so
+/// The signing secret: the platform's one ([`ota_core::Access::console_session_secret`]), so
 /// a session made on one node is valid on every other.
 pub struct SessionKey(Vec<u8>);
 
@@ -137,7 +137,7 @@ pub async fn require_session(State(c): State<Console>, request: Request, next: N
     let Some((key_id, csrf)) = session else {
         return to_login(&request);
     };
-    match c.app.core.access_key_secret(&key_id).await {
+    match c.app.core.access().access_key_secret(&key_id).await {
         Ok(Some(_)) => {}
         Ok(None) => return to_login(&request),
         Err(e) => return super::form::ConsoleError::from(e).into_response(),

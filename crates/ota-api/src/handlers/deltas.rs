@@ -34,12 +34,13 @@ pub async fn request(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let deltas = s
         .core
+        .deltas()
         .request_deltas(&FirmwareId(id.clone()), &req.src_versions)
         .await?;
     Ok((StatusCode::ACCEPTED, Json(view(&id, &deltas))))
 }
 
 pub async fn list(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let deltas = s.core.deltas(&FirmwareId(id.clone())).await?;
+    let deltas = s.core.deltas().list(&FirmwareId(id.clone())).await?;
     Ok(Json(view(&id, &deltas)))
 }

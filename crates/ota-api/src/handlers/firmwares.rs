@@ -24,6 +24,7 @@ pub async fn upload(
     let stream = body.into_data_stream().map_err(|e| e.to_string());
     let file = s
         .core
+        .firmwares()
         .upload_package_file(&file_name, Box::pin(stream))
         .await?;
     Ok((
@@ -104,6 +105,7 @@ pub async fn create_firmware(
     let sources = delta_sources(&spec, req.delta_from_versions, req.delta_from_latest)?;
     let (firmware, deltas) = s
         .core
+        .deltas()
         .create_firmware_with_deltas(&ProductKey(req.product_key), spec, sources)
         .await?;
     let mut v = views::firmware(&firmware);
@@ -131,7 +133,8 @@ pub async fn list_firmwares(
     let pk = q.product_key.map(ProductKey);
     let (items, total) = s
         .core
-        .list_firmwares(pk.as_ref(), q.dest_version.as_deref(), page)
+        .firmwares()
+        .list(pk.as_ref(), q.dest_version.as_deref(), page)
         .await?;
     Ok(Json(Paged::new(
         items.iter().map(views::firmware).collect(),
@@ -144,12 +147,12 @@ pub async fn get_firmware(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let firmware = s.core.firmware(&FirmwareId(id)).await?;
+    let firmware = s.core.firmwares().get(&FirmwareId(id)).await?;
     let mut v = views::firmware(&firmware);
     let now = s.core.now();
     let mut urls = Vec::with_capacity(firmware.files.len());
     for file in &firmware.files {
-        urls.push(s.core.download_url(file, now).await?);
+        urls.push(s.core.delivery().download_url(file, now).await?);
     }
     v["download_urls"] = json!(urls);
     Ok(Json(v))
@@ -174,7 +177,7 @@ pub async fn modify_firmware(
         firmware_udi: req.udi,
     }
     .validate()?;
-    let firmware = s.core.modify_firmware(&FirmwareId(id), changes).await?;
+    let firmware = s.core.firmwares().modify(&FirmwareId(id), changes).await?;
     Ok(Json(views::firmware(&firmware)))
 }
 
@@ -182,6 +185,6 @@ pub async fn delete_firmware(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.core.delete_firmware(&FirmwareId(id)).await?;
+    s.core.firmwares().delete(&FirmwareId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

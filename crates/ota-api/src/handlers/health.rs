@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 
 /// 200 once the store answers.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
-    match state.core.check_ready().await {
+    match state.core.access().check_ready().await {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "store unavailable"),
     }
@@ -17,7 +17,7 @@ pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 /// read at scrape time; counters (reports, pushes, transitions, downloads) as they happen.
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("ota_devices_connected").set((state.online)() as f64);
-    match state.core.task_status_totals().await {
+    match state.core.access().task_status_totals().await {
         Ok(totals) => {
             for (status, n) in totals {
                 metrics::gauge!("ota_tasks", "status" => status.as_str()).set(n as f64);

@@ -165,7 +165,8 @@ pub async fn create_job(
     let request = req.into_request()?;
     let (job, created) = s
         .core
-        .create_job(&FirmwareId(id), pk.as_ref(), request)
+        .jobs()
+        .create(&FirmwareId(id), pk.as_ref(), request)
         .await?;
     let mut v = views::job(&job);
     v["tasks_created"] = json!(created.created);
@@ -180,7 +181,7 @@ pub async fn list_jobs(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<Value>>> {
     let page = q.page()?;
-    let (items, total) = s.core.jobs_of_firmware(&FirmwareId(id), page).await?;
+    let (items, total) = s.core.jobs().of_firmware(&FirmwareId(id), page).await?;
     Ok(Json(Paged::new(
         items.iter().map(views::job).collect(),
         total,
@@ -190,8 +191,8 @@ pub async fn list_jobs(
 
 pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = JobId(id);
-    let job = s.core.job(&id).await?;
-    let counts = s.core.job_counts(&id).await?;
+    let job = s.core.jobs().get(&id).await?;
+    let counts = s.core.jobs().counts(&id).await?;
     let mut v = views::job(&job);
     v["counts"] = views::counts(&counts);
     Ok(Json(v))
@@ -230,7 +231,7 @@ pub async fn cancel_job(
             cancel_unconfirmed: req.cancel_unconfirmed,
         }
     };
-    let job = s.core.cancel_job(&JobId(id), options).await?;
+    let job = s.core.jobs().cancel(&JobId(id), options).await?;
     Ok(Json(views::job(&job)))
 }
 
@@ -239,7 +240,7 @@ pub async fn pause_job(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(views::job(&s.core.pause_job(&JobId(id)).await?)))
+    Ok(Json(views::job(&s.core.jobs().pause(&JobId(id)).await?)))
 }
 
 /// Resumes a paused batch.
@@ -247,7 +248,7 @@ pub async fn resume_job(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(views::job(&s.core.resume_job(&JobId(id)).await?)))
+    Ok(Json(views::job(&s.core.jobs().resume(&JobId(id)).await?)))
 }
 
 /// CancelOTAStrategyByJob: a dynamic batch stops adding devices.
@@ -257,7 +258,8 @@ pub async fn cancel_strategy(
 ) -> ApiResult<Json<Value>> {
     let job = s
         .core
-        .apply_job_event(&JobId(id), JobEvent::StrategyCanceled)
+        .jobs()
+        .apply_event(&JobId(id), JobEvent::StrategyCanceled)
         .await?;
     Ok(Json(views::job(&job)))
 }
@@ -281,7 +283,8 @@ pub async fn update_job(
     if let Some(rate) = req.maximum_per_minute {
         let rate = validate::maximum_per_minute(Some(rate))?;
         s.core
-            .apply_job_event(&id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
+            .jobs()
+            .apply_event(&id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
             .await?;
     }
     if let Some(steps) = req.rate_steps {
@@ -295,22 +298,25 @@ pub async fn update_job(
                 .collect(),
         )?;
         s.core
-            .apply_job_event(&id, JobEvent::UpdateRate(RateUpdate::Steps(steps)))
+            .jobs()
+            .apply_event(&id, JobEvent::UpdateRate(RateUpdate::Steps(steps)))
             .await?;
     }
     if let Some(tags) = req.tags {
         let tags = validate::parse_tags("Tags", tag_pairs(tags))?;
         s.core
-            .apply_job_event(&id, JobEvent::UpdateTags(tags))
+            .jobs()
+            .apply_event(&id, JobEvent::UpdateTags(tags))
             .await?;
     }
     if let Some(minutes) = req.timeout_minutes {
         let minutes = validate::timeout_in_minutes(Some(minutes))?.unwrap_or_default();
         s.core
-            .apply_job_event(&id, JobEvent::UpdateTimeout(minutes))
+            .jobs()
+            .apply_event(&id, JobEvent::UpdateTimeout(minutes))
             .await?;
     }
-    Ok(Json(views::job(&s.core.job(&id).await?)))
+    Ok(Json(views::job(&s.core.jobs().get(&id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -348,7 +354,7 @@ pub async fn job_tasks(
         device_names: q.device_name.into_iter().collect(),
         ..TaskFilter::default()
     };
-    let (items, total) = s.core.list_tasks(&filter, page).await?;
+    let (items, total) = s.core.jobs().list_tasks(&filter, page).await?;
     Ok(Json(Paged::new(
         items.iter().map(views::task).collect(),
         total,
@@ -371,7 +377,7 @@ pub async fn device_tasks(
         statuses: parse_statuses(q.status.as_deref())?,
         ..TaskFilter::default()
     };
-    let (items, total) = s.core.list_tasks(&filter, page).await?;
+    let (items, total) = s.core.jobs().list_tasks(&filter, page).await?;
     Ok(Json(Paged::new(
         items.iter().map(views::task).collect(),
         total,
@@ -405,19 +411,25 @@ pub async fn confirm_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
-    Ok(task_list(&s.core.confirm_tasks(&req.ids(10)?).await?))
+    Ok(task_list(
+        &s.core.tasks().confirm_tasks(&req.ids(10)?).await?,
+    ))
 }
 
 pub async fn cancel_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
-    Ok(task_list(&s.core.cancel_tasks(&req.ids(200)?).await?))
+    Ok(task_list(
+        &s.core.tasks().cancel_tasks(&req.ids(200)?).await?,
+    ))
 }
 
 pub async fn reupgrade_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
 ) -> ApiResult<Json<Value>> {
-    Ok(task_list(&s.core.reupgrade_tasks(&req.ids(10)?).await?))
+    Ok(task_list(
+        &s.core.tasks().reupgrade_tasks(&req.ids(10)?).await?,
+    ))
 }

@@ -25,7 +25,7 @@ fn view(n: &NodeRow) -> Value {
 /// Every registered node, lost ones included (kept a day after their recovery), oldest
 /// first.
 pub async fn list_nodes(State(s): State<AppState>) -> ApiResult<Json<Value>> {
-    let nodes = s.core.list_nodes().await?;
+    let nodes = s.core.access().list_nodes().await?;
     Ok(Json(
         json!({"items": nodes.iter().map(view).collect::<Vec<_>>()}),
     ))

@@ -25,7 +25,11 @@ pub async fn create_product(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<NewProduct>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let product = s.core.create_product(&req.name, req.description).await?;
+    let product = s
+        .core
+        .registry()
+        .create_product(&req.name, req.description)
+        .await?;
     Ok((StatusCode::CREATED, Json(views::product(&product, true))))
 }
 
@@ -34,7 +38,7 @@ pub async fn list_products(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<Value>>> {
     let page = q.page()?;
-    let (items, total) = s.core.list_products(page).await?;
+    let (items, total) = s.core.registry().list_products(page).await?;
     Ok(Json(Paged::new(
         items.iter().map(|p| views::product(p, false)).collect(),
         total,
@@ -47,7 +51,7 @@ pub async fn get_product(
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
     Ok(Json(views::product(
-        &s.core.product(&ProductKey(pk)).await?,
+        &s.core.registry().product(&ProductKey(pk)).await?,
         true,
     )))
 }
@@ -66,6 +70,7 @@ pub async fn update_product(
 ) -> ApiResult<Json<Value>> {
     let product = s
         .core
+        .registry()
         .update_product(&ProductKey(pk), req.name.as_deref(), req.description)
         .await?;
     Ok(Json(views::product(&product, false)))
@@ -75,7 +80,7 @@ pub async fn delete_product(
     State(s): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.core.delete_product(&ProductKey(pk)).await?;
+    s.core.registry().delete_product(&ProductKey(pk)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -110,7 +115,11 @@ pub async fn register_devices(
     if names.is_empty() || names.len() > 10_000 {
         return Err(ApiError::invalid("names", "must list 1-10000 devices"));
     }
-    let devices = s.core.register_devices(&ProductKey(pk), &names).await?;
+    let devices = s
+        .core
+        .registry()
+        .register_devices(&ProductKey(pk), &names)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"items": devices.iter().map(|d| views::device(d, true)).collect::<Vec<_>>()})),
@@ -136,6 +145,7 @@ pub async fn list_devices(
     .page()?;
     let (items, total) = s
         .core
+        .registry()
         .list_devices(Some(&ProductKey(pk)), q.prefix.as_deref(), page)
         .await?;
     Ok(Json(Paged::new(
@@ -149,7 +159,11 @@ pub async fn get_device(
     State(s): State<AppState>,
     Path((pk, dn)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let detail = s.core.device_detail(&DeviceKey::new(pk, dn)).await?;
+    let detail = s
+        .core
+        .registry()
+        .device_detail(&DeviceKey::new(pk, dn))
+        .await?;
     let mut v = views::device(&detail.device, true);
     v["versions"] = json!(
         detail
@@ -165,7 +179,10 @@ pub async fn delete_device(
     State(s): State<AppState>,
     Path((pk, dn)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    s.core.delete_device(&DeviceKey::new(pk, dn)).await?;
+    s.core
+        .registry()
+        .delete_device(&DeviceKey::new(pk, dn))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -175,6 +192,7 @@ pub async fn set_device_tags(
     ApiJson(tags): ApiJson<BTreeMap<String, String>>,
 ) -> ApiResult<StatusCode> {
     s.core
+        .registry()
         .set_device_tags(&DeviceKey::new(pk, dn), tags)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -195,6 +213,7 @@ pub async fn create_module(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let module = s
         .core
+        .registry()
         .create_module(
             &ProductKey(pk),
             &req.module_name,
@@ -209,7 +228,7 @@ pub async fn list_modules(
     State(s): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let modules = s.core.list_modules(&ProductKey(pk)).await?;
+    let modules = s.core.registry().list_modules(&ProductKey(pk)).await?;
     Ok(Json(
         json!({"items": modules.iter().map(views::module).collect::<Vec<_>>()}),
     ))
@@ -229,6 +248,7 @@ pub async fn update_module(
 ) -> ApiResult<Json<Value>> {
     let module = s
         .core
+        .registry()
         .update_module(&ProductKey(pk), &name, req.alias_name, req.description)
         .await?;
     Ok(Json(views::module(&module)))
@@ -238,7 +258,10 @@ pub async fn delete_module(
     State(s): State<AppState>,
     Path((pk, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    s.core.delete_module(&ProductKey(pk), &name).await?;
+    s.core
+        .registry()
+        .delete_module(&ProductKey(pk), &name)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -258,6 +281,7 @@ pub async fn versions(
         .unwrap_or_else(|| ota_domain::registry::DEFAULT_MODULE.to_owned());
     let dist = s
         .core
+        .registry()
         .version_distribution(&ProductKey(pk), &module)
         .await?;
     Ok(Json(json!({
@@ -282,6 +306,7 @@ pub async fn create_group(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let group = s
         .core
+        .registry()
         .create_group(
             &req.name,
             req.product_key.map(ProductKey),
@@ -309,7 +334,7 @@ pub async fn list_groups(
     }
     .page()?;
     let pk = q.product_key.map(ProductKey);
-    let (items, total) = s.core.list_groups(pk.as_ref(), page).await?;
+    let (items, total) = s.core.registry().list_groups(pk.as_ref(), page).await?;
     Ok(Json(Paged::new(
         items.iter().map(views::group).collect(),
         total,
@@ -321,14 +346,16 @@ pub async fn get_group(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(views::group(&s.core.group(&GroupId(id)).await?)))
+    Ok(Json(views::group(
+        &s.core.registry().group(&GroupId(id)).await?,
+    )))
 }
 
 pub async fn delete_group(
     State(s): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    s.core.delete_group(&GroupId(id)).await?;
+    s.core.registry().delete_group(&GroupId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -344,7 +371,11 @@ pub async fn add_members(
     ApiJson(req): ApiJson<Members>,
 ) -> ApiResult<Json<Value>> {
     let names: Vec<DeviceName> = req.device_names.into_iter().map(DeviceName).collect();
-    let added = s.core.add_group_members(&GroupId(id), &names).await?;
+    let added = s
+        .core
+        .registry()
+        .add_group_members(&GroupId(id), &names)
+        .await?;
     Ok(Json(json!({"added": added})))
 }
 
@@ -354,7 +385,7 @@ pub async fn list_members(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Paged<Value>>> {
     let page = q.page()?;
-    let (items, total) = s.core.group_members(&GroupId(id), page).await?;
+    let (items, total) = s.core.registry().group_members(&GroupId(id), page).await?;
     Ok(Json(Paged::new(
         items.iter().map(|d| views::device(d, false)).collect(),
         total,

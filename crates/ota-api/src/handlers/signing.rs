@@ -23,7 +23,7 @@ pub async fn list_keys(
     State(s): State<AppState>,
     Path(pk): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let keys = s.core.signing_keys(&pk).await?;
+    let keys = s.core.signing().keys(&pk).await?;
     Ok(Json(view(&pk, &keys)))
 }
 
@@ -42,6 +42,6 @@ pub async fn rotate(
     let overlap = req
         .overlap_seconds
         .map_or(DEFAULT_OVERLAP_MS, |s| s.saturating_mul(1000));
-    let keys = s.core.rotate_signing_key(&pk, overlap).await?;
+    let keys = s.core.signing().rotate_key(&pk, overlap).await?;
     Ok(Json(view(&pk, &keys)))
 }

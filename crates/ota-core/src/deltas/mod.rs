@@ -17,7 +17,7 @@
 //! delta's recorded apply need is within it; otherwise the full package. Operator-uploaded
 //! differential packages are untouched: they are not full, so they are never replaced.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Deltas};
 use ota_domain::firmware::{Firmware, FirmwareFile, FirmwareType, SignMethod};
 use ota_domain::task::Task;
 use ota_domain::validate::{
@@ -112,7 +112,7 @@ fn is_full_single(f: &Firmware) -> bool {
     f.firmware_type == FirmwareType::Full && !f.multi_file && f.main_file().is_some()
 }
 
-impl Core {
+impl Deltas<'_> {
     /// Creates a package and queues its deltas from `sources` (checked against the store
     /// first: an unknown source version creates nothing). `None`: the request did not say,
     /// so a full single-file package gets deltas from the `delta_from_latest` most recent
@@ -131,12 +131,12 @@ impl Core {
         } else {
             self.delta_bases(pk, &module, &dest, &sources).await?
         };
-        let firmware = self.create_firmware(pk, spec).await?;
+        let firmware = self.firmwares().create(pk, spec).await?;
         if bases.is_empty() {
             return Ok((firmware, Vec::new()));
         }
         self.queue_deltas(&firmware, bases).await?;
-        let deltas = self.deltas(&firmware.firmware_id).await?;
+        let deltas = self.list(&firmware.firmware_id).await?;
         Ok((firmware, deltas))
     }
 
@@ -163,7 +163,7 @@ impl Core {
         id: &FirmwareId,
         src_versions: &[String],
     ) -> CoreResult<Vec<DeltaView>> {
-        let target = self.firmware(id).await?;
+        let target = self.firmwares().get(id).await?;
         if !is_full_single(&target) {
             return Err(DomainError::invalid(
                 "FirmwareId",
@@ -186,7 +186,7 @@ impl Core {
             )
             .await?;
         self.queue_deltas(&target, bases).await?;
-        self.deltas(id).await
+        self.list(id).await
     }
 
     /// The full single-file package of each source version (explicit ones must exist), plus
@@ -268,8 +268,8 @@ impl Core {
 
     /// The deltas of a package with their generation status. Also restarts work left
     /// pending (e.g. by a restart).
-    pub async fn deltas(&self, id: &FirmwareId) -> CoreResult<Vec<DeltaView>> {
-        self.firmware(id).await?;
+    pub async fn list(&self, id: &FirmwareId) -> CoreResult<Vec<DeltaView>> {
+        self.firmwares().get(id).await?;
         let rows = self.store().deltas_of(id.as_str()).await?;
         if rows.iter().any(|d| d.status == "PENDING") {
             self.kick_delta_workers();

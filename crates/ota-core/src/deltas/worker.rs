@@ -97,7 +97,7 @@ impl Core {
                 tracing::warn!(error = %e, "deleting an orphaned delta failed");
             }
         }
-        self.forget_ready_deltas(&d.firmware_id);
+        self.deltas().forget_ready_deltas(&d.firmware_id);
         Ok(true)
     }
 
@@ -135,9 +135,13 @@ impl Core {
         d: &DeltaRow,
         progress: &Arc<AtomicU8>,
     ) -> CoreResult<Option<(FirmwareFile, ota_delta::PatchHeader)>> {
-        let target = self.firmware(&FirmwareId(d.firmware_id.clone())).await?;
+        let target = self
+            .firmwares()
+            .get(&FirmwareId(d.firmware_id.clone()))
+            .await?;
         let base = self
-            .firmware(&FirmwareId(d.src_firmware_id.clone()))
+            .firmwares()
+            .get(&FirmwareId(d.src_firmware_id.clone()))
             .await?;
         let (Some(new_file), Some(old_file)) = (target.main_file(), base.main_file()) else {
             return Err(DomainError::invalid("FirmwareId", "package has no file").into());

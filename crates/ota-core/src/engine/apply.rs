@@ -103,7 +103,7 @@ impl TaskChanges {
             core.wake_dispatcher();
         }
         for job in &self.finished_jobs {
-            core.settle_job(job).await?;
+            core.jobs().settle(job).await?;
         }
         if stale {
             metrics::counter!("ota_task_stale_writes_total").increment(1);

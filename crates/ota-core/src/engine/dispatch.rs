@@ -129,7 +129,10 @@ async fn push_ready(
     let mut outcome = TaskChanges::default();
     let mut unsent = Vec::new();
     for task in &tasks {
-        let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;
+        let (topic, payload) = core
+            .delivery()
+            .upgrade_message(&firmware, &job, task, now)
+            .await?;
         if link.send(&task.device_key(), &topic, payload) {
             outcome.apply(core, task, TaskEvent::Delivered, now).await?;
         } else {

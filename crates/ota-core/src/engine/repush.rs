@@ -29,7 +29,10 @@ pub(crate) async fn send<'a>(
             continue;
         }
         let firmware = core.inner.cache.firmware(store, &task.firmware_id).await?;
-        let (topic, payload) = core.upgrade_message(&firmware, &job, task, now).await?;
+        let (topic, payload) = core
+            .delivery()
+            .upgrade_message(&firmware, &job, task, now)
+            .await?;
         let delivered = link.send(&task.device_key(), &topic, payload);
         tracing::debug!(task = %task.task_id, delivered, "unfinished push sent again");
         sent += usize::from(delivered);

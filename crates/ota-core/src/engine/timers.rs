@@ -54,10 +54,10 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
     super::repush::send(core, &repush, now).await?;
 
     for job in store.due_planned_jobs(now).await? {
-        core.start_job(&job.job_id).await?;
+        core.jobs().start(&job.job_id).await?;
     }
     for job in store.due_finishing_jobs(now).await? {
-        core.finish_job_by_schedule(&job.job_id).await?;
+        core.jobs().finish_by_schedule(&job.job_id).await?;
     }
     Ok(())
 }

@@ -3,13 +3,13 @@
 use super::*;
 use crate::engine::apply::TaskChanges;
 use crate::error::Found;
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Tasks};
 use ota_domain::job::{JobEvent, JobStatus};
 use ota_domain::task::{CancelReason, QueuedReason, Task, TaskEvent};
 use ota_domain::{DeviceKey, DomainError, ErrorCode, TaskId};
 use std::collections::BTreeSet;
 
-impl Core {
+impl Tasks<'_> {
     /// Applies an operator command to named tasks. Every task must exist and accept it;
     /// otherwise nothing changes.
     async fn command_tasks(&self, ids: &[TaskId], event: TaskEvent) -> CoreResult<Vec<Task>> {
@@ -110,7 +110,7 @@ impl Core {
         let rerun = self.command_tasks(ids, TaskEvent::Reupgrade).await?;
         // The dispatcher serves running batches only.
         for job in &reopen {
-            self.apply_job_event(job, JobEvent::Reopen).await?;
+            self.jobs().apply_event(job, JobEvent::Reopen).await?;
         }
         self.wake_dispatcher();
         Ok(rerun)

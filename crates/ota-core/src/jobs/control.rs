@@ -3,22 +3,22 @@
 //! `ota_domain::job::gate`). Kept apart from the batch life cycle in `jobs.rs`: these act on
 //! a batch that is already running, from its task counts.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Jobs};
 use ota_domain::JobId;
 use ota_domain::job::{FinishedCounts, Job, JobEvent, PauseReason};
 use ota_domain::stats::TaskCounts;
 
-impl Core {
+impl Jobs<'_> {
     /// Stops pushing new devices of a batch (devices already told go on) until resumed.
-    pub async fn pause_job(&self, id: &JobId) -> CoreResult<Job> {
-        self.apply_job_event(id, JobEvent::Pause(PauseReason::Operator))
+    pub async fn pause(&self, id: &JobId) -> CoreResult<Job> {
+        self.apply_event(id, JobEvent::Pause(PauseReason::Operator))
             .await
     }
 
     /// Pushes a paused batch again. Its failure gate, if any, counts from now on.
-    pub async fn resume_job(&self, id: &JobId) -> CoreResult<Job> {
+    pub async fn resume(&self, id: &JobId) -> CoreResult<Job> {
         let counts = self.task_tally(id).await?;
-        self.apply_job_event(id, JobEvent::Resume(FinishedCounts::of(&counts)))
+        self.apply_event(id, JobEvent::Resume(FinishedCounts::of(&counts)))
             .await
     }
 
@@ -34,7 +34,7 @@ impl Core {
     /// Pauses or cancels a running batch whose failure gate the latest results broke.
     pub(crate) async fn check_failure_gate(&self, id: &JobId) -> CoreResult<()> {
         let tally = self.task_tally(id).await?;
-        let job = self.job(id).await?;
+        let job = self.get(id).await?;
         let Some(event) = job.gate_verdict(&tally) else {
             return Ok(());
         };
@@ -48,7 +48,7 @@ impl Core {
         );
         metrics::counter!("ota_failure_gate_trips_total").increment(1);
         // Boxed: applying the event commits task changes, whose commit settles batches.
-        match Box::pin(self.apply_job_event(id, event)).await {
+        match Box::pin(self.apply_event(id, event)).await {
             // Someone else paused or ended the batch meanwhile.
             Err(err) if err.is_client_error() => Ok(()),
             other => other.map(drop),

@@ -2,16 +2,16 @@
 
 use super::*;
 use crate::error::Found;
-use crate::{Core, CoreResult, ids};
+use crate::{CoreResult, Jobs, ids};
 use ota_domain::firmware::FirmwareStatus;
 use ota_domain::job::{DynamicMode, Job, JobStatus, JobType, SelectionType, TargetSelection};
 use ota_domain::validate::{self};
 use ota_domain::{DomainError, ErrorCode, FirmwareId, JobId, ProductKey};
 use ota_store::{CreatedTasks, TaskCreation, TaskTarget};
 
-impl Core {
+impl Jobs<'_> {
     /// Creates a batch and its tasks (set-based), then lets the dispatcher push.
-    pub async fn create_job(
+    pub async fn create(
         &self,
         firmware_id: &FirmwareId,
         product_key: Option<&ProductKey>,
@@ -69,7 +69,7 @@ impl Core {
                 .await?;
         }
         if let TargetSelection::Group { group_id } = &validated.target_selection {
-            self.group(group_id).await?;
+            self.registry().group(group_id).await?;
         }
         let job = validated.into_job(JobId(ids::job_id()), &firmware, now);
         store.insert_job(&job).await?;
@@ -107,7 +107,7 @@ impl Core {
             // The store cancelled tasks of other batches (OVERWRITTEN): they may be done now.
             for other in store.list_jobs_by_status(&[JobStatus::InProgress]).await? {
                 if other.job_id != job.job_id && other.product_key == job.product_key {
-                    self.settle_job(&other.job_id).await?;
+                    self.settle(&other.job_id).await?;
                 }
             }
         }
@@ -120,7 +120,7 @@ impl Core {
         }
         metrics::counter!("ota_jobs_created_total", "type" => job.job_type.as_str()).increment(1);
         self.wake_dispatcher();
-        self.settle_job(&job.job_id).await?;
+        self.settle(&job.job_id).await?;
         let job = store
             .get_job(&job.job_id)
             .await

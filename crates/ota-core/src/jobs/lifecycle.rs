@@ -4,7 +4,7 @@
 use super::*;
 use crate::engine::apply::TaskChanges;
 use crate::error::Found;
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Jobs};
 use ota_domain::JobId;
 use ota_domain::job::{
     CancelOptions, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType,
@@ -13,9 +13,9 @@ use ota_domain::job::{
 use ota_domain::task::{CancelReason, Task, TaskEvent, TaskStatus};
 use ota_store::{Page, TaskFilter};
 
-impl Core {
+impl Jobs<'_> {
     /// Applies a batch event and carries out its effects.
-    pub async fn apply_job_event(&self, id: &JobId, event: JobEvent) -> CoreResult<Job> {
+    pub async fn apply_event(&self, id: &JobId, event: JobEvent) -> CoreResult<Job> {
         let store = self.store();
         let job = store
             .get_job(id)
@@ -61,16 +61,16 @@ impl Core {
     }
 
     /// CancelOTATaskByJob.
-    pub async fn cancel_job(&self, id: &JobId, options: CancelOptions) -> CoreResult<Job> {
-        self.apply_job_event(id, JobEvent::Cancel(options)).await
+    pub async fn cancel(&self, id: &JobId, options: CancelOptions) -> CoreResult<Job> {
+        self.apply_event(id, JobEvent::Cancel(options)).await
     }
 
-    pub(crate) async fn start_job(&self, id: &JobId) -> CoreResult<()> {
-        self.apply_job_event(id, JobEvent::Start).await.map(drop)
+    pub(crate) async fn start(&self, id: &JobId) -> CoreResult<()> {
+        self.apply_event(id, JobEvent::Start).await.map(drop)
     }
 
-    pub(crate) async fn finish_job_by_schedule(&self, id: &JobId) -> CoreResult<()> {
-        self.apply_job_event(id, JobEvent::ScheduleFinished)
+    pub(crate) async fn finish_by_schedule(&self, id: &JobId) -> CoreResult<()> {
+        self.apply_event(id, JobEvent::ScheduleFinished)
             .await
             .map(drop)
     }
@@ -128,7 +128,7 @@ impl Core {
     /// Called for every batch that had a task finish, so the common case (tasks still
     /// unfinished) costs one count: the batch's kind and selection never change, so they are
     /// taken from the cache, and the batch row is read only when there is something to do.
-    pub(crate) async fn settle_job(&self, id: &JobId) -> CoreResult<()> {
+    pub(crate) async fn settle(&self, id: &JobId) -> CoreResult<()> {
         let store = self.store();
         let cached = self.inner.cache.job(store, id).await?;
         // The pause state is read fresh there: another node may have changed it.

@@ -1,30 +1,26 @@
 //! Batches and their tasks as they are.
 
 use crate::error::Found;
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Jobs};
 use ota_domain::job::Job;
 use ota_domain::task::Task;
 use ota_domain::{FirmwareId, JobId};
 use ota_store::{JobCounts, Page, TaskFilter};
 
-impl Core {
-    pub async fn job(&self, id: &JobId) -> CoreResult<Job> {
+impl Jobs<'_> {
+    pub async fn get(&self, id: &JobId) -> CoreResult<Job> {
         self.store()
             .get_job(id)
             .await
             .found("JobId", format!("batch {id}"))
     }
 
-    pub async fn jobs_of_firmware(
-        &self,
-        id: &FirmwareId,
-        page: Page,
-    ) -> CoreResult<(Vec<Job>, i64)> {
+    pub async fn of_firmware(&self, id: &FirmwareId, page: Page) -> CoreResult<(Vec<Job>, i64)> {
         Ok(self.store().list_jobs_by_firmware(id, page).await?)
     }
 
     /// Task counts of a batch, by state and reason.
-    pub async fn job_counts(&self, id: &JobId) -> CoreResult<JobCounts> {
+    pub async fn counts(&self, id: &JobId) -> CoreResult<JobCounts> {
         self.store()
             .get_job(id)
             .await

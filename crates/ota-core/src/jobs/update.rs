@@ -2,7 +2,7 @@
 //! carries the push rate, and replaces the tags (absent tags clear them). The timeout and the
 //! source versions may change for dynamic batches only.
 
-use crate::{Core, CoreResult};
+use crate::{CoreResult, Jobs};
 use ota_domain::job::{Job, JobEvent, RateUpdate, SelectionType, TargetSelection};
 use ota_domain::validate;
 use ota_domain::{DomainError, JobId};
@@ -32,9 +32,9 @@ pub fn reported_target_selection(job: &Job) -> &'static str {
     }
 }
 
-impl Core {
+impl Jobs<'_> {
     /// UpdateOTAJob.
-    pub async fn update_job(&self, id: &JobId, update: JobUpdate) -> CoreResult<Job> {
+    pub async fn update(&self, id: &JobId, update: JobUpdate) -> CoreResult<Job> {
         let upgrade_type = update
             .upgrade_type
             .ok_or_else(|| DomainError::invalid("UpgradeType", "is required: STATIC or DYNAMIC"))?;
@@ -60,7 +60,7 @@ impl Core {
         let rate = validate::maximum_per_minute(Some(rate))?;
         let tags = validate::parse_tags("Tags", update.tags)?;
         let timeout = validate::timeout_in_minutes(update.timeout_in_minutes)?;
-        let job = self.job(id).await?;
+        let job = self.get(id).await?;
         if upgrade_type != job.selection_type.as_str() {
             return Err(DomainError::invalid(
                 "UpgradeType",
@@ -85,16 +85,17 @@ impl Core {
             .into());
         }
         if !update.src_version_list.is_empty() {
-            self.set_dynamic_src_versions(id, update.src_version_list)
+            self.tasks()
+                .set_dynamic_src_versions(id, update.src_version_list)
                 .await?;
         }
-        self.apply_job_event(id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
+        self.apply_event(id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
             .await?;
-        self.apply_job_event(id, JobEvent::UpdateTags(tags)).await?;
+        self.apply_event(id, JobEvent::UpdateTags(tags)).await?;
         if let Some(minutes) = timeout {
-            self.apply_job_event(id, JobEvent::UpdateTimeout(minutes))
+            self.apply_event(id, JobEvent::UpdateTimeout(minutes))
                 .await?;
         }
-        self.job(id).await
+        self.get(id).await
     }
 }

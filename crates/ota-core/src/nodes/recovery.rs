@@ -90,7 +90,10 @@ impl Core {
                 after = Some(last.task_id.clone());
                 let now = self.now();
                 for task in &chunk {
-                    let (topic, payload) = self.upgrade_message(&firmware, &job, task, now).await?;
+                    let (topic, payload) = self
+                        .delivery()
+                        .upgrade_message(&firmware, &job, task, now)
+                        .await?;
                     let device = task.device_key();
                     loop {
                         if link.send(&device, &topic, payload.clone()) {

@@ -43,11 +43,11 @@ pub async fn page(
     let core = &c.app.core;
     let product = super::product(&c, &pk).await?;
     let key = ProductKey(pk.clone());
-    let modules = core.list_modules(&key).await?;
+    let modules = core.registry().list_modules(&key).await?;
     let module = q
         .module
         .unwrap_or_else(|| ota_domain::registry::DEFAULT_MODULE.to_owned());
-    let dist = core.version_distribution(&key, &module).await?;
+    let dist = core.registry().version_distribution(&key, &module).await?;
     let devices: i64 = dist.iter().map(|(_, n)| n).sum();
     let version_bars: Vec<Bar> = dist
         .iter()
@@ -59,18 +59,20 @@ pub async fn page(
         })
         .collect();
     let (packages, _) = core
-        .list_firmwares(Some(&key), None, Page::new(0, 12))
+        .firmwares()
+        .list(Some(&key), None, Page::new(0, 12))
         .await?;
     let mut package_rows = Vec::new();
     let mut batch_rows = Vec::new();
     for f in &packages {
-        let t = core.firmware_tally(&f.firmware_id).await?;
+        let t = core.firmwares().firmware_tally(&f.firmware_id).await?;
         package_rows.push((f, t));
         let (jobs, _) = core
-            .jobs_of_firmware(&f.firmware_id, Page::new(0, 5))
+            .jobs()
+            .of_firmware(&f.firmware_id, Page::new(0, 5))
             .await?;
         for j in jobs {
-            let counts = core.job_counts(&j.job_id).await?;
+            let counts = core.jobs().counts(&j.job_id).await?;
             batch_rows.push((f, j, counts));
         }
     }

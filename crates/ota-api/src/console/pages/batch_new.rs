@@ -37,10 +37,11 @@ async fn render(
     err: Option<&FormError>,
 ) -> PageResult<Markup> {
     let core = &c.app.core;
-    let f = core.firmware(&FirmwareId(id.to_owned())).await?;
-    let product = core.product(&f.product_key).await?;
+    let f = core.firmwares().get(&FirmwareId(id.to_owned())).await?;
+    let product = core.registry().product(&f.product_key).await?;
     let pk = f.product_key.as_str();
     let known = core
+        .registry()
         .version_distribution(&f.product_key, &f.module_name)
         .await?;
     let known: Vec<(String, i64)> = known
@@ -48,6 +49,7 @@ async fn render(
         .filter(|(v, _)| *v != f.dest_version)
         .collect();
     let (groups, _) = core
+        .registry()
         .list_groups(Some(&f.product_key), Page::new(0, 200))
         .await?;
     let kind = form.get("kind").unwrap_or("static");
@@ -268,11 +270,17 @@ async fn request(c: &Console, form: &FormData) -> Result<JobRequest, FormError> 
                 field: Some("DnListFileUrl".into()),
                 message: "choose a CSV file".into(),
             })?;
-            let grant = c.app.core.grant_upload(UploadPurpose::DeviceList).await?;
+            let grant = c
+                .app
+                .core
+                .firmwares()
+                .grant_upload(UploadPurpose::DeviceList)
+                .await?;
             let body = futures::stream::iter([Ok::<_, std::io::Error>(bytes.clone())]);
             let file = c
                 .app
                 .core
+                .firmwares()
                 .receive_granted_upload(
                     &grant.key,
                     grant.expires_at,
@@ -307,7 +315,8 @@ pub async fn create(
         Ok::<_, FormError>(
             c.app
                 .core
-                .create_job(&FirmwareId(id.clone()), None, request)
+                .jobs()
+                .create(&FirmwareId(id.clone()), None, request)
                 .await?,
         )
     }

@@ -26,6 +26,7 @@ pub async fn device_picker(
     let (devices, total) = c
         .app
         .core
+        .registry()
         .list_devices(
             Some(&ProductKey(pk.to_owned())),
             None,

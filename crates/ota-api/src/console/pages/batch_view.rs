@@ -129,7 +129,7 @@ fn reason(c: &Console, job: &Job, t: &Task) -> Markup {
             Some(QueuedReason::AwaitingPull) => html! { "waiting for the device to ask" },
             _ => {
                 let key = DeviceKey::new(t.product_key.as_str(), t.device_name.as_str());
-                if c.app.core.is_online(&key) {
+                if c.app.core.registry().is_online(&key) {
                     html! { "rate-limited" }
                 } else {
                     html! { "offline" }

@@ -73,12 +73,15 @@ async fn render(
 ) -> PageResult<Markup> {
     let core = &c.app.core;
     let job_id = JobId(id.to_owned());
-    let job = core.job(&job_id).await?;
-    let counts = status_only(core.job_status_counts(&job_id).await?);
-    let f = core.firmware(&job.firmware_id).await?;
-    let product = core.product(&job.product_key).await?;
+    let job = core.jobs().get(&job_id).await?;
+    let counts = status_only(core.tasks().job_status_counts(&job_id).await?);
+    let f = core.firmwares().get(&job.firmware_id).await?;
+    let product = core.registry().product(&job.product_key).await?;
     let (page, paging) = super::page_of(q.page, ROWS);
-    let tasks = core.job_task_page(&job_id, &q.statuses(), paging).await?;
+    let tasks = core
+        .tasks()
+        .job_task_page(&job_id, &q.statuses(), paging)
+        .await?;
     let total = q.status().map_or(counts.total, |s| counts.status(s));
     let base = format!("/console/batches/{}", enc(id));
     let list_base = match q.status() {
@@ -262,7 +265,8 @@ pub async fn cancel(
     let result = if form.get("mode") == Some("strategy") {
         c.app
             .core
-            .apply_job_event(&job_id, JobEvent::StrategyCanceled)
+            .jobs()
+            .apply_event(&job_id, JobEvent::StrategyCanceled)
             .await
             .map_err(FormError::from)
     } else {
@@ -277,7 +281,8 @@ pub async fn cancel(
             Ok(options) => c
                 .app
                 .core
-                .cancel_job(&job_id, options)
+                .jobs()
+                .cancel(&job_id, options)
                 .await
                 .map_err(FormError::from),
             Err(e) => Err(e.into()),
@@ -308,7 +313,7 @@ pub async fn pause(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let result = c.app.core.pause_job(&JobId(id.clone())).await;
+    let result = c.app.core.jobs().pause(&JobId(id.clone())).await;
     pause_or_resume(
         &c,
         &ctx,
@@ -325,7 +330,7 @@ pub async fn resume(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
 ) -> PageResult {
-    let result = c.app.core.resume_job(&JobId(id.clone())).await;
+    let result = c.app.core.jobs().resume(&JobId(id.clone())).await;
     pause_or_resume(
         &c,
         &ctx,
@@ -379,11 +384,13 @@ pub async fn edit(
         let tags = validate::parse_tags("Tag", tags(&form))?;
         c.app
             .core
-            .apply_job_event(&job_id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
+            .jobs()
+            .apply_event(&job_id, JobEvent::UpdateRate(RateUpdate::Fixed(rate)))
             .await?;
         c.app
             .core
-            .apply_job_event(&job_id, JobEvent::UpdateTags(tags))
+            .jobs()
+            .apply_event(&job_id, JobEvent::UpdateTags(tags))
             .await?;
         Ok::<_, FormError>(())
     }

@@ -34,7 +34,7 @@ const PAGE: i64 = 25;
 /// Online now (gateway memory), else offline if it ever connected, else never activated.
 pub fn presence(c: &Console, d: &Device) -> &'static str {
     let key = DeviceKey::new(d.product_key.as_str(), d.device_name.as_str());
-    if c.app.core.is_online(&key) {
+    if c.app.core.registry().is_online(&key) {
         "ONLINE"
     } else if d.last_online_at.is_some() {
         "OFFLINE"
@@ -57,6 +57,7 @@ async fn render(
     let (devices, total) = c
         .app
         .core
+        .registry()
         .list_devices(Some(&product.product_key), prefix, paging)
         .await?;
     let base = format!("/console/products/{}", enc(pk));
@@ -149,6 +150,7 @@ pub async fn register(
     match c
         .app
         .core
+        .registry()
         .register_devices(&ProductKey(pk.clone()), &names)
         .await
     {
@@ -207,6 +209,7 @@ pub async fn import(
         Ok::<_, FormError>(
             c.app
                 .core
+                .registry()
                 .register_devices(&ProductKey(pk.clone()), &names)
                 .await?
                 .len(),
@@ -247,13 +250,13 @@ pub async fn detail(
 ) -> PageResult<Markup> {
     let product = super::product(&c, &pk).await?;
     let key = DeviceKey::new(pk.as_str(), dn.as_str());
-    let detail = c.app.core.device_detail(&key).await?;
+    let detail = c.app.core.registry().device_detail(&key).await?;
     let (page, paging) = page_of(q.page, 20);
     let filter = TaskFilter {
         device: Some(key),
         ..TaskFilter::default()
     };
-    let (tasks, total) = c.app.core.list_tasks(&filter, paging).await?;
+    let (tasks, total) = c.app.core.jobs().list_tasks(&filter, paging).await?;
     let d = &detail.device;
     let body = html! {
         h1 { "Device " (d.device_name) }

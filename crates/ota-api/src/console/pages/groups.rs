@@ -29,6 +29,7 @@ async fn render(
     let (groups, _) = c
         .app
         .core
+        .registry()
         .list_groups(Some(&product.product_key), ota_core::Page::new(0, 200))
         .await?;
     let body = html! {
@@ -99,6 +100,7 @@ pub async fn create(
     match c
         .app
         .core
+        .registry()
         .create_group(
             name,
             Some(ProductKey(pk.clone())),
@@ -125,16 +127,21 @@ async fn render_detail(
     form: &FormData,
     err: Option<&FormError>,
 ) -> PageResult<Markup> {
-    let group = c.app.core.group(&GroupId(id.to_owned())).await?;
+    let group = c.app.core.registry().group(&GroupId(id.to_owned())).await?;
     let (page, paging) = page_of(page, 25);
-    let (members, total) = c.app.core.group_members(&group.group_id, paging).await?;
+    let (members, total) = c
+        .app
+        .core
+        .registry()
+        .group_members(&group.group_id, paging)
+        .await?;
     let pk = group
         .product_key
         .as_ref()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let product = match &group.product_key {
-        Some(p) => Some(c.app.core.product(p).await?),
+        Some(p) => Some(c.app.core.registry().product(p).await?),
         None => None,
     };
     let body = html! {
@@ -222,6 +229,7 @@ pub async fn add_members(
     } else {
         c.app
             .core
+            .registry()
             .add_group_members(&GroupId(id.clone()), &names)
             .await
             .map_err(FormError::from)

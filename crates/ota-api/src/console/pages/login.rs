@@ -81,7 +81,7 @@ pub async fn submit(
         )
             .into_response()
     };
-    let stored = match c.app.core.access_key_secret(f.key_id.trim()).await {
+    let stored = match c.app.core.access().access_key_secret(f.key_id.trim()).await {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "console sign-in failed");

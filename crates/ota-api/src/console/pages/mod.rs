@@ -32,5 +32,9 @@ pub fn page_of(page: Option<i64>, size: i64) -> (i64, Page) {
 
 /// The product of a product page, or a 404 page.
 pub async fn product(c: &Console, pk: &str) -> Result<Product, ConsoleError> {
-    Ok(c.app.core.product(&ProductKey(pk.to_owned())).await?)
+    Ok(c.app
+        .core
+        .registry()
+        .product(&ProductKey(pk.to_owned()))
+        .await?)
 }

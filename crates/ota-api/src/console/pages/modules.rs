@@ -18,7 +18,12 @@ async fn render(
     err: Option<&FormError>,
 ) -> PageResult<Markup> {
     let product = super::product(c, pk).await?;
-    let modules = c.app.core.list_modules(&product.product_key).await?;
+    let modules = c
+        .app
+        .core
+        .registry()
+        .list_modules(&product.product_key)
+        .await?;
     let base = format!("/console/products/{}/modules", enc(pk));
     let body = html! {
         h1 { "OTA modules" }
@@ -105,6 +110,7 @@ pub async fn create(
     match c
         .app
         .core
+        .registry()
         .create_module(
             &ProductKey(pk.clone()),
             name,
@@ -135,6 +141,7 @@ pub async fn update(
     match c
         .app
         .core
+        .registry()
         .update_module(
             &ProductKey(pk.clone()),
             &m,
@@ -159,7 +166,13 @@ pub async fn delete(
     Extension(ctx): Extension<Ctx>,
     Path((pk, m)): Path<(String, String)>,
 ) -> PageResult {
-    match c.app.core.delete_module(&ProductKey(pk.clone()), &m).await {
+    match c
+        .app
+        .core
+        .registry()
+        .delete_module(&ProductKey(pk.clone()), &m)
+        .await
+    {
         Ok(()) => Ok(redirect_with(
             &format!("/console/products/{}/modules", enc(&pk)),
             &format!("Module {m} deleted."),

@@ -87,6 +87,7 @@ pub async fn request(
         }
         c.app
             .core
+            .deltas()
             .request_deltas(&FirmwareId(id.clone()), &wanted)
             .await
             .map_err(FormError::from)

@@ -24,7 +24,12 @@ async fn render(
     err: Option<&FormError>,
 ) -> PageResult<Markup> {
     let product = super::product(c, pk).await?;
-    let modules = c.app.core.list_modules(&product.product_key).await?;
+    let modules = c
+        .app
+        .core
+        .registry()
+        .list_modules(&product.product_key)
+        .await?;
     let diff = form.get("type") == Some("1");
     let sha = form.get("sign_method") == Some("SHA256");
     let verify = form.pairs.is_empty() || form.flag("need_to_verify");
@@ -226,6 +231,7 @@ pub async fn create(
         Ok::<_, FormError>(
             c.app
                 .core
+                .deltas()
                 .create_firmware_with_deltas(&ProductKey(pk.clone()), spec, sources)
                 .await?,
         )

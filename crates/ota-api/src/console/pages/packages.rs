@@ -55,7 +55,8 @@ pub async fn list(
     let (items, total) = c
         .app
         .core
-        .list_firmwares(Some(&ProductKey(pk.clone())), None, paging)
+        .firmwares()
+        .list(Some(&ProductKey(pk.clone())), None, paging)
         .await?;
     let body = html! {
         div.heading {
@@ -105,16 +106,17 @@ pub(super) async fn render(
     err: Option<&FormError>,
 ) -> PageResult<Markup> {
     let core = &c.app.core;
-    let f = core.firmware(&FirmwareId(id.to_owned())).await?;
-    let product = core.product(&f.product_key).await?;
+    let f = core.firmwares().get(&FirmwareId(id.to_owned())).await?;
+    let product = core.registry().product(&f.product_key).await?;
     let (jobs, _) = core
-        .jobs_of_firmware(&f.firmware_id, Page::new(0, 50))
+        .jobs()
+        .of_firmware(&f.firmware_id, Page::new(0, 50))
         .await?;
-    let deltas = core.deltas(&f.firmware_id).await?;
+    let deltas = core.deltas().list(&f.firmware_id).await?;
     let now = core.now();
     let mut urls = Vec::with_capacity(f.files.len());
     for file in &f.files {
-        urls.push(core.download_url(file, now).await?);
+        urls.push(core.delivery().download_url(file, now).await?);
     }
     let pk = f.product_key.as_str();
     let status = status_str(f.status);
@@ -236,7 +238,8 @@ pub async fn verify(
         Ok::<_, FormError>(
             c.app
                 .core
-                .create_job(&FirmwareId(id.clone()), None, JobRequest::Verify(request))
+                .jobs()
+                .create(&FirmwareId(id.clone()), None, JobRequest::Verify(request))
                 .await?,
         )
     }

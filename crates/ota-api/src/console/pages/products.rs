@@ -14,10 +14,10 @@ use serde::Deserialize;
 /// `GET /console`: fleet and rollout totals, and the newest packages.
 pub async fn overview(State(c): State<Console>, Extension(ctx): Extension<Ctx>) -> PageResult {
     let core = &c.app.core;
-    let (_, products) = core.list_products(Page::new(0, 1)).await?;
-    let online = core.online_count(None).await?;
-    let (packages, package_total) = core.list_firmwares(None, None, Page::new(0, 8)).await?;
-    let active = core.active_jobs().await?;
+    let (_, products) = core.registry().list_products(Page::new(0, 1)).await?;
+    let online = core.registry().online_count(None).await?;
+    let (packages, package_total) = core.firmwares().list(None, None, Page::new(0, 8)).await?;
+    let active = core.access().active_jobs().await?;
     let body = html! {
         h1 { "Overview" }
         div.cards {
@@ -82,10 +82,10 @@ async fn render(
 ) -> PageResult<Markup> {
     let core = &c.app.core;
     let (page, paging) = page_of(page, 20);
-    let (products, total) = core.list_products(paging).await?;
+    let (products, total) = core.registry().list_products(paging).await?;
     let mut counts = Vec::with_capacity(products.len());
     for p in &products {
-        counts.push(core.device_count(&p.product_key).await?);
+        counts.push(core.registry().device_count(&p.product_key).await?);
     }
     let body = html! {
         h1 { "Products" }
@@ -148,6 +148,7 @@ pub async fn create(
     match c
         .app
         .core
+        .registry()
         .create_product(name, form.text("description"))
         .await
     {

@@ -33,12 +33,17 @@ pub async fn act(
     }
     let core = &c.app.core;
     let result = match verb {
-        "confirm" => core.confirm_task_ids(ids).await,
+        "confirm" => core.tasks().confirm_task_ids(ids).await,
         "cancel" => {
-            core.cancel_tasks(&ids.into_iter().map(TaskId).collect::<Vec<_>>())
+            core.tasks()
+                .cancel_tasks(&ids.into_iter().map(TaskId).collect::<Vec<_>>())
                 .await
         }
-        "reupgrade" => core.reupgrade_job_tasks(&JobId(id.clone()), ids).await,
+        "reupgrade" => {
+            core.tasks()
+                .reupgrade_job_tasks(&JobId(id.clone()), ids)
+                .await
+        }
         _ => return redirect_with(&back, "Refused: unknown action."),
     };
     match result {
