@@ -9,7 +9,7 @@
 use bytes::BytesMut;
 use ota_device_gateway::fuzzing::{decode_stream, serve_connections};
 use ota_device_gateway::{
-    AdminCredential, ConnectionId, DeviceId, DeviceMessage, FileBlock, FileBlockRequest,
+    AdminCredential, ConnectionId, DeviceKey, DeviceMessage, FileBlock, FileBlockRequest,
     GatewayConfig, GatewayHandler, PubAck,
 };
 use ota_protocol::ConnectAuth;
@@ -54,22 +54,23 @@ const FILE: &[u8] = &[0x5A; 4096];
 /// online and checks that offline events match.
 #[derive(Default)]
 struct Handler {
-    online: Mutex<HashMap<DeviceId, ConnectionId>>,
+    online: Mutex<HashMap<DeviceKey, ConnectionId>>,
 }
 
-fn secret_of(device: &DeviceId) -> Option<String> {
-    (!device.device_name.starts_with("unknown")).then(|| format!("s-{}", device.device_name))
+fn secret_of(device: &DeviceKey) -> Option<String> {
+    (!device.device_name.as_str().starts_with("unknown"))
+        .then(|| format!("s-{}", device.device_name))
 }
 
 impl GatewayHandler for Handler {
-    async fn device_secret(&self, device: &DeviceId) -> Option<String> {
+    async fn device_secret(&self, device: &DeviceKey) -> Option<String> {
         secret_of(device)
     }
-    fn on_online(&self, device: &DeviceId, connection: ConnectionId) {
+    fn on_online(&self, device: &DeviceKey, connection: ConnectionId) {
         let mut online = self.online.lock().unwrap();
         online.insert(device.clone(), connection);
     }
-    fn on_offline(&self, device: &DeviceId, connection: ConnectionId) {
+    fn on_offline(&self, device: &DeviceKey, connection: ConnectionId) {
         let mut online = self.online.lock().unwrap();
         let was = online.remove(device);
         assert_eq!(
@@ -78,23 +79,24 @@ impl GatewayHandler for Handler {
             "offline for a connection that is not the device's current one"
         );
     }
-    async fn on_device_message(&self, _device: &DeviceId, message: DeviceMessage, ack: PubAck) {
+    async fn on_device_message(&self, _device: &DeviceKey, message: DeviceMessage, ack: PubAck) {
         assert!(matches!(
             message,
             DeviceMessage::Inform { .. } | DeviceMessage::Progress { .. }
         ));
         ack.send();
     }
-    async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
+    async fn firmware_get(&self, device: &DeviceKey, module: Option<String>) -> Option<Vec<u8>> {
         device
             .device_name
+            .as_str()
             .len()
             .is_multiple_of(2)
             .then(|| format!(r#"{{"code":"1000","data":{{"version":"{module:?}"}}}}"#).into())
     }
     async fn file_block(
         &self,
-        _device: &DeviceId,
+        _device: &DeviceKey,
         request: &FileBlockRequest,
     ) -> Result<FileBlock, String> {
         if request.stream_id != 7 {

@@ -5,19 +5,10 @@
 
 use ota_core::{Ack, Core, DeviceLink};
 use ota_device_gateway::{
-    ConnectionId, DeviceId, DeviceMessage, ExternalBroker, FileBlock, FileBlockRequest, Gateway,
+    ConnectionId, DeviceKey, DeviceMessage, ExternalBroker, FileBlock, FileBlockRequest, Gateway,
     GatewayHandler, PubAck, QoS,
 };
-use ota_domain::DeviceKey;
 use std::sync::Arc;
-
-fn id(device: &DeviceKey) -> DeviceId {
-    DeviceId::new(device.product_key.as_str(), device.device_name.as_str())
-}
-
-fn key(device: &DeviceId) -> DeviceKey {
-    DeviceKey::new(device.product_key.as_str(), device.device_name.as_str())
-}
 
 /// Device traffic from the broker into the core.
 pub struct DeviceBridge {
@@ -39,8 +30,8 @@ impl DeviceBridge {
     /// `/mqtt/auth`): the broker's only word that a device (re)connected. Once it has had
     /// time to subscribe, its unfinished pushes are sent again, as the embedded broker does
     /// on every CONNECT.
-    pub fn broker_connect(&self, device: &DeviceId) {
-        let (core, device) = (self.core.clone(), key(device));
+    pub fn broker_connect(&self, device: &DeviceKey) {
+        let (core, device) = (self.core.clone(), device.clone());
         tokio::spawn(async move {
             tokio::time::sleep(BROKER_SUBSCRIBE_GRACE).await;
             core.device_connected(device, true);
@@ -49,8 +40,8 @@ impl DeviceBridge {
 }
 
 impl GatewayHandler for DeviceBridge {
-    async fn device_secret(&self, device: &DeviceId) -> Option<String> {
-        match self.core.registry().device_secret(&key(device)).await {
+    async fn device_secret(&self, device: &DeviceKey) -> Option<String> {
+        match self.core.registry().device_secret(device).await {
             Ok(secret) => secret,
             Err(err) => {
                 tracing::error!(%err, "device secret lookup failed");
@@ -59,21 +50,22 @@ impl GatewayHandler for DeviceBridge {
         }
     }
 
-    fn on_online(&self, device: &DeviceId, _connection: ConnectionId) {
-        self.core.device_connected(key(device), self.connects_known);
+    fn on_online(&self, device: &DeviceKey, _connection: ConnectionId) {
+        self.core
+            .device_connected(device.clone(), self.connects_known);
     }
 
-    fn on_offline(&self, device: &DeviceId, _connection: ConnectionId) {
-        self.core.device_disconnected(key(device));
+    fn on_offline(&self, device: &DeviceKey, _connection: ConnectionId) {
+        self.core.device_disconnected(device.clone());
     }
 
-    async fn on_device_message(&self, device: &DeviceId, message: DeviceMessage, ack: PubAck) {
+    async fn on_device_message(&self, device: &DeviceKey, message: DeviceMessage, ack: PubAck) {
         let ack = if ack.is_owed() {
             Ack::new(move || ack.send())
         } else {
             Ack::none()
         };
-        self.core.report(key(device), message, ack).await;
+        self.core.report(device.clone(), message, ack).await;
     }
 
     fn on_link_restored(&self) {
@@ -81,16 +73,16 @@ impl GatewayHandler for DeviceBridge {
         tokio::spawn(async move { core.recover_link_loss().await });
     }
 
-    async fn firmware_get(&self, device: &DeviceId, module: Option<String>) -> Option<Vec<u8>> {
+    async fn firmware_get(&self, device: &DeviceKey, module: Option<String>) -> Option<Vec<u8>> {
         match self
             .core
             .delivery()
-            .firmware_get(&key(device), module.as_deref())
+            .firmware_get(device, module.as_deref())
             .await
         {
             Ok(push) => push.map(|p| p.to_vec()),
             Err(err) => {
-                tracing::warn!(%err, device = %key(device), "firmware pull failed");
+                tracing::warn!(%err, device = %device.clone(), "firmware pull failed");
                 None
             }
         }
@@ -98,13 +90,13 @@ impl GatewayHandler for DeviceBridge {
 
     async fn file_block(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         request: &FileBlockRequest,
     ) -> Result<FileBlock, String> {
         self.core
             .delivery()
             .file_block(
-                &key(device),
+                device,
                 request.stream_id,
                 request.file_id,
                 request.offset,
@@ -124,11 +116,11 @@ pub struct GatewayLink {
 impl DeviceLink for GatewayLink {
     fn send(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool {
         self.gateway
-            .try_publish_to_device(&id(device), topic, payload, QoS::AtLeastOnce)
+            .try_publish_to_device(device, topic, payload, QoS::AtLeastOnce)
     }
 
     fn is_online(&self, device: &DeviceKey) -> bool {
-        self.gateway.is_online(&id(device))
+        self.gateway.is_online(device)
     }
 }
 
@@ -139,11 +131,11 @@ pub struct BrokerLink {
 
 impl DeviceLink for BrokerLink {
     fn send(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool {
-        self.broker.publish_to_device(&id(device), topic, payload)
+        self.broker.publish_to_device(device, topic, payload)
     }
 
     fn is_online(&self, device: &DeviceKey) -> bool {
-        self.broker.is_online(&id(device))
+        self.broker.is_online(device)
     }
 }
 

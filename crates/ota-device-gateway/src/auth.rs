@@ -5,7 +5,7 @@
 //! device is admitted and confined identically whichever broker it reaches.
 
 use ota_protocol::{
-    ConnectAuth, DeviceId, ProtocolError, device_owns_topic, filter_may_match_foreign,
+    ConnectAuth, DeviceKey, ProtocolError, device_owns_topic, filter_may_match_foreign,
     filter_may_match_owned,
 };
 
@@ -16,7 +16,7 @@ use crate::config::AdminCredential;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Identity {
     /// A device, by the Aliyun signature of its CONNECT.
-    Device(DeviceId),
+    Device(DeviceKey),
     /// A configured admin/service credential (operator tools, platform nodes).
     Admin,
 }
@@ -60,7 +60,7 @@ pub async fn authenticate<H: GatewayHandler>(
 }
 
 /// The device a CONNECT username (`deviceName&productKey`) names, if it names one.
-pub fn device_of_username(username: &str) -> Option<DeviceId> {
+pub fn device_of_username(username: &str) -> Option<DeviceKey> {
     ConnectAuth::parse("", username).ok().map(|a| a.device)
 }
 
@@ -79,7 +79,7 @@ pub enum Action {
 /// but the device's own topics. The embedded broker accepts wider filters because it
 /// filters on delivery; a broker that checks only at subscribe time must refuse them, or
 /// `/ota/device/upgrade/+/+` would deliver every device's pushes.
-pub fn device_may(device: &DeviceId, action: Action, topic: &str) -> bool {
+pub fn device_may(device: &DeviceKey, action: Action, topic: &str) -> bool {
     let (pk, dn) = (device.product_key.as_str(), device.device_name.as_str());
     match action {
         Action::Publish => device_owns_topic(pk, dn, topic),
@@ -113,7 +113,7 @@ mod tests {
 
     #[test]
     fn a_device_touches_only_its_own_topics() {
-        let d = DeviceId::new("pk1", "dn1");
+        let d = DeviceKey::new("pk1", "dn1");
         let own = [
             "/ota/device/inform/pk1/dn1",
             "/sys/pk1/dn1/thing/ota/firmware/get",
@@ -141,7 +141,7 @@ mod tests {
     fn usernames_name_devices() {
         assert_eq!(
             device_of_username("dn1&pk1"),
-            Some(DeviceId::new("pk1", "dn1"))
+            Some(DeviceKey::new("pk1", "dn1"))
         );
         assert_eq!(device_of_username("admin"), None);
     }

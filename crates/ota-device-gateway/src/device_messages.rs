@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use ota_protocol::block::BlockReply;
 use ota_protocol::push::empty_firmware_reply;
 use ota_protocol::{
-    DeviceId, DeviceMessage, DeviceTopic, Direction, FileBlockRequest, ProtocolError, TopicKind,
+    DeviceKey, DeviceMessage, DeviceTopic, Direction, FileBlockRequest, ProtocolError, TopicKind,
 };
 
 use crate::codec::QoS;
@@ -30,7 +30,7 @@ pub fn inbound_topic(topic: &str) -> Option<DeviceTopic> {
 /// A device request the platform answers: a firmware pull or a block download.
 #[derive(Debug, Clone)]
 pub struct OtaRequest {
-    device: DeviceId,
+    device: DeviceKey,
     reply_topic: String,
     ask: Ask,
 }
@@ -46,7 +46,7 @@ enum Ask {
 
 impl OtaRequest {
     /// The asking device.
-    pub fn device(&self) -> &DeviceId {
+    pub fn device(&self) -> &DeviceKey {
         &self.device
     }
 
@@ -89,7 +89,7 @@ pub fn read_publish(topic: &DeviceTopic, payload: &[u8]) -> Result<OtaPublish, P
     let request = |kind: TopicKind, ask| {
         OtaPublish::Request(OtaRequest {
             device: device.clone(),
-            reply_topic: kind.topic(&device.product_key, &device.device_name),
+            reply_topic: kind.topic(device.product_key.as_str(), device.device_name.as_str()),
             ask,
         })
     };
@@ -147,7 +147,7 @@ pub(crate) async fn dispatch<H: GatewayHandler>(
 /// Serves one block request into the binary reply.
 async fn block_reply<H: GatewayHandler>(
     handler: &H,
-    device: &DeviceId,
+    device: &DeviceKey,
     request: &FileBlockRequest,
 ) -> Vec<u8> {
     let id = request.id.as_deref();

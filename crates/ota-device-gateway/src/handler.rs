@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::future::Future;
 
-use ota_protocol::{DeviceId, DeviceMessage, FileBlockRequest};
+use ota_protocol::{DeviceKey, DeviceMessage, FileBlockRequest};
 
 /// Identifies one connection of a device. Increases with every accepted connection, so a
 /// consumer can tell a late `on_offline` of an old connection from a newer `on_online`.
@@ -32,15 +32,15 @@ pub struct FileBlock {
 pub trait GatewayHandler: Send + Sync + 'static {
     /// The device's secret for CONNECT authentication; `None` for an unknown or disabled
     /// device (the CONNECT is refused).
-    fn device_secret(&self, device: &DeviceId) -> impl Future<Output = Option<String>> + Send;
+    fn device_secret(&self, device: &DeviceKey) -> impl Future<Output = Option<String>> + Send;
 
     /// The device completed CONNECT. Called again, without an `on_offline` in between, when a
     /// new connection of the same device takes over the old one.
-    fn on_online(&self, device: &DeviceId, connection: ConnectionId);
+    fn on_online(&self, device: &DeviceKey, connection: ConnectionId);
 
     /// The device's current connection ended (disconnect, keep-alive timeout, error, server
     /// shutdown). Not called for a connection that was taken over.
-    fn on_offline(&self, device: &DeviceId, connection: ConnectionId);
+    fn on_offline(&self, device: &DeviceKey, connection: ConnectionId);
 
     /// An inform or progress report from the device (only [`DeviceMessage::Inform`] and
     /// [`DeviceMessage::Progress`] arrive here). Resolves once the platform has taken the
@@ -49,7 +49,7 @@ pub trait GatewayHandler: Send + Sync + 'static {
     /// it once the report is stored ([`crate::PubAck`]).
     fn on_device_message(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         message: DeviceMessage,
         ack: crate::PubAck,
     ) -> impl Future<Output = ()> + Send;
@@ -64,7 +64,7 @@ pub trait GatewayHandler: Send + Sync + 'static {
     /// replies with [`ota_protocol::push::empty_firmware_reply`]).
     fn firmware_get(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         module: Option<String>,
     ) -> impl Future<Output = Option<Vec<u8>>> + Send;
 
@@ -72,7 +72,7 @@ pub trait GatewayHandler: Send + Sync + 'static {
     /// gateway builds the binary reply on `…/thing/file/download_reply` either way.
     fn file_block(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         request: &FileBlockRequest,
     ) -> impl Future<Output = Result<FileBlock, String>> + Send;
 }

@@ -147,7 +147,11 @@ impl<H: GatewayHandler> Session<H> {
                         .registry
                         .subscribe(&self.principal, self.conn.id, f, max);
                 if let (true, Principal::Device(d)) = (ok, &self.principal)
-                    && filter_may_match_foreign(&d.product_key, &d.device_name, &f.filter)
+                    && filter_may_match_foreign(
+                        d.product_key.as_str(),
+                        d.device_name.as_str(),
+                        &f.filter,
+                    )
                 {
                     debug!(device = %d, filter = f.filter, "wildcard filter: own topics only");
                 }

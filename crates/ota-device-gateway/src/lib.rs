@@ -57,5 +57,5 @@ pub use server::Gateway;
 pub use tls::{ClientStream, tls_server_config};
 pub use tokio_rustls::rustls::ServerConfig as TlsServerConfig;
 
-pub use ota_protocol::{DeviceId, DeviceMessage, FileBlockRequest};
+pub use ota_protocol::{DeviceKey, DeviceMessage, FileBlockRequest};
 pub use tokio_util::sync::CancellationToken;

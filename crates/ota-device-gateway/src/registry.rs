@@ -13,7 +13,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
-use ota_protocol::{DeviceId, topic_owner};
+use ota_protocol::{DeviceKey, topic_owner};
 
 use crate::codec::{QoS, SubFilter};
 use crate::conn_handle::{ConnHandle, Delivery, Message};
@@ -26,7 +26,7 @@ const SHARDS: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Principal {
     /// A device, authenticated with its device secret.
-    Device(DeviceId),
+    Device(DeviceKey),
     /// An admin/service client, by MQTT client id.
     Admin(String),
 }
@@ -101,23 +101,23 @@ impl Registry {
     ) -> Option<R> {
         match who {
             Principal::Device(d) => {
-                let (pk, dn) = (&d.product_key, &d.device_name);
+                let (pk, dn) = (d.product_key.as_str(), d.device_name.as_str());
                 let mut shard = self.shard(pk, dn);
                 if create {
                     let slot = shard
-                        .entry(pk.clone())
+                        .entry(pk.to_owned())
                         .or_default()
-                        .entry(dn.clone())
+                        .entry(dn.to_owned())
                         .or_default();
                     return Some(f(slot));
                 }
-                let product = shard.get_mut(pk.as_str())?;
-                let slot = product.get_mut(dn.as_str())?;
+                let product = shard.get_mut(pk)?;
+                let slot = product.get_mut(dn)?;
                 let out = f(slot);
                 if slot.conn.is_none() && !slot.persistent {
-                    product.remove(dn.as_str());
+                    product.remove(dn);
                     if product.is_empty() {
-                        shard.remove(pk.as_str());
+                        shard.remove(pk);
                     }
                 }
                 Some(out)
@@ -221,8 +221,8 @@ impl Registry {
     }
 
     /// The live connection of a device.
-    pub(crate) fn device_conn(&self, device: &DeviceId) -> Option<Arc<ConnHandle>> {
-        let shard = self.shard(&device.product_key, &device.device_name);
+    pub(crate) fn device_conn(&self, device: &DeviceKey) -> Option<Arc<ConnHandle>> {
+        let shard = self.shard(device.product_key.as_str(), device.device_name.as_str());
         shard
             .get(device.product_key.as_str())?
             .get(device.device_name.as_str())?

@@ -3,7 +3,7 @@ use crate::conn_handle::Outbound;
 use crate::encode::DisconnectReason;
 
 fn device(dn: &str) -> Principal {
-    Principal::Device(DeviceId::new("pk", dn))
+    Principal::Device(DeviceKey::new("pk", dn))
 }
 
 fn sub(filter: &str) -> SubFilter {
@@ -109,7 +109,7 @@ fn takeover_kicks_the_old_connection_and_keeps_online_once() {
     );
     reg.detach(&a, new.id, || offline += 1);
     assert_eq!((offline, reg.online_count()), (1, 0));
-    assert!(reg.device_conn(&DeviceId::new("pk", "a")).is_none());
+    assert!(reg.device_conn(&DeviceKey::new("pk", "a")).is_none());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
-use ota_protocol::{DeviceId, device_owns_topic};
+use ota_protocol::{DeviceKey, device_owns_topic};
 
 use crate::codec::QoS;
 use crate::config::GatewayConfig;
@@ -133,7 +133,7 @@ impl Gateway {
     /// `on_online` and the device's SUBSCRIBE, and every Aliyun SDK dispatches by topic.
     pub async fn publish_to_device(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         topic: &str,
         payload: impl Into<Bytes>,
         qos: QoS,
@@ -149,7 +149,7 @@ impl Gateway {
     /// device as a slow consumer and returns false.
     pub fn try_publish_to_device(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         topic: &str,
         payload: impl Into<Bytes>,
         qos: QoS,
@@ -162,12 +162,16 @@ impl Gateway {
 
     fn prepare(
         &self,
-        device: &DeviceId,
+        device: &DeviceKey,
         topic: &str,
         payload: Bytes,
         qos: QoS,
     ) -> Option<(Arc<crate::conn_handle::ConnHandle>, Delivery)> {
-        if !device_owns_topic(&device.product_key, &device.device_name, topic) {
+        if !device_owns_topic(
+            device.product_key.as_str(),
+            device.device_name.as_str(),
+            topic,
+        ) {
             warn!(%device, topic, "publish_to_device on a topic the device does not own");
             return None;
         }
@@ -191,7 +195,7 @@ impl Gateway {
     }
 
     /// Whether the device has a live connection.
-    pub fn is_online(&self, device: &DeviceId) -> bool {
+    pub fn is_online(&self, device: &DeviceKey) -> bool {
         self.shared.registry.device_conn(device).is_some()
     }
 
@@ -202,7 +206,7 @@ impl Gateway {
 
     /// Closes the device's connection (v5: DISCONNECT "administrative action"). True if it
     /// was online.
-    pub fn disconnect_device(&self, device: &DeviceId) -> bool {
+    pub fn disconnect_device(&self, device: &DeviceKey) -> bool {
         match self.shared.registry.device_conn(device) {
             Some(conn) => {
                 conn.kick(DisconnectReason::Administrative);

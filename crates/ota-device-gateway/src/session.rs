@@ -254,7 +254,7 @@ impl<H: GatewayHandler> Session<H> {
         let topic = &*delivery.message.topic;
         let payload = &delivery.message.payload;
         if let Principal::Device(d) = &self.principal
-            && !device_owns_topic(&d.product_key, &d.device_name, topic)
+            && !device_owns_topic(d.product_key.as_str(), d.device_name.as_str(), topic)
         {
             warn!(device = %d, topic, "dropped delivery on a foreign topic");
             return;

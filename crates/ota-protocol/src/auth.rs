@@ -14,7 +14,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 
-use crate::{DeviceId, ProtocolError};
+use crate::{DeviceKey, ProtocolError, parse_device_key};
 
 /// The HMAC named by `signmethod`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -105,7 +105,7 @@ pub fn sign_content(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectAuth {
     /// The device named by the username.
-    pub device: DeviceId,
+    pub device: DeviceKey,
     /// The client id proper: the MQTT client id up to the first `|`.
     pub client_id: String,
     /// The extension list `k=v,...` in the order given.
@@ -124,7 +124,7 @@ impl ConnectAuth {
         let (dn, pk) = username
             .rsplit_once('&')
             .ok_or_else(|| ProtocolError::InvalidUsername(username.to_owned()))?;
-        let device = DeviceId::parse(pk, dn)
+        let device = parse_device_key(pk, dn)
             .map_err(|_| ProtocolError::InvalidUsername(username.to_owned()))?;
 
         let (client_id, ext) = mqtt_client_id
@@ -168,8 +168,8 @@ impl ConnectAuth {
     /// The signed text for these credentials.
     pub fn sign_content(&self) -> String {
         sign_content(
-            &self.device.product_key,
-            &self.device.device_name,
+            self.device.product_key.as_str(),
+            self.device.device_name.as_str(),
             Some(&self.client_id),
             self.timestamp.as_deref(),
         )

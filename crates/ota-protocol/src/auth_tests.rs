@@ -58,7 +58,7 @@ fn python_linkkit_form() {
     let cid = "pk&dn|securemode=3,signmethod=hmacsha1,ext=1,_ss=1,lan=Python,_v=1.2.13,timestamp=1700000000000|";
     let auth = ConnectAuth::parse(cid, "dn&pk").unwrap();
     assert_eq!(auth.client_id, "pk&dn");
-    assert_eq!(auth.device, DeviceId::new("pk", "dn"));
+    assert_eq!(auth.device, DeviceKey::new("pk", "dn"));
     assert_eq!(auth.secure_mode.as_deref(), Some("3"));
     assert_eq!(
         auth.sign_content(),
@@ -115,7 +115,7 @@ fn malformed_credentials_are_errors() {
     }
     // Names with '&' in the device name cannot be told apart; the product key never has one.
     let auth = ConnectAuth::parse("c", "a&b&pk").unwrap();
-    assert_eq!(auth.device, DeviceId::new("pk", "a&b"));
+    assert_eq!(auth.device, DeviceKey::new("pk", "a&b"));
 }
 
 #[test]

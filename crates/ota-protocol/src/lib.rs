@@ -27,7 +27,7 @@ pub mod topic;
 
 pub use auth::{ConnectAuth, HmacMethod, MqttCredentials, SignRequest};
 pub use block::{BlockReply, BlockReplyData, BlockReplyHeader, crc16_arc};
-pub use device::DeviceId;
+pub use device::{DeviceKey, parse_device_key};
 pub use error::ProtocolError;
 pub use manifest::{Manifest, ManifestError, TrustedKey};
 pub use message::{DeviceMessage, FileBlockRequest, ProgressStep};

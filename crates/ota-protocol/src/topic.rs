@@ -14,8 +14,8 @@
 
 use std::fmt;
 
-use crate::DeviceId;
 use crate::device::is_topic_segment;
+use crate::{DeviceKey, parse_device_key};
 
 /// Which way a topic carries messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,12 +108,12 @@ pub struct DeviceTopic {
     /// Which OTA topic.
     pub kind: TopicKind,
     /// The owning device.
-    pub device: DeviceId,
+    pub device: DeviceKey,
 }
 
 impl DeviceTopic {
     /// Names the topic of `kind` for `device`.
-    pub fn new(kind: TopicKind, device: DeviceId) -> Self {
+    pub fn new(kind: TopicKind, device: DeviceKey) -> Self {
         Self { kind, device }
     }
 
@@ -143,14 +143,16 @@ impl DeviceTopic {
             }
             _ => return None,
         };
-        let device = DeviceId::parse(pk, dn).ok()?;
+        let device = parse_device_key(pk, dn).ok()?;
         Some(DeviceTopic { kind, device })
     }
 
     /// The topic string.
     pub fn topic(&self) -> String {
-        self.kind
-            .topic(&self.device.product_key, &self.device.device_name)
+        self.kind.topic(
+            self.device.product_key.as_str(),
+            self.device.device_name.as_str(),
+        )
     }
 }
 

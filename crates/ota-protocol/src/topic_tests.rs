@@ -1,7 +1,7 @@
 use super::*;
 
-fn dev() -> DeviceId {
-    DeviceId::new("a1pk", "dev-1")
+fn dev() -> DeviceKey {
+    DeviceKey::new("a1pk", "dev-1")
 }
 
 #[test]

@@ -161,7 +161,7 @@ pub async fn page_by_apply_id(ctx: &Ctx<'_>) -> Answer {
         .iter()
         .map(|d| {
             json!({
-                "DeviceId": d.iot_id,
+                "DeviceKey": d.iot_id,
                 "IotId": d.iot_id,
                 "DeviceName": d.device_name,
                 "DeviceSecret": d.device_secret,
@@ -234,7 +234,7 @@ pub async fn list_devices(ctx: &Ctx<'_>) -> Answer {
     for d in &devices {
         let (status, _) = ctx.core.registry().device_status(&key_of(d)).await?;
         list.push(json!({
-            "DeviceId": d.iot_id,
+            "DeviceKey": d.iot_id,
             "IotId": d.iot_id,
             "ProductKey": d.product_key,
             "DeviceName": d.device_name,
@@ -295,7 +295,7 @@ pub async fn batch_device_state(ctx: &Ctx<'_>) -> Answer {
     for d in &devices {
         let (status, last) = ctx.core.registry().device_status(&key_of(d)).await?;
         list.push(json!({
-            "DeviceId": d.iot_id,
+            "DeviceKey": d.iot_id,
             "IotId": d.iot_id,
             "DeviceName": d.device_name,
             "Status": status.as_str(),

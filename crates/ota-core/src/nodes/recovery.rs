@@ -7,7 +7,7 @@
 //! lost, so every told device is pushed again: one that finished answers with its version
 //! (completing its task), one still updating carries on, one that never got its push
 //! gets it now. A second push is harmless; a lost report would leave the task for good.
-//! The pushes are the ones the dispatcher sends (`Core::upgrade_message`), in chunks, and
+//! The pushes are the ones the dispatcher sends (`Delivery::upgrade_message`), in chunks, and
 //! wait for room in the outbound queue rather than drop.
 
 use crate::{Core, CoreResult};

@@ -24,7 +24,7 @@ use ota_protocol::{TopicKind, UpgradePush};
 
 use super::{ExternalBrokerConfig, Inner};
 use crate::device_messages::{OtaPublish, inbound_topic, read_publish};
-use crate::{DeviceId, GatewayHandler, PubAck};
+use crate::{DeviceKey, GatewayHandler, PubAck};
 use ota_protocol::DeviceMessage;
 use tokio::sync::mpsc;
 
@@ -134,7 +134,7 @@ struct Routes<'a, H> {
 }
 
 /// A report on its way to the handler.
-type QueuedReport = (DeviceId, DeviceMessage, PubAck);
+type QueuedReport = (DeviceKey, DeviceMessage, PubAck);
 
 /// One message from the broker. Never fails: anything unexpected is logged, acknowledged
 /// and dropped. Returns a QoS 1 report that found the report queue full, for the caller to

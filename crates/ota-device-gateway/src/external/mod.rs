@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::warn;
 
-use ota_protocol::{DeviceId, device_owns_topic};
+use ota_protocol::{DeviceKey, device_owns_topic};
 
 use crate::GatewayHandler;
 use presence::Presence;
@@ -183,8 +183,12 @@ impl ExternalBroker {
 
     /// Queues `payload` on `topic` (one of the device's own) with QoS 1. False, and nothing
     /// sent, when the broker is away or the queue is full.
-    pub fn publish_to_device(&self, device: &DeviceId, topic: &str, payload: Vec<u8>) -> bool {
-        if !device_owns_topic(&device.product_key, &device.device_name, topic) {
+    pub fn publish_to_device(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool {
+        if !device_owns_topic(
+            device.product_key.as_str(),
+            device.device_name.as_str(),
+            topic,
+        ) {
             warn!(%device, topic, "publish_to_device on a topic the device does not own");
             return false;
         }
@@ -196,7 +200,7 @@ impl ExternalBroker {
     }
 
     /// Whether this node has heard from the device within the presence window.
-    pub fn is_online(&self, device: &DeviceId) -> bool {
+    pub fn is_online(&self, device: &DeviceKey) -> bool {
         self.inner.presence.is_online(device)
     }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use ota_protocol::DeviceId;
+use ota_protocol::DeviceKey;
 
 use crate::GatewayHandler;
 use crate::handler::ConnectionId;
@@ -26,13 +26,13 @@ struct Seen {
 /// Devices that published recently, with when they were last heard from.
 #[derive(Default)]
 pub(crate) struct Presence {
-    seen: Mutex<HashMap<DeviceId, Seen>>,
+    seen: Mutex<HashMap<DeviceKey, Seen>>,
     next_period: AtomicU64,
 }
 
 impl Presence {
     /// Records a message from `device`; the first one of a period reports it online.
-    pub(crate) fn touch<H: GatewayHandler>(&self, device: &DeviceId, handler: &H, now: Instant) {
+    pub(crate) fn touch<H: GatewayHandler>(&self, device: &DeviceKey, handler: &H, now: Instant) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = seen.get_mut(device) {
             entry.at = now;
@@ -69,19 +69,19 @@ impl Presence {
         before - seen.len()
     }
 
-    pub(crate) fn is_online(&self, device: &DeviceId) -> bool {
+    pub(crate) fn is_online(&self, device: &DeviceKey) -> bool {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.contains_key(device)
     }
 
     /// Whether a lookup already found the device during its current period.
-    pub(crate) fn is_known(&self, device: &DeviceId) -> bool {
+    pub(crate) fn is_known(&self, device: &DeviceKey) -> bool {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.get(device).is_some_and(|s| s.known)
     }
 
     /// Records that the platform knows the device, for the rest of its period.
-    pub(crate) fn mark_known(&self, device: &DeviceId) {
+    pub(crate) fn mark_known(&self, device: &DeviceKey) {
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = seen.get_mut(device) {
             entry.known = true;

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use ota_device_gateway::{
-    AdminCredential, CancellationToken, ConnectionId, DeviceId, DeviceMessage, FileBlock,
+    AdminCredential, CancellationToken, ConnectionId, DeviceKey, DeviceMessage, FileBlock,
     FileBlockRequest, Gateway, GatewayConfig, GatewayHandler, PubAck,
 };
 use ota_protocol::{HmacMethod, MqttCredentials, SignRequest};
@@ -27,14 +27,14 @@ pub const QUIET: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    Online(DeviceId, ConnectionId),
-    Offline(DeviceId, ConnectionId),
-    Message(DeviceId, DeviceMessage),
+    Online(DeviceKey, ConnectionId),
+    Offline(DeviceKey, ConnectionId),
+    Message(DeviceKey, DeviceMessage),
 }
 
 pub struct TestHandler {
-    secrets: Mutex<HashMap<DeviceId, String>>,
-    pub firmware: Mutex<HashMap<DeviceId, Vec<u8>>>,
+    secrets: Mutex<HashMap<DeviceKey, String>>,
+    pub firmware: Mutex<HashMap<DeviceKey, Vec<u8>>>,
     pub file: Bytes,
     events: mpsc::UnboundedSender<Event>,
     /// While `Some`, acknowledgements are kept here instead of sent (the platform has not
@@ -63,26 +63,27 @@ impl TestHandler {
 }
 
 impl GatewayHandler for TestHandler {
-    async fn device_secret(&self, device: &DeviceId) -> Option<String> {
+    async fn device_secret(&self, device: &DeviceKey) -> Option<String> {
         let known = self.secrets.lock().unwrap().get(device).cloned();
         // `m…` devices exist for load tests without registering each.
         known.or_else(|| {
             device
                 .device_name
+                .as_str()
                 .starts_with('m')
-                .then(|| secret_of(&device.device_name))
+                .then(|| secret_of(device.device_name.as_str()))
         })
     }
-    fn on_online(&self, device: &DeviceId, connection: ConnectionId) {
+    fn on_online(&self, device: &DeviceKey, connection: ConnectionId) {
         let _ = self.events.send(Event::Online(device.clone(), connection));
     }
-    fn on_offline(&self, device: &DeviceId, connection: ConnectionId) {
+    fn on_offline(&self, device: &DeviceKey, connection: ConnectionId) {
         let _ = self.events.send(Event::Offline(device.clone(), connection));
     }
-    async fn on_device_message(&self, device: &DeviceId, message: DeviceMessage, ack: PubAck) {
+    async fn on_device_message(&self, device: &DeviceKey, message: DeviceMessage, ack: PubAck) {
         let mut full = self.full_for.subscribe();
         let _ = full
-            .wait_for(|names| !names.contains(&device.device_name))
+            .wait_for(|names| !names.iter().any(|n| n == device.device_name.as_str()))
             .await;
         let _ = self.events.send(Event::Message(device.clone(), message));
         let mut held = self.held_acks.lock().unwrap();
@@ -91,12 +92,12 @@ impl GatewayHandler for TestHandler {
             None => ack.send(),
         }
     }
-    async fn firmware_get(&self, device: &DeviceId, _module: Option<String>) -> Option<Vec<u8>> {
+    async fn firmware_get(&self, device: &DeviceKey, _module: Option<String>) -> Option<Vec<u8>> {
         self.firmware.lock().unwrap().get(device).cloned()
     }
     async fn file_block(
         &self,
-        _device: &DeviceId,
+        _device: &DeviceKey,
         request: &FileBlockRequest,
     ) -> Result<FileBlock, String> {
         if request.stream_id != 7 {
@@ -128,8 +129,8 @@ impl Drop for Harness {
     }
 }
 
-pub fn device(dn: &str) -> DeviceId {
-    DeviceId::new(PK, dn)
+pub fn device(dn: &str) -> DeviceKey {
+    DeviceKey::new(PK, dn)
 }
 
 pub fn secret_of(dn: &str) -> String {

@@ -151,7 +151,7 @@ fn handle(
     // The upgrade filter also matches our own pushes.
     let t = DeviceTopic::parse(topic).filter(|t| t.kind.direction() == Direction::DeviceToCloud)?;
     let msg = DeviceMessage::parse_kind(t.kind, payload).expect("device payload parses");
-    let (pk, dn) = (&t.device.product_key, &t.device.device_name);
+    let (pk, dn) = (t.device.product_key.as_str(), t.device.device_name.as_str());
     let reply = |kind: TopicKind, body: Vec<u8>| {
         client
             .try_publish(kind.topic(pk, dn), QoS::AtLeastOnce, false, body)
@@ -195,7 +195,7 @@ fn handle(
         _ => {}
     }
     Some(Seen {
-        dn: dn.clone(),
+        dn: dn.to_owned(),
         msg,
     })
 }
