@@ -3,16 +3,9 @@ clock) per session, driven only by the official SDKs: `alibabacloud-iot20180120`
 `aliyun-python-sdk-core` + `aliyun-python-sdk-iot` (signature v1) and `aliyun-iot-linkkit`
 devices. Nothing is built here: the binary comes from OTA_BIN (default target/debug/ota)."""
 
-import hashlib
-import hmac
 import importlib
 import json
-import os
-import queue
-import shutil
-import subprocess
-import tempfile
-import threading
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -25,74 +18,16 @@ from alibabacloud_tea_openapi import models as open_api_models
 from aliyunsdkcore.client import AcsClient
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "e2e"))
+from ota_server import Server  # noqa: E402
+
 KEY_ID = "LTAI5tOtaE2eCompat01"
 KEY_SECRET = "e2eSecretForTheAliyunCompatSuite01"
 
 
-class Server:
-    """A running `ota serve` on free ports with a temporary data directory."""
-
-    def __init__(self):
-        binary = os.environ.get("OTA_BIN", str(ROOT / "target/debug/ota"))
-        if not Path(binary).is_absolute():
-            binary = str(ROOT / binary)
-        self.dir = tempfile.mkdtemp(prefix="ota-aliyun-e2e-")
-        self.log_path = Path(self.dir) / "server.log"
-        env = dict(os.environ, OTA_ACCESS_KEY_ID=KEY_ID, OTA_ACCESS_KEY_SECRET=KEY_SECRET)
-        env.setdefault("RUST_LOG", "warn")
-        self.proc = subprocess.Popen(
-            [binary, "serve", "--adjustable-clock", "--data-dir", self.dir,
-             "--http-addr", "127.0.0.1:0", "--mqtt-addr", "127.0.0.1:0"],
-            stdout=subprocess.PIPE, stderr=open(self.log_path, "w"), env=env, text=True)
-        lines = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in self.proc.stdout], daemon=True).start()
-        deadline = time.time() + 30
-        while True:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.time()))
-            except queue.Empty:
-                self.stop()
-                raise RuntimeError("ota serve did not become ready: " + self.log_path.read_text()[-2000:])
-            try:
-                ready = json.loads(line)
-            except ValueError:
-                continue
-            if ready.get("event") == "ready":
-                break
-        self.http = ready["http"]
-        self.base = "http://" + self.http
-        self.mqtt_port = int(ready["mqtt"].rsplit(":", 1)[1])
-        self.offset_ms = 0
-
-    def advance(self, ms):
-        """Moves the platform clock forward through the native API. Requests are signed
-        with the wall clock; `offset_ms` tracks how far platform time runs ahead."""
-        body = json.dumps({"advance_ms": ms}).encode()
-        ts = str(int(time.time()))
-        nonce = uuid.uuid4().hex
-        digest = hashlib.sha256(body).hexdigest()
-        text = "\n".join(["POST", "/api/v1/debug/clock", "", ts, nonce, digest])
-        sig = hmac.new(KEY_SECRET.encode(), text.encode(), hashlib.sha256).hexdigest()
-        r = requests.post(self.base + "/api/v1/debug/clock", data=body, headers={
-            "content-type": "application/json", "x-ota-key-id": KEY_ID, "x-ota-timestamp": ts,
-            "x-ota-nonce": nonce, "x-ota-content-sha256": digest,
-            "authorization": "OTA-HMAC-SHA256 Signature=" + sig}, timeout=10)
-        r.raise_for_status()
-        self.offset_ms = r.json()["now"] - int(time.time() * 1000)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 @pytest.fixture(scope="session")
 def server():
-    s = Server()
+    s = Server(KEY_ID, KEY_SECRET)
     yield s
     s.stop()
 

@@ -131,21 +131,27 @@ impl Launch {
 impl ServerProcess {
     /// The server's peak resident memory (VmHWM) in KiB, from /proc.
     pub fn peak_rss_kib(&self) -> Option<u64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        self.status_kib("VmHWM")
     }
 
     /// Current resident memory (VmRSS) in KiB.
     pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS")
+    }
+
+    /// The part of the resident memory that maps files (RssFile: the binary's code and
+    /// read-only data paged in as it runs, not memory the server allocated), in KiB.
+    pub fn rss_file_kib(&self) -> Option<u64> {
+        self.status_kib("RssFile")
+    }
+
+    /// A `… kB` field of `/proc/<pid>/status`.
+    fn status_kib(&self, field: &str) -> Option<u64> {
         let pid = self.child.id()?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
     }
 

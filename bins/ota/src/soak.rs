@@ -59,6 +59,8 @@ pub struct SoakArgs {
 pub struct Sample {
     pub seconds: u64,
     pub server_rss_kib: u64,
+    /// The file-backed part of `server_rss_kib` (the binary's pages; the rest is allocated).
+    pub server_rss_file_kib: u64,
     /// What the server's allocator has handed out and not had back (`ota_heap_allocated_bytes`).
     pub server_heap_allocated_kib: Option<u64>,
     /// The allocator's resident pages (`ota_heap_resident_bytes`).
@@ -209,6 +211,7 @@ async fn sample(
     Sample {
         seconds: start.elapsed().as_secs(),
         server_rss_kib: server.rss_kib().unwrap_or(0),
+        server_rss_file_kib: server.rss_file_kib().unwrap_or(0),
         server_heap_allocated_kib: kib("ota_heap_allocated_bytes"),
         server_heap_resident_kib: kib("ota_heap_resident_bytes"),
         server_open_fds: server.open_fds().unwrap_or(0),

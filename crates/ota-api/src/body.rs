@@ -1,14 +1,17 @@
-//! Request bodies read into typed values, with refusals in the API's own error shape.
+//! Request bodies, query strings and path segments read into typed values, with refusals in
+//! the API's own error shape.
 //!
-//! axum's `Json` and `Form` refuse a body they cannot read with 415/422 and a bare serde
-//! message. Here every such refusal is a 400 `{code: "InvalidParameter", field, message}`
-//! like any other bad input: `field` is where in the body the problem is (`items[2].name`,
-//! or the missing field's name), `message` what was wrong there.
+//! axum's `Json`, `Form`, `Query` and `Path` refuse input they cannot read with 400/415/422
+//! and a bare plain-text message. Here every such refusal is a 400
+//! `{code: "InvalidParameter", field, message}` like any other bad input: `field` is where
+//! the problem is (`items[2].name`, the query parameter, or the missing field's name),
+//! `message` what was wrong there.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 /// A JSON request body.
@@ -16,6 +19,43 @@ pub struct ApiJson<T>(pub T);
 
 /// A `application/x-www-form-urlencoded` request body.
 pub struct ApiForm<T>(pub T);
+
+/// The query string.
+pub struct ApiQuery<T>(pub T);
+
+/// The path's parameters (`{product_key}`, …), percent-decoded.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default().as_bytes();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| refusal(e.path().to_string(), e.into_inner().to_string()))
+    }
+}
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| ApiPath(value))
+            .map_err(|e| ApiError::invalid("path", e.body_text()))
+    }
+}
 
 impl<S, T> FromRequest<S> for ApiJson<T>
 where

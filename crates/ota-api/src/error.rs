@@ -17,12 +17,16 @@ pub struct ApiError {
     pub message: String,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
+/// The body of every native API error.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable error code (`InvalidParameter`, `NotFound`, `InvalidState`, …).
+    pub code: String,
+    /// The parameter or body field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
-    message: &'a str,
+    pub field: Option<String>,
+    /// The rule that was broken, in words.
+    pub message: String,
 }
 
 impl ApiError {
@@ -97,10 +101,10 @@ impl From<CoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            code: &self.code,
-            field: self.field.as_deref(),
-            message: &self.message,
+        let body = ErrorBody {
+            code: self.code,
+            field: self.field,
+            message: self.message,
         };
         (self.status, Json(body)).into_response()
     }

@@ -1,6 +1,7 @@
 //! The HTTP faces of the platform: the native REST API under `/api/v1`, package downloads
 //! under `/dl`, health and metrics. Handlers parse, call one `ota_core::Core` method and
-//! render; no rule lives here.
+//! render; no rule lives here. The native API's OpenAPI document is generated from the
+//! handlers' own types (`openapi.rs`).
 //!
 //! This crate must not import the device gateway or a store backend directly.
 
@@ -27,7 +28,8 @@ use axum::routing::get;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let api = handlers::routes()
+    let (api, _) = handlers::routes().split_for_parts();
+    let api = api
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_signature,

@@ -1,85 +1,114 @@
-//! The OpenAPI 3 document at `/api/v1/openapi.json`, generated from the route table so it
-//! lists exactly the routes the server has.
+//! The OpenAPI document at `/api/v1/openapi.json`: generated from the routes themselves
+//! (`handlers::routes`), each with its parameters, request body and response schemas
+//! taken from the types the handlers read and write.
 
-use crate::handlers::ROUTES;
+use crate::error::ErrorBody;
 use axum::Json;
-use serde_json::{Map, Value, json};
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{Paths, Server};
 
-/// Builds the document.
-pub fn build() -> Value {
-    let mut paths = Map::new();
-    for (method, path, summary) in ROUTES {
-        let params: Vec<Value> = path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        let mut op = json!({
-            "summary": summary,
-            "parameters": params,
-            "responses": {
-                "200": {"description": "Success", "content": {"application/json": {}}},
-                "4XX": {"description": "Bad input, missing entity or wrong state", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-            },
-            "security": [{"OtaHmac": []}],
-        });
-        if matches!(*method, "post" | "put" | "patch") {
-            let content = if path.starts_with("/uploads/") {
-                "application/octet-stream"
-            } else {
-                "application/json"
-            };
-            op["requestBody"] = json!({"required": true, "content": {content: {}}});
-        }
-        paths
-            .entry(format!("/api/v1{path}"))
-            .or_insert_with(|| json!({}))
-            .as_object_mut()
-            .expect("path item is an object")
-            .insert((*method).to_owned(), op);
+const SIGNING: &str = "Signed with HMAC-SHA256: headers X-Ota-Key-Id, X-Ota-Timestamp, \
+X-Ota-Nonce, X-Ota-Content-Sha256 and Authorization: OTA-HMAC-SHA256 Signature=<hex> over \
+METHOD\\nPATH\\nSORTED-QUERY\\nTIMESTAMP\\nNONCE\\nCONTENT-SHA256.";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "OTA platform native API"),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "registry", description = "Products, devices, OTA modules and groups"),
+        (name = "firmwares", description = "Uploads and packages"),
+        (name = "jobs", description = "Batches and their tasks"),
+        (name = "deltas", description = "Server-generated deltas of a package"),
+        (name = "signing", description = "Package-signing keys"),
+        (name = "nodes", description = "The nodes serving this store"),
+        (name = "debug", description = "Test servers only"),
+    )
+)]
+struct ApiDoc;
+
+/// Builds the document: the routes' paths under `/api/v1`, every operation signed.
+pub fn build() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = crate::handlers::routes().split_for_parts();
+    doc.merge(ApiDoc::openapi());
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc.info.description = Some(SIGNING.to_owned());
+    let mut paths = Paths::new();
+    for (path, item) in std::mem::take(&mut doc.paths.paths) {
+        paths.paths.insert(format!("/api/v1{path}"), item);
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "OTA platform native API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Signed with HMAC-SHA256: headers X-Ota-Key-Id, X-Ota-Timestamp, X-Ota-Nonce, X-Ota-Content-Sha256 and Authorization: OTA-HMAC-SHA256 Signature=<hex> over METHOD\\nPATH\\nSORTED-QUERY\\nTIMESTAMP\\nNONCE\\nCONTENT-SHA256.",
-        },
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"OtaHmac": {"type": "apiKey", "in": "header", "name": "Authorization"}},
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string"},
-                        "field": {"type": "string"},
-                        "message": {"type": "string"},
-                    },
-                },
-            },
-        },
-    })
+    doc.paths = paths;
+    doc.servers = Some(vec![Server::new("/")]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "OtaHmac",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "Authorization",
+            SIGNING,
+        ))),
+    );
+    doc.security = Some(vec![SecurityRequirement::new(
+        "OtaHmac",
+        Vec::<String>::new(),
+    )]);
+    doc
 }
 
-pub async fn document() -> Json<Value> {
-    Json(build())
+/// The document, built once.
+pub async fn document() -> Json<&'static utoipa::openapi::OpenApi> {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    Json(DOC.get_or_init(build))
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     #[test]
-    fn every_route_is_documented_once() {
-        let doc = super::build();
+    fn every_operation_has_its_schemas() {
+        let doc = serde_json::to_value(super::build()).unwrap();
         let paths = doc["paths"].as_object().unwrap();
-        let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-        assert_eq!(documented, super::ROUTES.len());
-        for (method, path, _) in super::ROUTES {
-            assert!(
-                paths[&format!("/api/v1{path}")][*method].is_object(),
-                "{method} {path}"
-            );
+        let mut operations = 0;
+        for (path, item) in paths {
+            assert!(path.starts_with("/api/v1/"), "{path}");
+            for (method, op) in item.as_object().unwrap() {
+                operations += 1;
+                let name = format!("{method} {path}");
+                assert!(op["summary"].is_string(), "{name}: no summary");
+                let ok = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .find(|(status, _)| status.starts_with('2'))
+                    .unwrap_or_else(|| panic!("{name}: no success response"));
+                if ok.0 != "204" {
+                    assert!(
+                        ok.1["content"]["application/json"]["schema"].is_object(),
+                        "{name}: no response schema"
+                    );
+                }
+                if matches!(method.as_str(), "post" | "put" | "patch")
+                    && !path.ends_with("/pause")
+                    && !path.ends_with("/resume")
+                    && !path.ends_with("/cancel-strategy")
+                {
+                    assert!(
+                        op["requestBody"]["content"].is_object(),
+                        "{name}: no request body"
+                    );
+                }
+                for param in op["parameters"].as_array().into_iter().flatten() {
+                    assert!(param["schema"].is_object(), "{name}: {param}");
+                }
+                assert_eq!(
+                    op["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"],
+                    Value::from("#/components/schemas/ErrorBody"),
+                    "{name}"
+                );
+            }
         }
+        assert!(operations >= 46, "{operations} operations");
     }
 }

@@ -3,10 +3,14 @@
 use crate::error::ApiError;
 use ota_core::Page;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// Page number, from 1 (default 1).
     pub page: Option<i64>,
+    /// Items per page, 1–200 (default 20).
     pub page_size: Option<i64>,
 }
 
@@ -28,7 +32,7 @@ impl PageQuery {
 }
 
 /// A page of results.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Paged<T> {
     pub items: Vec<T>,
     pub total: i64,

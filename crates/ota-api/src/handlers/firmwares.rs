@@ -1,26 +1,42 @@
 //! Uploads and packages.
 
-use crate::body::ApiJson;
+use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::ApiResult;
+use crate::error::ErrorBody;
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use futures::TryStreamExt;
 use ota_domain::validate::{ModifyFirmware, MultiFileInput, NewFirmware, delta_sources};
 use ota_domain::{FirmwareId, ProductKey};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
 
+/// Upload a package file (raw body, streamed; sign with UNSIGNED-PAYLOAD)
+///
 /// `PUT /api/v1/uploads/{file_name}`: the raw body is streamed to package storage.
+#[utoipa::path(
+    put,
+    path = "/uploads/{file_name}",
+    tag = "firmwares",
+    params(("file_name" = String, Path, description = "The file's name (letters, digits, `.`, `_`, `-`)")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes, streamed"),
+    responses(
+        (status = 201, description = "Created", body = Uploaded),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn upload(
     State(s): State<AppState>,
-    Path(file_name): Path<String>,
+    ApiPath(file_name): ApiPath<String>,
     body: Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<Uploaded>)> {
     let stream = body.into_data_stream().map_err(|e| e.to_string());
     let file = s
         .core
@@ -29,11 +45,41 @@ pub async fn upload(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"url": file.key, "size": file.size, "md5": file.md5, "sha256": file.sha256})),
+        Json(Uploaded {
+            url: file.key,
+            size: file.size,
+            md5: file.md5,
+            sha256: file.sha256,
+        }),
     ))
 }
 
-#[derive(Deserialize)]
+/// A stored upload: give `url` to a new package.
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    pub url: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha256: String,
+}
+
+/// A new package with the deltas queued for it.
+#[derive(Serialize, ToSchema)]
+pub struct FirmwareCreated {
+    #[serde(flatten)]
+    pub firmware: views::FirmwareView,
+    pub deltas: Vec<views::DeltaView>,
+}
+
+/// A package with a signed, expiring download URL per file.
+#[derive(Serialize, ToSchema)]
+pub struct FirmwareDetail {
+    #[serde(flatten)]
+    pub firmware: views::FirmwareView,
+    pub download_urls: Vec<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileRef {
     name: Option<String>,
@@ -43,7 +89,7 @@ pub struct FileRef {
     sign_value: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateFirmware {
     product_key: String,
@@ -72,10 +118,22 @@ pub struct CreateFirmware {
     delta_from_latest: Option<i64>,
 }
 
+/// Create a package from uploaded files
+#[utoipa::path(
+    post,
+    path = "/firmwares",
+    tag = "firmwares",
+    request_body = CreateFirmware,
+    responses(
+        (status = 201, description = "Created", body = FirmwareCreated),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn create_firmware(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<CreateFirmware>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<FirmwareCreated>)> {
     let raw = NewFirmware {
         firmware_name: req.name,
         dest_version: req.dest_version,
@@ -108,12 +166,17 @@ pub async fn create_firmware(
         .deltas()
         .create_firmware_with_deltas(&ProductKey(req.product_key), spec, sources)
         .await?;
-    let mut v = views::firmware(&firmware);
-    v["deltas"] = json!(deltas);
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok((
+        StatusCode::CREATED,
+        Json(FirmwareCreated {
+            firmware: views::firmware(&firmware),
+            deltas: deltas.iter().map(views::delta).collect(),
+        }),
+    ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FirmwareQuery {
     product_key: Option<String>,
     dest_version: Option<String>,
@@ -121,10 +184,22 @@ pub struct FirmwareQuery {
     page_size: Option<i64>,
 }
 
+/// List packages
+#[utoipa::path(
+    get,
+    path = "/firmwares",
+    tag = "firmwares",
+    params(FirmwareQuery),
+    responses(
+        (status = 200, description = "Success", body = Paged<views::FirmwareView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn list_firmwares(
     State(s): State<AppState>,
-    Query(q): Query<FirmwareQuery>,
-) -> ApiResult<Json<Paged<Value>>> {
+    ApiQuery(q): ApiQuery<FirmwareQuery>,
+) -> ApiResult<Json<Paged<views::FirmwareView>>> {
     let page = PageQuery {
         page: q.page,
         page_size: q.page_size,
@@ -143,22 +218,35 @@ pub async fn list_firmwares(
     )))
 }
 
+/// Get a package with signed download URLs
+#[utoipa::path(
+    get,
+    path = "/firmwares/{firmware_id}",
+    tag = "firmwares",
+    params(("firmware_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = FirmwareDetail),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn get_firmware(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<FirmwareDetail>> {
     let firmware = s.core.firmwares().get(&FirmwareId(id)).await?;
-    let mut v = views::firmware(&firmware);
     let now = s.core.now();
     let mut urls = Vec::with_capacity(firmware.files.len());
     for file in &firmware.files {
         urls.push(s.core.delivery().download_url(file, now).await?);
     }
-    v["download_urls"] = json!(urls);
-    Ok(Json(v))
+    Ok(Json(FirmwareDetail {
+        firmware: views::firmware(&firmware),
+        download_urls: urls,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirmwareChange {
     name: Option<String>,
@@ -166,11 +254,24 @@ pub struct FirmwareChange {
     udi: Option<String>,
 }
 
+/// Change a package's name, description or Udi
+#[utoipa::path(
+    patch,
+    path = "/firmwares/{firmware_id}",
+    tag = "firmwares",
+    params(("firmware_id" = String, Path)),
+    request_body = FirmwareChange,
+    responses(
+        (status = 200, description = "Success", body = views::FirmwareView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn modify_firmware(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<FirmwareChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::FirmwareView>> {
     let changes = ModifyFirmware {
         firmware_name: req.name,
         firmware_desc: req.description,
@@ -181,9 +282,21 @@ pub async fn modify_firmware(
     Ok(Json(views::firmware(&firmware)))
 }
 
+/// Delete a package without active batches
+#[utoipa::path(
+    delete,
+    path = "/firmwares/{firmware_id}",
+    tag = "firmwares",
+    params(("firmware_id" = String, Path)),
+    responses(
+        (status = 204, description = "Done; no content"),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn delete_firmware(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
     s.core.firmwares().delete(&FirmwareId(id)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,9 +1,11 @@
 //! Liveness and metrics.
 
+use crate::error::ErrorBody;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
+use utoipa::ToSchema;
 
 /// 200 once the store answers.
 pub async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
@@ -31,19 +33,38 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockAdvance {
     /// Milliseconds to move the platform's clock forward.
     advance_ms: i64,
 }
 
+/// The platform's time after a move.
+#[derive(serde::Serialize, ToSchema)]
+pub struct ClockNow {
+    /// Milliseconds since the Unix epoch.
+    pub now: i64,
+}
+
+/// Move the platform's clock forward (test servers only)
+///
 /// Moves the platform's clock forward, so retry intervals, timeouts and schedules can be
 /// exercised without waiting. Exists only on servers started with an adjustable clock.
+#[utoipa::path(
+    post,
+    path = "/debug/clock",
+    tag = "debug",
+    request_body = ClockAdvance,
+    responses(
+        (status = 200, description = "Success", body = ClockNow),
+        (status = "4XX", description = "Bad input, or the clock is not adjustable", body = ErrorBody),
+    ),
+)]
 pub async fn advance_clock(
     State(state): State<AppState>,
     crate::body::ApiJson(req): crate::body::ApiJson<ClockAdvance>,
-) -> Result<axum::Json<serde_json::Value>, crate::error::ApiError> {
+) -> Result<axum::Json<ClockNow>, crate::error::ApiError> {
     let Some(clock) = &state.clock else {
         return Err(crate::error::ApiError::new(
             StatusCode::NOT_FOUND,
@@ -59,5 +80,7 @@ pub async fn advance_clock(
         ));
     }
     clock.advance(req.advance_ms);
-    Ok(axum::Json(serde_json::json!({"now": state.core.now()})))
+    Ok(axum::Json(ClockNow {
+        now: state.core.now(),
+    }))
 }

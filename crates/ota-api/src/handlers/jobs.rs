@@ -1,12 +1,14 @@
 //! Batches and their tasks.
 
-use crate::body::ApiJson;
+use crate::body::{ApiJson, ApiPath, ApiQuery};
+use crate::error::ErrorBody;
 use crate::error::{ApiError, ApiResult};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
+use crate::views::Items;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use ota_core::JobRequest;
 use ota_core::TaskFilter;
@@ -17,10 +19,30 @@ use ota_domain::validate::{
     VerifyJobRequest,
 };
 use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-#[derive(Deserialize, Clone)]
+/// A new batch with what its creation did.
+#[derive(Serialize, ToSchema)]
+pub struct JobCreated {
+    #[serde(flatten)]
+    pub job: views::JobView,
+    pub tasks_created: i64,
+    /// Eligible devices left out: they have an unfinished task that may not be replaced.
+    pub devices_busy: i64,
+    /// Pending tasks of other batches cancelled (OVERWRITTEN) to make room.
+    pub tasks_overwritten: i64,
+}
+
+/// A batch with its task counts.
+#[derive(Serialize, ToSchema)]
+pub struct JobDetail {
+    #[serde(flatten)]
+    pub job: views::JobView,
+    pub counts: views::CountsView,
+}
+
+#[derive(Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct TagInput {
     key: Option<String>,
@@ -29,7 +51,7 @@ pub struct TagInput {
 
 /// `failure_gate` of a new batch: pause or cancel it when more than `max_failed_percent`
 /// of its finished tasks failed, once `min_finished` have finished.
-#[derive(Deserialize, Clone)]
+#[derive(Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct FailureGateJson {
     max_failed_percent: Option<i64>,
@@ -37,7 +59,7 @@ pub struct FailureGateJson {
     action: Option<String>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, ToSchema, Clone, Copy)]
 #[serde(deny_unknown_fields)]
 pub struct RateStepJson {
     at: i64,
@@ -46,7 +68,7 @@ pub struct RateStepJson {
 
 /// `POST /api/v1/firmwares/{id}/jobs`. Field names follow the Aliyun parameters in
 /// snake case; `kind` picks the operation.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CreateJob {
     /// `verify`, `static` (default) or `dynamic`.
@@ -156,11 +178,24 @@ impl CreateJob {
     }
 }
 
+/// Create a verify, static or dynamic batch
+#[utoipa::path(
+    post,
+    path = "/firmwares/{firmware_id}/jobs",
+    tag = "jobs",
+    params(("firmware_id" = String, Path)),
+    request_body = CreateJob,
+    responses(
+        (status = 201, description = "Created", body = JobCreated),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn create_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<CreateJob>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<JobCreated>)> {
     let pk = req.product_key.clone().map(ProductKey);
     let request = req.into_request()?;
     let (job, created) = s
@@ -168,18 +203,34 @@ pub async fn create_job(
         .jobs()
         .create(&FirmwareId(id), pk.as_ref(), request)
         .await?;
-    let mut v = views::job(&job);
-    v["tasks_created"] = json!(created.created);
-    v["devices_busy"] = json!(created.skipped_busy);
-    v["tasks_overwritten"] = json!(created.overwritten);
-    Ok((StatusCode::CREATED, Json(v)))
+    Ok((
+        StatusCode::CREATED,
+        Json(JobCreated {
+            job: views::job(&job),
+            tasks_created: created.created,
+            devices_busy: created.skipped_busy,
+            tasks_overwritten: created.overwritten,
+        }),
+    ))
 }
 
+/// List a package's batches
+#[utoipa::path(
+    get,
+    path = "/firmwares/{firmware_id}/jobs",
+    tag = "jobs",
+    params(("firmware_id" = String, Path), PageQuery),
+    responses(
+        (status = 200, description = "Success", body = Paged<views::JobView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn list_jobs(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Paged<Value>>> {
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Paged<views::JobView>>> {
     let page = q.page()?;
     let (items, total) = s.core.jobs().of_firmware(&FirmwareId(id), page).await?;
     Ok(Json(Paged::new(
@@ -189,16 +240,32 @@ pub async fn list_jobs(
     )))
 }
 
-pub async fn get_job(State(s): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// A batch with task counts by state and reason
+#[utoipa::path(
+    get,
+    path = "/jobs/{job_id}",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = JobDetail),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
+pub async fn get_job(
+    State(s): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<JobDetail>> {
     let id = JobId(id);
     let job = s.core.jobs().get(&id).await?;
     let counts = s.core.jobs().counts(&id).await?;
-    let mut v = views::job(&job);
-    v["counts"] = views::counts(&counts);
-    Ok(Json(v))
+    Ok(Json(JobDetail {
+        job: views::job(&job),
+        counts: views::counts(&counts),
+    }))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CancelJob {
     #[serde(default)]
@@ -215,11 +282,24 @@ pub struct CancelJob {
     all: bool,
 }
 
+/// Cancel a batch, choosing which task states to cancel
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/cancel",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    request_body = CancelJob,
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn cancel_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<CancelJob>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::JobView>> {
     let options = if req.all {
         CancelOptions::everything()
     } else {
@@ -235,27 +315,66 @@ pub async fn cancel_job(
     Ok(Json(views::job(&job)))
 }
 
+/// Pause a batch: no new device is pushed; devices already told go on
+///
 /// Pauses a batch: no new device is pushed until it is resumed.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/pause",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn pause_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<views::JobView>> {
     Ok(Json(views::job(&s.core.jobs().pause(&JobId(id)).await?)))
 }
 
+/// Resume a paused batch; its failure gate counts from now on
+///
 /// Resumes a paused batch.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/resume",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn resume_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<views::JobView>> {
     Ok(Json(views::job(&s.core.jobs().resume(&JobId(id)).await?)))
 }
 
+/// Stop a dynamic batch from adding devices
+///
 /// CancelOTAStrategyByJob: a dynamic batch stops adding devices.
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/cancel-strategy",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn cancel_strategy(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<views::JobView>> {
     let job = s
         .core
         .jobs()
@@ -264,7 +383,7 @@ pub async fn cancel_strategy(
     Ok(Json(views::job(&job)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct JobChange {
     maximum_per_minute: Option<i64>,
@@ -273,12 +392,26 @@ pub struct JobChange {
     timeout_minutes: Option<i64>,
 }
 
+/// Change a running batch's rate, rate steps, tags or (dynamic) timeout
+///
 /// UpdateOTAJob: the rate, tags and (dynamic) timeout of a running batch.
+#[utoipa::path(
+    patch,
+    path = "/jobs/{job_id}",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    request_body = JobChange,
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn update_job(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<JobChange>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<views::JobView>> {
     let id = JobId(id);
     if let Some(rate) = req.maximum_per_minute {
         let rate = validate::maximum_per_minute(Some(rate))?;
@@ -319,7 +452,8 @@ pub async fn update_job(
     Ok(Json(views::job(&s.core.jobs().get(&id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     status: Option<String>,
     device_name: Option<String>,
@@ -338,11 +472,23 @@ fn parse_statuses(status: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
         .map(Option::unwrap_or_default)
 }
 
+/// A batch's tasks, filterable by state and device
+#[utoipa::path(
+    get,
+    path = "/jobs/{job_id}/tasks",
+    tag = "jobs",
+    params(("job_id" = String, Path), TaskQuery),
+    responses(
+        (status = 200, description = "Success", body = Paged<views::TaskView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn job_tasks(
     State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<TaskQuery>,
-) -> ApiResult<Json<Paged<Value>>> {
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
+) -> ApiResult<Json<Paged<views::TaskView>>> {
     let page = PageQuery {
         page: q.page,
         page_size: q.page_size,
@@ -362,11 +508,23 @@ pub async fn job_tasks(
     )))
 }
 
+/// A device's tasks
+#[utoipa::path(
+    get,
+    path = "/products/{product_key}/devices/{device_name}/tasks",
+    tag = "jobs",
+    params(("product_key" = String, Path), ("device_name" = String, Path), TaskQuery),
+    responses(
+        (status = 200, description = "Success", body = Paged<views::TaskView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn device_tasks(
     State(s): State<AppState>,
-    Path((pk, dn)): Path<(String, String)>,
-    Query(q): Query<TaskQuery>,
-) -> ApiResult<Json<Paged<Value>>> {
+    ApiPath((pk, dn)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
+) -> ApiResult<Json<Paged<views::TaskView>>> {
     let page = PageQuery {
         page: q.page,
         page_size: q.page_size,
@@ -385,7 +543,7 @@ pub async fn device_tasks(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskIds {
     task_ids: Vec<String>,
@@ -403,32 +561,68 @@ impl TaskIds {
     }
 }
 
-fn task_list(tasks: &[ota_domain::task::Task]) -> Json<Value> {
-    Json(json!({"items": tasks.iter().map(views::task).collect::<Vec<_>>()}))
+fn task_list(tasks: &[ota_domain::task::Task]) -> Json<Items<views::TaskView>> {
+    Json(Items::new(tasks.iter().map(views::task).collect()))
 }
 
+/// Confirm tasks waiting in CONFIRM (1-10)
+#[utoipa::path(
+    post,
+    path = "/tasks/confirm",
+    tag = "jobs",
+    request_body = TaskIds,
+    responses(
+        (status = 200, description = "Success", body = Items<views::TaskView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn confirm_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<views::TaskView>>> {
     Ok(task_list(
         &s.core.tasks().confirm_tasks(&req.ids(10)?).await?,
     ))
 }
 
+/// Cancel tasks (1-200)
+#[utoipa::path(
+    post,
+    path = "/tasks/cancel",
+    tag = "jobs",
+    request_body = TaskIds,
+    responses(
+        (status = 200, description = "Success", body = Items<views::TaskView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn cancel_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<views::TaskView>>> {
     Ok(task_list(
         &s.core.tasks().cancel_tasks(&req.ids(200)?).await?,
     ))
 }
 
+/// Re-run failed or cancelled tasks (1-10)
+#[utoipa::path(
+    post,
+    path = "/tasks/reupgrade",
+    tag = "jobs",
+    request_body = TaskIds,
+    responses(
+        (status = 200, description = "Success", body = Items<views::TaskView>),
+        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
+        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+    ),
+)]
 pub async fn reupgrade_tasks(
     State(s): State<AppState>,
     ApiJson(req): ApiJson<TaskIds>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Items<views::TaskView>>> {
     Ok(task_list(
         &s.core.tasks().reupgrade_tasks(&req.ids(10)?).await?,
     ))
