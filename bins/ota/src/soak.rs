@@ -43,6 +43,12 @@ pub struct SoakArgs {
     /// Largest memory growth after the warm-up, in percent.
     #[arg(long, default_value_t = 5.0)]
     pub max_rss_growth: f64,
+    /// Minutes of samples whose peaks are compared: the first window after the warm-up
+    /// against the last. Memory rises and falls with each batch, so single samples taken
+    /// at different points of a batch differ by more than any leak; a window that spans
+    /// two batch cycles or more holds a peak of each.
+    #[arg(long, default_value_t = 5.0)]
+    pub window_minutes: f64,
     /// Package size in KiB.
     #[arg(long, default_value_t = 16)]
     pub package_kib: usize,
@@ -82,8 +88,11 @@ pub struct SoakReport {
     pub updates: u64,
     pub reconnects: u64,
     pub errors: u64,
-    pub rss_after_warmup_kib: u64,
-    pub rss_at_end_kib: u64,
+    /// Peak resident memory in the first window after the warm-up.
+    pub rss_peak_after_warmup_kib: u64,
+    /// Peak resident memory in the last window.
+    pub rss_peak_at_end_kib: u64,
+    /// Growth from the first peak to the last.
     pub rss_growth_percent: f64,
     pub fds_after_warmup: usize,
     pub fds_at_end: usize,
@@ -311,6 +320,24 @@ fn metric_sum(page: &str, name: &str) -> Option<f64> {
         .reduce(|a, b| a + b)
 }
 
+/// The peak resident memory of the first `window` seconds of samples from `warm` on, and
+/// of the last `window` seconds of samples.
+fn window_peaks(samples: &[Sample], warm: u64, window: u64) -> (u64, u64) {
+    let end = samples.last().map_or(0, |s| s.seconds);
+    let peak = |keep: &dyn Fn(&Sample) -> bool| {
+        samples
+            .iter()
+            .filter(|s| s.seconds >= warm && keep(s))
+            .map(|s| s.server_rss_kib)
+            .max()
+            .unwrap_or(0)
+    };
+    (
+        peak(&|s| s.seconds < warm + window.max(1)),
+        peak(&|s| s.seconds + window.max(1) > end),
+    )
+}
+
 fn judge(
     args: &SoakArgs,
     samples: Vec<Sample>,
@@ -326,12 +353,13 @@ fn judge(
         .or(samples.last())
         .cloned();
     let last = samples.last().cloned();
-    let (rss_warm, fds_warm, connected_warm) = first.as_ref().map_or((0, 0, 0), |s| {
-        (s.server_rss_kib, s.server_open_fds, s.devices_connected)
-    });
-    let (rss_end, fds_end, connected_end) = last.as_ref().map_or((0, 0, 0), |s| {
-        (s.server_rss_kib, s.server_open_fds, s.devices_connected)
-    });
+    let (fds_warm, connected_warm) = first
+        .as_ref()
+        .map_or((0, 0), |s| (s.server_open_fds, s.devices_connected));
+    let (fds_end, connected_end) = last
+        .as_ref()
+        .map_or((0, 0), |s| (s.server_open_fds, s.devices_connected));
+    let (rss_warm, rss_end) = window_peaks(&samples, warm, (args.window_minutes * 60.0) as u64);
     let growth = (rss_end as f64 - rss_warm as f64) / (rss_warm.max(1) as f64) * 100.0;
     // Descriptors beyond the devices connected at the moment must not grow: a few for
     // connections being set up or torn down, nothing per device ever seen.
@@ -365,11 +393,48 @@ fn judge(
         updates: fleet.succeeded,
         reconnects: fleet.reconnects,
         errors,
-        rss_after_warmup_kib: rss_warm,
-        rss_at_end_kib: rss_end,
+        rss_peak_after_warmup_kib: rss_warm,
+        rss_peak_at_end_kib: rss_end,
         rss_growth_percent: growth,
         fds_after_warmup: fds_warm,
         fds_at_end: fds_end,
         checks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64, rss: u64) -> Sample {
+        Sample {
+            seconds,
+            server_rss_kib: rss,
+            server_rss_file_kib: 0,
+            server_heap_allocated_kib: None,
+            server_heap_resident_kib: None,
+            server_open_fds: 0,
+            devices_connected: 0,
+            reconnects: 0,
+            updates: 0,
+            batches_completed: 0,
+        }
+    }
+
+    #[test]
+    fn window_peaks_compare_like_with_like() {
+        // A batch cycle of two samples: busy 160, idle 140, and no growth.
+        let flat: Vec<Sample> = (0..31)
+            .map(|m| at(m * 60, if m % 2 == 0 { 160 } else { 140 }))
+            .collect();
+        assert_eq!(window_peaks(&flat, 300, 300), (160, 160));
+        // The same cycle on a rising floor: the last peak is higher.
+        let rising: Vec<Sample> = (0..31)
+            .map(|m| at(m * 60, m + if m % 2 == 0 { 160 } else { 140 }))
+            .collect();
+        assert_eq!(window_peaks(&rising, 300, 300), (168, 190));
+        // Samples before the warm-up never count.
+        let early_peak = vec![at(0, 999), at(300, 100), at(600, 101)];
+        assert_eq!(window_peaks(&early_peak, 300, 300), (100, 101));
     }
 }

@@ -16,6 +16,7 @@ async fn a_short_soak_passes_every_check() {
         sample_secs: 10,
         warmup_minutes: 0.5,
         max_rss_growth: 25.0,
+        window_minutes: 0.25,
         package_kib: 4,
         database_url: None,
         server: Some(env!("CARGO_BIN_EXE_ota").into()),
