@@ -3,9 +3,9 @@
 //! to; resident bytes that grow while allocated bytes stay flat point to the allocator.
 //!
 //! On Linux (glibc) the `ota` binary allocates through jemalloc for Rust and C code alike
-//! (the embedded SQLite included): glibc's per-thread arenas kept freed pages of SQLite's
-//! connection threads, so a long-running server's memory crept up (docs/reliability.md,
-//! "Churn soak"); jemalloc's background threads return them.
+//! (the embedded SQLite included; the default `jemalloc` feature): glibc's per-thread arenas
+//! kept freed pages of SQLite's connection threads, so a long-running server's memory crept
+//! up (docs/reliability.md, "Churn soak"); jemalloc's background threads return them.
 
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -49,7 +49,7 @@ pub fn spawn_gauges(shutdown: &CancellationToken) {
     });
 }
 
-#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[cfg(all(feature = "jemalloc", target_os = "linux", not(target_env = "musl")))]
 mod allocator {
     use super::HeapStats;
     use tikv_jemalloc_ctl::{epoch, stats};
@@ -64,7 +64,7 @@ mod allocator {
     }
 }
 
-#[cfg(not(all(target_os = "linux", not(target_env = "musl"))))]
+#[cfg(not(all(feature = "jemalloc", target_os = "linux", not(target_env = "musl"))))]
 mod allocator {
     use super::HeapStats;
 

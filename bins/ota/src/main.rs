@@ -5,7 +5,7 @@ use ota::admin::AdminCommand;
 use ota::config::{ServeArgs, ServeConfig};
 
 /// jemalloc serves Rust and C allocations alike (`ota::heap` says why).
-#[cfg(all(target_os = "linux", not(target_env = "musl")))]
+#[cfg(all(feature = "jemalloc", target_os = "linux", not(target_env = "musl")))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -35,7 +35,11 @@ async fn a_short_soak_passes_every_check() {
         "{} samples",
         report.samples.len()
     );
-    if cfg!(all(target_os = "linux", not(target_env = "musl"))) {
+    if cfg!(all(
+        feature = "jemalloc",
+        target_os = "linux",
+        not(target_env = "musl")
+    )) {
         let heap = report
             .samples
             .last()
