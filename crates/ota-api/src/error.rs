@@ -29,6 +29,17 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The error answers any native route may give, for its OpenAPI description.
+#[derive(utoipa::IntoResponses)]
+pub enum ErrorResponses {
+    /// Bad input, unknown entity or wrong state.
+    #[response(status = "4XX")]
+    Refused(ErrorBody),
+    /// The store cannot answer now; retry.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
 impl ApiError {
     pub fn new(
         status: StatusCode,

@@ -2,8 +2,7 @@
 //! follow its progress (status per source version). Generation runs in the background.
 
 use crate::body::{ApiJson, ApiPath};
-use crate::error::ApiResult;
-use crate::error::ErrorBody;
+use crate::error::{ApiResult, ErrorResponses};
 use crate::state::AppState;
 use crate::views;
 use axum::Json;
@@ -47,8 +46,7 @@ pub struct DeltaRequest {
     request_body = DeltaRequest,
     responses(
         (status = 202, description = "Accepted", body = Deltas),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn request(
@@ -72,8 +70,7 @@ pub async fn request(
     params(("firmware_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = Deltas),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list(

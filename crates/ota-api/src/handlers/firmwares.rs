@@ -1,8 +1,7 @@
 //! Uploads and packages.
 
 use crate::body::{ApiJson, ApiPath, ApiQuery};
-use crate::error::ApiResult;
-use crate::error::ErrorBody;
+use crate::error::{ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
@@ -28,8 +27,7 @@ use utoipa::{IntoParams, ToSchema};
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes, streamed"),
     responses(
         (status = 201, description = "Created", body = Uploaded),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn upload(
@@ -126,8 +124,7 @@ pub struct CreateFirmware {
     request_body = CreateFirmware,
     responses(
         (status = 201, description = "Created", body = FirmwareCreated),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn create_firmware(
@@ -192,8 +189,7 @@ pub struct FirmwareQuery {
     params(FirmwareQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::FirmwareView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_firmwares(
@@ -226,8 +222,7 @@ pub async fn list_firmwares(
     params(("firmware_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = FirmwareDetail),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn get_firmware(
@@ -263,8 +258,7 @@ pub struct FirmwareChange {
     request_body = FirmwareChange,
     responses(
         (status = 200, description = "Success", body = views::FirmwareView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn modify_firmware(
@@ -290,8 +284,7 @@ pub async fn modify_firmware(
     params(("firmware_id" = String, Path)),
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn delete_firmware(

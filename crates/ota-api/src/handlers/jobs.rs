@@ -1,8 +1,7 @@
 //! Batches and their tasks.
 
 use crate::body::{ApiJson, ApiPath, ApiQuery};
-use crate::error::ErrorBody;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
@@ -187,8 +186,7 @@ impl CreateJob {
     request_body = CreateJob,
     responses(
         (status = 201, description = "Created", body = JobCreated),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn create_job(
@@ -222,8 +220,7 @@ pub async fn create_job(
     params(("firmware_id" = String, Path), PageQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::JobView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_jobs(
@@ -248,8 +245,7 @@ pub async fn list_jobs(
     params(("job_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = JobDetail),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn get_job(
@@ -291,8 +287,7 @@ pub struct CancelJob {
     request_body = CancelJob,
     responses(
         (status = 200, description = "Success", body = views::JobView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn cancel_job(
@@ -325,8 +320,7 @@ pub async fn cancel_job(
     params(("job_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::JobView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn pause_job(
@@ -346,8 +340,7 @@ pub async fn pause_job(
     params(("job_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::JobView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn resume_job(
@@ -367,8 +360,7 @@ pub async fn resume_job(
     params(("job_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::JobView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn cancel_strategy(
@@ -403,8 +395,7 @@ pub struct JobChange {
     request_body = JobChange,
     responses(
         (status = 200, description = "Success", body = views::JobView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn update_job(
@@ -480,8 +471,7 @@ fn parse_statuses(status: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
     params(("job_id" = String, Path), TaskQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::TaskView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn job_tasks(
@@ -516,8 +506,7 @@ pub async fn job_tasks(
     params(("product_key" = String, Path), ("device_name" = String, Path), TaskQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::TaskView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn device_tasks(
@@ -573,8 +562,7 @@ fn task_list(tasks: &[ota_domain::task::Task]) -> Json<Items<views::TaskView>> {
     request_body = TaskIds,
     responses(
         (status = 200, description = "Success", body = Items<views::TaskView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn confirm_tasks(
@@ -594,8 +582,7 @@ pub async fn confirm_tasks(
     request_body = TaskIds,
     responses(
         (status = 200, description = "Success", body = Items<views::TaskView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn cancel_tasks(
@@ -615,8 +602,7 @@ pub async fn cancel_tasks(
     request_body = TaskIds,
     responses(
         (status = 200, description = "Success", body = Items<views::TaskView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn reupgrade_tasks(

@@ -1,8 +1,7 @@
 //! The nodes serving this store, as the registry holds them (ADR 0008): which are running,
 //! when each last renewed its heartbeat, which were lost and which node recovered them.
 
-use crate::error::ApiResult;
-use crate::error::ErrorBody;
+use crate::error::{ApiResult, ErrorResponses};
 use crate::state::AppState;
 use crate::views::Items;
 use axum::Json;
@@ -54,8 +53,7 @@ fn view(n: &NodeRow) -> NodeView {
     tag = "nodes",
     responses(
         (status = 200, description = "Success", body = Items<NodeView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_nodes(State(s): State<AppState>) -> ApiResult<Json<Items<NodeView>>> {

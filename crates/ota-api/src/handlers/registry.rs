@@ -1,8 +1,7 @@
 //! Products, devices, OTA modules and groups.
 
 use crate::body::{ApiJson, ApiPath, ApiQuery};
-use crate::error::ErrorBody;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
@@ -31,8 +30,7 @@ pub struct NewProduct {
     request_body = NewProduct,
     responses(
         (status = 201, description = "Created", body = views::ProductView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn create_product(
@@ -55,8 +53,7 @@ pub async fn create_product(
     params(PageQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::ProductView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_products(
@@ -80,8 +77,7 @@ pub async fn list_products(
     params(("product_key" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::ProductView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn get_product(
@@ -110,8 +106,7 @@ pub struct ProductChange {
     request_body = ProductChange,
     responses(
         (status = 200, description = "Success", body = views::ProductView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn update_product(
@@ -135,8 +130,7 @@ pub async fn update_product(
     params(("product_key" = String, Path)),
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn delete_product(
@@ -166,8 +160,7 @@ pub struct NewDevices {
     request_body = NewDevices,
     responses(
         (status = 201, description = "Created", body = views::Items<views::DeviceView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn register_devices(
@@ -220,8 +213,7 @@ pub struct DeviceQuery {
     params(("product_key" = String, Path), DeviceQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::DeviceView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_devices(
@@ -254,8 +246,7 @@ pub async fn list_devices(
     params(("product_key" = String, Path), ("device_name" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::DeviceView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn get_device(
@@ -280,8 +271,7 @@ pub async fn get_device(
     params(("product_key" = String, Path), ("device_name" = String, Path)),
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn delete_device(
@@ -304,8 +294,7 @@ pub async fn delete_device(
     request_body = BTreeMap<String, String>,
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn set_device_tags(
@@ -337,8 +326,7 @@ pub struct NewModule {
     request_body = NewModule,
     responses(
         (status = 201, description = "Created", body = views::ModuleView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn create_module(
@@ -367,8 +355,7 @@ pub async fn create_module(
     params(("product_key" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::Items<views::ModuleView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_modules(
@@ -397,8 +384,7 @@ pub struct ModuleChange {
     request_body = ModuleChange,
     responses(
         (status = 200, description = "Success", body = views::ModuleView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn update_module(
@@ -422,8 +408,7 @@ pub async fn update_module(
     params(("product_key" = String, Path), ("module_name" = String, Path)),
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn delete_module(
@@ -453,8 +438,7 @@ pub struct VersionQuery {
     params(("product_key" = String, Path), VersionQuery),
     responses(
         (status = 200, description = "Success", body = VersionDistribution),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn versions(
@@ -521,8 +505,7 @@ pub struct NewGroup {
     request_body = NewGroup,
     responses(
         (status = 201, description = "Created", body = views::GroupView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn create_group(
@@ -558,8 +541,7 @@ pub struct GroupQuery {
     params(GroupQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::GroupView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_groups(
@@ -588,8 +570,7 @@ pub async fn list_groups(
     params(("group_id" = String, Path)),
     responses(
         (status = 200, description = "Success", body = views::GroupView),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn get_group(
@@ -609,8 +590,7 @@ pub async fn get_group(
     params(("group_id" = String, Path)),
     responses(
         (status = 204, description = "Done; no content"),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn delete_group(
@@ -636,8 +616,7 @@ pub struct Members {
     request_body = Members,
     responses(
         (status = 200, description = "Success", body = MembersAdded),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn add_members(
@@ -662,8 +641,7 @@ pub async fn add_members(
     params(("group_id" = String, Path), PageQuery),
     responses(
         (status = 200, description = "Success", body = Paged<views::DeviceView>),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_members(

@@ -2,8 +2,7 @@
 //! trust, and rotate. Only public halves ever leave the core (`SigningKeyInfo`).
 
 use crate::body::{ApiJson, ApiPath};
-use crate::error::ApiResult;
-use crate::error::ErrorBody;
+use crate::error::{ApiResult, ErrorResponses};
 use crate::state::AppState;
 use crate::views;
 use axum::Json;
@@ -45,8 +44,7 @@ fn view(product_key: &str, keys: &[SigningKeyInfo]) -> SigningKeys {
     params(("product_key" = String, Path)),
     responses(
         (status = 200, description = "Success", body = SigningKeys),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn list_keys(
@@ -73,8 +71,7 @@ pub struct Rotation {
     request_body = Rotation,
     responses(
         (status = 200, description = "Success", body = SigningKeys),
-        (status = "4XX", description = "Bad input, unknown entity or wrong state", body = ErrorBody),
-        (status = 503, description = "The store cannot answer now; retry", body = ErrorBody),
+        ErrorResponses,
     ),
 )]
 pub async fn rotate(
