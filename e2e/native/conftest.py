@@ -1,6 +1,7 @@
 """Fixtures of the native API contract suite: one real `ota serve` per session and a
 `requests` session that signs every call (HMAC, `crates/ota-api/src/sign.rs`)."""
 
+import copy
 import sys
 from pathlib import Path
 
@@ -45,5 +46,6 @@ def document(server):
 
 
 @pytest.fixture(scope="session")
-def api_schema(server):
-    return schemathesis.openapi.from_url(server.base + "/api/v1/openapi.json")
+def api_schema(document):
+    """The same document the validator checks, fetched once (requests go to `server.base`)."""
+    return schemathesis.openapi.from_dict(copy.deepcopy(document))
