@@ -50,6 +50,8 @@ enum Command {
 enum BenchCommand {
     /// Roll a package out to a simulated fleet; report updates/s and server memory.
     Rollout(ota::bench::RolloutArgs),
+    /// Create and cancel batches over a large fleet, for each kind of target; report times.
+    Batch(ota::bench_batch::BatchArgs),
     /// The store locked for a while in the middle of a rollout; server memory meanwhile.
     Outage(ota::outage::OutageArgs),
     /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
@@ -128,6 +130,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?;
             runtime.block_on(ota::bench::rollout(args))
+        }
+        Command::Bench(BenchCommand::Batch(args)) => {
+            init_logging("warn");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let report = runtime.block_on(ota::bench_batch::batch(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
         }
         Command::Backup(args) => {
             init_logging("warn");

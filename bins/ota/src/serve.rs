@@ -78,6 +78,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             download_url_ttl: config.download_url_ttl_minutes * 60_000,
             delta_from_latest: config.delta_from_latest(),
             nudge_after: (config.nudge_secs > 0).then(|| config.nudge_secs as i64 * 1000),
+            creation_wait: std::time::Duration::from_millis(config.batch_creation_wait_ms),
             ..CoreConfig::default()
         },
     );

@@ -232,6 +232,21 @@ pub struct PauseView {
     pub at: i64,
 }
 
+/// How far creating a batch's tasks got. Until it is finished nothing is pushed, and the
+/// batch does not start, complete or end by schedule, nor can it be cancelled.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreationView {
+    /// Whether tasks are still being created.
+    pub creating: bool,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub tasks_created: u64,
+    /// Eligible devices left out: they have an unfinished task that may not be replaced.
+    pub devices_busy: u64,
+    /// Pending tasks of other batches cancelled (OVERWRITTEN) to make room.
+    pub tasks_overwritten: u64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub job_id: String,
@@ -264,6 +279,8 @@ pub struct JobView {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    /// Absent for batches created before creation progress was recorded.
+    pub creation: Option<CreationView>,
 }
 
 pub fn job(j: &Job) -> JobView {
@@ -309,6 +326,14 @@ pub fn job(j: &Job) -> JobView {
         created_at: j.created_at,
         started_at: j.started_at,
         finished_at: j.finished_at,
+        creation: j.creation.map(|c| CreationView {
+            creating: c.is_running(),
+            started_at: c.started_at,
+            finished_at: c.finished_at,
+            tasks_created: c.created,
+            devices_busy: c.skipped_busy,
+            tasks_overwritten: c.overwritten,
+        }),
     }
 }
 

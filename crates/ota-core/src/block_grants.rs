@@ -58,6 +58,14 @@ impl BlockGrants {
         entries.push((stream, file_id, grant, now + GRANT_MS));
     }
 
+    /// Forgets every grant (tasks ended in bulk, devices not listed).
+    pub fn clear(&self) {
+        self.grants
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Forgets every grant of `devices` (one of their tasks ended).
     pub fn forget<'a>(&self, devices: impl IntoIterator<Item = &'a DeviceKey>) {
         let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());

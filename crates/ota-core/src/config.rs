@@ -34,6 +34,9 @@ pub struct CoreConfig {
     /// How long a told task may go without a word from its device before its push is sent
     /// again (milliseconds; doubling while silent, up to an hour); `None`: never.
     pub nudge_after: Option<Millis>,
+    /// How long a request creating a batch waits for its tasks to be created before it
+    /// answers with the batch still being created (`ota_domain::job::creation`).
+    pub creation_wait: std::time::Duration,
 }
 
 impl Default for CoreConfig {
@@ -51,6 +54,7 @@ impl Default for CoreConfig {
             max_mqtt_download: 16 * 1024 * 1024,
             delta_from_latest: 0,
             nudge_after: Some(5 * 60_000),
+            creation_wait: std::time::Duration::from_secs(4),
         }
     }
 }

@@ -41,6 +41,10 @@ pub(crate) struct Inner {
     pub signing: crate::signing::SigningCache,
     pub deltas: crate::deltas::DeltaState,
     pub block_grants: crate::block_grants::BlockGrants,
+    /// Wakes the batch creator (a batch was stored with its tasks to create).
+    pub creation_wake: Notify,
+    /// Counts batches whose tasks were all created on this node, for callers waiting on one.
+    pub creations_finished: tokio::sync::watch::Sender<u64>,
 }
 
 impl Core {
@@ -72,6 +76,8 @@ impl Core {
                 signing: Default::default(),
                 deltas: Default::default(),
                 block_grants: Default::default(),
+                creation_wake: Notify::new(),
+                creations_finished: tokio::sync::watch::Sender::new(0),
             }),
         }
     }

@@ -41,35 +41,35 @@ pub fn upload_key_from_url(url: &str) -> &str {
 }
 
 impl Firmwares<'_> {
-    /// Streams an upload into package storage. The file name's suffix must be one of the
-    /// allowed package suffixes; the size limit is enforced while streaming.
-    pub async fn upload_package_file<S, E>(
-        &self,
-        file_name: &str,
-        body: S,
-    ) -> CoreResult<UploadedFile>
+    /// Streams an upload into package storage: a package file (its name's suffix one of
+    /// the allowed package suffixes) or a device-name list for `device_list_url` (`.csv`,
+    /// at most 5 MB). The size limit is enforced while streaming.
+    pub async fn upload_file<S, E>(&self, file_name: &str, body: S) -> CoreResult<UploadedFile>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        let suffix = rules::allowed_package_suffix(file_name).ok_or_else(|| {
-            DomainError::invalid(
-                "FileSuffix",
-                "must be one of bin, dav, apk, tar, gz, tar.gz, zip, gzip",
-            )
-        })?;
+        let (suffix, limit) = if file_name.to_ascii_lowercase().ends_with(".csv") {
+            ("csv", ota_domain::validate::MAX_DEVICE_LIST_BYTES as u64)
+        } else {
+            let suffix = rules::allowed_package_suffix(file_name).ok_or_else(|| {
+                DomainError::invalid(
+                    "FileSuffix",
+                    "must be one of bin, dav, apk, tar, gz, tar.gz, zip, gzip (a package) \
+                     or csv (a device list)",
+                )
+            })?;
+            (suffix, self.config().max_file_size)
+        };
         let key = format!("uploads/{}.{suffix}", ids::object_name());
-        let info = self
-            .blobs()
-            .put_stream(&key, body, self.config().max_file_size)
-            .await?;
+        let info = self.blobs().put_stream(&key, body, limit).await?;
         let now = self.now();
         self.store()
             .insert_upload_token(&UploadToken {
                 token: key.clone(),
                 created_at: now,
                 expires_at: now + 60 * 60_000,
-                max_size: self.config().max_file_size as i64,
+                max_size: i64::try_from(limit).unwrap_or(i64::MAX),
                 used: false,
             })
             .await?;

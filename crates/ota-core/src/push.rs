@@ -186,9 +186,9 @@ impl Delivery<'_> {
             .await?;
         let mut outcome = crate::engine::apply::TaskChanges::default();
         if task.status == TaskStatus::Queued {
-            // A paused batch starts no new device, on a pull either. Read fresh: the pause
-            // may come from another node.
-            if self.jobs().get(&task.job_id).await?.is_paused() {
+            // A paused batch, or one still being created, starts no new device, on a pull
+            // either. Read fresh: the pause may come from another node.
+            if self.jobs().get(&task.job_id).await?.is_held() {
                 return Ok(None);
             }
             let delivered = outcome

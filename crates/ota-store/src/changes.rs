@@ -142,6 +142,22 @@ impl Store {
         Ok(Some(watcher))
     }
 
+    /// Announces `change` when `tx` commits (nothing on SQLite).
+    pub(crate) async fn announce_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, Any>,
+        change: Change,
+    ) -> Result<()> {
+        if let Some(channel) = &self.changes {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&channel.channel)
+                .bind(change.payload())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Runs a write of a job or package row and, when it touched a row, announces `change`
     /// in the same transaction. Returns the rows affected.
     pub(crate) async fn write_announced(
@@ -149,17 +165,13 @@ impl Store {
         write: sqlx::query::Query<'_, Any, AnyArguments>,
         change: Change,
     ) -> Result<u64> {
-        let Some(channel) = &self.changes else {
+        if self.changes.is_none() {
             return Ok(write.execute(self.writer()).await?.rows_affected());
-        };
+        }
         let mut tx = self.begin_write().await?;
         let n = write.execute(&mut *tx).await?.rows_affected();
         if n > 0 {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(&channel.channel)
-                .bind(change.payload())
-                .execute(&mut *tx)
-                .await?;
+            self.announce_in(&mut tx, change).await?;
         }
         tx.commit().await?;
         Ok(n)

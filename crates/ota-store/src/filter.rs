@@ -45,9 +45,14 @@ pub(crate) fn push_filter(q: &mut Q, filter: &DeviceFilter) {
 pub(crate) fn push_group(q: &mut Q, group: &Group) {
     match &group.kind {
         GroupKind::Static => {
-            q.push(" AND d.id IN (SELECT gm.device_id FROM group_members gm WHERE gm.group_id = ")
-                .bind(group.group_id.as_str())
-                .push(")");
+            // One membership probe per device: an IN list of the whole group would be
+            // rebuilt for each chunk of a batch's creation walk.
+            q.push(
+                " AND EXISTS (SELECT 1 FROM group_members gm WHERE gm.device_id = d.id \
+                 AND gm.group_id = ",
+            )
+            .bind(group.group_id.as_str())
+            .push(")");
         }
         GroupKind::Dynamic { filter } => {
             if let Some(pk) = &group.product_key {

@@ -196,4 +196,14 @@ impl Store {
         .await?;
         Ok(held.is_some())
     }
+
+    /// Gives up `holder`'s lease `name` (the work is done).
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
 }

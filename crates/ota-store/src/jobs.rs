@@ -5,7 +5,7 @@ use crate::error::touched;
 use crate::q::Q;
 use crate::rows::{self, job_cols, to_json};
 use crate::{Page, Result, Store};
-use ota_domain::job::{Job, JobStatus, SelectionType};
+use ota_domain::job::{Creation, Job, JobStatus, SelectionType};
 use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, ProductKey};
 use sqlx::Row;
 
@@ -16,9 +16,10 @@ impl Store {
             "INSERT INTO jobs (job_id, firmware_id, product_key, module_name, job_type, \
              selection_type, target_json, src_versions_json, policy_json, tags_json, name, \
              description, status, schedule_time, schedule_finish_time, created_at, modified_at, \
-             started_at, finished_at, control_json) \
+             started_at, finished_at, control_json, creation_json, creating) \
              VALUES ($1, $2, $3, (SELECT module_name FROM firmwares WHERE firmware_id = $2), \
-             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+             $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+             $21)",
         )
         .bind(j.job_id.as_str())
         .bind(j.firmware_id.as_str())
@@ -39,6 +40,8 @@ impl Store {
         .bind(j.started_at)
         .bind(j.finished_at)
         .bind(to_json(&j.control))
+        .bind(j.creation.as_ref().map(to_json))
+        .bind(i64::from(j.is_creating()))
         .execute(self.writer())
         .await?;
         Ok(())
@@ -126,12 +129,45 @@ impl Store {
         rows::all(&q.fetch_all(self.pool()).await?, rows::job)
     }
 
-    /// PLANNED batches whose start time has come.
+    /// Ends a batch's creation at `progress` (its target is gone), if still at `progress`.
+    pub async fn end_creation(&self, id: &JobId, progress: &Creation, now: Millis) -> Result<()> {
+        let mut done = *progress;
+        done.finish(now);
+        let write = sqlx::query(
+            "UPDATE jobs SET creation_json = $1, creating = 0 \
+             WHERE job_id = $2 AND creating <> 0 AND creation_json = $3",
+        )
+        .bind(to_json(&done))
+        .bind(id.as_str())
+        .bind(to_json(progress));
+        let n = self
+            .write_announced(write, Change::Job(id.as_str().to_owned()))
+            .await?;
+        if n == 0 {
+            return Err(crate::StoreError::Stale);
+        }
+        Ok(())
+    }
+
+    /// Batches whose tasks are still being created, oldest first.
+    pub async fn jobs_being_created(&self) -> Result<Vec<Job>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            job_cols!(),
+            " FROM jobs j WHERE j.creating <> 0 ORDER BY j.created_at, j.job_id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows::all(&rows, rows::job)
+    }
+
+    /// PLANNED batches whose start time has come (and whose tasks are all created).
     pub async fn due_planned_jobs(&self, now: Millis) -> Result<Vec<Job>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             job_cols!(),
             " FROM jobs j WHERE j.status = 'PLANNED' AND j.schedule_time <= $1 \
+             AND j.creating = 0 \
              ORDER BY j.schedule_time, j.job_id"
         ))
         .bind(now)
@@ -140,12 +176,13 @@ impl Store {
         rows::all(&rows, rows::job)
     }
 
-    /// IN_PROGRESS batches whose finish time has come.
+    /// IN_PROGRESS batches whose finish time has come (and whose tasks are all created).
     pub async fn due_finishing_jobs(&self, now: Millis) -> Result<Vec<Job>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             job_cols!(),
             " FROM jobs j WHERE j.status = 'IN_PROGRESS' AND j.schedule_finish_time <= $1 \
+             AND j.creating = 0 \
              ORDER BY j.schedule_finish_time, j.job_id"
         ))
         .bind(now)
@@ -178,7 +215,8 @@ impl Store {
             "SELECT ",
             job_cols!(),
             " FROM jobs j WHERE j.job_id IN (SELECT t.job_id FROM tasks t \
-             WHERE t.product_key = $1 AND t.device_name = $2) \
+             WHERE t.device_id = (SELECT id FROM devices \
+             WHERE product_key = $1 AND device_name = $2)) \
              ORDER BY j.created_at DESC, j.job_id LIMIT $3 OFFSET $4"
         ))
         .bind(key.product_key.as_str())
@@ -188,8 +226,8 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let total = sqlx::query(
-            "SELECT COUNT(DISTINCT job_id) AS n FROM tasks \
-             WHERE product_key = $1 AND device_name = $2",
+            "SELECT COUNT(DISTINCT job_id) AS n FROM tasks WHERE device_id = \
+             (SELECT id FROM devices WHERE product_key = $1 AND device_name = $2)",
         )
         .bind(key.product_key.as_str())
         .bind(key.device_name.as_str())

@@ -27,6 +27,7 @@
 //! crates or any operator face.
 
 mod backup;
+mod bulk_cancel;
 mod changes;
 mod counts;
 mod deltas;
@@ -104,6 +105,10 @@ pub struct Store {
 
 /// SQLite waits this long for the writer lock before reporting `database is locked`.
 const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+/// Page cache of the SQLite writer connection, which walks every index a write touches.
+const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Page cache of each SQLite reader connection.
+const SQLITE_READER_CACHE_KIB: u32 = 16 * 1024;
 
 impl Store {
     /// Connects to `url` (`sqlite://path[?mode=rwc]`, `sqlite::memory:` or `postgres://…`),
@@ -143,7 +148,10 @@ impl Store {
             Dialect::Sqlite => 4,
             Dialect::Postgres => 16,
         };
-        let connect = |max: u32| {
+        // SQLite's page cache per connection (KiB; it grows only as pages are used). The
+        // default 2 MiB made a million-task batch re-read its index pages through system
+        // calls for every row (docs/benchmarks.md, "Batch creation").
+        let connect = |max: u32, cache_kib: u32| {
             let mut options = AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30));
@@ -161,7 +169,8 @@ impl Store {
                             if dialect == Dialect::Sqlite {
                                 let pragmas = format!(
                                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; \
-                                     PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys=ON;"
+                                     PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys=ON; \
+                                     PRAGMA cache_size=-{cache_kib};"
                                 );
                                 conn.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(pragmas)))
                                     .await?;
@@ -173,9 +182,9 @@ impl Store {
                     .await
             }
         };
-        let pool = connect(max).await?;
+        let pool = connect(max, SQLITE_READER_CACHE_KIB).await?;
         let writer = match dialect {
-            Dialect::Sqlite if !memory => connect(1).await?,
+            Dialect::Sqlite if !memory => connect(1, SQLITE_WRITER_CACHE_KIB).await?,
             _ => pool.clone(),
         };
         let changes = match dialect {

@@ -57,6 +57,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_leases.sql"),
         include_str!("../migrations/postgres/0010_leases.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_job_creation.sql"),
+        include_str!("../migrations/postgres/0011_job_creation.sql"),
+    ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_devices_by_product_id.sql"),
+        include_str!("../migrations/postgres/0012_devices_by_product_id.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_tasks_by_device_id.sql"),
+        include_str!("../migrations/postgres/0013_tasks_by_device_id.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -45,7 +45,8 @@ macro_rules! job_cols {
     () => {
         "j.job_id, j.firmware_id, j.product_key, j.job_type, j.selection_type, j.target_json, \
          j.src_versions_json, j.policy_json, j.tags_json, j.name, j.description, j.status, \
-         j.created_at, j.modified_at, j.started_at, j.finished_at, j.control_json"
+         j.created_at, j.modified_at, j.started_at, j.finished_at, j.control_json, \
+         j.creation_json"
     };
 }
 macro_rules! task_cols {
@@ -253,6 +254,12 @@ pub(crate) fn job(row: &AnyRow) -> Result<Job> {
         started_at: get(row, "started_at")?,
         finished_at: get(row, "finished_at")?,
         control: json(row, "control_json")?,
+        creation: get::<Option<String>>(row, "creation_json")?
+            .map(|s| {
+                serde_json::from_str(&s)
+                    .map_err(|e| StoreError::Corrupt(format!("creation_json: {e}")))
+            })
+            .transpose()?,
     })
 }
 

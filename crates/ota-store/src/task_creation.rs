@@ -2,22 +2,41 @@
 //! `UPDATE` (overwrite) plus one `INSERT … SELECT … ON CONFLICT DO NOTHING`, so a million
 //! devices cost a few hundred statements, not a million round trips.
 //!
-//! Each chunk commits on its own, so a huge batch never holds SQLite's writer lock for
-//! long. Creation is idempotent — devices that already have a task in the batch are
-//! skipped — so a caller interrupted midway simply calls again (except for GRAY, whose
-//! random pick would be drawn again from the devices not yet chosen).
+//! Each chunk commits on its own, so a huge batch never holds the writer for long. With a
+//! recorded creation ([`Store::create_task_chunk`] with `record`) the chunk's transaction
+//! also stores the batch's progress (`ota_domain::job::Creation`): the cursor after the
+//! chunk and the counts. A creation interrupted anywhere resumes from its last commit, and
+//! two nodes can never both commit the same chunk (the progress is written only over the
+//! progress the chunk started from).
+//!
+//! GRAY draws its share without keeping a list: every device gets a rank, a fixed
+//! pseudo-random permutation of its id seeded by the batch, and the batch takes the devices
+//! whose rank is at most the threshold that lets exactly its share through. The threshold
+//! is fixed by the first chunk, so later chunks (after a restart too) walk the devices by
+//! id like ALL does.
 
+use crate::changes::Change;
 use crate::filter::{push_filter, push_group};
 use crate::q::{CHUNK, Q};
+use crate::rows::to_json;
 use crate::{Result, Store, StoreError};
-use ota_domain::job::{Job, JobStatus, OverwriteMode};
+use ota_domain::job::{ChunkCounts, Creation, Job, JobStatus, OverwriteMode};
 use ota_domain::registry::{DeviceFilter, Group};
 use ota_domain::task::{NewTask, QueuedReason, Task, TaskStart, TaskStatus};
 use ota_domain::{DeviceKey, DeviceName, GroupId, Millis, TaskId};
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
-/// Devices handled per statement when walking a product's devices by id.
-const DEVICE_CHUNK: i64 = 5_000;
+/// Device ids per chunk when walking a product's devices by id: a chunk holds
+/// the store's writer for a few tens of milliseconds, so device reports waiting behind it
+/// are not held long.
+const DEVICE_CHUNK: i64 = 2_000;
+
+/// The GRAY rank of device `d`: `(d.id × multiplier) mod PRIME`, where the multiplier
+/// (1..PRIME) is drawn from the batch id. Multiplying by a number coprime with a prime is
+/// a permutation of the ids below it, so no two devices tie; different multipliers order
+/// the devices differently (an added offset would only rotate one order). Ids and the
+/// multiplier stay below 2^31, so the product fits in 64 bits on both engines.
+const RANK_PRIME: i64 = 2_147_483_647;
 
 /// What to create: one task per chosen device of `job`'s product, for one module.
 #[derive(Debug, Clone, Copy)]
@@ -39,8 +58,8 @@ pub enum TaskTarget<'a> {
     All,
     /// Devices with these names.
     Names(&'a [String]),
-    /// floor(eligible × milli_percent / 100,000) eligible devices chosen at random, at least
-    /// one when any is eligible.
+    /// floor(eligible × milli_percent / 100,000) eligible devices, at least one when any is
+    /// eligible, drawn by the batch's rank (module docs).
     Gray {
         milli_percent: u32,
     },
@@ -62,6 +81,17 @@ pub struct CreatedTasks {
     pub overwritten: i64,
 }
 
+impl From<&Creation> for CreatedTasks {
+    fn from(c: &Creation) -> Self {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        CreatedTasks {
+            created: n(c.created),
+            skipped_busy: n(c.skipped_busy),
+            overwritten: n(c.overwritten),
+        }
+    }
+}
+
 /// One statement's worth of devices.
 enum Chunk<'a> {
     /// Devices with `lo < id <= hi` that match the target.
@@ -70,7 +100,6 @@ enum Chunk<'a> {
         hi: i64,
     },
     Names(&'a [&'a str]),
-    Picked(&'a [i64]),
 }
 
 /// The target with its group loaded.
@@ -78,43 +107,81 @@ enum Scope<'a> {
     All,
     Group(Group),
     Filter(&'a DeviceFilter),
+    /// GRAY: the devices whose rank under `seed` is at most `threshold`.
+    Ranked {
+        seed: i64,
+        threshold: i64,
+    },
+}
+
+/// The next chunk of a creation, or none left.
+enum Next<'a> {
+    /// The chunk, its scope (boxed: a group is large) and the cursor after it.
+    Chunk(Chunk<'a>, Box<Scope<'a>>, i64),
+    Done,
 }
 
 impl Store {
-    /// Creates the tasks `spec` describes (rules in the module docs and on the fields).
+    /// Creates every task `spec` describes, chunk after chunk (rules in the module docs
+    /// and on the fields), without recording progress.
     pub async fn create_tasks(&self, spec: &TaskCreation<'_>) -> Result<CreatedTasks> {
-        let (status, queued_reason) = initial_state(spec);
-        let init = Init {
-            status: status.as_str(),
-            queued_reason: queued_reason.map(QueuedReason::as_str),
-        };
-        let mut out = CreatedTasks::default();
+        let mut creation = Creation::start(spec.now);
+        while creation.is_running() {
+            creation = self.create_task_chunk(spec, &creation, false).await?;
+        }
+        Ok(CreatedTasks::from(&creation))
+    }
+
+    /// Creates the next chunk of `spec`'s tasks after `progress` and returns the progress
+    /// after it, finished when no device is left. With `record`, the chunk's transaction
+    /// also stores the new progress as the batch's creation (and ends it when finished),
+    /// but only over `progress`: if the stored creation moved meanwhile, nothing is
+    /// written and the result is [`StoreError::Stale`].
+    pub async fn create_task_chunk(
+        &self,
+        spec: &TaskCreation<'_>,
+        progress: &Creation,
+        record: bool,
+    ) -> Result<Creation> {
+        let mut next = *progress;
+        let names: Vec<&str>;
         let pk = spec.job.product_key.as_str();
-        match spec.target {
-            TaskTarget::Names(names) => {
-                let names: Vec<&str> = names.iter().map(String::as_str).collect();
-                for chunk in names.chunks(CHUNK) {
-                    self.create_chunk(spec, &init, &Scope::All, &Chunk::Names(chunk), &mut out)
-                        .await?;
-                }
+        let from = progress.cursor.unwrap_or(0);
+        let step = match spec.target {
+            TaskTarget::Names(list) => {
+                let start = usize::try_from(from).unwrap_or(0).min(list.len());
+                let end = (start + CHUNK).min(list.len());
+                names = list[start..end].iter().map(String::as_str).collect();
+                list_step(&names, end)
             }
             TaskTarget::Devices(keys) => {
-                let names: Vec<&str> = keys
+                let start = usize::try_from(from).unwrap_or(0).min(keys.len());
+                let end = (start + CHUNK).min(keys.len());
+                names = keys[start..end]
                     .iter()
                     .filter(|k| k.product_key.as_str() == pk)
                     .map(|k| k.device_name.as_str())
                     .collect();
-                for chunk in names.chunks(CHUNK) {
-                    self.create_chunk(spec, &init, &Scope::All, &Chunk::Names(chunk), &mut out)
-                        .await?;
+                if start == end {
+                    Next::Done
+                } else {
+                    Next::Chunk(Chunk::Names(&names), Box::new(Scope::All), end as i64)
                 }
             }
             TaskTarget::Gray { milli_percent } => {
-                let ids = self.pick_gray(spec, milli_percent).await?;
-                for chunk in ids.chunks(CHUNK) {
-                    self.create_chunk(spec, &init, &Scope::All, &Chunk::Picked(chunk), &mut out)
-                        .await?;
-                }
+                let seed = rank_seed(spec.job.job_id.as_str());
+                let threshold = match progress.threshold {
+                    Some(threshold) => threshold,
+                    None => {
+                        let (pick, threshold) =
+                            self.gray_threshold(spec, milli_percent, seed).await?;
+                        next.pick = Some(pick);
+                        next.threshold = Some(threshold);
+                        threshold
+                    }
+                };
+                self.id_step(pk, Scope::Ranked { seed, threshold }, progress.cursor)
+                    .await?
             }
             TaskTarget::All | TaskTarget::Group(_) | TaskTarget::Filter(_) => {
                 let scope = match spec.target {
@@ -124,127 +191,220 @@ impl Store {
                     TaskTarget::Filter(f) => Scope::Filter(f),
                     _ => Scope::All,
                 };
-                let mut lo = i64::MIN;
-                while let Some(hi) = self.next_bound(pk, &scope, lo).await? {
-                    self.create_chunk(spec, &init, &scope, &Chunk::Ids { lo, hi }, &mut out)
-                        .await?;
-                    lo = hi;
-                }
+                self.id_step(pk, scope, progress.cursor).await?
             }
+        };
+        let mut tx = self.begin_write().await?;
+        let (counts, cursor) = match &step {
+            Next::Chunk(chunk, scope, cursor) => (
+                create_chunk(&mut tx, self, spec, scope, chunk).await?,
+                *cursor,
+            ),
+            Next::Done => (ChunkCounts::default(), from),
+        };
+        next.advance(counts, cursor);
+        if matches!(step, Next::Done) {
+            next.finish(spec.now);
         }
-        Ok(out)
+        if record {
+            record_progress(&mut tx, self, spec, progress, &next).await?;
+        }
+        tx.commit().await?;
+        Ok(next)
     }
 
-    /// The id ending the next chunk of the scope's devices after `lo`, if any remain.
-    async fn next_bound(&self, pk: &str, scope: &Scope<'_>, lo: i64) -> Result<Option<i64>> {
+    /// The next chunk of the scope's devices after `cursor` (a device id): the ids from
+    /// the scope's next device up to [`DEVICE_CHUNK`] ids further. Found with one index
+    /// probe (the smallest id above the cursor) rather than by sorting the ids left, which
+    /// a planner with stale statistics did for every chunk: quadratic over a large product.
+    async fn id_step<'a>(
+        &self,
+        pk: &str,
+        scope: Scope<'a>,
+        cursor: Option<i64>,
+    ) -> Result<Next<'a>> {
+        let lo = cursor.unwrap_or(i64::MIN);
+        // The walk is over the product's devices; the scope narrows each chunk. A ranked
+        // scope filters on an expression no index has, so it walks all of them.
         let mut q = Q::with(
             self.dialect(),
-            "SELECT MAX(s.id) AS hi FROM (SELECT d.id FROM devices d WHERE d.product_key = ",
+            "SELECT MIN(d.id) AS next FROM devices d WHERE d.product_key = ",
         );
         q.bind(pk).push(" AND d.id > ").bind(lo);
-        push_scope(&mut q, scope);
-        q.push(" ORDER BY d.id LIMIT ")
-            .bind(DEVICE_CHUNK)
-            .push(") s");
-        Ok(q.fetch_one(self.pool()).await?.try_get("hi")?)
+        if !matches!(scope, Scope::Ranked { .. }) {
+            push_scope(&mut q, &scope);
+        }
+        let next: Option<i64> = q.fetch_one(self.pool()).await?.try_get("next")?;
+        Ok(match next {
+            Some(next) => {
+                let hi = next.saturating_add(DEVICE_CHUNK - 1);
+                Next::Chunk(Chunk::Ids { lo, hi }, Box::new(scope), hi)
+            }
+            None => Next::Done,
+        })
     }
 
-    /// Draws the GRAY share of the eligible devices.
-    async fn pick_gray(&self, spec: &TaskCreation<'_>, milli_percent: u32) -> Result<Vec<i64>> {
+    /// How many devices the GRAY share takes, and the rank threshold that lets exactly
+    /// that many of the eligible devices through.
+    async fn gray_threshold(
+        &self,
+        spec: &TaskCreation<'_>,
+        milli_percent: u32,
+        seed: i64,
+    ) -> Result<(u64, i64)> {
         let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
         push_candidates(&mut count, spec, &Scope::All, None);
         let eligible: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
         if eligible == 0 {
-            return Ok(Vec::new());
+            return Ok((0, -1));
         }
         let n = (eligible * i64::from(milli_percent) / 100_000).clamp(1, eligible);
-        let mut q = Q::with(self.dialect(), "SELECT d.id AS id");
+        let mut q = Q::with(self.dialect(), "SELECT ");
+        push_rank(&mut q, seed);
+        q.push(" AS r");
         push_candidates(&mut q, spec, &Scope::All, None);
-        q.push(" ORDER BY random() LIMIT ").bind(n);
-        let mut ids = q
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<Vec<i64>, _>>()?;
-        ids.sort_unstable();
-        Ok(ids)
-    }
-
-    async fn create_chunk(
-        &self,
-        spec: &TaskCreation<'_>,
-        init: &Init,
-        scope: &Scope<'_>,
-        chunk: &Chunk<'_>,
-        out: &mut CreatedTasks,
-    ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
-        push_candidates(&mut count, spec, scope, Some(chunk));
-        let candidates: i64 = count.fetch_one(&mut *tx).await?.try_get("n")?;
-        if candidates == 0 {
-            return Ok(());
-        }
-        if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
-            // Only tasks the device has not started give way; IN_PROGRESS ones stay and
-            // make the device count as busy below.
-            let mut q = Q::with(
-                self.dialect(),
-                "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
-                 queued_reason = NULL, retry_at = NULL, timeout_at = NULL, nudge_at = NULL, \
-                 lease_until = NULL, \
-                 modified_at = ",
-            );
-            q.bind(spec.now)
-                .push(" WHERE status IN ('CONFIRM', 'QUEUED', 'NOTIFIED') AND module_name = ")
-                .bind(spec.module_name)
-                .push(" AND product_key = ")
-                .bind(spec.job.product_key.as_str())
-                .push(" AND device_name IN (SELECT d.device_name");
-            push_candidates(&mut q, spec, scope, Some(chunk));
-            q.push(")");
-            out.overwritten += q.execute(&mut *tx).await? as i64;
-        }
-        let job = spec.job;
-        let mut q = Q::with(
-            self.dialect(),
-            "INSERT INTO tasks (task_id, job_id, firmware_id, device_id, product_key, \
-             device_name, module_name, src_version, dest_version, status, queued_reason, \
-             progress, retries_used, created_at, modified_at) SELECT ",
-        );
-        q.bind(job.job_id.as_str())
-            .push(" || '-' || CAST(d.id AS TEXT), ")
-            .bind(job.job_id.as_str())
-            .push(", ")
-            .bind(job.firmware_id.as_str())
-            .push(", d.id, d.product_key, d.device_name, ")
-            .bind(spec.module_name)
-            .push(", mv.version, ")
-            .bind(spec.dest_version)
-            .push(", ")
-            .bind(init.status)
-            .push(", ")
-            .bind(init.queued_reason)
-            .push(", 0, 0, ")
-            .bind(spec.now)
-            .push(", ")
-            .bind(spec.now);
-        push_candidates(&mut q, spec, scope, Some(chunk));
-        // The partial unique index refuses a second unfinished task per device and module.
-        q.push(" ON CONFLICT DO NOTHING");
-        let created = q.execute(&mut *tx).await? as i64;
-        tx.commit().await?;
-        out.created += created;
-        out.skipped_busy += candidates - created;
-        Ok(())
+        q.push(" ORDER BY r LIMIT 1 OFFSET ").bind(n - 1);
+        let threshold: i64 = q.fetch_one(self.pool()).await?.try_get("r")?;
+        Ok((n as u64, threshold))
     }
 }
 
-/// The stored strings of a new task's state.
-struct Init {
-    status: &'static str,
-    queued_reason: Option<&'static str>,
+/// A step over a list of names ending at `end`.
+fn list_step<'a>(names: &'a [&'a str], end: usize) -> Next<'a> {
+    if names.is_empty() {
+        Next::Done
+    } else {
+        Next::Chunk(Chunk::Names(names), Box::new(Scope::All), end as i64)
+    }
+}
+
+/// Creates one chunk's tasks inside `tx`.
+async fn create_chunk(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    spec: &TaskCreation<'_>,
+    scope: &Scope<'_>,
+    chunk: &Chunk<'_>,
+) -> Result<ChunkCounts> {
+    if matches!(chunk, Chunk::Names([])) {
+        return Ok(ChunkCounts::default());
+    }
+    let dialect = store.dialect();
+    let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
+    push_candidates(&mut count, spec, scope, Some(chunk));
+    let candidates: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
+    if candidates == 0 {
+        return Ok(ChunkCounts::default());
+    }
+    let mut overwritten = 0;
+    if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
+        // Only tasks the device has not started give way; IN_PROGRESS ones stay and make
+        // the device count as busy below.
+        let mut q = Q::with(
+            dialect,
+            "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
+             queued_reason = NULL, retry_at = NULL, timeout_at = NULL, nudge_at = NULL, \
+             lease_until = NULL, modified_at = ",
+        );
+        q.bind(spec.now)
+            .push(" WHERE status IN ('CONFIRM', 'QUEUED', 'NOTIFIED') AND module_name = ")
+            .bind(spec.module_name)
+            .push(" AND product_key = ")
+            .bind(spec.job.product_key.as_str())
+            .push(" AND device_id IN (SELECT d.id");
+        push_candidates(&mut q, spec, scope, Some(chunk));
+        q.push(")");
+        overwritten = q.execute(&mut **tx).await?;
+    }
+    let (status, queued_reason) = initial_state(spec);
+    let job = spec.job;
+    let mut q = Q::with(
+        dialect,
+        "INSERT INTO tasks (task_id, job_id, firmware_id, device_id, product_key, \
+         device_name, module_name, src_version, dest_version, status, queued_reason, \
+         progress, retries_used, created_at, modified_at) SELECT ",
+    );
+    q.bind(job.job_id.as_str())
+        .push(" || '-' || CAST(d.id AS TEXT), ")
+        .bind(job.job_id.as_str())
+        .push(", ")
+        .bind(job.firmware_id.as_str())
+        .push(", d.id, d.product_key, d.device_name, ")
+        .bind(spec.module_name)
+        .push(", mv.version, ")
+        .bind(spec.dest_version)
+        .push(", ")
+        .bind(status.as_str())
+        .push(", ")
+        .bind(queued_reason.map(QueuedReason::as_str))
+        .push(", 0, 0, ")
+        .bind(spec.now)
+        .push(", ")
+        .bind(spec.now);
+    push_candidates(&mut q, spec, scope, Some(chunk));
+    // The partial unique index refuses a second unfinished task per device and module.
+    q.push(" ON CONFLICT DO NOTHING");
+    let created = q.execute(&mut **tx).await?;
+    Ok(ChunkCounts {
+        created,
+        skipped_busy: (candidates as u64).saturating_sub(created),
+        overwritten,
+    })
+}
+
+/// Stores `next` as the batch's creation over `progress`, ending it when finished.
+async fn record_progress(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    spec: &TaskCreation<'_>,
+    progress: &Creation,
+    next: &Creation,
+) -> Result<()> {
+    let written = sqlx::query(
+        "UPDATE jobs SET creation_json = $1, creating = $2 \
+         WHERE job_id = $3 AND creating <> 0 AND creation_json = $4",
+    )
+    .bind(to_json(next))
+    .bind(i64::from(next.is_running()))
+    .bind(spec.job.job_id.as_str())
+    .bind(to_json(progress))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if written == 0 {
+        return Err(StoreError::Stale);
+    }
+    if !next.is_running() {
+        // Other nodes' caches hold the batch as still being created.
+        store
+            .announce_in(tx, Change::Job(spec.job.job_id.as_str().to_owned()))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The GRAY multiplier of a batch, 1..[`RANK_PRIME`], from a hash of its id: FNV-1a, then
+/// MurmurHash3's finaliser so that ids differing in one character get unrelated
+/// multipliers. Stable across versions and platforms, unlike the standard library's hasher.
+fn rank_seed(job_id: &str) -> i64 {
+    let mut h = job_id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^= h >> 33;
+    1 + (h % (RANK_PRIME as u64 - 1)) as i64
+}
+
+/// Appends the rank expression of device `d`.
+fn push_rank(q: &mut Q, seed: i64) {
+    q.push("((d.id * ")
+        .bind(seed)
+        .push(") % ")
+        .bind(RANK_PRIME)
+        .push(")");
 }
 
 /// The state `Task::create` gives a task of this batch — taken from the domain itself so
@@ -277,6 +437,11 @@ fn push_scope(q: &mut Q, scope: &Scope<'_>) {
         Scope::All => {}
         Scope::Group(g) => push_group(q, g),
         Scope::Filter(f) => push_filter(q, f),
+        Scope::Ranked { seed, threshold } => {
+            q.push(" AND ");
+            push_rank(q, *seed);
+            q.push(" <= ").bind(*threshold);
+        }
     }
 }
 
@@ -309,11 +474,6 @@ fn push_candidates(
                 .bind_list(names.iter().copied())
                 .push(")");
         }
-        Some(Chunk::Picked(ids)) => {
-            q.push(" AND d.id IN (")
-                .bind_list(ids.iter().copied())
-                .push(")");
-        }
     }
     push_scope(q, scope);
     if !job.src_versions.is_empty() {
@@ -329,4 +489,34 @@ fn push_candidates(
         .push(") AND NOT EXISTS (SELECT 1 FROM tasks x WHERE x.job_id = ")
         .bind(job.job_id.as_str())
         .push(" AND x.device_id = d.id)");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_are_a_permutation_and_batches_order_differently() {
+        let rank = |seed: i64, id: i64| (id * seed) % RANK_PRIME;
+        let (a, b) = (rank_seed("job-1"), rank_seed("job-2"));
+        assert!((1..RANK_PRIME).contains(&a) && a != b);
+        let mut ranks: Vec<i64> = (1..=10_000).map(|id| rank(a, id)).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        assert_eq!(ranks.len(), 10_000, "no two devices tie");
+        // The first half by one batch's rank shares about half its devices with the
+        // other's first half.
+        let first_half = |seed: i64| {
+            let mut ids: Vec<i64> = (1..=10_000).collect();
+            ids.sort_by_key(|&id| rank(seed, id));
+            ids.truncate(5_000);
+            ids.into_iter().collect::<std::collections::HashSet<i64>>()
+        };
+        let shared = first_half(a).intersection(&first_half(b)).count();
+        assert!((2_000..3_000).contains(&shared), "{shared}");
+        assert!(
+            (RANK_PRIME - 1).checked_mul(RANK_PRIME - 1).is_some(),
+            "fits 64 bits"
+        );
+    }
 }

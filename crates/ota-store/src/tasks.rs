@@ -146,8 +146,8 @@ impl Store {
                 q.bind(d.product_key.as_str()).then(d.device_name.as_str());
             })
             .push(
-                " JOIN tasks t ON t.product_key = v.column1 AND t.device_name = v.column2 \
-                 WHERE t.status IN ",
+                " JOIN devices d ON d.product_key = v.column1 AND d.device_name = v.column2 \
+                 JOIN tasks t ON t.device_id = d.id WHERE t.status IN ",
             )
             .push(UNFINISHED);
             out.extend(rows::all(&q.fetch_all(self.pool()).await?, rows::task)?);
@@ -162,10 +162,11 @@ impl Store {
                 q.push(" AND t.job_id = ").bind(job.as_str());
             }
             if let Some(d) = &filter.device {
-                q.push(" AND t.product_key = ")
+                q.push(" AND t.device_id = (SELECT id FROM devices WHERE product_key = ")
                     .bind(d.product_key.as_str())
-                    .push(" AND t.device_name = ")
-                    .bind(d.device_name.as_str());
+                    .push(" AND device_name = ")
+                    .bind(d.device_name.as_str())
+                    .push(")");
             }
             if !filter.statuses.is_empty() {
                 q.push(" AND t.status IN (")
@@ -229,7 +230,8 @@ impl Store {
         let rows = sqlx::query(concat!(
             "SELECT ",
             task_cols!(),
-            " FROM tasks t WHERE t.product_key = $1 AND t.device_name = $2 \
+            " FROM tasks t WHERE t.device_id = (SELECT id FROM devices \
+             WHERE product_key = $1 AND device_name = $2) \
              AND t.status = 'NOTIFIED' ORDER BY t.created_at"
         ))
         .bind(key.product_key.as_str())

@@ -8,12 +8,16 @@ mod support;
 
 #[path = "conformance/backup.rs"]
 mod backup;
+#[path = "conformance/bulk_cancel.rs"]
+mod bulk_cancel;
 #[path = "conformance/catalog.rs"]
 mod catalog;
 #[path = "conformance/concurrency.rs"]
 mod concurrency;
 #[path = "conformance/creation.rs"]
 mod creation;
+#[path = "conformance/creation_progress.rs"]
+mod creation_progress;
 #[path = "conformance/deltas.rs"]
 mod deltas;
 #[path = "conformance/housekeeping.rs"]

@@ -52,6 +52,12 @@ impl ServeConfig {
                 self.nudge_secs
             );
         }
+        if !BATCH_CREATION_WAIT_MS.contains(&self.batch_creation_wait_ms) {
+            anyhow::bail!(
+                "batch_creation_wait_ms must be between 0 and 30000, not {}",
+                self.batch_creation_wait_ms
+            );
+        }
         if !NODE_LEASE_SECS.contains(&self.node_lease_secs) {
             anyhow::bail!(
                 "node_lease_secs must be between 3 and 600 seconds, not {}",

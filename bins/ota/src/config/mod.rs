@@ -24,6 +24,10 @@ const MAX_PRESIGNED_MINUTES: i64 = 7 * 24 * 60;
 const DEFAULT_NODE_LEASE_SECS: u64 = 20;
 /// Default `nudge_secs`: five minutes.
 pub const DEFAULT_NUDGE_SECS: u64 = 300;
+/// Default `batch_creation_wait_ms`: well inside the 10 s an Aliyun SDK waits for an answer.
+pub const DEFAULT_BATCH_CREATION_WAIT_MS: u64 = 4_000;
+/// Accepted `batch_creation_wait_ms`.
+pub const BATCH_CREATION_WAIT_MS: std::ops::RangeInclusive<u64> = 0..=30_000;
 /// Accepted `node_lease_secs`.
 const NODE_LEASE_SECS: std::ops::RangeInclusive<u64> = 3..=600;
 
@@ -115,6 +119,10 @@ pub struct ServeConfig {
     /// before its push is sent again, in case the push or the device's answer was lost;
     /// the wait doubles while the device stays silent, up to an hour. 0: never. 0 or 5-86400.
     pub nudge_secs: u64,
+    /// Milliseconds a request creating a batch waits for all its tasks to be created
+    /// before it answers with the batch still being created (it is then held, pushing
+    /// nothing, until they are). 0-30000.
+    pub batch_creation_wait_ms: u64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
     /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
@@ -156,6 +164,7 @@ impl Default for ServeConfig {
             delta_from_latest: 0,
             node_lease_secs: DEFAULT_NODE_LEASE_SECS,
             nudge_secs: DEFAULT_NUDGE_SECS,
+            batch_creation_wait_ms: DEFAULT_BATCH_CREATION_WAIT_MS,
             log: "info".to_owned(),
             adjustable_clock: false,
         }

@@ -237,6 +237,7 @@ fn unknown_and_malformed_settings_are_refused_by_name() {
             ("firmware_quota = \"many\"", "firmware_quota"),
             ("http_addr = \"localhost\"", "not HOST:PORT"),
             ("nudge_secs = 2", "nudge_secs must be 0 (never) or between 5 and 86400"),
+            ("batch_creation_wait_ms = 30001", "batch_creation_wait_ms must be between 0 and 30000"),
         ];
         for (text, named) in rows {
             let file = dir.join("bad.toml");

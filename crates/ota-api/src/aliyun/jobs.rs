@@ -7,7 +7,8 @@ use super::params::Params;
 use super::{Answer, Ctx};
 use ota_core::{JobRequest, JobUpdate, paging as page_rule, reported_target_selection};
 use ota_domain::job::{
-    CancelOptions, DownloadProtocol, DynamicMode, Job, JobEvent, OverwriteMode, TargetSelection,
+    CancelOptions, DownloadProtocol, DynamicMode, Job, JobEvent, JobStatus, OverwriteMode,
+    TargetSelection,
 };
 use ota_domain::validate::{
     DynamicJobRequest, StaticJobRequest, UpgradeParams, VerifyJobRequest, format_gray_percent,
@@ -36,7 +37,7 @@ async fn create(ctx: &Ctx<'_>, request: JobRequest) -> Answer {
     let p = ctx.params;
     let firmware = FirmwareId(p.required("FirmwareId")?);
     let pk = ProductKey(p.required("ProductKey")?);
-    let (job, _) = ctx
+    let job = ctx
         .core
         .jobs()
         .create(&firmware, Some(&pk), request)
@@ -110,13 +111,23 @@ fn tags(job: &Job) -> Value {
     json!({ "OtaTagDTO": list })
 }
 
+/// A batch whose tasks are still being created has not started pushing: Aliyun's word for
+/// that is PLANNED, whatever it becomes once created.
+fn aliyun_status(job: &Job) -> &'static str {
+    if job.is_creating() {
+        JobStatus::Planned.as_str()
+    } else {
+        job.status.as_str()
+    }
+}
+
 /// The fields QueryOTAJob and the job lists share.
 fn simple(job: &Job) -> Value {
     json!({
         "JobId": job.job_id,
         "FirmwareId": job.firmware_id,
         "ProductKey": job.product_key,
-        "JobStatus": job.status.as_str(),
+        "JobStatus": aliyun_status(job),
         "JobType": job.job_type.as_str(),
         "SelectionType": job.selection_type.as_str(),
         "TargetSelection": reported_target_selection(job),

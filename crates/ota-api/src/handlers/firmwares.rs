@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-/// Upload a package file (raw body, streamed; sign with UNSIGNED-PAYLOAD)
+/// Upload a package file, or a device list (.csv) for a batch (raw body, streamed; sign with UNSIGNED-PAYLOAD)
 ///
 /// `PUT /api/v1/uploads/{file_name}`: the raw body is streamed to package storage.
 #[utoipa::path(
@@ -39,7 +39,7 @@ pub async fn upload(
     let file = s
         .core
         .firmwares()
-        .upload_package_file(&file_name, Box::pin(stream))
+        .upload_file(&file_name, Box::pin(stream))
         .await?;
     Ok((
         StatusCode::CREATED,

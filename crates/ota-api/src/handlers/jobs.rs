@@ -21,16 +21,16 @@ use ota_domain::{DeviceKey, FirmwareId, JobId, ProductKey, TaskId};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-/// A new batch with what its creation did.
+/// A new batch with what its creation did so far (all of it unless `creation.creating`).
 #[derive(Serialize, ToSchema)]
 pub struct JobCreated {
     #[serde(flatten)]
     pub job: views::JobView,
-    pub tasks_created: i64,
+    pub tasks_created: u64,
     /// Eligible devices left out: they have an unfinished task that may not be replaced.
-    pub devices_busy: i64,
+    pub devices_busy: u64,
     /// Pending tasks of other batches cancelled (OVERWRITTEN) to make room.
-    pub tasks_overwritten: i64,
+    pub tasks_overwritten: u64,
 }
 
 /// A batch with its task counts.
@@ -196,11 +196,12 @@ pub async fn create_job(
 ) -> ApiResult<(StatusCode, Json<JobCreated>)> {
     let pk = req.product_key.clone().map(ProductKey);
     let request = req.into_request()?;
-    let (job, created) = s
+    let job = s
         .core
         .jobs()
         .create(&FirmwareId(id), pk.as_ref(), request)
         .await?;
+    let created = job.creation.unwrap_or_default();
     Ok((
         StatusCode::CREATED,
         Json(JobCreated {

@@ -70,8 +70,9 @@ impl Dispatcher {
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         let mut delivered = 0;
         for job in jobs {
-            // A paused batch starts no new device (see `ota_domain::job::gate`).
-            if !job.policy.need_push || job.is_paused() {
+            // A paused batch, or one whose tasks are still being created, starts no new
+            // device (`ota_domain::job::gate`, `ota_domain::job::creation`).
+            if !job.policy.need_push || job.is_held() {
                 continue;
             }
             let rate = job.policy.rate_at(now);

@@ -4,8 +4,9 @@
 //!   them to the devices once stored;
 //! - [`dispatch`] releases pushes at each batch's rate to online devices;
 //! - [`timers`] fires due retries, timeouts, nudges and batch schedules;
-//! - beside them, the collection of expired uploads, the generation of deltas and, on a
-//!   shared store, following changes other nodes make.
+//! - beside them, the creation of batches' tasks (`jobs::creator`), the collection of
+//!   expired uploads, the generation of deltas and, on a shared store, following changes
+//!   other nodes make.
 //!
 //! Every deadline is a column in the store, so after a restart the loops pick up exactly
 //! where they stopped.
@@ -24,8 +25,8 @@ pub use report::Ack;
 
 impl crate::Core {
     /// Starts every worker of the engine on its own task, until `shutdown`: ingest (only
-    /// once per core), dispatcher, timers, upload collection, delta generation and the
-    /// follower of other nodes' changes.
+    /// once per core), dispatcher, timers, upload collection, delta generation, the batch
+    /// creator and the follower of other nodes' changes.
     pub fn start_workers(
         &self,
         shutdown: &tokio_util::sync::CancellationToken,
@@ -53,6 +54,7 @@ impl crate::Core {
             shutdown,
         ));
         started.push(worker::spawn(self, crate::deltas::DeltaGenerator, shutdown));
+        started.push(worker::spawn(self, crate::jobs::Creator, shutdown));
         started.push(worker::spawn(self, crate::cache::ChangeFollower, shutdown));
         started
     }

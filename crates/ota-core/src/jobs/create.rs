@@ -1,22 +1,24 @@
-//! Creating a batch: validated against its package, stored, its tasks created set-based.
+//! Creating a batch: validated against its package and stored; its tasks are created by
+//! the batch creator (`creator`).
 
 use super::*;
 use crate::error::Found;
 use crate::{CoreResult, Jobs, ids};
 use ota_domain::firmware::FirmwareStatus;
-use ota_domain::job::{DynamicMode, Job, JobStatus, JobType, SelectionType, TargetSelection};
+use ota_domain::job::{Job, JobStatus, JobType, SelectionType, TargetSelection};
 use ota_domain::validate::{self};
 use ota_domain::{DomainError, ErrorCode, FirmwareId, JobId, ProductKey};
-use ota_store::{CreatedTasks, TaskCreation, TaskTarget};
 
 impl Jobs<'_> {
-    /// Creates a batch and its tasks (set-based), then lets the dispatcher push.
+    /// Creates a batch, then waits for its tasks to be created (set-based, by the batch
+    /// creator) for up to `creation_wait`: the batch is returned as it is then, with how
+    /// far creation got. The dispatcher pushes once the last task is created.
     pub async fn create(
         &self,
         firmware_id: &FirmwareId,
         product_key: Option<&ProductKey>,
         request: JobRequest,
-    ) -> CoreResult<(Job, CreatedTasks)> {
+    ) -> CoreResult<Job> {
         let store = self.store();
         let now = self.now();
         let mut firmware = store
@@ -71,46 +73,14 @@ impl Jobs<'_> {
         if let TargetSelection::Group { group_id } = &validated.target_selection {
             self.registry().group(group_id).await?;
         }
-        let job = validated.into_job(JobId(ids::job_id()), &firmware, now);
-        store.insert_job(&job).await?;
-        let target = match (
-            &job.selection_type,
-            &job.target_selection,
-            job.policy.dynamic_mode,
-        ) {
-            (SelectionType::Dynamic, _, Some(DynamicMode::OnlyNewReports)) => None,
-            (_, TargetSelection::All, _) => Some(TaskTarget::All),
-            (_, TargetSelection::Specific { device_names }, _) => {
-                Some(TaskTarget::Names(device_names))
-            }
-            (_, TargetSelection::Gray { milli_percent }, _) => Some(TaskTarget::Gray {
-                milli_percent: *milli_percent,
-            }),
-            (_, TargetSelection::Group { group_id }, _) => Some(TaskTarget::Group(group_id)),
-        };
-        let created = match target {
-            Some(target) => {
-                store
-                    .create_tasks(&TaskCreation {
-                        job: &job,
-                        module_name: &firmware.module_name,
-                        dest_version: &firmware.dest_version,
-                        required_src_version: required_src(&firmware),
-                        target,
-                        now,
-                    })
-                    .await?
-            }
-            None => CreatedTasks::default(),
-        };
-        if created.overwritten > 0 {
-            // The store cancelled tasks of other batches (OVERWRITTEN): they may be done now.
-            for other in store.list_jobs_by_status(&[JobStatus::InProgress]).await? {
-                if other.job_id != job.job_id && other.product_key == job.product_key {
-                    self.settle(&other.job_id).await?;
-                }
-            }
+        let mut job = validated.into_job(JobId(ids::job_id()), &firmware, now);
+        if creator::creation_target(&job).is_none()
+            && let Some(creation) = job.creation.as_mut()
+        {
+            // Nothing to create: only devices reporting from now on join it.
+            creation.finish(now);
         }
+        store.insert_job(&job).await?;
         if job.job_type == JobType::VerifyFirmware {
             firmware.status = FirmwareStatus::Verifying;
             firmware.verify_progress = 0;
@@ -119,13 +89,15 @@ impl Jobs<'_> {
             self.inner.cache.evict_firmware(&firmware.firmware_id);
         }
         metrics::counter!("ota_jobs_created_total", "type" => job.job_type.as_str()).increment(1);
+        if job.is_creating() {
+            self.kick_creator();
+            return self
+                .wait_created(&job.job_id, self.config().creation_wait)
+                .await;
+        }
         self.wake_dispatcher();
         self.settle(&job.job_id).await?;
-        let job = store
-            .get_job(&job.job_id)
-            .await
-            .found("JobId", format!("batch {}", job.job_id))?;
-        Ok((job, created))
+        self.get(&job.job_id).await
     }
 
     /// Reads an uploaded device-list CSV (GenerateDeviceNameListURL / DnListFileUrl).

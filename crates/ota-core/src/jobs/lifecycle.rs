@@ -7,8 +7,7 @@ use crate::error::Found;
 use crate::{CoreResult, Jobs};
 use ota_domain::JobId;
 use ota_domain::job::{
-    CancelOptions, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType,
-    task_selected_for_cancel,
+    CancelOptions, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType, cancel_selection,
 };
 use ota_domain::task::{CancelReason, Task, TaskEvent, TaskStatus};
 use ota_store::{Page, TaskFilter};
@@ -39,11 +38,22 @@ impl Jobs<'_> {
                         .await?;
                 }
                 JobEffect::CancelTasks(options) => {
-                    self.for_each_unfinished(id, |task| {
-                        task_selected_for_cancel(options, task)
-                            .then_some(TaskEvent::Cancel(CancelReason::JobCanceled))
-                    })
-                    .await?;
+                    // Set-based: a cancel writes the same fields whatever a task holds
+                    // (`ota_domain::job::cancel_selection`).
+                    let cancelled = store
+                        .cancel_job_tasks(
+                            id,
+                            &cancel_selection(options),
+                            CancelReason::JobCanceled,
+                            now,
+                        )
+                        .await?;
+                    metrics::counter!("ota_task_transitions_total", "to" => TaskStatus::Canceled.as_str())
+                        .increment(cancelled);
+                    if cancelled > 0 && (options.cancel_notified || options.cancel_in_progress) {
+                        // Devices told to update may be reading blocks: no more of them.
+                        self.inner.block_grants.clear();
+                    }
                 }
                 JobEffect::Resumed => released = true,
                 JobEffect::StopStrategy | JobEffect::RateChanged | JobEffect::Finished(_) => {}
@@ -131,6 +141,11 @@ impl Jobs<'_> {
     pub(crate) async fn settle(&self, id: &JobId) -> CoreResult<()> {
         let store = self.store();
         let cached = self.inner.cache.job(store, id).await?;
+        if cached.is_creating() {
+            // Nothing completes or is judged before the last task exists; the creator
+            // settles the batch then (and evicts this entry first).
+            return Ok(());
+        }
         // The pause state is read fresh there: another node may have changed it.
         if cached.policy.failure_gate.is_some() && cached.status == JobStatus::InProgress {
             self.check_failure_gate(id).await?;

@@ -3,7 +3,7 @@
 //! effects are carried out here by applying task events, so every task still moves only
 //! through its own state machine.
 //!
-//! By idea: [`create`] (a batch and its tasks), [`read`] (batches and their tasks as they
+//! By idea: [`create`] (a batch), [`creator`] (creating its tasks in the background), [`read`] (batches and their tasks as they
 //! are), [`update`] (changing a running batch), [`lifecycle`] (batch events: start, finish,
 //! cancel, and settling a batch whose tasks ended), [`control`] (pause, resume and the
 //! failure gate), [`commands`] (operator commands on tasks).
@@ -11,10 +11,12 @@
 mod commands;
 mod control;
 mod create;
+mod creator;
 mod lifecycle;
 mod read;
 mod update;
 
+pub(crate) use creator::Creator;
 pub use update::*;
 
 use ota_domain::firmware::FirmwareType;

@@ -132,11 +132,21 @@ impl Job {
         self.control.pause.is_some()
     }
 
+    /// Whether its tasks are still being created (`job::creation`).
+    pub fn is_creating(&self) -> bool {
+        self.creation.is_some_and(|c| c.is_running())
+    }
+
+    /// Whether no new device may be pushed: paused, or its tasks are still being created.
+    pub fn is_held(&self) -> bool {
+        self.is_paused() || self.is_creating()
+    }
+
     /// The event the batch's failure gate calls for, given its task counts now: `None`
     /// when it has no gate, is not running or already paused, or the gate holds.
     pub fn gate_verdict(&self, counts: &TaskCounts) -> Option<JobEvent> {
         let gate = self.policy.failure_gate?;
-        if self.status != JobStatus::InProgress || self.is_paused() {
+        if self.status != JobStatus::InProgress || self.is_held() {
             return None;
         }
         if !gate.trips(FinishedCounts::of(counts), self.control.gate_baseline) {

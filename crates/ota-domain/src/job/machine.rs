@@ -89,6 +89,23 @@ impl Job {
         let mut next = self.clone();
         next.modified_at = now;
         let mut effects = Vec::new();
+        if self.is_creating() {
+            // Held until its last task is created (`job::creation`): a timer fires again
+            // later; an operator's cancel is refused rather than racing the creation.
+            match event {
+                JobEvent::Start | JobEvent::AllTasksFinished | JobEvent::ScheduleFinished => {
+                    return Err(Rejection::Stale(
+                        "the batch's tasks are still being created",
+                    ));
+                }
+                JobEvent::Cancel(_) | JobEvent::StrategyCanceled | JobEvent::Reopen => {
+                    return Err(Rejection::Invalid(
+                        "the batch's tasks are still being created; try again when it is done",
+                    ));
+                }
+                _ => {}
+            }
+        }
         match (self.status, event) {
             // A planned batch starts at its ScheduleTime, not before: a timer firing early
             // (clock skew between nodes) is ignored and fires again.

@@ -4,11 +4,13 @@
 //! [`crate::validate`].
 
 mod cancel;
+mod creation;
 mod gate;
 mod machine;
 mod verify;
 
-pub use cancel::{CancelOptions, task_selected_for_cancel};
+pub use cancel::{CancelOptions, cancel_selection, task_selected_for_cancel};
+pub use creation::{ChunkCounts, Creation};
 pub use gate::{
     FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT, Pause, PauseReason,
     gate_cancel_options,
@@ -226,6 +228,9 @@ pub struct Job {
     pub finished_at: Option<Millis>,
     /// Paused or not, and what the failure gate already judged.
     pub control: JobControl,
+    /// How far creating its tasks got (`job::creation`); `None` for batches stored before
+    /// creation was recorded.
+    pub creation: Option<Creation>,
 }
 
 #[cfg(test)]

@@ -30,11 +30,26 @@ fn job(status: JobStatus, selection: SelectionType) -> Job {
         started_at: None,
         finished_at: None,
         control: JobControl::default(),
+        creation: None,
     }
 }
 
 fn paused(mut j: Job, reason: PauseReason) -> Job {
     j.control.pause = Some(Pause { reason, at: T0 });
+    j
+}
+
+/// A batch whose tasks are still being created.
+fn creating(mut j: Job) -> Job {
+    j.creation = Some(Creation::start(T0));
+    j
+}
+
+/// A batch whose tasks were all created.
+fn created(mut j: Job) -> Job {
+    let mut c = Creation::start(T0);
+    c.finish(T0);
+    j.creation = Some(c);
     j
 }
 
@@ -144,6 +159,17 @@ fn every_transition() {
         ("resume running", running(Static), JobEvent::Resume(FinishedCounts::default()), Want::Invalid),
         ("resume completed", job(Completed, Static), JobEvent::Resume(FinishedCounts::default()), Want::Invalid),
         ("cancel paused", paused(running(Static), PauseReason::Operator), JobEvent::Cancel(opts), Want::To(Canceled, vec![CancelTasks(opts), Finished(Canceled)])),
+        ("start while creating", creating(planned(NOW)), JobEvent::Start, Want::Stale),
+        ("start once created", created(planned(NOW)), JobEvent::Start, Want::To(InProgress, vec![ReleaseScheduledTasks])),
+        ("no completion while creating", creating(running(Static)), JobEvent::AllTasksFinished, Want::Stale),
+        ("completion once created", created(running(Static)), JobEvent::AllTasksFinished, Want::To(Completed, vec![Finished(Completed)])),
+        ("no forced end while creating", creating(with_finish(running(Static), NOW)), JobEvent::ScheduleFinished, Want::Stale),
+        ("no cancel while creating", creating(running(Static)), JobEvent::Cancel(opts), Want::Invalid),
+        ("cancel once created", created(running(Static)), JobEvent::Cancel(opts), Want::To(Canceled, vec![CancelTasks(opts), Finished(Canceled)])),
+        ("no policy stop while creating", creating(running(Dynamic)), JobEvent::StrategyCanceled, Want::Invalid),
+        ("pause while creating", creating(running(Static)), JobEvent::Pause(PauseReason::Operator), Want::To(InProgress, vec![])),
+        ("rate while creating", creating(running(Static)), JobEvent::UpdateRate(RateUpdate::Fixed(500)), Want::To(InProgress, vec![RateChanged])),
+        ("tags while creating", creating(running(Static)), JobEvent::UpdateTags(tags.clone()), Want::To(InProgress, vec![])),
         ("paused static done", paused(running(Static), PauseReason::Operator), JobEvent::AllTasksFinished, Want::To(Completed, vec![Finished(Completed)])),
     ];
     for (name, job, event, want) in rows {
@@ -409,6 +435,8 @@ fn the_failure_gate_calls_for_a_pause_or_a_cancel() {
         ("trips: cancel", with_gate(running(SelectionType::Dynamic), GateAction::Cancel), counts(3, 2), cancel),
         ("already paused", paused(with_gate(running(SelectionType::Static), GateAction::Pause), PauseReason::Operator), counts(0, 9), None),
         ("planned", with_gate(planned(NOW + HOUR), GateAction::Pause), counts(0, 9), None),
+        ("still being created", creating(with_gate(running(SelectionType::Static), GateAction::Pause)), counts(0, 9), None),
+        ("trips once created", created(with_gate(running(SelectionType::Static), GateAction::Pause)), counts(3, 2), pause.clone()),
         ("ended", with_gate(job(JobStatus::Completed, SelectionType::Static), GateAction::Pause), counts(0, 9), None),
         ("forgiven at resume", resumed_at(with_gate(running(SelectionType::Static), GateAction::Pause), 2, 5), counts(3, 2), None),
         ("new failures after resume", resumed_at(with_gate(running(SelectionType::Static), GateAction::Pause), 2, 5), counts(6, 4), pause),

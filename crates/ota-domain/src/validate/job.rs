@@ -17,8 +17,8 @@ use super::target::{
 };
 use crate::firmware::{Firmware, FirmwareStatus};
 use crate::job::{
-    DownloadProtocol, FailureGate, GateAction, Job, JobControl, JobPolicy, JobStatus, JobType,
-    MAX_FAILED_PERCENT, SelectionType, TargetSelection,
+    Creation, DownloadProtocol, FailureGate, GateAction, Job, JobControl, JobPolicy, JobStatus,
+    JobType, MAX_FAILED_PERCENT, SelectionType, TargetSelection,
 };
 use crate::{DomainError, ErrorCode, GroupId, JobId, Millis};
 use std::collections::BTreeMap;
@@ -205,6 +205,7 @@ impl ValidatedJob {
             started_at: (self.status == JobStatus::InProgress).then_some(now),
             finished_at: None,
             control: JobControl::default(),
+            creation: Some(Creation::start(now)),
         }
     }
 }

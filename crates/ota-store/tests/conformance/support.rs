@@ -188,6 +188,7 @@ pub fn job(id: &str, fw: &Firmware) -> Job {
         started_at: Some(T0),
         finished_at: None,
         control: Default::default(),
+        creation: None,
     }
 }
 

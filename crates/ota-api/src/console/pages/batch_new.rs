@@ -322,13 +322,26 @@ pub async fn create(
     }
     .await;
     match result {
-        Ok((job, created)) => Ok(redirect_with(
-            &format!("/console/batches/{}", enc(job.job_id.as_str())),
-            &format!(
-                "Batch created: {} tasks, {} devices busy with another task, {} tasks overridden.",
-                created.created, created.skipped_busy, created.overwritten
-            ),
-        )),
+        Ok(job) => {
+            let created = job.creation.unwrap_or_default();
+            let flash = if job.is_creating() {
+                format!(
+                    "Batch created; its tasks are still being created ({} so far). \
+                     Nothing is pushed until they all are.",
+                    created.created
+                )
+            } else {
+                format!(
+                    "Batch created: {} tasks, {} devices busy with another task, {} tasks \
+                     overridden.",
+                    created.created, created.skipped_busy, created.overwritten
+                )
+            };
+            Ok(redirect_with(
+                &format!("/console/batches/{}", enc(job.job_id.as_str())),
+                &flash,
+            ))
+        }
         Err(err) => Ok(refused(render(&c, &ctx, &id, &form, Some(&err)).await?)),
     }
 }

@@ -157,6 +157,12 @@ async fn render(
                     h2 { "Settings" }
                     dl.props {
                         dt { "Created" } dd { (time(job.created_at)) }
+                        @if let Some(c) = job.creation {
+                            dt { "Tasks" } dd #job-creation {
+                                @if c.is_running() { "being created: " (c.created) " so far; nothing is pushed until all are" }
+                                @else { (c.created) " created" @if c.skipped_busy > 0 { ", " (c.skipped_busy) " devices busy" } @if c.overwritten > 0 { ", " (c.overwritten) " overridden" } }
+                            }
+                        }
                         dt { "Started" } dd { (time_opt(job.started_at)) }
                         dt { "Finished" } dd { (time_opt(job.finished_at)) }
                         dt { "Schedule" } dd { (time_opt(p.schedule_time)) @if let Some(e) = p.schedule_finish_time { " until " (time(e)) } }
@@ -202,7 +208,7 @@ async fn render(
                         }
                     }
                 }
-                @if running {
+                @if running && !job.is_creating() {
                     section.card {
                         h2 { "Cancel the batch" }
                         (layout::error_summary(cancel_err))

@@ -245,7 +245,7 @@ pub async fn verify(
     }
     .await;
     match result {
-        Ok((job, _)) => Ok(redirect_with(
+        Ok(job) => Ok(redirect_with(
             &format!("/console/batches/{}", enc(job.job_id.as_str())),
             "Verification started.",
         )),

@@ -18,7 +18,7 @@ pub async fn upload(
     body: Body,
 ) -> Response {
     let stream = body.into_data_stream().map_err(|e| e.to_string());
-    match c.app.core.firmwares().upload_package_file(&file_name, Box::pin(stream)).await {
+    match c.app.core.firmwares().upload_file(&file_name, Box::pin(stream)).await {
         Ok(file) => (
             StatusCode::CREATED,
             Json(json!({"url": file.key, "size": file.size, "md5": file.md5, "sha256": file.sha256, "name": file_name})),

@@ -1,0 +1,75 @@
+//! Cancelling a batch's tasks with set-based SQL: a million tasks are a few hundred short
+//! `UPDATE`s over ranges of device ids, each its own transaction, not a million conditional
+//! saves. What it writes is what the task machine writes for a cancel, whatever else a task
+//! holds (`ota_domain::job::cancel_selection` and its test), and only rows still in a
+//! selected state are touched, so a report or a push racing it either lands first (and the
+//! row is no longer selected, or still is) or finds the row changed and reads it again.
+
+use crate::q::Q;
+use crate::{Result, Store};
+use ota_domain::task::{CancelReason, QueuedReason, TaskStatus};
+use ota_domain::{JobId, Millis};
+use sqlx::Row;
+
+/// Device ids per statement (a batch's devices are mostly consecutive ids).
+const CANCEL_CHUNK: i64 = 5_000;
+
+impl Store {
+    /// Cancels every task of `job` in one of the `selected` (status, queued reason) pairs,
+    /// chunk after chunk. Returns how many tasks it cancelled.
+    pub async fn cancel_job_tasks(
+        &self,
+        job: &JobId,
+        selected: &[(TaskStatus, Option<QueuedReason>)],
+        reason: CancelReason,
+        now: Millis,
+    ) -> Result<u64> {
+        if selected.is_empty() {
+            return Ok(0);
+        }
+        let states: Vec<String> = selected
+            .iter()
+            .map(|(s, r)| format!("{}/{}", s.as_str(), r.map_or("", QueuedReason::as_str)))
+            .collect();
+        let mut cancelled = 0;
+        let mut lo = i64::MIN;
+        loop {
+            // One index probe for where the next chunk starts (not a sort of the ids left,
+            // which a planner with stale statistics may choose).
+            let mut bound = Q::with(
+                self.dialect(),
+                "SELECT MIN(device_id) AS next FROM tasks WHERE job_id = ",
+            );
+            bound.bind(job.as_str()).push(" AND device_id > ").bind(lo);
+            let Some(next) = bound
+                .fetch_one(self.pool())
+                .await?
+                .try_get::<Option<i64>, _>("next")?
+            else {
+                return Ok(cancelled);
+            };
+            let hi = next.saturating_add(CANCEL_CHUNK - 1);
+            let mut q = Q::with(
+                self.dialect(),
+                "UPDATE tasks SET status = 'CANCELED', cancel_reason = ",
+            );
+            q.bind(reason.as_str())
+                .push(
+                    ", failure = NULL, queued_reason = NULL, retry_at = NULL, \
+                     timeout_at = NULL, nudge_at = NULL, lease_until = NULL, modified_at = ",
+                )
+                .bind(now)
+                .push(" WHERE job_id = ")
+                .bind(job.as_str())
+                .push(" AND device_id > ")
+                .bind(lo)
+                .push(" AND device_id <= ")
+                .bind(hi)
+                .push(" AND (status || '/' || COALESCE(queued_reason, '')) IN (")
+                .bind_list(states.iter().map(String::as_str))
+                .push(")");
+            cancelled += q.execute(self.writer()).await?;
+            lo = hi;
+        }
+    }
+}
