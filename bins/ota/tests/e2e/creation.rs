@@ -1,17 +1,18 @@
 //! A batch whose tasks take a while to create is held until they all exist, and a server
 //! killed while creating them finishes the creation when it starts again: never a partial
-//! batch that looks running. The creation is caught midway for sure: the server answers
-//! without waiting (`batch_creation_wait_ms` 0) and the store is locked right after the
-//! answer, so the creator stands still between two chunks while the batch is read and the
-//! server killed. The dead server's claim on the creation outlives it by a few seconds, in
-//! which the restarted server shows the batch held as it was left.
+//! batch that looks running. The creation is caught midway: the server answers without
+//! waiting (`batch_creation_wait_ms` 0) and is killed right after the answer, long before
+//! tens of thousands of tasks exist; its database shows how far it got. The dead server's
+//! claim on the creation outlives it by a few seconds, in which the restarted server shows
+//! the batch held as it was left.
 
 use crate::fixtures::{self, failure, lock_store, package, unlock_store};
 use crate::harness::{Server, count};
 use serde_json::json;
 
-/// Devices in the batch: several chunks of the creator's walk.
-const DEVICES: i64 = 20_000;
+/// Devices in the batch: thirty chunks of the creator's walk, hundreds of milliseconds of
+/// creating, so the lock taken right after the answer lands midway.
+const DEVICES: i64 = 60_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_held_while_created_and_a_killed_server_finishes_it() {
@@ -22,10 +23,10 @@ async fn a_batch_is_held_while_created_and_a_killed_server_finishes_it() {
         .await
         .unwrap();
     let pk = product["product_key"].as_str().unwrap().to_owned();
-    for _ in 0..2 {
+    for _ in 0..6 {
         api.post(
             &format!("/products/{pk}/devices"),
-            &json!({"count": DEVICES / 2}),
+            &json!({"count": DEVICES / 6}),
         )
         .await
         .unwrap();
@@ -33,25 +34,24 @@ async fn a_batch_is_held_while_created_and_a_killed_server_finishes_it() {
     let pkg = package(&server, &pk, "2.0.0", 1024).await;
 
     let created = fixtures::job(&server, &pkg, json!({"target_selection": "ALL"})).await;
-    let mut lock = lock_store(&server).await;
+    server.kill().await;
     let id = fixtures::id(&created);
     assert_eq!(created["creation"]["creating"], true, "{created:#}");
-    // Read through the lock: the server itself cannot read while the store is locked.
+    // Read straight from the dead server's database.
+    let mut db = lock_store(&server).await;
     let (creating, so_far): (i64, i64) = sqlx::query_as(
         "SELECT creating, (SELECT COUNT(*) FROM tasks WHERE job_id = $1) FROM jobs \
          WHERE job_id = $1",
     )
     .bind(&id)
-    .fetch_one(&mut lock)
+    .fetch_one(&mut db)
     .await
     .unwrap();
+    unlock_store(db).await;
     assert!(
         creating == 1 && so_far < DEVICES,
-        "caught midway: {so_far} tasks"
+        "killed midway: {so_far} tasks"
     );
-
-    server.kill().await;
-    unlock_store(lock).await;
     server.start_again().await;
     // The dead server's claim on the creation holds for a few seconds more: meanwhile the
     // batch is held as it was left.

@@ -17,8 +17,10 @@ use std::time::{Duration, Instant};
 
 /// How long one batch is worked on before the next one's turn.
 const SLICE: Duration = Duration::from_millis(250);
-/// How long a node's claim on a batch's creation lasts without renewal (milliseconds).
-const LEASE_MS: Millis = 5_000;
+/// How long a node's claim on a batch's creation lasts without renewal (milliseconds):
+/// the push lease's length, so a node that stalls for a moment (a slow disk, a busy
+/// machine) does not lose the creation to another one midway.
+const LEASE_MS: Millis = 10_000;
 /// How often creations left by other nodes or a restart are looked for when nothing wakes
 /// the creator.
 const LOOK_EVERY: Duration = Duration::from_secs(2);
