@@ -11,7 +11,7 @@
 //! runs parallel waves; each batch pushes at the maximum rate.
 
 use crate::client::{ApiClient, text};
-use crate::launch::Launch;
+use crate::launch;
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
@@ -92,25 +92,10 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
     if !(1..=200).contains(&args.batch_size) {
         bail!("--batch-size must be 1-200");
     }
-    let dir = tempfile::tempdir()?;
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?,
-    };
-    let mut launch = Launch::new(&binary, dir.path());
-    launch.database_url = args.database_url.clone();
-    let server = launch.start().await?;
-    let api = ApiClient::new(
-        &format!("http://{}", server.http),
-        &launch.key_id,
-        &launch.secret,
-    );
+    let (_dir, server, api) =
+        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
     let base_rss = server.rss_kib().unwrap_or(0);
-    let store_kind = if args.database_url.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let store_kind = launch::store_name(args.database_url.as_deref());
     eprintln!(
         "server up ({store_kind}) at {} / {}",
         server.http, server.mqtt

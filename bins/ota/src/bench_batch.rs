@@ -7,7 +7,7 @@
 //! takes to be stored while a batch is created is reported as live traffic's wait.
 
 use crate::client::{ApiClient, text};
-use crate::launch::Launch;
+use crate::launch;
 use crate::report_probe::{ReportProbe, percentile_ms};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -39,24 +39,9 @@ const MEMBERS_PER_CALL: usize = 10_000;
 
 /// Runs the benchmark; returns its report (printed as JSON by `ota bench batch`).
 pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
-    let dir = tempfile::tempdir()?;
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?,
-    };
-    let mut launch = Launch::new(&binary, dir.path());
-    launch.database_url = args.database_url.clone();
-    let server = launch.start().await?;
-    let api = ApiClient::new(
-        &format!("http://{}", server.http),
-        &launch.key_id,
-        &launch.secret,
-    );
-    let store_kind = if args.database_url.is_some() {
-        "PostgreSQL"
-    } else {
-        "SQLite"
-    };
+    let (_dir, server, api) =
+        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
+    let store_kind = launch::store_name(args.database_url.as_deref());
     eprintln!("server up ({store_kind}) at {}", server.http);
 
     let product = api

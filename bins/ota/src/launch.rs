@@ -36,6 +36,39 @@ pub struct Launch {
     pub log_file: Option<PathBuf>,
 }
 
+/// A server of a benchmark's own: started from `binary` (default: this executable) with
+/// its data in a new temporary directory (removed when the returned handle is dropped) and
+/// its store at `database_url` (default: SQLite in that directory), with a client signing
+/// as its bootstrap key.
+pub async fn start_own(
+    binary: Option<&Path>,
+    database_url: Option<String>,
+) -> anyhow::Result<(tempfile::TempDir, ServerProcess, crate::client::ApiClient)> {
+    let dir = tempfile::tempdir()?;
+    let binary = match binary {
+        Some(path) => path.to_owned(),
+        None => std::env::current_exe()?,
+    };
+    let mut launch = Launch::new(&binary, dir.path());
+    launch.database_url = database_url;
+    let server = launch.start().await?;
+    let api = crate::client::ApiClient::new(
+        &format!("http://{}", server.http),
+        &launch.key_id,
+        &launch.secret,
+    );
+    Ok((dir, server, api))
+}
+
+/// The name of the store a `database_url` (as [`start_own`] takes it) selects.
+pub fn store_name(database_url: Option<&str>) -> &'static str {
+    if database_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    }
+}
+
 impl Launch {
     pub fn new(binary: &Path, data_dir: &Path) -> Launch {
         Launch {

@@ -75,6 +75,14 @@ enum DeltaCommand {
     },
 }
 
+/// Runs `work` to its end on a multi-threaded runtime of its own.
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
+}
+
 fn init_logging(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
@@ -109,10 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             init_logging(&config.log);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(ota::serve::run(config))
+            block_on(ota::serve::run(config))
         }
         Command::Delta(DeltaCommand::Diff { old, new, patch }) => {
             let header = ota_delta::cli::run_diff(&old, &new, &patch)?;
@@ -126,44 +131,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Rollout(args)) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(ota::bench::rollout(args))
+            block_on(ota::bench::rollout(args))
         }
         Command::Bench(BenchCommand::Batch(args)) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let report = runtime.block_on(ota::bench_batch::batch(args))?;
+            let report = block_on(ota::bench_batch::batch(args))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }
         Command::Backup(args) => {
             init_logging("warn");
-            tokio::runtime::Runtime::new()?.block_on(ota::backup::backup(args))?;
+            block_on(ota::backup::backup(args))?;
             Ok(())
         }
         Command::Restore(args) => {
             init_logging("warn");
-            tokio::runtime::Runtime::new()?.block_on(ota::backup::restore(args))?;
+            block_on(ota::backup::restore(args))?;
             Ok(())
         }
         Command::Bench(BenchCommand::Outage(args)) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(ota::outage::outage(args))?;
+            block_on(ota::outage::outage(args))?;
             Ok(())
         }
         Command::Bench(BenchCommand::Soak(args)) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            let report = runtime.block_on(ota::soak::soak(args))?;
+            let report = block_on(ota::soak::soak(args))?;
             if !report.passed() {
                 anyhow::bail!("the soak failed a check: {:?}", report.checks);
             }
@@ -171,27 +164,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Sim(args) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(ota::sim::run(args))
+            block_on(ota::sim::run(args))
         }
         Command::Chaos(scenario) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            if !runtime.block_on(ota::chaos::main(scenario))? {
+            if !block_on(ota::chaos::main(scenario))? {
                 std::process::exit(1);
             }
             Ok(())
         }
         Command::Admin(command) => {
             init_logging("warn");
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(command.run())
+            block_on(command.run())
         }
     }
 }

@@ -7,8 +7,8 @@
 //! that report are held back, so the server's memory must stay bounded; when the lock goes,
 //! the rollout must finish with every device updated and no report lost.
 
-use crate::client::{ApiClient, text};
-use crate::launch::Launch;
+use crate::client::text;
+use crate::launch;
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
@@ -59,18 +59,7 @@ pub struct OutageReport {
 }
 
 pub async fn outage(args: OutageArgs) -> anyhow::Result<OutageReport> {
-    let dir = tempfile::tempdir()?;
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?,
-    };
-    let launch = Launch::new(&binary, dir.path());
-    let server = launch.start().await?;
-    let api = ApiClient::new(
-        &format!("http://{}", server.http),
-        &launch.key_id,
-        &launch.secret,
-    );
+    let (dir, server, api) = launch::start_own(args.server.as_deref(), None).await?;
     let product = api
         .post("/products", &json!({"name": "OutageFleet"}))
         .await?;

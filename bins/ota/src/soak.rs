@@ -10,7 +10,7 @@
 //! batch completed with every device updated.
 
 use crate::client::{ApiClient, text};
-use crate::launch::{Launch, ServerProcess};
+use crate::launch::{self, ServerProcess};
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimSnapshot, SimStats};
@@ -108,19 +108,8 @@ impl SoakReport {
 
 /// Runs the soak; prints one JSON line per sample to stderr and the report to stdout.
 pub async fn soak(args: SoakArgs) -> anyhow::Result<SoakReport> {
-    let dir = tempfile::tempdir()?;
-    let binary = match &args.server {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?,
-    };
-    let mut launch = Launch::new(&binary, dir.path());
-    launch.database_url = args.database_url.clone();
-    let server = launch.start().await?;
-    let api = ApiClient::new(
-        &format!("http://{}", server.http),
-        &launch.key_id,
-        &launch.secret,
-    );
+    let (_dir, server, api) =
+        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
     let product = api.post("/products", &json!({"name": "SoakFleet"})).await?;
     let pk = text(&product, "product_key")?;
     let devices = crate::sim::register(&api, &pk, args.devices).await?;
