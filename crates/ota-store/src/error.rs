@@ -14,7 +14,7 @@ pub enum StoreError {
     Conflict(String),
     /// A conditional write found a row changed since it was read (by another node or
     /// request); nothing was written. Read again and retry.
-    #[error("a task changed since it was read; nothing was saved")]
+    #[error("a row changed since it was read (a task, a creation's progress); nothing was saved")]
     Stale,
     /// Any other database failure.
     #[error("database: {0}")]

@@ -133,19 +133,9 @@ impl Store {
     pub async fn end_creation(&self, id: &JobId, progress: &Creation, now: Millis) -> Result<()> {
         let mut done = *progress;
         done.finish(now);
-        let write = sqlx::query(
-            "UPDATE jobs SET creation_json = $1, creating = 0 \
-             WHERE job_id = $2 AND creating <> 0 AND creation_json = $3",
-        )
-        .bind(to_json(&done))
-        .bind(id.as_str())
-        .bind(to_json(progress));
-        let n = self
-            .write_announced(write, Change::Job(id.as_str().to_owned()))
-            .await?;
-        if n == 0 {
-            return Err(crate::StoreError::Stale);
-        }
+        let mut tx = self.begin_write().await?;
+        crate::task_creation::record_progress(&mut tx, self, id, progress, &done).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -62,7 +62,7 @@ pub use error::{Result, StoreError};
 pub use housekeeping::UploadToken;
 pub use nodes::NodeRow;
 pub use signing_keys::SigningKeyRow;
-pub use task_creation::{CreatedTasks, TaskCreation, TaskTarget};
+pub use task_creation::{TaskCreation, TaskTarget};
 pub use tasks::TaskFilter;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -20,10 +20,10 @@ use crate::filter::{push_filter, push_group};
 use crate::q::{CHUNK, Q};
 use crate::rows::to_json;
 use crate::{Result, Store, StoreError};
-use ota_domain::job::{ChunkCounts, Creation, Job, JobStatus, OverwriteMode};
+use ota_domain::job::{CreatedTasks, Creation, Job, JobStatus, OverwriteMode};
 use ota_domain::registry::{DeviceFilter, Group};
 use ota_domain::task::{NewTask, QueuedReason, Task, TaskStart, TaskStatus};
-use ota_domain::{DeviceKey, DeviceName, GroupId, Millis, TaskId};
+use ota_domain::{DeviceKey, DeviceName, GroupId, JobId, Millis, TaskId};
 use sqlx::{Any, Row, Transaction};
 
 /// Device ids per chunk when walking a product's devices by id: a chunk holds
@@ -70,28 +70,6 @@ pub enum TaskTarget<'a> {
     Devices(&'a [DeviceKey]),
 }
 
-/// What [`Store::create_tasks`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CreatedTasks {
-    pub created: i64,
-    /// Eligible devices left out because they already have an unfinished task for the
-    /// module that may not be replaced.
-    pub skipped_busy: i64,
-    /// Pending tasks of other batches cancelled (OVERWRITTEN) to make room.
-    pub overwritten: i64,
-}
-
-impl From<&Creation> for CreatedTasks {
-    fn from(c: &Creation) -> Self {
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        CreatedTasks {
-            created: n(c.created),
-            skipped_busy: n(c.skipped_busy),
-            overwritten: n(c.overwritten),
-        }
-    }
-}
-
 /// One statement's worth of devices.
 enum Chunk<'a> {
     /// Devices with `lo < id <= hi` that match the target.
@@ -129,7 +107,7 @@ impl Store {
         while creation.is_running() {
             creation = self.create_task_chunk(spec, &creation, false).await?;
         }
-        Ok(CreatedTasks::from(&creation))
+        Ok(creation.counts())
     }
 
     /// Creates the next chunk of `spec`'s tasks after `progress` and returns the progress
@@ -149,24 +127,18 @@ impl Store {
         let from = progress.cursor.unwrap_or(0);
         let step = match spec.target {
             TaskTarget::Names(list) => {
-                let start = usize::try_from(from).unwrap_or(0).min(list.len());
-                let end = (start + CHUNK).min(list.len());
+                let (start, end) = list_window(from, list.len());
                 names = list[start..end].iter().map(String::as_str).collect();
-                list_step(&names, end)
+                list_step(&names, start, end)
             }
             TaskTarget::Devices(keys) => {
-                let start = usize::try_from(from).unwrap_or(0).min(keys.len());
-                let end = (start + CHUNK).min(keys.len());
+                let (start, end) = list_window(from, keys.len());
                 names = keys[start..end]
                     .iter()
                     .filter(|k| k.product_key.as_str() == pk)
                     .map(|k| k.device_name.as_str())
                     .collect();
-                if start == end {
-                    Next::Done
-                } else {
-                    Next::Chunk(Chunk::Names(&names), Box::new(Scope::All), end as i64)
-                }
+                list_step(&names, start, end)
             }
             TaskTarget::Gray { milli_percent } => {
                 let seed = rank_seed(spec.job.job_id.as_str());
@@ -200,14 +172,14 @@ impl Store {
                 create_chunk(&mut tx, self, spec, scope, chunk).await?,
                 *cursor,
             ),
-            Next::Done => (ChunkCounts::default(), from),
+            Next::Done => (CreatedTasks::default(), from),
         };
         next.advance(counts, cursor);
         if matches!(step, Next::Done) {
             next.finish(spec.now);
         }
         if record {
-            record_progress(&mut tx, self, spec, progress, &next).await?;
+            record_progress(&mut tx, self, &spec.job.job_id, progress, &next).await?;
         }
         tx.commit().await?;
         Ok(next)
@@ -269,9 +241,17 @@ impl Store {
     }
 }
 
-/// A step over a list of names ending at `end`.
-fn list_step<'a>(names: &'a [&'a str], end: usize) -> Next<'a> {
-    if names.is_empty() {
+/// The entries `start..end` of a list of `len` the next chunk takes after `cursor` (the
+/// entries done so far).
+fn list_window(cursor: i64, len: usize) -> (usize, usize) {
+    let start = usize::try_from(cursor).unwrap_or(0).min(len);
+    (start, (start + CHUNK).min(len))
+}
+
+/// The step over list entries `start..end`, whose names in the product are `names` (none
+/// when all are of other products); done when the window is empty.
+fn list_step<'a>(names: &'a [&'a str], start: usize, end: usize) -> Next<'a> {
+    if start == end {
         Next::Done
     } else {
         Next::Chunk(Chunk::Names(names), Box::new(Scope::All), end as i64)
@@ -285,16 +265,16 @@ async fn create_chunk(
     spec: &TaskCreation<'_>,
     scope: &Scope<'_>,
     chunk: &Chunk<'_>,
-) -> Result<ChunkCounts> {
+) -> Result<CreatedTasks> {
     if matches!(chunk, Chunk::Names([])) {
-        return Ok(ChunkCounts::default());
+        return Ok(CreatedTasks::default());
     }
     let dialect = store.dialect();
     let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
     push_candidates(&mut count, spec, scope, Some(chunk));
     let candidates: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
     if candidates == 0 {
-        return Ok(ChunkCounts::default());
+        return Ok(CreatedTasks::default());
     }
     let mut overwritten = 0;
     if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
@@ -345,18 +325,19 @@ async fn create_chunk(
     // The partial unique index refuses a second unfinished task per device and module.
     q.push(" ON CONFLICT DO NOTHING");
     let created = q.execute(&mut **tx).await?;
-    Ok(ChunkCounts {
+    Ok(CreatedTasks {
         created,
         skipped_busy: (candidates as u64).saturating_sub(created),
         overwritten,
     })
 }
 
-/// Stores `next` as the batch's creation over `progress`, ending it when finished.
-async fn record_progress(
+/// Stores `next` as batch `job`'s creation over `progress` (or fails with
+/// [`StoreError::Stale`]), ending it when finished.
+pub(crate) async fn record_progress(
     tx: &mut Transaction<'static, Any>,
     store: &Store,
-    spec: &TaskCreation<'_>,
+    job: &JobId,
     progress: &Creation,
     next: &Creation,
 ) -> Result<()> {
@@ -366,7 +347,7 @@ async fn record_progress(
     )
     .bind(to_json(next))
     .bind(i64::from(next.is_running()))
-    .bind(spec.job.job_id.as_str())
+    .bind(job.as_str())
     .bind(to_json(progress))
     .execute(&mut **tx)
     .await?
@@ -377,7 +358,7 @@ async fn record_progress(
     if !next.is_running() {
         // Other nodes' caches hold the batch as still being created.
         store
-            .announce_in(tx, Change::Job(spec.job.job_id.as_str().to_owned()))
+            .announce_in(tx, Change::Job(job.as_str().to_owned()))
             .await?;
     }
     Ok(())

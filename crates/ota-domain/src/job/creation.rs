@@ -46,8 +46,17 @@ impl Creation {
         self.finished_at.is_none()
     }
 
+    /// What was created so far.
+    pub fn counts(&self) -> CreatedTasks {
+        CreatedTasks {
+            created: self.created,
+            skipped_busy: self.skipped_busy,
+            overwritten: self.overwritten,
+        }
+    }
+
     /// Adds one committed chunk's counts and moves the cursor past it.
-    pub fn advance(&mut self, chunk: ChunkCounts, cursor: i64) {
+    pub fn advance(&mut self, chunk: CreatedTasks, cursor: i64) {
         self.created += chunk.created;
         self.skipped_busy += chunk.skipped_busy;
         self.overwritten += chunk.overwritten;
@@ -60,11 +69,14 @@ impl Creation {
     }
 }
 
-/// What one chunk of devices gave.
+/// What creating tasks gave (one chunk, or all of them).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ChunkCounts {
+pub struct CreatedTasks {
     pub created: u64,
+    /// Eligible devices left out because they already have an unfinished task for the
+    /// module that may not be replaced.
     pub skipped_busy: u64,
+    /// Pending tasks of other batches cancelled (OVERWRITTEN) to make room.
     pub overwritten: u64,
 }
 
@@ -77,7 +89,7 @@ mod tests {
         let mut c = Creation::start(5);
         assert!(c.is_running());
         assert_eq!(c.cursor, None);
-        let chunk = |created, skipped_busy, overwritten| ChunkCounts {
+        let chunk = |created, skipped_busy, overwritten| CreatedTasks {
             created,
             skipped_busy,
             overwritten,

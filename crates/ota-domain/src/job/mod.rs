@@ -10,7 +10,7 @@ mod machine;
 mod verify;
 
 pub use cancel::{CancelOptions, cancel_selection, task_selected_for_cancel};
-pub use creation::{ChunkCounts, Creation};
+pub use creation::{CreatedTasks, Creation};
 pub use gate::{
     FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT, Pause, PauseReason,
     gate_cancel_options,

@@ -1,9 +1,9 @@
 //! Set-based task creation.
 
 use crate::support::*;
-use ota_domain::job::{Job, JobStatus, OverwriteMode};
+use ota_domain::job::{CreatedTasks, Job, JobStatus, OverwriteMode};
 use ota_domain::task::{CancelReason, NewTask, Task, TaskStart, TaskStatus};
-use ota_store::{CreatedTasks, Page, Store, StoreError, TaskCreation, TaskFilter, TaskTarget};
+use ota_store::{Page, Store, StoreError, TaskCreation, TaskFilter, TaskTarget};
 
 both!(
     matches_domain,
@@ -38,7 +38,7 @@ pub fn names_of(tasks: &[Task]) -> Vec<&str> {
     v
 }
 
-pub fn created(created: i64, skipped_busy: i64, overwritten: i64) -> CreatedTasks {
+pub fn created(created: u64, skipped_busy: u64, overwritten: u64) -> CreatedTasks {
     CreatedTasks {
         created,
         skipped_busy,

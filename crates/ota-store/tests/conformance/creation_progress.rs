@@ -110,9 +110,9 @@ async fn gray_resumes_the_same_draw(s: &Store) {
     // falls on devices the first one holds (busy), not all of it.
     let k = creating_job(s, "b").await;
     let other = s.create_tasks(&spec(&k, "default", half)).await.unwrap();
-    assert_eq!(other.created + other.skipped_busy, FLEET as i64 / 2);
+    assert_eq!(other.created + other.skipped_busy, FLEET as u64 / 2);
     assert!(
-        (FLEET as i64 / 8..FLEET as i64 * 3 / 8).contains(&other.skipped_busy),
+        (FLEET as u64 / 8..FLEET as u64 * 3 / 8).contains(&other.skipped_busy),
         "{other:?}"
     );
 }
