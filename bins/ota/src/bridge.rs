@@ -73,6 +73,11 @@ impl GatewayHandler for DeviceBridge {
         tokio::spawn(async move { core.recover_link_loss().await });
     }
 
+    fn on_peer_lost(&self, peer: &str) {
+        let (core, peer) = (self.core.clone(), peer.to_owned());
+        tokio::spawn(async move { core.recover_peer_loss(&peer).await });
+    }
+
     async fn firmware_get(&self, device: &DeviceKey, module: Option<String>) -> Option<Vec<u8>> {
         match self
             .core

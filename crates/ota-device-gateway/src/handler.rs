@@ -59,6 +59,12 @@ pub trait GatewayHandler: Send + Sync + 'static {
     /// when it broke, both ways, may be lost. Default: nothing.
     fn on_link_restored(&self) {}
 
+    /// Another node sharing the external broker lost its session without a DISCONNECT (it
+    /// died, or lost the broker): the device reports the broker had handed it and it had
+    /// not acknowledged are gone, the broker gives them to nobody else. `peer` is its MQTT
+    /// client id. Every node hears it. Default: nothing.
+    fn on_peer_lost(&self, _peer: &str) {}
+
     /// The payload to publish on `…/thing/ota/firmware/get_reply` (and on the legacy request
     /// topic) when the device pulls; `None` when it has nothing pending (the gateway then
     /// replies with [`ota_protocol::push::empty_firmware_reply`]).

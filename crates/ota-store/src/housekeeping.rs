@@ -173,6 +173,20 @@ impl Store {
         Ok(claimed.is_some())
     }
 
+    /// Deletes the passes whose name starts with `prefix` last claimed before `before`: for
+    /// passes named after something that comes and goes (a node's broker session).
+    pub async fn forget_passes(&self, prefix: &str, before: Millis) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM kv WHERE substr(name, 1, length($1)) = $1 \
+             AND CAST(value AS BIGINT) < $2",
+        )
+        .bind(prefix)
+        .bind(before)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Holds the lease `name` for `holder` until `now + ttl`: taken when free or lapsed,
     /// renewed when `holder` already holds it. True while `holder` holds it — for work one
     /// node of several does at a time.

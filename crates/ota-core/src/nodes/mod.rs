@@ -158,6 +158,9 @@ impl Node {
         }
         store.purge_expired_nonces(now).await?;
         store.forget_lost_nodes(now - KEEP_LOST_MS).await?;
+        store
+            .forget_passes(recovery::PEER_RECOVERY_PASS, self.core.now() - KEEP_LOST_MS)
+            .await?;
         self.warn_if_pushing_own_address(now).await?;
         let mut lost = store
             .earlier_runs(&self.row.name, &self.row.node_id)

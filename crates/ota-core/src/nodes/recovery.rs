@@ -1,5 +1,5 @@
-//! Recovery from a lost node: push again every task whose device was told to update and
-//! has not finished (NOTIFIED, IN_PROGRESS).
+//! Recovery from a lost node or a lost link: push again every task whose device was told to
+//! update and has not finished (NOTIFIED, IN_PROGRESS).
 //!
 //! Why: behind an external broker, a device report handed to a node that dies before
 //! committing it is gone — the broker does not give a dead member's in-flight
@@ -19,6 +19,11 @@ const LINK_RECOVERY_GRACE: Duration = Duration::from_secs(10);
 /// One recovery after a link loss per this long, whichever node asks first (all nodes lose
 /// a broker that restarts).
 const LINK_RECOVERY_GAP_MS: i64 = 60_000;
+
+/// The pass a recovery after a peer's lost session claims, followed by the peer's client id.
+pub(super) const PEER_RECOVERY_PASS: &str = "peer_recovery:";
+/// Every node hears a peer's will: one recovery per peer per this long.
+const PEER_RECOVERY_GAP_MS: i64 = 30_000;
 
 /// Tasks read and pushed per chunk.
 const CHUNK: i64 = 256;
@@ -45,23 +50,45 @@ impl Core {
     /// covered by the nudges of silent told tasks.
     pub async fn recover_link_loss(&self) {
         tokio::time::sleep(LINK_RECOVERY_GRACE).await;
-        let claim = self
-            .store()
-            .claim_pass("link_recovery", self.now(), LINK_RECOVERY_GAP_MS)
-            .await;
-        match claim {
+        self.repush_once(
+            "link_recovery",
+            LINK_RECOVERY_GAP_MS,
+            "the device link came back",
+        )
+        .await;
+    }
+
+    /// After another node's broker session ended without a DISCONNECT (its last will): the
+    /// reports the broker had handed it are gone, so every told task is pushed again at
+    /// once, by one node of those that heard the will. The devices did not lose the broker,
+    /// so nothing is waited for. The node's lease, when it lapses, recovers it again: the
+    /// will is the fast path, the lease the one that holds when no will comes (the broker
+    /// lost too, or a half-open connection the broker notices only at its keep-alive).
+    pub async fn recover_peer_loss(&self, peer: &str) {
+        let pass = format!("{PEER_RECOVERY_PASS}{peer}");
+        self.repush_once(
+            &pass,
+            PEER_RECOVERY_GAP_MS,
+            "another node lost its broker session",
+        )
+        .await;
+    }
+
+    /// Pushes every told task again, unless another node (or this one) claimed the pass
+    /// `name` within `gap_ms`.
+    async fn repush_once(&self, name: &str, gap_ms: i64, why: &str) {
+        match self.store().claim_pass(name, self.now(), gap_ms).await {
             Ok(true) => match self.repush_told_tasks().await {
                 Ok(done) => tracing::info!(
                     sent = done.sent,
                     dropped = done.dropped,
-                    "pushed every told task again after the device link came back"
+                    why,
+                    "pushed every told task again"
                 ),
-                Err(err) => {
-                    tracing::error!(%err, "recovery after the device link came back failed")
-                }
+                Err(err) => tracing::error!(%err, why, "pushing every told task again failed"),
             },
-            Ok(false) => tracing::debug!("another node recovers from the link loss"),
-            Err(err) => tracing::warn!(%err, "cannot claim the recovery after a link loss"),
+            Ok(false) => tracing::debug!(why, "another node pushes every told task again"),
+            Err(err) => tracing::warn!(%err, why, "cannot claim pushing every told task again"),
         }
     }
 

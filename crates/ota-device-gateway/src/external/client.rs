@@ -53,7 +53,9 @@ pub(super) async fn run<H: GatewayHandler>(
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 attempt = 0;
                 info!(%broker, client_id = config.client_id, "connected to the MQTT broker");
-                let (client, filters) = (inner.client.clone(), config.filters());
+                let mut filters = config.filters();
+                filters.push(config.sessions_filter());
+                let client = inner.client.clone();
                 tokio::spawn(async move {
                     let filters = filters
                         .into_iter()
@@ -83,6 +85,7 @@ pub(super) async fn run<H: GatewayHandler>(
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let ack = PubAck::to_broker(&inner.client, &publish);
                 let to = Routes {
+                    config: &config,
                     inner: &inner,
                     handler: &handler,
                     requests: &requests,
@@ -126,6 +129,7 @@ pub(super) async fn run<H: GatewayHandler>(
 
 /// Where a message from the broker goes.
 struct Routes<'a, H> {
+    config: &'a ExternalBrokerConfig,
     inner: &'a Arc<Inner>,
     handler: &'a Arc<H>,
     requests: &'a Arc<Semaphore>,
@@ -145,6 +149,20 @@ fn on_publish<H: GatewayHandler>(
     ack: PubAck,
 ) -> Option<QueuedReport> {
     let topic = message.topic.as_str();
+    if let Some(peer) = to.config.peer_of(topic) {
+        ack.send();
+        // Our own will comes back after we lost the broker ourselves: the link recovery
+        // (`on_link_restored`) covers that.
+        if peer != to.config.client_id {
+            metrics::counter!("ota_broker_peers_lost_total").increment(1);
+            warn!(
+                peer,
+                "another node's broker session ended without a goodbye"
+            );
+            to.handler.on_peer_lost(peer);
+        }
+        return None;
+    }
     let Some(parsed) = inbound_topic(topic) else {
         ack.send();
         debug!(topic, "message on a topic that is not a device OTA topic");

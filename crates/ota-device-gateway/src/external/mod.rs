@@ -8,6 +8,12 @@
 //! published with QoS 1. Device authentication and topic isolation are the broker's job,
 //! answered over HTTP with [`crate::authenticate`] and [`crate::device_may`].
 //!
+//! Each node also leaves a last will on its own session topic
+//! (`ota-nodes/<group>/<client id>/gone`) and subscribes, unshared, to the others': when a
+//! node dies or loses the broker without a DISCONNECT, the broker publishes its will at once
+//! and every other node hears that the reports the broker had handed it, unacknowledged, are
+//! gone ([`GatewayHandler::on_peer_lost`]), seconds rather than a node lease after the fact.
+//!
 //! Nothing here waits on the broker: pushes and answers go into a bounded queue and are
 //! dropped (logged and counted in `ota_broker_dropped_total`) when it is full or the broker
 //! is away; the connection is re-established with backoff and the subscriptions renewed.
@@ -18,7 +24,7 @@ mod presence;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, MqttOptions};
+use rumqttc::{AsyncClient, LastWill, MqttOptions, QoS};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,6 +34,9 @@ use ota_protocol::{DeviceKey, device_owns_topic};
 
 use crate::GatewayHandler;
 use presence::Presence;
+
+/// The first level of the nodes' session topics.
+const SESSIONS: &str = "ota-nodes";
 
 /// How to reach the broker and how the client behaves.
 #[derive(Clone)]
@@ -92,6 +101,29 @@ impl ExternalBrokerConfig {
             .map(|k| format!("$share/{}/{}", self.share_group, k.topic("+", "+")))
             .collect()
     }
+
+    /// The topic the broker publishes `client_id`'s last will on when its session ends
+    /// without a DISCONNECT. Devices may not publish there (they touch only their own
+    /// topics), so only the broker speaks for a node.
+    pub fn session_topic(&self, client_id: &str) -> String {
+        format!("{SESSIONS}/{}/{client_id}/gone", self.share_group)
+    }
+
+    /// The unshared filter over every node's session topic of this group: each node hears
+    /// every other node's will.
+    pub fn sessions_filter(&self) -> String {
+        self.session_topic("+")
+    }
+
+    /// The node whose will `topic` carries, if it is a session topic of this group.
+    pub fn peer_of<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        let rest = topic.strip_prefix(SESSIONS)?.strip_prefix('/')?;
+        let rest = rest
+            .strip_prefix(self.share_group.as_str())?
+            .strip_prefix('/')?;
+        let peer = rest.strip_suffix("/gone")?;
+        (!peer.is_empty() && !peer.contains('/')).then_some(peer)
+    }
 }
 
 impl std::fmt::Debug for ExternalBrokerConfig {
@@ -142,7 +174,13 @@ impl ExternalBroker {
             // Deliveries are acknowledged once the platform has stored or answered them.
             .set_manual_acks(true)
             .set_max_packet_size(config.max_packet_size, config.max_packet_size)
-            .set_inflight(1024);
+            .set_inflight(1024)
+            .set_last_will(LastWill::new(
+                config.session_topic(&config.client_id),
+                config.client_id.clone(),
+                QoS::AtLeastOnce,
+                false,
+            ));
         if let Some(username) = &config.username {
             options.set_credentials(username, config.password.clone().unwrap_or_default());
         }
@@ -212,5 +250,33 @@ impl ExternalBroker {
     /// Resolves once the client has disconnected after shutdown and answers in flight ended.
     pub async fn closed(&self) {
         self.tracker.wait().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_topic_names_its_node_and_only_in_its_group() {
+        let config = ExternalBrokerConfig::new("broker", 1883, "ota-node-1");
+        assert_eq!(
+            config.session_topic("ota-node-1"),
+            "ota-nodes/ota/ota-node-1/gone"
+        );
+        assert_eq!(config.sessions_filter(), "ota-nodes/ota/+/gone");
+        let cases = [
+            ("ota-nodes/ota/ota-node-2/gone", Some("ota-node-2")),
+            ("ota-nodes/ota/ota-node-1/gone", Some("ota-node-1")),
+            ("ota-nodes/other/ota-node-2/gone", None),
+            ("ota-nodes/ota//gone", None),
+            ("ota-nodes/ota/a/b/gone", None),
+            ("ota-nodes/ota/ota-node-2", None),
+            ("ota-nodes/otax/n/gone", None),
+            ("/ota/device/inform/pk/dn", None),
+        ];
+        for (topic, peer) in cases {
+            assert_eq!(config.peer_of(topic), peer, "{topic}");
+        }
     }
 }

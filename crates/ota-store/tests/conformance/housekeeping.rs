@@ -168,6 +168,24 @@ async fn passes(s: &Store) {
         futures::future::join_all((0..8).map(|i| s.claim_pass("together", T0 + i, 60_000))).await;
     let won = claims.into_iter().filter(|c| *c.as_ref().unwrap()).count();
     assert_eq!(won, 1, "one of eight at once");
+
+    // Passes named after something that comes and goes are forgotten by prefix and age.
+    assert!(s.claim_pass("peer:a", T0, 1_000).await.unwrap());
+    assert!(s.claim_pass("peer:b", T0 + 5_000, 1_000).await.unwrap());
+    assert!(s.claim_pass("peerless", T0, 1_000).await.unwrap());
+    assert_eq!(s.forget_passes("peer:", T0 + 5_000).await.unwrap(), 1);
+    assert!(
+        !s.claim_pass("peer:b", T0 + 5_001, 1_000).await.unwrap(),
+        "the newer one kept"
+    );
+    assert!(
+        !s.claim_pass("peerless", T0 + 1, 1_000).await.unwrap(),
+        "another prefix kept"
+    );
+    assert!(
+        s.claim_pass("peer:a", T0 + 1, 1_000).await.unwrap(),
+        "the forgotten one is free again"
+    );
 }
 
 /// A lease is one holder's until it lapses; its holder renews it.
