@@ -84,15 +84,7 @@ pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
         &api.upload_bytes("devices.csv", list.into_bytes()).await?,
         "url",
     )?;
-    let upload = api.upload_bytes("bench.bin", vec![7u8; 16 * 1024]).await?;
-    let firmware = api
-        .post(
-            "/firmwares",
-            &json!({"product_key": pk, "name": "bench-batch", "dest_version": "2.0.0",
-                    "url": text(&upload, "url")?, "need_to_verify": false}),
-        )
-        .await?;
-    let firmware_id = text(&firmware, "firmware_id")?;
+    let firmware_id = bench_package(&api, &pk).await?;
     let other = api
         .post("/products", &json!({"name": "BenchProbe"}))
         .await?;
@@ -143,6 +135,51 @@ pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
     Ok(report)
 }
 
+/// A 16 KiB package of product `pk` that needs no verification; returns its id.
+pub(crate) async fn bench_package(api: &ApiClient, pk: &str) -> anyhow::Result<String> {
+    let upload = api.upload_bytes("bench.bin", vec![7u8; 16 * 1024]).await?;
+    let firmware = api
+        .post(
+            "/firmwares",
+            &json!({"product_key": pk, "name": "bench", "dest_version": "2.0.0",
+                    "url": text(&upload, "url")?, "need_to_verify": false}),
+        )
+        .await?;
+    text(&firmware, "firmware_id")
+}
+
+/// Waits until the batch `created` (the answer to its creation, the newest batch of
+/// `firmware_id`) has all its tasks; returns it as the package's batch list then shows it.
+pub(crate) async fn wait_created(
+    api: &ApiClient,
+    firmware_id: &str,
+    created: Value,
+    timeout: Duration,
+) -> anyhow::Result<Value> {
+    let deadline = Instant::now() + timeout;
+    let job_id = text(&created, "job_id")?;
+    let mut job = created;
+    // Polled through the package's batch list, which does not count tasks: counting a
+    // growing million-task batch twenty times a second would load the server it measures.
+    while job["creation"]["creating"].as_bool() == Some(true) {
+        if Instant::now() > deadline {
+            bail!(
+                "tasks still being created after {} s: {job}",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let page = api
+            .get(&format!("/firmwares/{firmware_id}/jobs?page_size=1"))
+            .await?;
+        job = page["items"][0].clone();
+        if job["job_id"] != job_id.as_str() {
+            bail!("the newest batch is not the one created: {page}");
+        }
+    }
+    Ok(job)
+}
+
 /// Creates one batch, waits until its tasks are all created, then cancels it.
 async fn run_case(
     api: &ApiClient,
@@ -161,23 +198,7 @@ async fn run_case(
     let request_secs = start.elapsed().as_secs_f64();
     let job_id = text(&created, "job_id")?;
     let creating_at_answer = created["creation"]["creating"].as_bool() == Some(true);
-    let deadline = start + Duration::from_secs(timeout);
-    let mut job = created;
-    // Polled through the package's batch list, which does not count tasks: counting a
-    // growing million-task batch twenty times a second would load the server it measures.
-    while job["creation"]["creating"].as_bool() == Some(true) {
-        if Instant::now() > deadline {
-            bail!("tasks still being created after {timeout} s: {job}");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let page = api
-            .get(&format!("/firmwares/{firmware_id}/jobs?page_size=1"))
-            .await?;
-        job = page["items"][0].clone();
-        if job["job_id"] != job_id.as_str() {
-            bail!("the newest batch is not the one created: {page}");
-        }
-    }
+    let job = wait_created(api, firmware_id, created, Duration::from_secs(timeout)).await?;
     let creation_secs = start.elapsed().as_secs_f64();
     let mut reports = probe.take();
     let tasks = job["creation"]["tasks_created"].as_u64().unwrap_or(0);

@@ -71,6 +71,11 @@ impl ApiClient {
         &self.base
     }
 
+    /// The access key id and secret it signs with.
+    pub fn credentials(&self) -> (&str, &str) {
+        (&self.key_id, &self.secret)
+    }
+
     fn signed(
         &self,
         method: reqwest::Method,

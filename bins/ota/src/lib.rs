@@ -7,6 +7,7 @@ pub mod admin;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;
+pub mod bench_reads;
 pub mod bridge;
 pub mod chaos;
 pub mod client;

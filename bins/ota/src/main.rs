@@ -52,6 +52,9 @@ enum BenchCommand {
     Rollout(ota::bench::RolloutArgs),
     /// Create and cancel batches over a large fleet, for each kind of target; report times.
     Batch(ota::bench_batch::BatchArgs),
+    /// Everyday reads (device and task lists, counts, versions, console pages) over a large
+    /// fleet and batch; report p50/p95 of each.
+    Reads(ota::bench_reads::ReadsArgs),
     /// The store locked for a while in the middle of a rollout; server memory meanwhile.
     Outage(ota::outage::OutageArgs),
     /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
@@ -136,6 +139,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Batch(args)) => {
             init_logging("warn");
             let report = block_on(ota::bench_batch::batch(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Reads(args)) => {
+            init_logging("warn");
+            let report = block_on(ota::bench_reads::reads(args))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -38,6 +38,10 @@ pub struct Paged<T> {
     pub total: i64,
     pub page: i64,
     pub page_size: i64,
+    /// Where a list paged by keyset goes on: pass it as `after` for the next page. Absent
+    /// on the last page and on lists paged by number only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
 }
 
 impl<T> Paged<T> {
@@ -47,6 +51,15 @@ impl<T> Paged<T> {
             total,
             page: page.offset / page.limit.max(1) + 1,
             page_size: page.limit,
+            next_after: None,
         }
+    }
+
+    /// With the keyset of the next page: `key` of the last item, when the page is full.
+    pub fn with_next_after(mut self, key: impl Fn(&T) -> String) -> Self {
+        if self.items.len() as i64 >= self.page_size {
+            self.next_after = self.items.last().map(key);
+        }
+        self
     }
 }

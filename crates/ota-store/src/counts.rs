@@ -55,21 +55,32 @@ impl JobCounts {
 
 impl Store {
     /// Counts a batch's tasks by status, failure, cancel reason and queue reason, in one
-    /// grouped query.
+    /// statement: the counts from the batch's range of `tasks_job_counts` alone, and the
+    /// QUEUED tasks waiting for a push slot whose device is online from the online devices
+    /// (few beside a fleet) rather than from a join of every task with its device.
     pub async fn job_task_counts(&self, job_id: &JobId) -> Result<JobCounts> {
         let rows = sqlx::query(
-            "SELECT t.status AS status, t.queued_reason AS queued_reason, t.failure AS failure, \
-             t.cancel_reason AS cancel_reason, COALESCE(d.online, 0) AS online, COUNT(*) AS n \
-             FROM tasks t LEFT JOIN devices d ON d.id = t.device_id \
-             WHERE t.job_id = $1 \
-             GROUP BY t.status, t.queued_reason, t.failure, t.cancel_reason, COALESCE(d.online, 0)",
+            "SELECT status, queued_reason, failure, cancel_reason, CAST(0 AS BIGINT) AS online, COUNT(*) AS n \
+             FROM tasks WHERE job_id = $1 \
+             GROUP BY status, queued_reason, failure, cancel_reason \
+             UNION ALL \
+             SELECT 'QUEUED', NULL, NULL, NULL, CAST(1 AS BIGINT), COUNT(*) \
+             FROM devices d CROSS JOIN tasks t \
+             WHERE d.online = 1 AND t.job_id = $1 AND t.device_id = d.id \
+             AND t.status = 'QUEUED' AND (t.queued_reason IS NULL \
+             OR t.queued_reason IN ('READY', 'OFFLINE', 'RATE_LIMITED'))",
         )
         .bind(job_id.as_str())
         .fetch_all(self.pool())
         .await?;
         let mut c = JobCounts::default();
+        let mut waiting_online = 0;
         for r in &rows {
             let n: i64 = r.try_get("n")?;
+            if r.try_get::<i64, _>("online")? != 0 {
+                waiting_online = n;
+                continue;
+            }
             let status = parse_or_corrupt(r, "status", TaskStatus::parse)?;
             c.total += n;
             *c.by_status.entry(status).or_default() += n;
@@ -86,7 +97,6 @@ impl Store {
                     }
                 }
                 TaskStatus::Queued => {
-                    let online = r.try_get::<i64, _>("online")? != 0;
                     let reason = parse_opt_or_corrupt(r, "queued_reason", QueuedReason::parse)?;
                     let q = &mut c.queued;
                     let slot = match reason {
@@ -96,31 +106,31 @@ impl Store {
                         Some(
                             QueuedReason::Ready | QueuedReason::Offline | QueuedReason::RateLimited,
                         )
-                        | None => {
-                            if online {
-                                &mut q.rate_limited
-                            } else {
-                                &mut q.offline
-                            }
-                        }
+                        | None => &mut q.offline,
                     };
                     *slot += n;
                 }
                 _ => {}
             }
         }
+        // Of the tasks waiting for a push slot, those whose device is online wait for the rate.
+        let q = &mut c.queued;
+        q.rate_limited = waiting_online.min(q.offline);
+        q.offline -= q.rate_limited;
         Ok(c)
     }
 
-    /// A package's tasks across all its batches: (succeeded, failed, total).
+    /// A package's tasks across all its batches: (succeeded, failed, total), counted per
+    /// batch from the `(job_id, status, …)` index alone.
     pub async fn firmware_task_counts(&self, firmware_id: &FirmwareId) -> Result<(i64, i64, i64)> {
         let row = sqlx::query(
             "SELECT \
-             CAST(COALESCE(SUM(CASE WHEN status = 'SUCCEEDED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             CAST(COALESCE(SUM(CASE WHEN t.status = 'SUCCEEDED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
                AS succeeded, \
-             CAST(COALESCE(SUM(CASE WHEN status = 'FAILED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             CAST(COALESCE(SUM(CASE WHEN t.status = 'FAILED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
                AS failed, \
-             COUNT(*) AS total FROM tasks WHERE firmware_id = $1",
+             COUNT(t.status) AS total \
+             FROM jobs j JOIN tasks t ON t.job_id = j.job_id WHERE j.firmware_id = $1",
         )
         .bind(firmware_id.as_str())
         .fetch_one(self.pool())

@@ -279,6 +279,15 @@ async fn insert_tags(
 
 /// `AND d.device_name` starts with `prefix`, compared exactly (SQLite's LIKE ignores case).
 pub(crate) fn push_name_prefix(q: &mut Q, prefix: &str) {
+    // SQLite compares text bytewise, so there the names with a prefix are also a range of
+    // the (product, name) index: a search at a million devices reads only its matches.
+    // PostgreSQL's order follows the database's collation, where a prefix need not be one.
+    if q.dialect() == Some(crate::Dialect::Sqlite) {
+        q.push(" AND d.device_name >= ")
+            .bind(prefix.to_owned())
+            .push(" AND d.device_name < ")
+            .bind(format!("{prefix}\u{10FFFF}"));
+    }
     q.push(" AND substr(d.device_name, 1, length(")
         .bind(prefix.to_owned())
         .push(")) = ")

@@ -1,11 +1,9 @@
 //! Reads that keep a batch page fast at any size: task counts by state from the
-//! `(job_id, status)` index alone, and a page of a batch's tasks in device order, which
-//! the `(job_id, device_id)` index serves without sorting. (`list_tasks` orders by creation
-//! time and must sort every matching row first: fine for a device, slow for a batch of
-//! 100,000.)
+//! `(job_id, status, …)` index alone, and a page of a batch's tasks in device order
+//! (`job_tasks.rs`) without the total.
 
-use crate::q::Q;
-use crate::rows::{self, task_cols};
+use crate::rows;
+use crate::tasks::TaskFilter;
 use crate::{Page, Result, Store};
 use ota_domain::JobId;
 use ota_domain::task::{Task, TaskStatus};
@@ -36,22 +34,10 @@ impl Store {
         statuses: &[TaskStatus],
         page: Page,
     ) -> Result<Vec<Task>> {
-        let mut q = Q::new(concat!(
-            "SELECT ",
-            task_cols!(),
-            " FROM tasks t WHERE t.job_id = "
-        ));
-        q.bind(job_id.as_str());
-        if !statuses.is_empty() {
-            q.push(" AND t.status IN (")
-                .bind_list(statuses.iter().map(|s| s.as_str()))
-                .push(")");
-        }
-        q.push(" ORDER BY t.device_id LIMIT ")
-            .bind(page.limit)
-            .push(" OFFSET ")
-            .bind(page.offset);
-        let rows = q.fetch_all(self.pool()).await?;
-        rows::all(&rows, rows::task)
+        let filter = TaskFilter {
+            statuses: statuses.to_vec(),
+            ..TaskFilter::default()
+        };
+        self.job_task_rows(job_id, &filter, page).await
     }
 }

@@ -40,6 +40,7 @@ mod group_product;
 mod groups;
 mod housekeeping;
 mod job_pages;
+mod job_tasks;
 mod jobs;
 mod migrate;
 mod nodes;

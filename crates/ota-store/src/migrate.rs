@@ -72,6 +72,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0013_tasks_by_device_id.sql"),
         include_str!("../migrations/postgres/0013_tasks_by_device_id.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_batch_reads.sql"),
+        include_str!("../migrations/postgres/0014_batch_reads.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

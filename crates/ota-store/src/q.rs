@@ -22,6 +22,8 @@ pub(crate) struct Q {
     args: AnyArguments,
     n: usize,
     anonymous: bool,
+    /// The engine, when built for one ([`Q::with`]).
+    dialect: Option<Dialect>,
 }
 
 impl Q {
@@ -32,6 +34,7 @@ impl Q {
             args: AnyArguments::default(),
             n: 0,
             anonymous: false,
+            dialect: None,
         }
     }
 
@@ -39,8 +42,14 @@ impl Q {
     pub(crate) fn with(dialect: Dialect, sql: &str) -> Self {
         Q {
             anonymous: dialect == Dialect::Sqlite,
+            dialect: Some(dialect),
             ..Q::new(sql)
         }
+    }
+
+    /// The engine it was built for, if any.
+    pub(crate) fn dialect(&self) -> Option<Dialect> {
+        self.dialect
     }
 
     /// Appends literal SQL.

@@ -22,6 +22,8 @@ pub struct TaskFilter {
     /// Any of these device names (empty = any).
     pub device_names: Vec<String>,
     pub firmware_id: Option<FirmwareId>,
+    /// With `job_id`: only the tasks after this one in the batch's list (keyset paging).
+    pub after: Option<TaskId>,
 }
 
 /// Which due work a claim takes.
@@ -155,12 +157,14 @@ impl Store {
         Ok(out)
     }
 
-    /// Tasks matching `filter`, oldest first, with the total.
+    /// Tasks matching `filter` with the total: a batch's in device order (after
+    /// `filter.after`; device names are those of the devices registered now), any other
+    /// list oldest first.
     pub async fn list_tasks(&self, filter: &TaskFilter, page: Page) -> Result<(Vec<Task>, i64)> {
+        if let Some(job) = &filter.job_id {
+            return self.list_job_tasks(job, filter, page).await;
+        }
         let push = |q: &mut Q| {
-            if let Some(job) = &filter.job_id {
-                q.push(" AND t.job_id = ").bind(job.as_str());
-            }
             if let Some(d) = &filter.device {
                 q.push(" AND t.device_id = (SELECT id FROM devices WHERE product_key = ")
                     .bind(d.product_key.as_str())

@@ -3,7 +3,7 @@
 //! Aliyun parameter and its rule; download URLs are refused when tampered with or expired
 //! and honour `Range`; and every documented route is actually routed.
 
-use crate::fixtures::{self, fleet, package, try_job};
+use crate::fixtures::{self, fleet, job, package, try_job};
 use crate::harness::{KEY_ID, KEY_SECRET, Server};
 use ota::client::ApiClient;
 use serde_json::{Value, json};
@@ -245,4 +245,62 @@ async fn every_documented_route_is_routed() {
             );
         }
     }
+}
+
+/// A batch's task list pages by keyset: following `next_after` walks the same tasks, in the
+/// same order, as the numbered pages, and stops at the last page; `after` with a page
+/// number is refused naming the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_task_list_pages_by_keyset() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 25).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 1024).await;
+    let batch = fixtures::id(
+        &job(
+            &server,
+            &pkg,
+            json!({"target_selection": "ALL", "maximum_per_minute": 10}),
+        )
+        .await,
+    );
+    let list = format!("/jobs/{batch}/tasks?page_size=10");
+    let task_ids = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["task_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut numbered = Vec::new();
+    for n in 1..=3 {
+        let page = server.api.get(&format!("{list}&page={n}")).await.unwrap();
+        assert_eq!(page["total"], 25, "{page}");
+        numbered.extend(task_ids(&page));
+    }
+    let mut by_key = Vec::new();
+    let mut path = list.clone();
+    let mut pages = 0;
+    loop {
+        let page = server.api.get(&path).await.unwrap();
+        pages += 1;
+        by_key.extend(task_ids(&page));
+        match page["next_after"].as_str() {
+            Some(after) => path = format!("{list}&after={after}"),
+            None => break,
+        }
+    }
+    assert_eq!((pages, by_key.len()), (3, 25));
+    assert_eq!(by_key, numbered);
+    let err = server
+        .api
+        .get(&format!("{list}&page=2&after={}", numbered[9]))
+        .await
+        .unwrap_err();
+    let (status, body) = fixtures::failure(&err);
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (400, Some("after")),
+        "{body}"
+    );
 }

@@ -447,10 +447,15 @@ pub async fn update_job(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TaskQuery {
+    /// States, comma-separated.
     status: Option<String>,
     device_name: Option<String>,
+    /// Page number, from 1; not with `after`.
     page: Option<i64>,
     page_size: Option<i64>,
+    /// The list after this task (the previous page's `next_after`): keyset paging, as fast
+    /// at the millionth task as at the first. In a batch's list only.
+    after: Option<String>,
 }
 
 fn parse_statuses(status: Option<&str>) -> Result<Vec<TaskStatus>, ApiError> {
@@ -485,18 +490,24 @@ pub async fn job_tasks(
         page_size: q.page_size,
     }
     .page()?;
+    if q.after.is_some() && q.page.is_some_and(|p| p != 1) {
+        return Err(ApiError::invalid(
+            "after",
+            "give either page or after, not both",
+        ));
+    }
     let filter = TaskFilter {
         job_id: Some(JobId(id)),
         statuses: parse_statuses(q.status.as_deref())?,
         device_names: q.device_name.into_iter().collect(),
+        after: q.after.map(TaskId),
         ..TaskFilter::default()
     };
     let (items, total) = s.core.jobs().list_tasks(&filter, page).await?;
-    Ok(Json(Paged::new(
-        items.iter().map(views::task).collect(),
-        total,
-        page,
-    )))
+    Ok(Json(
+        Paged::new(items.iter().map(views::task).collect(), total, page)
+            .with_next_after(|t: &views::TaskView| t.task_id.clone()),
+    ))
 }
 
 /// A device's tasks

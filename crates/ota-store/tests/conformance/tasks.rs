@@ -8,6 +8,7 @@ use ota_store::{Page, QueuedCounts, Store, StoreError, TaskCreation, TaskFilter,
 
 both!(
     reads,
+    job_lists,
     ready_and_timers,
     nudges,
     claims,
@@ -299,6 +300,76 @@ async fn stale_writes(s: &Store) {
     assert_eq!(s.get_task(&b.task_id).await.unwrap(), Some(b_next));
 }
 
+/// A batch's list goes in device order; keyset pages (`after`) and numbered pages give the
+/// same tasks, with or without a state filter; names select through the devices.
+async fn job_lists(s: &Store) {
+    let (_, ts) = with_tasks(s, 30).await;
+    let v: Vec<Task> = ts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| match i % 3 {
+            0 => set(t, TaskStatus::Succeeded, None),
+            _ => t.clone(),
+        })
+        .collect();
+    s.save_tasks(&v).await.unwrap();
+    for statuses in [
+        vec![],
+        vec![TaskStatus::Queued],
+        vec![TaskStatus::Succeeded],
+    ] {
+        let all = TaskFilter {
+            job_id: Some("a".into()),
+            statuses: statuses.clone(),
+            ..Default::default()
+        };
+        let (whole, total) = s.list_tasks(&all, Page::new(0, 100)).await.unwrap();
+        assert_eq!(whole.len() as i64, total);
+        assert!(
+            whole
+                .windows(2)
+                .all(|w| w[0].device_name < w[1].device_name),
+            "device order (names are registered in order)"
+        );
+        let mut by_key = Vec::new();
+        let mut after = None;
+        loop {
+            let f = TaskFilter {
+                after: after.clone(),
+                ..all.clone()
+            };
+            let (page, n) = s.list_tasks(&f, Page::new(0, 7)).await.unwrap();
+            assert_eq!(n, total, "the total ignores `after`");
+            let Some(last) = page.last() else { break };
+            after = Some(last.task_id.clone());
+            by_key.extend(page);
+        }
+        assert_eq!(by_key, whole, "{statuses:?} by keyset");
+        let (page, _) = s.list_tasks(&all, Page::new(7, 7)).await.unwrap();
+        assert_eq!(page, whole[7..whole.len().min(14)], "{statuses:?} page 2");
+    }
+    let f = TaskFilter {
+        job_id: Some("a".into()),
+        statuses: vec![TaskStatus::Queued],
+        device_names: vec!["d00000".into(), "d00001".into(), "nobody".into()],
+        ..Default::default()
+    };
+    let (page, total) = s.list_tasks(&f, Page::new(0, 10)).await.unwrap();
+    assert_eq!((ids(&page), total), (vec!["d00001"], 1));
+    let f = TaskFilter {
+        job_id: Some("a".into()),
+        after: Some(TaskId("no such task".into())),
+        ..Default::default()
+    };
+    assert!(
+        s.list_tasks(&f, Page::new(0, 10))
+            .await
+            .unwrap()
+            .0
+            .is_empty()
+    );
+}
+
 async fn counts(s: &Store) {
     let (j, ts) = with_tasks(s, 12).await;
     let mut v = vec![
@@ -322,10 +393,12 @@ async fn counts(s: &Store) {
     v[10].failure = Some(FailureReason::Timeout);
     v[11].cancel_reason = Some(CancelReason::Operator);
     s.save_tasks(&v).await.unwrap();
-    // d00001 and d00002 online: rate limited; d00003 offline whatever its stored reason.
+    // d00001 and d00002 online: rate limited; d00003 offline whatever its stored reason;
+    // d00004 online but its task waits for the batch's start.
     s.set_presence(&[
         (key("p", "d00001"), true, T0),
         (key("p", "d00002"), true, T0),
+        (key("p", "d00004"), true, T0),
     ])
     .await
     .unwrap();

@@ -72,7 +72,9 @@ pub async fn page(
             .of_firmware(&f.firmware_id, Page::new(0, 5))
             .await?;
         for j in jobs {
-            let counts = core.jobs().counts(&j.job_id).await?;
+            // The bars need states only: counted from an index, not split by reason.
+            let counts =
+                super::batch_view::status_only(core.tasks().job_status_counts(&j.job_id).await?);
             batch_rows.push((f, j, counts));
         }
     }

@@ -1,0 +1,248 @@
+//! `ota bench reads`: the reads an operator makes every day, timed at fleet scale. It starts
+//! a real server process, registers the devices through the native API, creates one batch
+//! over all of them (pushing at the slowest rate, so its tasks stay QUEUED), and then sends
+//! each read — device list pages and search, the batch with its counts, its task list
+//! filtered by state at the first, a middle and the last page, the version distribution,
+//! and the console pages showing them — a number of times in a row, reporting p50, p95 and
+//! the slowest answer of each.
+
+use crate::bench_batch::{bench_package, wait_created};
+use crate::client::{ApiClient, text};
+use crate::launch;
+use anyhow::{Context, bail};
+use clap::Args;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct ReadsArgs {
+    /// Registered devices, all of one product, and tasks of the batch over them.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub devices: usize,
+    /// Times each read is sent.
+    #[arg(long, default_value_t = 50)]
+    pub requests: usize,
+    /// Store URL; default is a SQLite file in a temporary directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The server binary (default: this executable).
+    #[arg(long)]
+    pub server: Option<std::path::PathBuf>,
+}
+
+/// Items per page, as the console shows them.
+const PAGE_SIZE: usize = 50;
+
+/// One read: its name and the path (below `/api/v1` for the API, absolute for the console).
+struct Read {
+    name: &'static str,
+    path: String,
+    console: bool,
+}
+
+/// Runs the benchmark; returns its report (printed as JSON by `ota bench reads`).
+pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
+    if args.devices < 2 || args.requests == 0 {
+        bail!("--devices must be at least 2 and --requests at least 1");
+    }
+    let (_dir, server, api) =
+        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
+    let store_kind = launch::store_name(args.database_url.as_deref());
+    eprintln!("server up ({store_kind}) at {}", server.http);
+    let product = api
+        .post("/products", &json!({"name": "BenchReads"}))
+        .await?;
+    let pk = text(&product, "product_key")?;
+    let started = Instant::now();
+    let names: Vec<String> = crate::sim::register(&api, &pk, args.devices)
+        .await?
+        .into_iter()
+        .map(|d| d.device_name)
+        .collect();
+    eprintln!(
+        "{} devices registered in {:.1} s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+    let firmware_id = bench_package(&api, &pk).await?;
+    let started = Instant::now();
+    let created = api
+        .post(
+            &format!("/firmwares/{firmware_id}/jobs"),
+            &json!({"target_selection": "ALL", "maximum_per_minute": 10}),
+        )
+        .await?;
+    let job_id = text(&created, "job_id")?;
+    wait_created(&api, &firmware_id, created, Duration::from_secs(600)).await?;
+    eprintln!(
+        "batch of {} tasks created in {:.1} s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let middle_page = names.len() / PAGE_SIZE / 2 + 1;
+    let last_page = names.len().div_ceil(PAGE_SIZE);
+    let some_name = &names[names.len() * 2 / 3];
+    // A prefix all but the last two characters of one name: a handful of matches.
+    let prefix = &some_name[..some_name.len().saturating_sub(2)];
+    let api_read = |name, path: String| Read {
+        name,
+        path,
+        console: false,
+    };
+    let console_read = |name, path: String| Read {
+        name,
+        path,
+        console: true,
+    };
+    let devices = format!("/products/{pk}/devices?page_size={PAGE_SIZE}");
+    let tasks = format!("/jobs/{job_id}/tasks?status=QUEUED&page_size={PAGE_SIZE}");
+    let reads = [
+        api_read("device list, first page", devices.clone()),
+        api_read(
+            "device list, middle page",
+            format!("{devices}&page={middle_page}"),
+        ),
+        api_read(
+            "device list, last page",
+            format!("{devices}&page={last_page}"),
+        ),
+        api_read(
+            "device search by name prefix",
+            format!("{devices}&prefix={prefix}"),
+        ),
+        api_read("one device", format!("/products/{pk}/devices/{some_name}")),
+        api_read("batch with counts", format!("/jobs/{job_id}")),
+        api_read("batch tasks QUEUED, first page", tasks.clone()),
+        api_read(
+            "batch tasks QUEUED, middle page",
+            format!("{tasks}&page={middle_page}"),
+        ),
+        api_read(
+            "batch tasks QUEUED, last page",
+            format!("{tasks}&page={last_page}"),
+        ),
+        api_read(
+            "batch tasks FAILED (none)",
+            format!("/jobs/{job_id}/tasks?status=FAILED&page_size={PAGE_SIZE}"),
+        ),
+        api_read(
+            "batch task of one device",
+            format!("/jobs/{job_id}/tasks?device_name={some_name}"),
+        ),
+        api_read("version distribution", format!("/products/{pk}/versions")),
+        console_read("console: device list", format!("/console/products/{pk}")),
+        console_read(
+            "console: device list, a deep page",
+            format!("/console/products/{pk}?page={middle_page}"),
+        ),
+        console_read("console: batch", format!("/console/batches/{job_id}")),
+        console_read(
+            "console: batch tasks QUEUED, a deep page",
+            format!("/console/batches/{job_id}?status=QUEUED&page={middle_page}"),
+        ),
+        console_read(
+            "console: version distribution",
+            format!("/console/products/{pk}/analysis"),
+        ),
+    ];
+    // Keyset paging from the middle: the task after which the middle page starts.
+    let middle = api.get(&format!("{tasks}&page={middle_page}")).await?;
+    let middle_task = text(&middle["items"][0], "task_id")?;
+    let reads: Vec<Read> = reads
+        .into_iter()
+        .chain([api_read(
+            "batch tasks QUEUED, middle page by keyset",
+            format!("{tasks}&after={middle_task}"),
+        )])
+        .collect();
+    let console = Console::sign_in(&api).await?;
+    let mut results = Vec::new();
+    for read in &reads {
+        let mut times = Vec::with_capacity(args.requests);
+        for _ in 0..args.requests {
+            let start = Instant::now();
+            if read.console {
+                console.get(&read.path).await
+            } else {
+                api.get(&read.path).await.map(drop)
+            }
+            .with_context(|| format!("{}: GET {}", read.name, read.path))?;
+            times.push(start.elapsed());
+        }
+        times.sort();
+        let ms = |q: f64| {
+            let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
+            (times[i].as_secs_f64() * 1e4).round() / 10.0
+        };
+        let result = json!({"read": read.name, "path": read.path,
+                            "ms_p50": ms(0.5), "ms_p95": ms(0.95), "ms_max": ms(1.0)});
+        eprintln!("{result}");
+        results.push(result);
+    }
+    server.stop().await?;
+    Ok(json!({
+        "store": store_kind,
+        "devices": args.devices,
+        "tasks": names.len(),
+        "requests_per_read": args.requests,
+        "page_size": PAGE_SIZE,
+        "reads": results,
+    }))
+}
+
+/// A signed-in console session.
+struct Console {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Console {
+    /// Signs in with the API client's key, as an operator does in the login form.
+    async fn sign_in(api: &ApiClient) -> anyhow::Result<Console> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let base = api.base().to_owned();
+        let (key_id, secret) = api.credentials();
+        let answer = http
+            .post(format!("{base}/console/login"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("key_id", key_id)
+                    .append_pair("secret", secret)
+                    .finish(),
+            )
+            .send()
+            .await?;
+        let cookie = answer
+            .headers()
+            .get(reqwest::header::SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned)
+            .with_context(|| format!("console sign-in refused: HTTP {}", answer.status()))?;
+        Ok(Console { http, base, cookie })
+    }
+
+    /// Fetches a page and reads it whole; a status other than 200 is an error.
+    async fn get(&self, path: &str) -> anyhow::Result<()> {
+        let answer = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header(reqwest::header::COOKIE, &self.cookie)
+            .send()
+            .await?;
+        let status = answer.status();
+        answer.bytes().await?;
+        if status != reqwest::StatusCode::OK {
+            bail!("HTTP {status}");
+        }
+        Ok(())
+    }
+}
