@@ -153,6 +153,20 @@ impl Registry<'_> {
         Ok(self.store().list_devices(pk, name_prefix, page).await?)
     }
 
+    /// A product's devices after its device `after`, in registration order (keyset paging).
+    pub async fn list_devices_after(
+        &self,
+        pk: &ProductKey,
+        name_prefix: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> CoreResult<(Vec<Device>, i64)> {
+        Ok(self
+            .store()
+            .list_devices_after(pk, name_prefix, after, limit)
+            .await?)
+    }
+
     pub async fn delete_device(&self, key: &DeviceKey) -> CoreResult<()> {
         Ok(self.store().delete_device(key).await?)
     }

@@ -86,6 +86,29 @@ impl Store {
         name_prefix: Option<&str>,
         page: Page,
     ) -> Result<(Vec<Device>, i64)> {
+        self.device_page(pk, name_prefix, None, page).await
+    }
+
+    /// [`Store::list_devices`] of one product after its device `after` (keyset paging: as
+    /// fast at the millionth device as at the first). An unknown `after` gives no devices.
+    pub async fn list_devices_after(
+        &self,
+        pk: &ProductKey,
+        name_prefix: Option<&str>,
+        after: &str,
+        limit: i64,
+    ) -> Result<(Vec<Device>, i64)> {
+        self.device_page(Some(pk), name_prefix, Some(after), Page::new(0, limit))
+            .await
+    }
+
+    async fn device_page(
+        &self,
+        pk: Option<&ProductKey>,
+        name_prefix: Option<&str>,
+        after: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<Device>, i64)> {
         let filter = |q: &mut Q| {
             if let Some(pk) = pk {
                 q.push(" AND d.product_key = ").bind(pk.as_str());
@@ -94,13 +117,28 @@ impl Store {
                 push_name_prefix(q, prefix);
             }
         };
+        // The page's ids first, from the (product, id) index alone, then only their rows:
+        // a deep page skips index entries, not whole rows.
         let mut q = Q::with(
             self.dialect(),
-            concat!("SELECT ", device_cols!(), " FROM devices d WHERE 1 = 1"),
+            concat!(
+                "SELECT ",
+                device_cols!(),
+                " FROM devices d WHERE d.id IN (SELECT d.id FROM devices d WHERE 1 = 1"
+            ),
         );
         filter(&mut q);
+        if let (Some(pk), Some(after)) = (pk, after) {
+            q.push(" AND d.id > (SELECT a.id FROM devices a WHERE a.product_key = ")
+                .bind(pk.as_str())
+                .push(" AND a.device_name = ")
+                .bind(after.to_owned())
+                .push(")");
+        }
         q.push(" ORDER BY d.id LIMIT ").bind(page.limit);
         q.push(" OFFSET ").bind(page.offset);
+        // (The inner `d` shadows the outer one, so the filter reads the inner.)
+        q.push(") ORDER BY d.id");
         let rows = q.fetch_all(self.pool()).await?;
         let mut count = Q::with(
             self.dialect(),
@@ -279,13 +317,21 @@ async fn insert_tags(
 
 /// `AND d.device_name` starts with `prefix`, compared exactly (SQLite's LIKE ignores case).
 pub(crate) fn push_name_prefix(q: &mut Q, prefix: &str) {
-    // SQLite compares text bytewise, so there the names with a prefix are also a range of
-    // the (product, name) index: a search at a million devices reads only its matches.
-    // PostgreSQL's order follows the database's collation, where a prefix need not be one.
-    if q.dialect() == Some(crate::Dialect::Sqlite) {
-        q.push(" AND d.device_name >= ")
+    // In bytewise order the names with a prefix are one range of an index on (product,
+    // name): a search at a million devices reads only its matches. SQLite compares text
+    // bytewise; PostgreSQL is asked to (its own order follows the database's collation,
+    // where a prefix need not be a range) and has an index in that order.
+    let column = match q.dialect() {
+        Some(crate::Dialect::Postgres) => Some(" AND d.device_name COLLATE \"C\""),
+        Some(crate::Dialect::Sqlite) => Some(" AND d.device_name"),
+        None => None,
+    };
+    if let Some(column) = column {
+        q.push(column)
+            .push(" >= ")
             .bind(prefix.to_owned())
-            .push(" AND d.device_name < ")
+            .push(column)
+            .push(" < ")
             .bind(format!("{prefix}\u{10FFFF}"));
     }
     q.push(" AND substr(d.device_name, 1, length(")

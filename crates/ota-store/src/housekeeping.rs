@@ -177,8 +177,10 @@ impl Store {
     /// passes named after something that comes and goes (a node's broker session).
     pub async fn forget_passes(&self, prefix: &str, before: Millis) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM kv WHERE substr(name, 1, length($1)) = $1 \
-             AND CAST(value AS BIGINT) < $2",
+            // Only the passes' values are numbers (other entries hold secrets): the CASE
+            // keeps PostgreSQL from casting any other, whatever order it tests in.
+            "DELETE FROM kv WHERE CASE WHEN substr(name, 1, length($1)) = $1 \
+             THEN CAST(value AS BIGINT) < $2 ELSE 1 = 0 END",
         )
         .bind(prefix)
         .bind(before)

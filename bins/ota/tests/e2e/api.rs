@@ -247,9 +247,9 @@ async fn every_documented_route_is_routed() {
     }
 }
 
-/// A batch's task list pages by keyset: following `next_after` walks the same tasks, in the
-/// same order, as the numbered pages, and stops at the last page; `after` with a page
-/// number is refused naming the field.
+/// A batch's task list (and a product's device list) pages by keyset: following
+/// `next_after` walks the same items, in the same order, as the numbered pages, and stops
+/// at the last page; `after` with a page number is refused naming the field.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_task_list_pages_by_keyset() {
     let server = Server::start().await;
@@ -292,6 +292,41 @@ async fn a_batch_task_list_pages_by_keyset() {
     }
     assert_eq!((pages, by_key.len()), (3, 25));
     assert_eq!(by_key, numbered);
+    // The product's device list pages the same way, by name.
+    let devices = format!("/products/{}/devices?page_size=10", fleet.pk);
+    let mut walked = Vec::new();
+    let mut path = devices.clone();
+    loop {
+        let page = server.api.get(&path).await.unwrap();
+        assert_eq!(page["total"], 25, "{page}");
+        walked.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["device_name"].clone()),
+        );
+        match page["next_after"].as_str() {
+            Some(after) => path = format!("{devices}&after={after}"),
+            None => break,
+        }
+    }
+    let mut numbered_devices = Vec::new();
+    for n in 1..=3 {
+        let page = server
+            .api
+            .get(&format!("{devices}&page={n}"))
+            .await
+            .unwrap();
+        numbered_devices.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["device_name"].clone()),
+        );
+    }
+    assert_eq!(walked, numbered_devices);
     let err = server
         .api
         .get(&format!("{list}&page=2&after={}", numbered[9]))

@@ -200,9 +200,14 @@ pub async fn register_devices(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceQuery {
+    /// Names starting with this (case-sensitive).
     prefix: Option<String>,
+    /// Page number, from 1; not with `after`.
     page: Option<i64>,
     page_size: Option<i64>,
+    /// The list after this device (the previous page's `next_after`): keyset paging, as
+    /// fast at the millionth device as at the first.
+    after: Option<String>,
 }
 
 /// List devices, optionally by name prefix
@@ -226,16 +231,34 @@ pub async fn list_devices(
         page_size: q.page_size,
     }
     .page()?;
-    let (items, total) = s
-        .core
-        .registry()
-        .list_devices(Some(&ProductKey(pk)), q.prefix.as_deref(), page)
-        .await?;
-    Ok(Json(Paged::new(
-        items.iter().map(|d| views::device(d, false)).collect(),
-        total,
-        page,
-    )))
+    let pk = ProductKey(pk);
+    let registry = s.core.registry();
+    let (items, total) = match &q.after {
+        Some(_) if q.page.is_some_and(|p| p != 1) => {
+            return Err(ApiError::invalid(
+                "after",
+                "give either page or after, not both",
+            ));
+        }
+        Some(after) => {
+            registry
+                .list_devices_after(&pk, q.prefix.as_deref(), after, page.limit)
+                .await?
+        }
+        None => {
+            registry
+                .list_devices(Some(&pk), q.prefix.as_deref(), page)
+                .await?
+        }
+    };
+    Ok(Json(
+        Paged::new(
+            items.iter().map(|d| views::device(d, false)).collect(),
+            total,
+            page,
+        )
+        .with_next_after(|d: &views::DeviceView| d.device_name.clone()),
+    ))
 }
 
 /// Device detail with reported module versions

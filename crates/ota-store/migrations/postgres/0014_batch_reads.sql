@@ -8,3 +8,6 @@ CREATE INDEX tasks_job_counts ON tasks (job_id, status, queued_reason, failure, 
 -- The online devices, few beside a fleet: QUEUED tasks that wait for the push rate rather
 -- than for their device are counted from here.
 CREATE INDEX devices_online ON devices (id) WHERE online = 1;
+-- Device names by prefix as a range: bytewise ("C") order, whatever the database's
+-- collation, where a prefix is always one range.
+CREATE INDEX devices_name_bytes ON devices (product_key, device_name COLLATE "C");

@@ -170,6 +170,7 @@ async fn passes(s: &Store) {
     assert_eq!(won, 1, "one of eight at once");
 
     // Passes named after something that comes and goes are forgotten by prefix and age.
+    s.kv_set("peer_secret", "not a number").await.unwrap();
     assert!(s.claim_pass("peer:a", T0, 1_000).await.unwrap());
     assert!(s.claim_pass("peer:b", T0 + 5_000, 1_000).await.unwrap());
     assert!(s.claim_pass("peerless", T0, 1_000).await.unwrap());
@@ -185,6 +186,11 @@ async fn passes(s: &Store) {
     assert!(
         s.claim_pass("peer:a", T0 + 1, 1_000).await.unwrap(),
         "the forgotten one is free again"
+    );
+    assert_eq!(
+        s.kv_get("peer_secret").await.unwrap().as_deref(),
+        Some("not a number"),
+        "other entries are left alone"
     );
 }
 

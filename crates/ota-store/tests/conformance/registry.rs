@@ -105,6 +105,22 @@ async fn devices(s: &Store) {
     assert_eq!(names(v), vec!["alpha%2".to_owned()]);
     let (v, _) = s.list_devices(None, Some("Alpha%"), ALL).await.unwrap();
     assert!(v.is_empty());
+    // Keyset pages: after a device, in registration order, the total unchanged.
+    let (v, n) = s
+        .list_devices_after(&"p".into(), None, "Alpha_1", 10)
+        .await
+        .unwrap();
+    assert_eq!((names(v), n), (vec!["alpha%2".to_owned()], 2));
+    let (v, _) = s
+        .list_devices_after(&"p".into(), None, "alpha%2", 10)
+        .await
+        .unwrap();
+    assert!(v.is_empty(), "after the last");
+    let (v, _) = s
+        .list_devices_after(&"p".into(), Some("Alpha"), "nobody", 10)
+        .await
+        .unwrap();
+    assert!(v.is_empty(), "after an unknown device");
 
     let tags = BTreeMap::from([("env".into(), "dev".into())]);
     s.set_device_tags(&key("p", "Alpha_1"), &tags)
