@@ -120,25 +120,26 @@ impl Store {
         Ok(c)
     }
 
-    /// A package's tasks across all its batches: (succeeded, failed, total), counted per
-    /// batch from the `(job_id, status, …)` index alone.
-    pub async fn firmware_task_counts(&self, firmware_id: &FirmwareId) -> Result<(i64, i64, i64)> {
-        let row = sqlx::query(
-            "SELECT \
-             CAST(COALESCE(SUM(CASE WHEN t.status = 'SUCCEEDED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-               AS succeeded, \
-             CAST(COALESCE(SUM(CASE WHEN t.status = 'FAILED' THEN 1 ELSE 0 END), 0) AS BIGINT) \
-               AS failed, \
-             COUNT(t.status) AS total \
-             FROM jobs j JOIN tasks t ON t.job_id = j.job_id WHERE j.firmware_id = $1",
+    /// A package's tasks by batch and state, counted per batch from the `(job_id, status,
+    /// …)` index alone. Batches without tasks are absent.
+    pub async fn firmware_status_counts(
+        &self,
+        firmware_id: &FirmwareId,
+    ) -> Result<HashMap<JobId, HashMap<TaskStatus, i64>>> {
+        let rows = sqlx::query(
+            "SELECT t.job_id AS job_id, t.status AS status, COUNT(*) AS n \
+             FROM jobs j JOIN tasks t ON t.job_id = j.job_id WHERE j.firmware_id = $1 \
+             GROUP BY t.job_id, t.status",
         )
         .bind(firmware_id.as_str())
-        .fetch_one(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        Ok((
-            row.try_get("succeeded")?,
-            row.try_get("failed")?,
-            row.try_get("total")?,
-        ))
+        let mut out: HashMap<JobId, HashMap<TaskStatus, i64>> = HashMap::new();
+        for r in &rows {
+            let status = parse_or_corrupt(r, "status", TaskStatus::parse)?;
+            let job = JobId(r.try_get("job_id")?);
+            out.entry(job).or_default().insert(status, r.try_get("n")?);
+        }
+        Ok(out)
     }
 }

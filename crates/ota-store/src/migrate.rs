@@ -77,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0014_batch_reads.sql"),
         include_str!("../migrations/postgres/0014_batch_reads.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_versions_by_product.sql"),
+        include_str!("../migrations/postgres/0015_versions_by_product.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -65,9 +65,9 @@ impl Store {
         for chunk in reports.chunks(ROWS) {
             let mut q = Q::with(
                 self.dialect(),
-                "INSERT INTO module_versions (device_id, module_name, version, reported_at, \
-                 delta_formats, delta_memory) \
-                 SELECT d.id, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ",
+                "INSERT INTO module_versions (device_id, product_key, module_name, version, \
+                 reported_at, delta_formats, delta_memory) \
+                 SELECT d.id, d.product_key, v.column3, v.column4, v.column5, v.column6, v.column7 FROM ",
             );
             q.values(chunk, |q, r| {
                 q.bind(r.product_key.as_str())
@@ -141,10 +141,9 @@ impl Store {
         module: &str,
     ) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT m.version AS version, COUNT(*) AS n FROM module_versions m \
-             JOIN devices d ON d.id = m.device_id \
-             WHERE d.product_key = $1 AND m.module_name = $2 \
-             GROUP BY m.version ORDER BY n DESC, version",
+            "SELECT version, COUNT(*) AS n FROM module_versions \
+             WHERE product_key = $1 AND module_name = $2 \
+             GROUP BY version ORDER BY n DESC, version",
         )
         .bind(pk.as_str())
         .bind(module)

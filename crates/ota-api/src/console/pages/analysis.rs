@@ -9,7 +9,7 @@ use crate::console::layout::{self, Nav, Tab, enc};
 use crate::console::session::Ctx;
 use axum::extract::{Extension, Path, Query, State};
 use maud::{Markup, html};
-use ota_core::Page;
+use ota_core::{FirmwareTally, Page};
 use ota_domain::ProductKey;
 use ota_domain::job::JobType;
 use ota_domain::task::TaskStatus;
@@ -65,17 +65,20 @@ pub async fn page(
     let mut package_rows = Vec::new();
     let mut batch_rows = Vec::new();
     for f in &packages {
-        let t = core.firmwares().firmware_tally(&f.firmware_id).await?;
-        package_rows.push((f, t));
+        // States only, by batch, from one read of an index: the package's tally and its
+        // newest batches' bars.
+        let by_batch = core
+            .firmwares()
+            .status_counts_by_batch(&f.firmware_id)
+            .await?;
+        package_rows.push((f, FirmwareTally::of(by_batch.values())));
         let (jobs, _) = core
             .jobs()
             .of_firmware(&f.firmware_id, Page::new(0, 5))
             .await?;
         for j in jobs {
-            // The bars need states only: counted from an index, not split by reason.
-            let counts =
-                super::batch_view::status_only(core.tasks().job_status_counts(&j.job_id).await?);
-            batch_rows.push((f, j, counts));
+            let counts = by_batch.get(&j.job_id).cloned().unwrap_or_default();
+            batch_rows.push((f, j, super::batch_view::status_only(counts)));
         }
     }
     let package_bars: Vec<Bar> = package_rows
