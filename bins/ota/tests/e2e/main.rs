@@ -11,6 +11,7 @@ mod at_least_once;
 mod backup;
 mod balancer;
 mod bench_batch;
+mod bench_reads;
 mod cancel;
 mod cli;
 mod creation;
