@@ -224,7 +224,7 @@ impl Store {
     }
 
     /// QUEUED tasks of a batch waiting only for a push slot (READY, OFFLINE or RATE_LIMITED)
-    /// whose device is online now, oldest first.
+    /// whose device is online now, in device order.
     pub async fn ready_tasks(&self, job_id: &JobId, limit: i64) -> Result<Vec<Task>> {
         self.due(Due::Ready(job_id), 0, limit, None).await
     }
@@ -356,37 +356,40 @@ impl Store {
         limit: i64,
         lease: Option<i64>,
     ) -> Result<Vec<Task>> {
-        let mut q = Q::with(
-            self.dialect(),
-            concat!("SELECT ", task_cols!(), " FROM tasks t"),
-        );
+        let mut q = Q::with(self.dialect(), concat!("SELECT ", task_cols!()));
         let order = match what {
             Due::Retries => {
-                q.push(" WHERE t.retry_at <= ")
+                q.push(" FROM tasks t WHERE t.retry_at <= ")
                     .bind(now)
                     .push(" AND t.status = 'QUEUED' AND t.queued_reason = 'RETRY_SCHEDULED'");
                 " ORDER BY t.retry_at, t.task_id"
             }
             Due::Timeouts => {
-                q.push(" WHERE t.timeout_at <= ")
+                q.push(" FROM tasks t WHERE t.timeout_at <= ")
                     .bind(now)
                     .push(" AND t.status = 'IN_PROGRESS'");
                 " ORDER BY t.timeout_at, t.task_id"
             }
             Due::Nudges => {
-                q.push(" WHERE t.nudge_at <= ")
+                q.push(" FROM tasks t WHERE t.nudge_at <= ")
                     .bind(now)
                     .push(" AND t.status IN ('NOTIFIED', 'IN_PROGRESS')");
                 " ORDER BY t.nudge_at, t.task_id"
             }
             Due::Ready(job) => {
-                q.push(" JOIN devices d ON d.id = t.device_id WHERE t.job_id = ")
-                    .bind(job.as_str())
-                    .push(
-                        " AND t.status = 'QUEUED' AND t.queued_reason IN \
-                         ('READY', 'OFFLINE', 'RATE_LIMITED') AND d.online = 1",
-                    );
-                " ORDER BY t.created_at, t.device_id"
+                // From the online devices (`devices_online`), few beside a fleet, to their
+                // task in the batch, in device order: a million QUEUED tasks of offline
+                // devices are never read, and the first `limit` found end the walk.
+                q.push(
+                    " FROM devices d CROSS JOIN tasks t WHERE d.online = 1 \
+                     AND t.device_id = d.id AND t.job_id = ",
+                )
+                .bind(job.as_str())
+                .push(
+                    " AND t.status = 'QUEUED' AND t.queued_reason IN \
+                     ('READY', 'OFFLINE', 'RATE_LIMITED')",
+                );
+                " ORDER BY d.id"
             }
         };
         let Some(lease_ms) = lease else {
