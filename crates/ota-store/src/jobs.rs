@@ -151,6 +151,24 @@ impl Store {
         rows::all(&rows, rows::job)
     }
 
+    /// IN_PROGRESS static batches whose tasks are all created and finished: batches whose
+    /// completion was missed (the node that stored the last report died before it
+    /// settled the batch). One probe of the status index per active batch.
+    pub async fn finished_unsettled_jobs(&self) -> Result<Vec<JobId>> {
+        let rows = sqlx::query(
+            "SELECT j.job_id AS job_id FROM jobs j WHERE j.status = 'IN_PROGRESS' \
+             AND j.selection_type = 'STATIC' AND j.creating = 0 \
+             AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.job_id \
+             AND t.status IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')) \
+             ORDER BY j.job_id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok(JobId(r.try_get("job_id")?)))
+            .collect()
+    }
+
     /// PLANNED batches whose start time has come (and whose tasks are all created).
     pub async fn due_planned_jobs(&self, now: Millis) -> Result<Vec<Job>> {
         let rows = sqlx::query(concat!(

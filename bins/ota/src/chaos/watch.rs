@@ -93,6 +93,26 @@ pub async fn wait_settled(
     }
 }
 
+/// Once every task has finished, waits up to `limit` for the batches to end: a batch is
+/// completed by the node that stored its last report or, when that node died first, by the
+/// next timer tick of any node. Returns how long it waited.
+pub async fn wait_batches_ended(api: &ApiClient, jobs: &[String], limit: Duration) -> f64 {
+    let started = Instant::now();
+    loop {
+        let mut running = false;
+        for job in jobs {
+            match api.get(&format!("/jobs/{job}")).await {
+                Ok(info) if info["status"] != "IN_PROGRESS" => {}
+                _ => running = true,
+            }
+        }
+        if !running || started.elapsed() > limit {
+            return started.elapsed().as_secs_f64();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Every task of `job`, as the API lists them (optionally only some statuses).
 pub async fn tasks_of(
     api: &ApiClient,

@@ -67,3 +67,41 @@ async fn batch_and_pending_retry_survive_a_kill() {
         .await;
     assert_eq!(count(&done, "SUCCEEDED"), 21, "{done}");
 }
+
+/// A batch is completed by the node that stores its last report. When that node dies in
+/// between (here: the last reports written behind the server's back, as a node killed
+/// after its commit leaves them), any node's timer completes the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_completion_was_missed_is_completed_by_the_timers() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 5).await;
+    let pkg = fixtures::package(&server, &fleet.pk, "2.0.0", 1024).await;
+    let id = fixtures::id(
+        &job(
+            &server,
+            &pkg,
+            json!({"target_selection": "ALL", "maximum_per_minute": 10}),
+        )
+        .await,
+    );
+    let db = server.data_dir().join("ota.db");
+    let mut store = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
+        "sqlite://{}",
+        db.display()
+    ))
+    .await
+    .expect("open the server's database");
+    let finished =
+        sqlx::query("UPDATE tasks SET status = 'SUCCEEDED', queued_reason = NULL WHERE job_id = ?")
+            .bind(&id)
+            .execute(&mut store)
+            .await
+            .expect("finish the tasks")
+            .rows_affected();
+    assert_eq!(finished, 5);
+    server
+        .wait_job(&id, "COMPLETED by a timer", |j| {
+            j["status"] == "COMPLETED" && count(j, "SUCCEEDED") == 5
+        })
+        .await;
+}

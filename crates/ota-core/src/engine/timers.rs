@@ -59,6 +59,11 @@ pub async fn tick(core: &Core) -> CoreResult<()> {
     for job in store.due_finishing_jobs(now).await? {
         core.jobs().finish_by_schedule(&job.job_id).await?;
     }
+    // A batch is completed by the node that stores its last report; one that died just
+    // then left it IN_PROGRESS with nothing left to do. Any node completes it here.
+    for job in store.finished_unsettled_jobs().await? {
+        core.jobs().settle(&job).await?;
+    }
     Ok(())
 }
 

@@ -372,6 +372,10 @@ async fn job_lists(s: &Store) {
 
 async fn counts(s: &Store) {
     let (j, ts) = with_tasks(s, 12).await;
+    assert!(
+        s.finished_unsettled_jobs().await.unwrap().is_empty(),
+        "its tasks are QUEUED"
+    );
     let mut v = vec![
         set(&ts[0], TaskStatus::Confirm, None),
         set(&ts[1], TaskStatus::Queued, Some(QueuedReason::Ready)),
@@ -433,6 +437,19 @@ async fn counts(s: &Store) {
             .is_empty()
     );
     assert_eq!(s.job_task_counts(&"none".into()).await.unwrap().total, 0);
+
+    // Every task finished while the batch is still IN_PROGRESS: a completion missed.
+    assert!(s.finished_unsettled_jobs().await.unwrap().is_empty());
+    let done: Vec<Task> = v
+        .iter()
+        .filter(|t| !t.status.is_terminal())
+        .map(|t| set(t, TaskStatus::Succeeded, None))
+        .collect();
+    s.save_tasks(&done).await.unwrap();
+    assert_eq!(
+        s.finished_unsettled_jobs().await.unwrap(),
+        vec![j.job_id.clone()]
+    );
 }
 
 /// Told tasks whose device stays silent come back when their nudge time has come; a

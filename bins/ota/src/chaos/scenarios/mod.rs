@@ -57,6 +57,9 @@ pub fn rate_for(devices: usize, secs: f64) -> u32 {
 
 /// Waits for the rollout to settle, adds the live nodes' counters to the tally and checks
 /// the invariants.
+/// How long after their last task the batches must have ended: a timer tick or two.
+const BATCHES_END_WITHIN: Duration = Duration::from_secs(5);
+
 pub async fn settle_and_verify(
     run: &mut Run,
     api: &ApiClient,
@@ -84,6 +87,12 @@ pub async fn settle_and_verify(
         settled.waited_s,
         settled.tally.by_status
     ));
+    if settled.finished {
+        let waited = watch::wait_batches_ended(api, &jobs(), BATCHES_END_WITHIN).await;
+        run.note(&format!(
+            "batches ended {waited:.1} s after their last task"
+        ));
+    }
     for node in live_nodes {
         run.transitions.add_final_scrape(node).await;
     }
