@@ -21,8 +21,7 @@ pub(crate) struct Q {
     sql: String,
     args: AnyArguments,
     n: usize,
-    anonymous: bool,
-    /// The engine, when built for one ([`Q::with`]).
+    /// The engine, when built for one ([`Q::with`]); SQLite's builders use `?`.
     dialect: Option<Dialect>,
 }
 
@@ -33,7 +32,6 @@ impl Q {
             sql: sql.to_owned(),
             args: AnyArguments::default(),
             n: 0,
-            anonymous: false,
             dialect: None,
         }
     }
@@ -41,7 +39,6 @@ impl Q {
     /// A builder emitting the dialect's cheapest placeholders. `sql` must not contain any.
     pub(crate) fn with(dialect: Dialect, sql: &str) -> Self {
         Q {
-            anonymous: dialect == Dialect::Sqlite,
             dialect: Some(dialect),
             ..Q::new(sql)
         }
@@ -61,7 +58,7 @@ impl Q {
     /// Appends a placeholder bound to `value`.
     pub(crate) fn bind<'t, T: Encode<'t, Any> + Type<Any>>(&mut self, value: T) -> &mut Self {
         self.n += 1;
-        if self.anonymous {
+        if self.dialect == Some(Dialect::Sqlite) {
             self.sql.push('?');
         } else {
             self.sql.push('$');
