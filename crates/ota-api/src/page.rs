@@ -29,6 +29,17 @@ impl PageQuery {
             limit: size,
         })
     }
+    /// [`PageQuery::page`] for a list that also pages by keyset: `after` (the previous
+    /// page's `next_after`) and a page number past the first are refused together.
+    pub fn keyset_page(&self, after: Option<&str>) -> Result<Page, ApiError> {
+        if after.is_some() && self.page.is_some_and(|p| p != 1) {
+            return Err(ApiError::invalid(
+                "after",
+                "give either page or after, not both",
+            ));
+        }
+        self.page()
+    }
 }
 
 /// A page of results.

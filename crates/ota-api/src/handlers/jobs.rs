@@ -489,13 +489,7 @@ pub async fn job_tasks(
         page: q.page,
         page_size: q.page_size,
     }
-    .page()?;
-    if q.after.is_some() && q.page.is_some_and(|p| p != 1) {
-        return Err(ApiError::invalid(
-            "after",
-            "give either page or after, not both",
-        ));
-    }
+    .keyset_page(q.after.as_deref())?;
     let filter = TaskFilter {
         job_id: Some(JobId(id)),
         statuses: parse_statuses(q.status.as_deref())?,

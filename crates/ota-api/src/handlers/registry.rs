@@ -230,16 +230,10 @@ pub async fn list_devices(
         page: q.page,
         page_size: q.page_size,
     }
-    .page()?;
+    .keyset_page(q.after.as_deref())?;
     let pk = ProductKey(pk);
     let registry = s.core.registry();
     let (items, total) = match &q.after {
-        Some(_) if q.page.is_some_and(|p| p != 1) => {
-            return Err(ApiError::invalid(
-                "after",
-                "give either page or after, not both",
-            ));
-        }
         Some(after) => {
             registry
                 .list_devices_after(&pk, q.prefix.as_deref(), after, page.limit)
