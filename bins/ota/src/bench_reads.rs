@@ -10,6 +10,7 @@
 use crate::bench_batch::{bench_package, wait_created};
 use crate::client::{ApiClient, text};
 use crate::launch;
+use crate::report_probe::percentile_ms;
 use anyhow::{Context, bail};
 use clap::Args;
 use serde_json::{Value, json};
@@ -186,13 +187,9 @@ pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
             .with_context(|| format!("{}: GET {}", read.name, read.path))?;
             times.push(start.elapsed());
         }
-        times.sort();
-        let ms = |q: f64| {
-            let i = ((times.len() as f64 * q).ceil() as usize).clamp(1, times.len()) - 1;
-            (times[i].as_secs_f64() * 1e4).round() / 10.0
-        };
+        let mut ms = |p: f64| (percentile_ms(&mut times, p) * 10.0).round() / 10.0;
         let result = json!({"read": read.name, "path": read.path,
-                            "ms_p50": ms(0.5), "ms_p95": ms(0.95), "ms_max": ms(1.0)});
+                            "ms_p50": ms(50.0), "ms_p95": ms(95.0), "ms_max": ms(100.0)});
         eprintln!("{result}");
         results.push(result);
     }
@@ -211,25 +208,14 @@ pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
 /// 10 % 0.9.0), written straight into the store: the rows a million devices' version
 /// reports would leave, without a million MQTT connections (one process holds ~19,000).
 async fn seed_versions(url: &str, pk: &str) -> anyhow::Result<()> {
-    let started = Instant::now();
-    sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(url).await?;
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO module_versions (device_id, product_key, module_name, version, \
          reported_at) SELECT id, product_key, 'default', CASE WHEN id % 10 = 0 THEN '0.9.0' \
          WHEN id % 10 < 4 THEN '1.1.0' ELSE '1.0.0' END, created_at \
          FROM devices WHERE product_key = $1",
     )
-    .bind(pk)
-    .execute(&pool)
-    .await
-    .context("writing the devices' versions")?;
-    pool.close().await;
-    eprintln!(
-        "versions of every device written in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    .bind(pk);
+    on_store(url, "versions of every device written", insert).await
 }
 
 /// Brings PostgreSQL's tables to the state autovacuum keeps them in: freshly loaded, a
@@ -237,17 +223,30 @@ async fn seed_versions(url: &str, pk: &str) -> anyhow::Result<()> {
 /// whole table; within minutes autovacuum would have analyzed and vacuumed them. SQLite is
 /// measured as it is (the server does not analyze it).
 async fn settle_postgres(url: &str) -> anyhow::Result<()> {
+    let vacuum = sqlx::query("VACUUM (ANALYZE) devices, tasks, jobs, module_versions");
+    on_store(
+        url,
+        "PostgreSQL tables vacuumed and analyzed, as autovacuum would",
+        vacuum,
+    )
+    .await
+}
+
+/// Runs one statement on the server's store from beside it and says how long it took.
+async fn on_store(
+    url: &str,
+    what: &str,
+    statement: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+) -> anyhow::Result<()> {
     let started = Instant::now();
+    sqlx::any::install_default_drivers();
     let pool = sqlx::AnyPool::connect(url).await?;
-    sqlx::query("VACUUM (ANALYZE) devices, tasks, jobs, module_versions")
+    statement
         .execute(&pool)
         .await
-        .context("VACUUM (ANALYZE)")?;
+        .with_context(|| what.to_owned())?;
     pool.close().await;
-    eprintln!(
-        "PostgreSQL tables vacuumed and analyzed in {:.1} s, as autovacuum would",
-        started.elapsed().as_secs_f64()
-    );
+    eprintln!("{what} in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 
