@@ -11,7 +11,7 @@
 //! runs parallel waves; each batch pushes at the maximum rate.
 
 use crate::client::{ApiClient, text};
-use crate::launch;
+use crate::launch::OwnServer;
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimStats};
@@ -30,12 +30,8 @@ pub struct RolloutArgs {
     /// Package size in KiB.
     #[arg(long, default_value_t = 16)]
     pub package_kib: usize,
-    /// Store URL; default is a SQLite file in a temporary directory.
-    #[arg(long)]
-    pub database_url: Option<String>,
-    /// The server binary (default: this executable).
-    #[arg(long)]
-    pub server: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub own: OwnServer,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -92,10 +88,9 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
     if !(1..=200).contains(&args.batch_size) {
         bail!("--batch-size must be 1-200");
     }
-    let (_dir, server, api) =
-        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
+    let (_dir, server, api) = args.own.start().await?;
     let base_rss = server.rss_kib().unwrap_or(0);
-    let store_kind = launch::store_name(args.database_url.as_deref());
+    let store_kind = args.own.store_name();
     eprintln!(
         "server up ({store_kind}) at {} / {}",
         server.http, server.mqtt

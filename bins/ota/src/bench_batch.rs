@@ -7,7 +7,7 @@
 //! takes to be stored while a batch is created is reported as live traffic's wait.
 
 use crate::client::{ApiClient, text};
-use crate::launch;
+use crate::launch::OwnServer;
 use crate::report_probe::{ReportProbe, percentile_ms};
 use anyhow::{Context, bail};
 use clap::Args;
@@ -19,12 +19,8 @@ pub struct BatchArgs {
     /// Registered devices, all of one product.
     #[arg(long, default_value_t = 1_000_000)]
     pub devices: usize,
-    /// Store URL; default is a SQLite file in a temporary directory.
-    #[arg(long)]
-    pub database_url: Option<String>,
-    /// The server binary (default: this executable).
-    #[arg(long)]
-    pub server: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub own: OwnServer,
     /// Give up on one batch after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -39,9 +35,8 @@ const MEMBERS_PER_CALL: usize = 10_000;
 
 /// Runs the benchmark; returns its report (printed as JSON by `ota bench batch`).
 pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
-    let (_dir, server, api) =
-        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
-    let store_kind = launch::store_name(args.database_url.as_deref());
+    let (_dir, server, api) = args.own.start().await?;
+    let store_kind = args.own.store_name();
     eprintln!("server up ({store_kind}) at {}", server.http);
 
     let product = api

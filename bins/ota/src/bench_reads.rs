@@ -9,7 +9,7 @@
 
 use crate::bench_batch::{bench_package, wait_created};
 use crate::client::{ApiClient, text};
-use crate::launch;
+use crate::launch::OwnServer;
 use crate::report_probe::percentile_ms;
 use anyhow::{Context, bail};
 use clap::Args;
@@ -24,12 +24,8 @@ pub struct ReadsArgs {
     /// Times each read is sent.
     #[arg(long, default_value_t = 50)]
     pub requests: usize,
-    /// Store URL; default is a SQLite file in a temporary directory.
-    #[arg(long)]
-    pub database_url: Option<String>,
-    /// The server binary (default: this executable).
-    #[arg(long)]
-    pub server: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub own: OwnServer,
 }
 
 /// Items per page, as the console shows them.
@@ -47,9 +43,8 @@ pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
     if args.devices < 2 || args.requests == 0 {
         bail!("--devices must be at least 2 and --requests at least 1");
     }
-    let (dir, server, api) =
-        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
-    let store_kind = launch::store_name(args.database_url.as_deref());
+    let (dir, server, api) = args.own.start().await?;
+    let store_kind = args.own.store_name();
     eprintln!("server up ({store_kind}) at {}", server.http);
     let product = api
         .post("/products", &json!({"name": "BenchReads"}))
@@ -82,12 +77,12 @@ pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
         started.elapsed().as_secs_f64()
     );
 
-    let store_url = match &args.database_url {
+    let store_url = match &args.own.database_url {
         Some(url) => url.clone(),
         None => format!("sqlite://{}", dir.path().join("ota.db").display()),
     };
     seed_versions(&store_url, &pk).await?;
-    if args.database_url.is_some() {
+    if args.own.database_url.is_some() {
         settle_postgres(&store_url).await?;
     }
 

@@ -36,6 +36,32 @@ pub struct Launch {
     pub log_file: Option<PathBuf>,
 }
 
+/// The server a benchmark starts for itself, as its command line chooses it (flattened
+/// into each `ota bench` command).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OwnServer {
+    /// Store URL; default is a SQLite file in a temporary directory.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// The server binary (default: this executable).
+    #[arg(long)]
+    pub server: Option<PathBuf>,
+}
+
+impl OwnServer {
+    /// Starts it ([`start_own`]).
+    pub async fn start(
+        &self,
+    ) -> anyhow::Result<(tempfile::TempDir, ServerProcess, crate::client::ApiClient)> {
+        start_own(self.server.as_deref(), self.database_url.clone()).await
+    }
+
+    /// The name of its store ([`store_name`]).
+    pub fn store_name(&self) -> &'static str {
+        store_name(self.database_url.as_deref())
+    }
+}
+
 /// A server of a benchmark's own: started from `binary` (default: this executable) with
 /// its data in a new temporary directory (removed when the returned handle is dropped) and
 /// its store at `database_url` (default: SQLite in that directory), with a client signing

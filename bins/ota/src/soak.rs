@@ -10,7 +10,7 @@
 //! batch completed with every device updated.
 
 use crate::client::{ApiClient, text};
-use crate::launch::{self, ServerProcess};
+use crate::launch::{OwnServer, ServerProcess};
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimSnapshot, SimStats};
@@ -52,12 +52,8 @@ pub struct SoakArgs {
     /// Package size in KiB.
     #[arg(long, default_value_t = 16)]
     pub package_kib: usize,
-    /// Store URL; default is a SQLite file in a temporary directory.
-    #[arg(long)]
-    pub database_url: Option<String>,
-    /// The server binary (default: this executable).
-    #[arg(long)]
-    pub server: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    pub own: OwnServer,
 }
 
 /// One sample of the run.
@@ -108,8 +104,7 @@ impl SoakReport {
 
 /// Runs the soak; prints one JSON line per sample to stderr and the report to stdout.
 pub async fn soak(args: SoakArgs) -> anyhow::Result<SoakReport> {
-    let (_dir, server, api) =
-        launch::start_own(args.server.as_deref(), args.database_url.clone()).await?;
+    let (_dir, server, api) = args.own.start().await?;
     let product = api.post("/products", &json!({"name": "SoakFleet"})).await?;
     let pk = text(&product, "product_key")?;
     let devices = crate::sim::register(&api, &pk, args.devices).await?;

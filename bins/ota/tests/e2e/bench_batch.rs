@@ -9,8 +9,10 @@ async fn a_small_batch_bench_creates_every_kind_of_batch() {
     let devices = 3_000;
     let report = batch(BatchArgs {
         devices,
-        database_url: None,
-        server: Some(env!("CARGO_BIN_EXE_ota").into()),
+        own: ota::launch::OwnServer {
+            database_url: None,
+            server: Some(env!("CARGO_BIN_EXE_ota").into()),
+        },
         timeout: 120,
     })
     .await

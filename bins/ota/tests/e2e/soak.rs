@@ -18,8 +18,10 @@ async fn a_short_soak_passes_every_check() {
         max_rss_growth: 25.0,
         window_minutes: 0.25,
         package_kib: 4,
-        database_url: None,
-        server: Some(env!("CARGO_BIN_EXE_ota").into()),
+        own: ota::launch::OwnServer {
+            database_url: None,
+            server: Some(env!("CARGO_BIN_EXE_ota").into()),
+        },
     })
     .await
     .expect("the soak runs");
