@@ -331,15 +331,17 @@ pub async fn wait_reported(server: &Server, pk: &str, n: i64) {
     assert!(ok, "{n} devices never reported: {last}");
 }
 
+/// A connection to the server's SQLite database, beside the server, as another tool's.
+pub async fn open_store(server: &Server) -> sqlx::SqliteConnection {
+    let db = server.data_dir().join("ota.db");
+    <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .expect("open the server's database")
+}
+
 /// Locks the server's SQLite database for writing, as a stuck tool would.
 pub async fn lock_store(server: &Server) -> sqlx::SqliteConnection {
-    let db = server.data_dir().join("ota.db");
-    let mut lock = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        db.display()
-    ))
-    .await
-    .expect("open the server's database");
+    let mut lock = open_store(server).await;
     sqlx::query("BEGIN EXCLUSIVE")
         .execute(&mut lock)
         .await

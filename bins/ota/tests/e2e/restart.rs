@@ -84,13 +84,7 @@ async fn a_batch_whose_completion_was_missed_is_completed_by_the_timers() {
         )
         .await,
     );
-    let db = server.data_dir().join("ota.db");
-    let mut store = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!(
-        "sqlite://{}",
-        db.display()
-    ))
-    .await
-    .expect("open the server's database");
+    let mut store = fixtures::open_store(&server).await;
     let finished =
         sqlx::query("UPDATE tasks SET status = 'SUCCEEDED', queued_reason = NULL WHERE job_id = ?")
             .bind(&id)
