@@ -7,7 +7,7 @@
 
 use crate::q::Q;
 use crate::rows::{self, task_cols};
-use crate::tasks::TaskFilter;
+use crate::tasks::{TaskFilter, push_task_clauses};
 use crate::{Page, Result, Store};
 use ota_domain::JobId;
 use ota_domain::task::Task;
@@ -60,19 +60,8 @@ impl Store {
 /// `WHERE …` over the batch's tasks as `j`: every clause of the filter but `after`.
 fn push_conditions(q: &mut Q, job: &JobId, filter: &TaskFilter) {
     q.push(" WHERE j.job_id = ").bind(job.as_str());
-    if !filter.statuses.is_empty() {
-        q.push(" AND j.status IN (")
-            .bind_list(filter.statuses.iter().map(|s| s.as_str()))
-            .push(")");
-    }
+    push_task_clauses(q, "j", filter);
     // Names become device ids through the batch's product, so the batch's index is used.
-    if let Some(d) = &filter.device {
-        q.push(" AND j.device_id = (SELECT id FROM devices WHERE product_key = ")
-            .bind(d.product_key.as_str())
-            .push(" AND device_name = ")
-            .bind(d.device_name.as_str())
-            .push(")");
-    }
     if !filter.device_names.is_empty() {
         q.push(
             " AND j.device_id IN (SELECT d.id FROM devices d WHERE d.product_key = \
@@ -82,8 +71,5 @@ fn push_conditions(q: &mut Q, job: &JobId, filter: &TaskFilter) {
         .push(") AND d.device_name IN (")
         .bind_list(filter.device_names.iter().map(String::as_str))
         .push("))");
-    }
-    if let Some(fw) = &filter.firmware_id {
-        q.push(" AND j.firmware_id = ").bind(fw.as_str());
     }
 }

@@ -26,6 +26,29 @@ pub struct TaskFilter {
     pub after: Option<TaskId>,
 }
 
+/// ` AND …` for the filter's device, states and package, over the tasks named `alias`:
+/// the clauses every task list shares (names and `after` are each list's own).
+pub(crate) fn push_task_clauses(q: &mut Q, alias: &str, filter: &TaskFilter) {
+    if let Some(d) = &filter.device {
+        q.push(&format!(
+            " AND {alias}.device_id = (SELECT id FROM devices WHERE product_key = "
+        ))
+        .bind(d.product_key.as_str())
+        .push(" AND device_name = ")
+        .bind(d.device_name.as_str())
+        .push(")");
+    }
+    if !filter.statuses.is_empty() {
+        q.push(&format!(" AND {alias}.status IN ("))
+            .bind_list(filter.statuses.iter().map(|s| s.as_str()))
+            .push(")");
+    }
+    if let Some(fw) = &filter.firmware_id {
+        q.push(&format!(" AND {alias}.firmware_id = "))
+            .bind(fw.as_str());
+    }
+}
+
 /// Which due work a claim takes.
 enum Due<'a> {
     Retries,
@@ -165,25 +188,11 @@ impl Store {
             return self.list_job_tasks(job, filter, page).await;
         }
         let push = |q: &mut Q| {
-            if let Some(d) = &filter.device {
-                q.push(" AND t.device_id = (SELECT id FROM devices WHERE product_key = ")
-                    .bind(d.product_key.as_str())
-                    .push(" AND device_name = ")
-                    .bind(d.device_name.as_str())
-                    .push(")");
-            }
-            if !filter.statuses.is_empty() {
-                q.push(" AND t.status IN (")
-                    .bind_list(filter.statuses.iter().map(|s| s.as_str()))
-                    .push(")");
-            }
+            push_task_clauses(q, "t", filter);
             if !filter.device_names.is_empty() {
                 q.push(" AND t.device_name IN (")
                     .bind_list(filter.device_names.iter().map(String::as_str))
                     .push(")");
-            }
-            if let Some(fw) = &filter.firmware_id {
-                q.push(" AND t.firmware_id = ").bind(fw.as_str());
             }
         };
         let mut q = Q::with(
