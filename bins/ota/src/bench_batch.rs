@@ -39,18 +39,7 @@ pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
     let store_kind = args.own.store_name();
     eprintln!("server up ({store_kind}) at {}", server.http);
 
-    let product = api
-        .post("/products", &json!({"name": "BenchBatch"}))
-        .await?;
-    let pk = text(&product, "product_key")?;
-    let started = Instant::now();
-    let devices = crate::sim::register(&api, &pk, args.devices).await?;
-    let names: Vec<String> = devices.into_iter().map(|d| d.device_name).collect();
-    eprintln!(
-        "{} devices registered in {:.1} s",
-        names.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let (pk, names) = register_fleet(&api, "BenchBatch", args.devices).await?;
     let group = api
         .post("/groups", &json!({"name": "everyone", "product_key": pk}))
         .await?;
@@ -128,6 +117,29 @@ pub async fn batch(args: BatchArgs) -> anyhow::Result<Value> {
         "batches": results,
     });
     Ok(report)
+}
+
+/// A new product named `name` with `devices` registered devices; returns its key and the
+/// devices' names in registration order.
+pub(crate) async fn register_fleet(
+    api: &ApiClient,
+    name: &str,
+    devices: usize,
+) -> anyhow::Result<(String, Vec<String>)> {
+    let product = api.post("/products", &json!({"name": name})).await?;
+    let pk = text(&product, "product_key")?;
+    let started = Instant::now();
+    let names: Vec<String> = crate::sim::register(api, &pk, devices)
+        .await?
+        .into_iter()
+        .map(|d| d.device_name)
+        .collect();
+    eprintln!(
+        "{} devices registered in {:.1} s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok((pk, names))
 }
 
 /// A 16 KiB package of product `pk` that needs no verification; returns its id.

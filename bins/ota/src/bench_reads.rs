@@ -7,7 +7,7 @@
 //! the slowest answer of each. On PostgreSQL the tables are vacuumed and analyzed first, as
 //! autovacuum does minutes after a bulk load.
 
-use crate::bench_batch::{bench_package, wait_created};
+use crate::bench_batch::{bench_package, register_fleet, wait_created};
 use crate::client::{ApiClient, text};
 use crate::launch::OwnServer;
 use crate::report_probe::percentile_ms;
@@ -46,21 +46,7 @@ pub async fn reads(args: ReadsArgs) -> anyhow::Result<Value> {
     let (dir, server, api) = args.own.start().await?;
     let store_kind = args.own.store_name();
     eprintln!("server up ({store_kind}) at {}", server.http);
-    let product = api
-        .post("/products", &json!({"name": "BenchReads"}))
-        .await?;
-    let pk = text(&product, "product_key")?;
-    let started = Instant::now();
-    let names: Vec<String> = crate::sim::register(&api, &pk, args.devices)
-        .await?
-        .into_iter()
-        .map(|d| d.device_name)
-        .collect();
-    eprintln!(
-        "{} devices registered in {:.1} s",
-        names.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let (pk, names) = register_fleet(&api, "BenchReads", args.devices).await?;
     let firmware_id = bench_package(&api, &pk).await?;
     let started = Instant::now();
     let created = api
