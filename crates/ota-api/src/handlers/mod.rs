@@ -4,12 +4,16 @@
 //! parameters, request body and response schemas.
 
 mod deltas;
+mod devices;
 mod firmwares;
+mod groups;
 pub mod health;
 mod jobs;
+mod modules;
 mod nodes;
-mod registry;
+mod products;
 mod signing;
+mod tasks;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -18,24 +22,24 @@ use utoipa_axum::routes;
 /// Every signed route of `/api/v1` with its part of the OpenAPI document.
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(registry::create_product, registry::list_products))
+        .routes(routes!(products::create_product, products::list_products))
         .routes(routes!(
-            registry::get_product,
-            registry::update_product,
-            registry::delete_product
+            products::get_product,
+            products::update_product,
+            products::delete_product
         ))
-        .routes(routes!(registry::register_devices, registry::list_devices))
-        .routes(routes!(registry::get_device, registry::delete_device))
-        .routes(routes!(registry::set_device_tags))
-        .routes(routes!(jobs::device_tasks))
-        .routes(routes!(registry::create_module, registry::list_modules))
-        .routes(routes!(registry::update_module, registry::delete_module))
-        .routes(routes!(registry::versions))
+        .routes(routes!(devices::register_devices, devices::list_devices))
+        .routes(routes!(devices::get_device, devices::delete_device))
+        .routes(routes!(devices::set_device_tags))
+        .routes(routes!(tasks::device_tasks))
+        .routes(routes!(modules::create_module, modules::list_modules))
+        .routes(routes!(modules::update_module, modules::delete_module))
+        .routes(routes!(modules::versions))
         .routes(routes!(signing::list_keys))
         .routes(routes!(signing::rotate))
-        .routes(routes!(registry::create_group, registry::list_groups))
-        .routes(routes!(registry::get_group, registry::delete_group))
-        .routes(routes!(registry::add_members, registry::list_members))
+        .routes(routes!(groups::create_group, groups::list_groups))
+        .routes(routes!(groups::get_group, groups::delete_group))
+        .routes(routes!(groups::add_members, groups::list_members))
         .routes(routes!(firmwares::upload))
         .routes(routes!(
             firmwares::create_firmware,
@@ -53,10 +57,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::pause_job))
         .routes(routes!(jobs::resume_job))
         .routes(routes!(jobs::cancel_strategy))
-        .routes(routes!(jobs::job_tasks))
-        .routes(routes!(jobs::confirm_tasks))
-        .routes(routes!(jobs::cancel_tasks))
-        .routes(routes!(jobs::reupgrade_tasks))
+        .routes(routes!(tasks::job_tasks))
+        .routes(routes!(tasks::confirm_tasks))
+        .routes(routes!(tasks::cancel_tasks))
+        .routes(routes!(tasks::reupgrade_tasks))
         .routes(routes!(nodes::list_nodes))
         .routes(routes!(health::advance_clock))
 }

@@ -1,0 +1,139 @@
+//! Products: the device models a fleet is made of; every device, package and batch belongs to one.
+
+use crate::body::{ApiJson, ApiPath, ApiQuery};
+use crate::error::{ApiResult, ErrorResponses};
+use crate::page::{PageQuery, Paged};
+use crate::state::AppState;
+use crate::views;
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ota_domain::ProductKey;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    name: String,
+    description: Option<String>,
+}
+
+/// Create a product (generated ProductKey and secret, `default` module)
+#[utoipa::path(
+    post,
+    path = "/products",
+    tag = "registry",
+    request_body = NewProduct,
+    responses(
+        (status = 201, description = "Created", body = views::ProductView),
+        ErrorResponses,
+    ),
+)]
+pub async fn create_product(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<NewProduct>,
+) -> ApiResult<(StatusCode, Json<views::ProductView>)> {
+    let product = s
+        .core
+        .registry()
+        .create_product(&req.name, req.description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::product(&product, true))))
+}
+
+/// List products
+#[utoipa::path(
+    get,
+    path = "/products",
+    tag = "registry",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Success", body = Paged<views::ProductView>),
+        ErrorResponses,
+    ),
+)]
+pub async fn list_products(
+    State(s): State<AppState>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Paged<views::ProductView>>> {
+    let page = q.page()?;
+    let (items, total) = s.core.registry().list_products(page).await?;
+    Ok(Json(Paged::new(
+        items.iter().map(|p| views::product(p, false)).collect(),
+        total,
+        page,
+    )))
+}
+
+/// Get a product
+#[utoipa::path(
+    get,
+    path = "/products/{product_key}",
+    tag = "registry",
+    params(("product_key" = String, Path)),
+    responses(
+        (status = 200, description = "Success", body = views::ProductView),
+        ErrorResponses,
+    ),
+)]
+pub async fn get_product(
+    State(s): State<AppState>,
+    ApiPath(pk): ApiPath<String>,
+) -> ApiResult<Json<views::ProductView>> {
+    Ok(Json(views::product(
+        &s.core.registry().product(&ProductKey(pk)).await?,
+        true,
+    )))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductChange {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+/// Change a product's name or description
+#[utoipa::path(
+    patch,
+    path = "/products/{product_key}",
+    tag = "registry",
+    params(("product_key" = String, Path)),
+    request_body = ProductChange,
+    responses(
+        (status = 200, description = "Success", body = views::ProductView),
+        ErrorResponses,
+    ),
+)]
+pub async fn update_product(
+    State(s): State<AppState>,
+    ApiPath(pk): ApiPath<String>,
+    ApiJson(req): ApiJson<ProductChange>,
+) -> ApiResult<Json<views::ProductView>> {
+    let product = s
+        .core
+        .registry()
+        .update_product(&ProductKey(pk), req.name.as_deref(), req.description)
+        .await?;
+    Ok(Json(views::product(&product, false)))
+}
+
+/// Delete a product without devices
+#[utoipa::path(
+    delete,
+    path = "/products/{product_key}",
+    tag = "registry",
+    params(("product_key" = String, Path)),
+    responses(
+        (status = 204, description = "Done; no content"),
+        ErrorResponses,
+    ),
+)]
+pub async fn delete_product(
+    State(s): State<AppState>,
+    ApiPath(pk): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    s.core.registry().delete_product(&ProductKey(pk)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
