@@ -49,7 +49,7 @@ pub struct RolloutArgs {
 }
 
 /// Uploads `bytes` and creates a full package of `version` (extra creation fields merged).
-async fn add_package(
+pub(crate) async fn add_package(
     api: &ApiClient,
     pk: &str,
     version: &str,
@@ -151,27 +151,7 @@ pub async fn rollout(args: RolloutArgs) -> anyhow::Result<()> {
 
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
     let connect_start = Instant::now();
-    loop {
-        let dist = api
-            .get(&format!("/products/{pk}/versions?module=default"))
-            .await?;
-        let reported: i64 = dist["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["devices"].as_i64())
-            .sum();
-        if reported as usize >= args.devices {
-            break;
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "only {reported} of {} devices connected and reported",
-                args.devices
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::sim::wait_reported(&api, &pk, args.devices, Duration::from_secs(args.timeout)).await?;
     let connect_secs = connect_start.elapsed().as_secs_f64();
     let idle_rss = server.rss_kib().unwrap_or(0);
     eprintln!(

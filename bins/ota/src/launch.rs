@@ -204,6 +204,12 @@ impl ServerProcess {
         self.status_kib("RssFile")
     }
 
+    /// The anonymous part of the resident memory (RssAnon: what the server allocated, as
+    /// opposed to files it maps), in KiB.
+    pub fn rss_anon_kib(&self) -> Option<u64> {
+        self.status_kib("RssAnon")
+    }
+
     /// A `… kB` field of `/proc/<pid>/status`.
     fn status_kib(&self, field: &str) -> Option<u64> {
         let pid = self.child.id()?;
@@ -222,14 +228,7 @@ impl ServerProcess {
 
     /// CPU time (user + system) the server has used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
-        let pid = self.child.id()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-        let rest = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 =
-            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-        Some(ticks as f64 / 100.0)
+        cpu_seconds_of(self.child.id()?)
     }
 
     /// Stops the server with SIGTERM and waits for it to exit.
@@ -244,4 +243,14 @@ impl ServerProcess {
         let _ = self.child.kill().await;
         Ok(())
     }
+}
+
+/// CPU time (user + system) process `pid` has used so far, in seconds, from /proc.
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }

@@ -7,6 +7,8 @@ pub mod admin;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;
+pub mod bench_download;
+pub mod bench_rate;
 pub mod bench_reads;
 pub mod bridge;
 pub mod chaos;

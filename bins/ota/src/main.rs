@@ -55,6 +55,12 @@ enum BenchCommand {
     /// Everyday reads (device and task lists, counts, versions, console pages) over a large
     /// fleet and batch; report p50/p95 of each.
     Reads(ota::bench_reads::ReadsArgs),
+    /// Many concurrent `Range` downloads of one large package; report throughput, server
+    /// CPU and memory.
+    Download(ota::bench_download::DownloadArgs),
+    /// Push-rate fidelity: pushes counted per minute against MaximumPerMinute, fixed and
+    /// stepped.
+    Rate(ota::bench_rate::RateArgs),
     /// The store locked for a while in the middle of a rollout; server memory meanwhile.
     Outage(ota::outage::OutageArgs),
     /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
@@ -145,6 +151,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchCommand::Reads(args)) => {
             init_logging("warn");
             let report = block_on(ota::bench_reads::reads(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Download(args)) => {
+            init_logging("warn");
+            let report = block_on(ota::bench_download::download(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            match report["errors"].as_u64() {
+                Some(0) => Ok(()),
+                errors => anyhow::bail!("{errors:?} downloads failed or returned the wrong bytes"),
+            }
+        }
+        Command::Bench(BenchCommand::Rate(args)) => {
+            init_logging("warn");
+            let report = block_on(ota::bench_rate::rate(args))?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(())
         }

@@ -8,7 +8,7 @@ use ota_device_sdk::sim::{self, Behaviour, DeviceCredentials, SimConfig, SimStat
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct SimArgs {
@@ -129,6 +129,33 @@ pub async fn register(
         left -= n;
     }
     Ok(out)
+}
+
+/// Waits until `devices` devices of product `pk` have reported a version (connected and
+/// said what they run); fails after `within`.
+pub async fn wait_reported(
+    api: &ApiClient,
+    pk: &str,
+    devices: usize,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let dist = api.get(&format!("/products/{pk}/versions")).await?;
+        let reported: i64 = dist["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["devices"].as_i64())
+            .sum();
+        if reported as usize >= devices {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("only {reported} of {devices} devices connected and reported");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The public keys devices of these products should trust.

@@ -149,7 +149,7 @@ async fn run_batches(
     soak_for: Duration,
     drain: Duration,
 ) -> anyhow::Result<(Vec<Sample>, usize, usize)> {
-    wait_reported(api, pk, args.devices, drain).await?;
+    crate::sim::wait_reported(api, pk, args.devices, drain).await?;
     let start = Instant::now();
     let every = Duration::from_secs(args.sample_secs.max(1));
     let mut next_sample = start;
@@ -258,31 +258,6 @@ async fn batch_done(api: &ApiClient, id: &str) -> anyhow::Result<bool> {
         );
     }
     Ok(true)
-}
-
-async fn wait_reported(
-    api: &ApiClient,
-    pk: &str,
-    devices: usize,
-    within: Duration,
-) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
-    loop {
-        let dist = api.get(&format!("/products/{pk}/versions")).await?;
-        let reported: i64 = dist["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|i| i["devices"].as_i64())
-            .sum();
-        if reported as usize >= devices {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("only {reported} of {devices} devices connected and reported");
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The server's Prometheus page; empty when it does not answer.

@@ -7,7 +7,8 @@
 //! digests are known the moment the last byte lands. A size limit is enforced while streaming;
 //! an upload that breaks it, or fails for any other reason, leaves nothing behind. Devices
 //! download through URLs signed with an expiry ([`UrlSigner`] for the server's own download
-//! route, S3 presigned URLs for a bucket), so no API credential ever reaches a device.
+//! route, S3 presigned URLs for a bucket), so no API credential ever reaches a device. The
+//! server's own downloads send slices of the mapped file ([`MappedFile`]), not copies.
 //!
 //! This crate knows nothing of firmware, batches or the database.
 
@@ -15,6 +16,7 @@ mod digests;
 mod dir;
 mod error;
 mod key;
+mod mapped;
 mod s3;
 mod signer;
 mod store;
@@ -25,6 +27,7 @@ pub use digests::digest_stream;
 pub use dir::DirStore;
 pub use error::BlobError;
 pub use key::check_key;
+pub use mapped::{CHUNK as MAPPED_CHUNK, MappedFile};
 pub use s3::{S3Config, S3Store};
 pub use signer::UrlSigner;
 pub use store::{BlobInfo, BlobStore, ByteStream};

@@ -179,6 +179,32 @@ async fn downloads_are_signed_expire_and_resume() {
         "bytes 1000-1999/10000"
     );
     assert_eq!(part.bytes().await.unwrap().as_ref(), &pkg.bytes[1000..2000]);
+    ranges_answer_as_http_says(&http, &url, &pkg.bytes).await;
+
+    // A package of several chunks of the mapped file (256 KiB each), read whole and in a
+    // range across a chunk boundary.
+    let large = package(&server, &fleet.pk, "3.0.0", 600_000).await;
+    let fw = server
+        .api
+        .get(&format!("/firmwares/{}", large.id))
+        .await
+        .unwrap();
+    let large_url = fw["download_urls"][0].as_str().unwrap();
+    let whole = http.get(large_url).send().await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), large.bytes.as_slice());
+    ranges_answer_as_http_says(&http, large_url, &large.bytes).await;
+    let across = http
+        .get(large_url)
+        .header("range", "bytes=262000-524999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(across.status(), 206);
+    assert_eq!(
+        across.bytes().await.unwrap().as_ref(),
+        &large.bytes[262_000..525_000]
+    );
 
     let tampered = if url.ends_with('0') {
         format!("{}1", &url[..url.len() - 1])
@@ -200,6 +226,53 @@ async fn downloads_are_signed_expire_and_resume() {
         .unwrap();
     let fresh_url = fresh["download_urls"][0].as_str().unwrap();
     assert_eq!(http.get(fresh_url).send().await.unwrap().status(), 200);
+}
+
+/// The download route's answers to the `Range` forms, `HEAD` and a conditional request,
+/// for a package of `bytes`.
+async fn ranges_answer_as_http_says(http: &reqwest::Client, url: &str, bytes: &[u8]) {
+    let len = bytes.len();
+    let get = |range: &str| http.get(url).header("range", range.to_owned()).send();
+    // (Range, status, bytes expected)
+    let cases: [(String, u16, Option<std::ops::Range<usize>>); 5] = [
+        (format!("bytes={}-", len - 100), 206, Some(len - 100..len)),
+        ("bytes=-500".to_owned(), 206, Some(len - 500..len)),
+        (format!("bytes=0-{}", len + 5), 206, Some(0..len)),
+        (format!("bytes={}-", len + 1), 416, None),
+        ("bytes=0-1,5-6".to_owned(), 416, None),
+    ];
+    for (range, status, want) in cases {
+        let answer = get(&range).await.unwrap();
+        assert_eq!(answer.status(), status, "{range}");
+        if let Some(want) = want {
+            assert_eq!(
+                answer.headers()["content-range"].to_str().unwrap(),
+                format!("bytes {}-{}/{len}", want.start, want.end - 1),
+                "{range}"
+            );
+            assert_eq!(answer.bytes().await.unwrap().as_ref(), &bytes[want], "{range}");
+        } else {
+            assert_eq!(
+                answer.headers()["content-range"].to_str().unwrap(),
+                format!("bytes */{len}"),
+                "{range}"
+            );
+        }
+    }
+    let head = http.head(url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"].to_str().unwrap(), len.to_string());
+    assert_eq!(head.headers()["accept-ranges"], "bytes");
+    assert!(head.bytes().await.unwrap().is_empty());
+    let etag = http.get(url).send().await.unwrap().headers()["etag"].clone();
+    let unchanged = http
+        .get(url)
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unchanged.status(), 304);
+    assert!(unchanged.bytes().await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
