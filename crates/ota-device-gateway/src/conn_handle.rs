@@ -3,10 +3,12 @@
 //! here; the connection's own task is the only writer to the socket.
 
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore, TryAcquireError};
 
 use crate::codec::QoS;
 use crate::encode::DisconnectReason;
@@ -67,7 +69,14 @@ const NOT_KICKED: u8 = u8::MAX;
 #[derive(Debug)]
 pub(crate) struct ConnHandle {
     pub id: ConnectionId,
-    tx: mpsc::Sender<Outbound>,
+    /// The outbound queue. Not a channel: an idle connection's queue is empty, and a
+    /// `VecDeque` holds no memory until something is queued, where a bounded channel keeps
+    /// a block of slots for every connection (about half a KiB each).
+    queue: Mutex<VecDeque<Outbound>>,
+    /// Room in the queue: one permit per free place; closed when the connection ends.
+    room: Semaphore,
+    /// Something was queued.
+    queued: Notify,
     kick: Notify,
     kick_reason: AtomicU8,
     /// Firmware-get / block requests of this connection still being answered.
@@ -95,41 +104,75 @@ fn reason_from(code: u8) -> Option<DisconnectReason> {
 
 impl ConnHandle {
     /// A handle and the receiving end of its queue (for the connection's task).
-    pub(crate) fn new(id: ConnectionId, capacity: usize) -> (Arc<Self>, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let handle = Self {
+    pub(crate) fn new(id: ConnectionId, capacity: usize) -> (Arc<Self>, Receiver) {
+        let handle = Arc::new(Self {
             id,
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            room: Semaphore::new(capacity.max(1)),
+            queued: Notify::new(),
             kick: Notify::new(),
             kick_reason: AtomicU8::new(NOT_KICKED),
             pending_requests: AtomicU32::new(0),
-        };
-        (Arc::new(handle), rx)
+        });
+        (handle.clone(), Receiver(handle))
     }
 
     /// Queues without waiting. A full queue means the client is not keeping up: it is
     /// disconnected rather than buffered without bound.
     pub(crate) fn offer(&self, item: impl Into<Outbound>) -> bool {
-        match self.tx.try_send(item.into()) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        match self.room.try_acquire() {
+            Ok(place) => {
+                place.forget();
+                self.push(item.into());
+                true
+            }
+            Err(TryAcquireError::NoPermits) => {
                 self.kick(DisconnectReason::SlowConsumer);
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(TryAcquireError::Closed) => false,
         }
     }
 
     /// Queues, waiting up to `wait` for room; kicks the client as slow if there is none.
     pub(crate) async fn send_within(&self, item: impl Into<Outbound>, wait: Duration) -> bool {
-        match self.tx.send_timeout(item.into(), wait).await {
-            Ok(()) => true,
-            Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+        match tokio::time::timeout(wait, self.room.acquire()).await {
+            Ok(Ok(place)) => {
+                place.forget();
+                self.push(item.into());
+                true
+            }
+            Ok(Err(_closed)) => false,
+            Err(_elapsed) => {
                 self.kick(DisconnectReason::SlowConsumer);
                 false
             }
-            Err(mpsc::error::SendTimeoutError::Closed(_)) => false,
         }
+    }
+
+    /// Appends to the queue, into a place already taken from `room`.
+    fn push(&self, item: Outbound) {
+        self.lock_queue().push_back(item);
+        self.queued.notify_one();
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Outbound>> {
+        // The queue is consistent after every operation; a panic elsewhere does not spoil it.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The next queued item, freeing its place; an emptied queue gives its memory back.
+    fn pop(&self) -> Option<Outbound> {
+        let mut queue = self.lock_queue();
+        let item = queue.pop_front()?;
+        if queue.is_empty() && queue.capacity() > SMALL_QUEUE {
+            *queue = VecDeque::new();
+        }
+        drop(queue);
+        self.room.add_permits(1);
+        Some(item)
     }
 
     /// Asks the connection to close; the first reason wins.
@@ -156,6 +199,44 @@ impl ConnHandle {
             }
             self.kick.notified().await;
         }
+    }
+}
+
+/// Queue places kept after the queue empties; a queue that grew past them is given back.
+const SMALL_QUEUE: usize = 4;
+
+/// The connection's end of its queue. Dropping it closes the queue: whatever is still
+/// queued is dropped and later offers fail, as for a client that has gone.
+#[derive(Debug)]
+pub(crate) struct Receiver(Arc<ConnHandle>);
+
+/// [`Receiver::try_recv`] found the queue empty.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Empty;
+
+impl Receiver {
+    /// Waits for the next queued item.
+    pub(crate) async fn recv(&mut self) -> Outbound {
+        loop {
+            // A notification that comes between the empty check and the wait is kept as a
+            // permit by `notify_one`, so nothing queued meanwhile is missed.
+            if let Some(item) = self.0.pop() {
+                return item;
+            }
+            self.0.queued.notified().await;
+        }
+    }
+
+    /// The next queued item, if any, without waiting.
+    pub(crate) fn try_recv(&mut self) -> Result<Outbound, Empty> {
+        self.0.pop().ok_or(Empty)
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.0.room.close();
+        self.0.lock_queue().clear();
     }
 }
 
@@ -206,9 +287,56 @@ mod tests {
             Some(DisconnectReason::SlowConsumer),
             "first wins"
         );
-        assert!(rx.recv().await.is_some());
+        assert!(rx.recv().await.into_delivery().is_some());
         drop(rx);
         assert!(!conn.offer(d()));
+    }
+
+    #[tokio::test]
+    async fn the_queue_is_first_in_first_out_bounded_and_closed_with_its_receiver() {
+        let (conn, mut rx) = ConnHandle::new(1, 2);
+        assert_eq!(rx.try_recv().unwrap_err(), Empty);
+        assert!(conn.offer(Outbound::PubAck(1)) && conn.offer(Outbound::PubAck(2)));
+        // Full: a sender waits for room, and gets it when the connection takes an item.
+        let waiting = tokio::spawn({
+            let conn = conn.clone();
+            async move {
+                conn.send_within(Outbound::PubAck(3), Duration::from_secs(30))
+                    .await
+            }
+        });
+        assert!(matches!(rx.recv().await, Outbound::PubAck(1)));
+        assert!(waiting.await.unwrap(), "queued once there was room");
+        assert!(matches!(rx.try_recv(), Ok(Outbound::PubAck(2))));
+        assert!(matches!(rx.recv().await, Outbound::PubAck(3)));
+        assert_eq!(conn.kicked_reason(), None);
+        // A sender that finds no room in time kicks the client as slow.
+        assert!(conn.offer(Outbound::PubAck(4)) && conn.offer(Outbound::PubAck(5)));
+        assert!(
+            !conn
+                .send_within(Outbound::PubAck(6), Duration::from_millis(10))
+                .await
+        );
+        assert_eq!(conn.kicked_reason(), Some(DisconnectReason::SlowConsumer));
+        // A connection that has ended takes nothing more.
+        drop(rx);
+        assert!(!conn.offer(Outbound::PubAck(7)));
+        assert!(
+            !conn
+                .send_within(Outbound::PubAck(8), Duration::from_secs(30))
+                .await
+        );
+        assert!(conn.lock_queue().is_empty(), "what was queued is dropped");
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_grew_gives_its_memory_back_when_emptied() {
+        let (conn, mut rx) = ConnHandle::new(1, 64);
+        for pkid in 0..32 {
+            assert!(conn.offer(Outbound::PubAck(pkid)));
+        }
+        while rx.try_recv().is_ok() {}
+        assert_eq!(conn.lock_queue().capacity(), 0);
     }
 
     #[test]

@@ -9,13 +9,12 @@ use crate::ClientStream;
 use bytes::BytesMut;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 
 use crate::GatewayHandler;
 use crate::auth::{self, AuthRefusal, Identity};
 use crate::codec::{ConnectInfo, DecodeError, Inbound, Version, Will, decode, detect_version};
 use crate::config::GatewayConfig;
-use crate::conn_handle::{ConnHandle, Outbound};
+use crate::conn_handle::{ConnHandle, Receiver};
 use crate::encode::{ConnAckCode, Outgoing, encode};
 use crate::handler::ConnectionId;
 use crate::registry::Principal;
@@ -26,7 +25,7 @@ pub(crate) struct Established {
     pub version: Version,
     pub principal: Principal,
     pub conn: Arc<ConnHandle>,
-    pub rx: mpsc::Receiver<Outbound>,
+    pub rx: Receiver,
     pub keep_alive: u16,
     pub will: Option<Will>,
     pub client_max_packet: Option<u32>,

@@ -1,5 +1,5 @@
 use super::*;
-use crate::conn_handle::Outbound;
+use crate::conn_handle::Receiver;
 use crate::encode::DisconnectReason;
 
 fn device(dn: &str) -> Principal {
@@ -14,10 +14,7 @@ fn sub(filter: &str) -> SubFilter {
     }
 }
 
-fn connect(
-    reg: &Registry,
-    who: &Principal,
-) -> (Arc<ConnHandle>, tokio::sync::mpsc::Receiver<Outbound>) {
+fn connect(reg: &Registry, who: &Principal) -> (Arc<ConnHandle>, Receiver) {
     let (conn, rx) = ConnHandle::new(reg.next_connection_id(), 8);
     reg.attach(who, &conn, true, false, || {});
     (conn, rx)

@@ -3,8 +3,9 @@
 //!
 //! Memory per idle connection stays small: the read buffer starts at 512 bytes and is shrunk
 //! back after a large packet, the write buffer is dropped after large writes, the outbound
-//! queue is bounded, and the handshake (with the handler's possibly large secret-lookup
-//! future) runs boxed so it does not inflate this task's future.
+//! queue is bounded and holds nothing while empty, and the handshake, packet handling (with
+//! the handler's possibly large futures) and the clean-up run boxed, so this task's future
+//! is sized for waiting, not for its largest step.
 
 use crate::ClientStream;
 use bytes::BytesMut;
@@ -12,7 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc;
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, warn};
 
@@ -21,7 +21,7 @@ use ota_protocol::device_owns_topic;
 use crate::GatewayHandler;
 use crate::auth::Action;
 use crate::codec::{QoS, Version, Will};
-use crate::conn_handle::{ConnHandle, Delivery, Outbound};
+use crate::conn_handle::{ConnHandle, Delivery, Outbound, Receiver};
 use crate::encode::{DisconnectReason, Outgoing, encode};
 use crate::handshake::{Established, handshake};
 use crate::registry::Principal;
@@ -124,7 +124,8 @@ pub(crate) async fn serve<H: GatewayHandler, S: ClientStream>(
     };
     let close = session.run(&mut stream, &mut rx, rbuf, keep_alive).await;
     drop(rx);
-    session.finish(&mut stream, close, will).await;
+    // Boxed, like the handshake: its future would otherwise add to every idle connection.
+    Box::pin(session.finish(&mut stream, close, will)).await;
     debug!(%peer, principal = ?session.principal, ?close, "disconnected");
 }
 
@@ -153,7 +154,7 @@ impl<H: GatewayHandler> Session<H> {
     async fn run(
         &mut self,
         stream: &mut impl ClientStream,
-        rx: &mut mpsc::Receiver<Outbound>,
+        rx: &mut Receiver,
         mut rbuf: BytesMut,
         keep_alive: u16,
     ) -> Close {
@@ -164,7 +165,7 @@ impl<H: GatewayHandler> Session<H> {
         let mut out = BytesMut::new();
         let write_timeout = self.shared.config.write_timeout;
         // The CONNECT may have arrived together with further packets.
-        if let Err(close) = self.process_input_or_stop(&mut rbuf, &mut out).await {
+        if let Err(close) = Box::pin(self.process_input_or_stop(&mut rbuf, &mut out)).await {
             return close;
         }
         loop {
@@ -186,14 +187,17 @@ impl<H: GatewayHandler> Session<H> {
                     Ok(0) => return Close::Eof,
                     Ok(_) => {
                         last_rx = Instant::now();
-                        if let Err(close) = self.process_input_or_stop(&mut rbuf, &mut out).await {
+                        // Boxed: packet handling (the handler's futures included) is far
+                        // larger than the wait, and would otherwise be allocated for the
+                        // whole life of every connection.
+                        let input = Box::pin(self.process_input_or_stop(&mut rbuf, &mut out));
+                        if let Err(close) = input.await {
                             return close;
                         }
                     }
                     Err(_) => return Close::Io,
                 },
                 item = rx.recv() => {
-                    let Some(item) = item else { return Close::Io };
                     self.write_outbound(item, &mut out);
                     // Batch whatever else is queued into the same write.
                     while out.len() < 64 * 1024 {

@@ -192,7 +192,10 @@ async fn downloads_are_signed_expire_and_resume() {
     let large_url = fw["download_urls"][0].as_str().unwrap();
     let whole = http.get(large_url).send().await.unwrap();
     assert_eq!(whole.status(), 200);
-    assert_eq!(whole.bytes().await.unwrap().as_ref(), large.bytes.as_slice());
+    assert_eq!(
+        whole.bytes().await.unwrap().as_ref(),
+        large.bytes.as_slice()
+    );
     ranges_answer_as_http_says(&http, large_url, &large.bytes).await;
     let across = http
         .get(large_url)
@@ -250,7 +253,11 @@ async fn ranges_answer_as_http_says(http: &reqwest::Client, url: &str, bytes: &[
                 format!("bytes {}-{}/{len}", want.start, want.end - 1),
                 "{range}"
             );
-            assert_eq!(answer.bytes().await.unwrap().as_ref(), &bytes[want], "{range}");
+            assert_eq!(
+                answer.bytes().await.unwrap().as_ref(),
+                &bytes[want],
+                "{range}"
+            );
         } else {
             assert_eq!(
                 answer.headers()["content-range"].to_str().unwrap(),
@@ -261,7 +268,10 @@ async fn ranges_answer_as_http_says(http: &reqwest::Client, url: &str, bytes: &[
     }
     let head = http.head(url).send().await.unwrap();
     assert_eq!(head.status(), 200);
-    assert_eq!(head.headers()["content-length"].to_str().unwrap(), len.to_string());
+    assert_eq!(
+        head.headers()["content-length"].to_str().unwrap(),
+        len.to_string()
+    );
     assert_eq!(head.headers()["accept-ranges"], "bytes");
     assert!(head.bytes().await.unwrap().is_empty());
     let etag = http.get(url).send().await.unwrap().headers()["etag"].clone();
