@@ -66,17 +66,9 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<serde_json::Value> {
         .await?;
     let pk = text(&product, "product_key")?;
     let payload = package((args.package_mb * 1_000_000) as usize);
-    let upload = api
-        .upload_bytes("download.bin", payload.to_vec())
+    let firmware = crate::bench::add_package(&api, &pk, "2.0.0", payload.to_vec(), json!({}))
         .await
-        .context("uploading the package")?;
-    let firmware = api
-        .post(
-            "/firmwares",
-            &json!({"product_key": pk, "name": "bench-download", "dest_version": "2.0.0",
-                    "url": text(&upload, "url")?, "need_to_verify": false}),
-        )
-        .await?;
+        .context("adding the package")?;
     let detail = api
         .get(&format!("/firmwares/{}", text(&firmware, "firmware_id")?))
         .await?;

@@ -1,8 +1,8 @@
 //! One connection after CONNECT: a single task that reads packets, writes its queue, watches
 //! keep-alive and obeys kicks, then cleans up in one place.
 //!
-//! Memory per idle connection stays small: the read buffer starts at 512 bytes and is shrunk
-//! back after a large packet, the write buffer is dropped after large writes, the outbound
+//! Memory per idle connection stays small: the read buffer starts at 512 bytes, is shrunk
+//! back after a large packet and, on plain TCP, given back while the connection waits, the write buffer is dropped after large writes, the outbound
 //! queue is bounded and holds nothing while empty, and the handshake, packet handling (with
 //! the handler's possibly large futures) and the clean-up run boxed, so this task's future
 //! is sized for waiting, not for its largest step.
@@ -129,6 +129,16 @@ pub(crate) async fn serve<H: GatewayHandler, S: ClientStream>(
     debug!(%peer, principal = ?session.principal, ?close, "disconnected");
 }
 
+/// Reads what the client has sent into `rbuf`. An empty buffer with no room (an idle
+/// connection's, on a stream that can wait without one) is given room once data is there.
+async fn read_some<S: ClientStream>(stream: &mut S, rbuf: &mut BytesMut) -> std::io::Result<usize> {
+    if rbuf.capacity() == 0 {
+        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
+        rbuf.reserve(READ_BUF);
+    }
+    stream.read_buf(rbuf).await
+}
+
 async fn flush(
     stream: &mut impl ClientStream,
     out: &mut BytesMut,
@@ -151,9 +161,9 @@ async fn flush(
 }
 
 impl<H: GatewayHandler> Session<H> {
-    async fn run(
+    async fn run<S: ClientStream>(
         &mut self,
-        stream: &mut impl ClientStream,
+        stream: &mut S,
         rx: &mut Receiver,
         mut rbuf: BytesMut,
         keep_alive: u16,
@@ -175,7 +185,10 @@ impl<H: GatewayHandler> Session<H> {
             if let Some(reason) = self.conn.kicked_reason() {
                 return Close::Kicked(reason);
             }
-            if rbuf.capacity() > SHRINK_ABOVE && rbuf.len() < READ_BUF {
+            if rbuf.is_empty() && S::READY_WITHOUT_BUFFER {
+                // Waiting needs no buffer on this stream; the next read takes one.
+                rbuf = BytesMut::new();
+            } else if rbuf.capacity() > SHRINK_ABOVE && rbuf.len() < READ_BUF {
                 let mut small = BytesMut::with_capacity(READ_BUF);
                 small.extend_from_slice(&rbuf);
                 rbuf = small;
@@ -183,7 +196,7 @@ impl<H: GatewayHandler> Session<H> {
             tokio::select! {
                 _ = self.shared.shutdown.cancelled() => return Close::Shutdown,
                 reason = self.conn.kicked() => return Close::Kicked(reason),
-                read = stream.read_buf(&mut rbuf) => match read {
+                read = read_some(stream, &mut rbuf) => match read {
                     Ok(0) => return Close::Eof,
                     Ok(_) => {
                         last_rx = Instant::now();

@@ -7,6 +7,7 @@ use crate::{GatewayHandler, session};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
@@ -15,10 +16,33 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tracing::debug;
 
-/// A client connection the sessions can serve: plain TCP or TLS over TCP.
-pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+/// A client connection the sessions can serve: plain TCP or TLS over TCP (and in-memory
+/// pipes, for tests and fuzzing).
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Whether the stream can wait for data without a buffer to read it into
+    /// ([`ClientStream::poll_read_ready`]). An idle connection on such a stream holds no
+    /// read buffer: a million idle devices would otherwise hold half a GiB of them.
+    const READY_WITHOUT_BUFFER: bool = false;
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> ClientStream for T {}
+    /// Ready when data (or the end of the stream) can be read. Only called when
+    /// [`ClientStream::READY_WITHOUT_BUFFER`]; the default is ready at once.
+    fn poll_read_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl ClientStream for TcpStream {
+    const READY_WITHOUT_BUFFER: bool = true;
+
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+}
+
+/// rustls keeps its own record buffer; the session's read buffer waits with it.
+impl ClientStream for tokio_rustls::server::TlsStream<TcpStream> {}
+
+impl ClientStream for tokio::io::DuplexStream {}
 
 /// A TLS server configuration from a PEM certificate chain (leaf first) and a PEM private
 /// key (PKCS#8, PKCS#1 or SEC1). Errors name what is wrong, never the key's bytes.

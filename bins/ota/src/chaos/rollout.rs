@@ -151,34 +151,8 @@ impl Rollout {
             fleet,
             waves: None,
         };
-        rollout.wait_reported(api, plan.devices).await?;
+        crate::sim::wait_reported(api, &rollout.product_key, plan.devices, SETUP_LIMIT).await?;
         Ok(rollout)
-    }
-
-    /// Waits until `count` devices have reported a version.
-    async fn wait_reported(&self, api: &ApiClient, count: usize) -> anyhow::Result<()> {
-        let end = Instant::now() + SETUP_LIMIT;
-        loop {
-            let dist = api
-                .get(&format!(
-                    "/products/{}/versions?module=default",
-                    self.product_key
-                ))
-                .await?;
-            let reported: u64 = dist["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|i| i["devices"].as_u64())
-                .sum();
-            if reported as usize >= count {
-                return Ok(());
-            }
-            if Instant::now() > end {
-                bail!("only {reported} of {count} devices connected and reported in time");
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
     }
 
     /// Creates the batches: at once for [`Batches::All`], in the background for waves.
