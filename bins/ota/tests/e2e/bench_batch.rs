@@ -9,10 +9,7 @@ async fn a_small_batch_bench_creates_every_kind_of_batch() {
     let devices = 3_000;
     let report = batch(BatchArgs {
         devices,
-        own: ota::launch::OwnServer {
-            database_url: None,
-            server: Some(env!("CARGO_BIN_EXE_ota").into()),
-        },
+        own: crate::fixtures::own_server(),
         timeout: 120,
     })
     .await

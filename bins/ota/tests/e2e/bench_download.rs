@@ -12,10 +12,7 @@ async fn a_small_download_bench_reads_every_range_right() {
         range_kib: 256,
         seconds: 2,
         warmup_secs: 1,
-        own: ota::launch::OwnServer {
-            database_url: None,
-            server: Some(env!("CARGO_BIN_EXE_ota").into()),
-        },
+        own: crate::fixtures::own_server(),
     })
     .await
     .expect("the bench runs");

@@ -12,10 +12,7 @@ async fn a_small_rate_bench_counts_pushes_per_window_against_the_rate() {
         windows: 2,
         // Fewer than the 300 devices the fixed rate needs: the rest connect in waves.
         max_devices: 150,
-        own: ota::launch::OwnServer {
-            database_url: None,
-            server: Some(env!("CARGO_BIN_EXE_ota").into()),
-        },
+        own: crate::fixtures::own_server(),
     })
     .await
     .expect("the bench runs");

@@ -9,10 +9,7 @@ async fn a_small_reads_bench_times_every_read() {
     let report = reads(ReadsArgs {
         devices: 2_000,
         requests: 3,
-        own: ota::launch::OwnServer {
-            database_url: None,
-            server: Some(env!("CARGO_BIN_EXE_ota").into()),
-        },
+        own: crate::fixtures::own_server(),
     })
     .await
     .expect("the bench runs");

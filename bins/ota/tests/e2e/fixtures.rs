@@ -352,3 +352,11 @@ pub async fn lock_store(server: &Server) -> sqlx::SqliteConnection {
 pub async fn unlock_store(mut lock: sqlx::SqliteConnection) {
     sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
 }
+
+/// The server a short benchmark run starts for itself: this build's binary, on SQLite.
+pub fn own_server() -> ota::launch::OwnServer {
+    ota::launch::OwnServer {
+        database_url: None,
+        server: Some(env!("CARGO_BIN_EXE_ota").into()),
+    }
+}

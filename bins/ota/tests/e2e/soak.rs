@@ -18,10 +18,7 @@ async fn a_short_soak_passes_every_check() {
         max_rss_growth: 25.0,
         window_minutes: 0.25,
         package_kib: 4,
-        own: ota::launch::OwnServer {
-            database_url: None,
-            server: Some(env!("CARGO_BIN_EXE_ota").into()),
-        },
+        own: crate::fixtures::own_server(),
     })
     .await
     .expect("the soak runs");
