@@ -57,7 +57,8 @@ impl Bucket {
     fn refill(&mut self, per_minute: u32, now: Millis) -> usize {
         let per_ms = f64::from(per_minute) / 60_000.0;
         // Five seconds' worth, and never under two pushes: a bucket capped at one would
-        // drop the fraction earned past a whole push at slow rates (10 a minute pushed 8).
+        // drop the fraction earned past a whole push at slow rates (10 a minute ticked every
+        // second pushed 8 a minute).
         let cap = (f64::from(per_minute) / 12.0).max(2.0);
         self.tokens = (self.tokens + per_ms * (now - self.at).max(0) as f64).min(cap);
         self.at = now;
