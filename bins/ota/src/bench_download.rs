@@ -110,7 +110,7 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<serde_json::Value> {
 
     tokio::time::sleep(Duration::from_secs(args.warmup_secs)).await;
     let cpu_before = server.cpu_seconds().unwrap_or(0.0);
-    let own_cpu_before = own_cpu_seconds().unwrap_or(0.0);
+    let own_cpu_before = crate::launch::cpu_seconds_of(std::process::id()).unwrap_or(0.0);
     let bytes_before = tally.bytes.load(Ordering::Relaxed);
     let requests_before = tally.requests.load(Ordering::Relaxed);
     latencies.lock().expect("latencies").clear();
@@ -130,7 +130,8 @@ pub async fn download(args: DownloadArgs) -> anyhow::Result<serde_json::Value> {
     let bytes = tally.bytes.load(Ordering::Relaxed) - bytes_before;
     let requests = tally.requests.load(Ordering::Relaxed) - requests_before;
     let server_cpu = server.cpu_seconds().unwrap_or(0.0) - cpu_before;
-    let client_cpu = own_cpu_seconds().unwrap_or(0.0) - own_cpu_before;
+    let client_cpu =
+        crate::launch::cpu_seconds_of(std::process::id()).unwrap_or(0.0) - own_cpu_before;
     for client in &clients {
         client.abort();
     }
@@ -226,9 +227,4 @@ async fn fetch_range(
         bail!("range {start}-{end} ended at {at}");
     }
     Ok(())
-}
-
-/// CPU time (user + system) this process has used, in seconds.
-fn own_cpu_seconds() -> Option<f64> {
-    crate::launch::cpu_seconds_of(std::process::id())
 }

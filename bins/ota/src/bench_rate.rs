@@ -197,7 +197,11 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     fleet.stop();
-    let pushes_total = server_pushes(&server).await;
+    let pushes_total = server
+        .metrics()
+        .await
+        .ok()
+        .and_then(|page| crate::launch::metric_sum(&page, "ota_pushes_total"));
     server.stop().await?;
 
     let (counted, incomplete) = windows(&samples, &schedule, created, window_ms, count);
@@ -295,19 +299,6 @@ impl Fleet {
             wave.abort();
         }
     }
-}
-
-/// The server's `ota_pushes_total`, as a cross-check of the fleet's count.
-async fn server_pushes(server: &crate::launch::ServerProcess) -> Option<f64> {
-    let page = reqwest::get(format!("http://{}/metrics", server.http))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    page.lines()
-        .find_map(|l| l.strip_prefix("ota_pushes_total "))
-        .and_then(|v| v.trim().parse().ok())
 }
 
 #[cfg(test)]

@@ -226,6 +226,14 @@ impl ServerProcess {
         Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
     }
 
+    /// The server's Prometheus page (`/metrics`).
+    pub async fn metrics(&self) -> anyhow::Result<String> {
+        Ok(reqwest::get(format!("http://{}/metrics", self.http))
+            .await?
+            .text()
+            .await?)
+    }
+
     /// CPU time (user + system) the server has used so far, in seconds.
     pub fn cpu_seconds(&self) -> Option<f64> {
         cpu_seconds_of(self.child.id()?)
@@ -253,4 +261,38 @@ pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
     Some(ticks as f64 / 100.0)
+}
+
+/// The sum of every series of metric `name` on a Prometheus page, `None` when it has none.
+pub fn metric_sum(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .reduce(|a, b| a + b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metric_sum;
+
+    #[test]
+    fn metric_sum_adds_every_series_of_the_name_and_only_of_it() {
+        let page = "# TYPE ota_pushes_total counter\n\
+                    ota_pushes_total 12\n\
+                    ota_pushes_total_other 100\n\
+                    ota_task_transitions_total{to=\"SUCCEEDED\"} 3\n\
+                    ota_task_transitions_total{to=\"FAILED\"} 2\n";
+        let cases = [
+            ("ota_pushes_total", Some(12.0)),
+            ("ota_task_transitions_total", Some(5.0)),
+            ("ota_pushes", None),
+            ("ota_absent_total", None),
+        ];
+        for (name, want) in cases {
+            assert_eq!(metric_sum(page, name), want, "{name}");
+        }
+    }
 }

@@ -156,14 +156,8 @@ pub async fn outage(args: OutageArgs) -> anyhow::Result<OutageReport> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let after = server.rss_kib().unwrap_or(0);
-    let metrics = reqwest::get(format!("http://{}/metrics", server.http))
-        .await?
-        .text()
-        .await?;
-    let dropped = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("ota_device_reports_dropped_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
+    let metrics = server.metrics().await?;
+    let dropped = crate::launch::metric_sum(&metrics, "ota_device_reports_dropped_total")
         .unwrap_or(0.0) as u64;
     fleet.abort();
     server.stop().await?;

@@ -124,8 +124,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         router = router.merge(mqtt_auth::router(broker_auth(&config, handler.clone())));
     }
     // Made into a service once: served as a plain `Router`, axum prepares the whole route
-    // table again for every connection (`with_state` per accepted socket), about 40 KiB
-    // and its CPU for each device's download connection.
+    // table again for every connection (`with_state` per accepted socket): about 120 KiB
+    // of heap and its CPU for each device's download connection.
     let router = router.into_make_service();
     let https = match https_listener.zip(tls.clone()) {
         Some((tcp, tls_config)) => {

@@ -10,7 +10,7 @@
 //! batch completed with every device updated.
 
 use crate::client::{ApiClient, text};
-use crate::launch::{OwnServer, ServerProcess};
+use crate::launch::{OwnServer, ServerProcess, metric_sum};
 use anyhow::{Context, bail};
 use clap::Args;
 use ota_device_sdk::sim::{self, SimConfig, SimSnapshot, SimStats};
@@ -120,11 +120,8 @@ pub async fn soak(args: SoakArgs) -> anyhow::Result<SoakReport> {
     let fleet = tokio::spawn(sim::run(config, stats.clone()));
     let result = run_batches(&args, &server, &api, &pk, &stats, soak_for, drain).await;
     fleet.abort();
-    let dropped = metric_sum(
-        &server_metrics(&server).await,
-        "ota_device_reports_dropped_total",
-    )
-    .unwrap_or(0.0) as u64;
+    let page = server.metrics().await.unwrap_or_default();
+    let dropped = metric_sum(&page, "ota_device_reports_dropped_total").unwrap_or(0.0) as u64;
     server.stop().await?;
     let (samples, batches, completed) = result?;
     let report = judge(
@@ -199,7 +196,7 @@ async fn sample(
     completed: usize,
 ) -> Sample {
     let s = stats.snapshot();
-    let metrics = server_metrics(server).await;
+    let metrics = server.metrics().await.unwrap_or_default();
     let kib = |name: &str| metric_sum(&metrics, name).map(|bytes| bytes as u64 / 1024);
     Sample {
         seconds: start.elapsed().as_secs(),
@@ -258,25 +255,6 @@ async fn batch_done(api: &ApiClient, id: &str) -> anyhow::Result<bool> {
         );
     }
     Ok(true)
-}
-
-/// The server's Prometheus page; empty when it does not answer.
-async fn server_metrics(server: &ServerProcess) -> String {
-    match reqwest::get(format!("http://{}/metrics", server.http)).await {
-        Ok(page) => page.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// The sum of every series of metric `name` on the page, `None` when it has none.
-fn metric_sum(page: &str, name: &str) -> Option<f64> {
-    page.lines()
-        .filter(|l| {
-            l.strip_prefix(name)
-                .is_some_and(|rest| rest.starts_with([' ', '{']))
-        })
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-        .reduce(|a, b| a + b)
 }
 
 /// The peak resident memory of the first `window` seconds of samples from `warm` on, and

@@ -110,9 +110,8 @@ impl MappedFile {
             }
             let next = bytes.slice(at..(at + chunk).min(end));
             let touched = next.clone();
-            // A few at a time: a thousand downloads would otherwise keep hundreds of
-            // blocking threads (and their allocator caches) alive for work that takes
-            // microseconds when the pages are already in memory.
+            // A few at a time: a thousand downloads would otherwise each claim a blocking
+            // thread for work that takes microseconds when the pages are already in memory.
             let _permit = PAGE_INS.acquire().await.map_err(std::io::Error::other)?;
             tokio::task::spawn_blocking(move || page_in(&touched))
                 .await

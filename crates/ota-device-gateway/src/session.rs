@@ -2,10 +2,11 @@
 //! keep-alive and obeys kicks, then cleans up in one place.
 //!
 //! Memory per idle connection stays small: the read buffer starts at 512 bytes, is shrunk
-//! back after a large packet and, on plain TCP, given back while the connection waits, the write buffer is dropped after large writes, the outbound
-//! queue is bounded and holds nothing while empty, and the handshake, packet handling (with
-//! the handler's possibly large futures) and the clean-up run boxed, so this task's future
-//! is sized for waiting, not for its largest step.
+//! back after a large packet and, on plain TCP, given back while the connection waits; the
+//! write buffer is dropped after large writes; the outbound queue is bounded and holds
+//! nothing while empty; and the handshake, packet handling (with the handler's possibly
+//! large futures) and the clean-up run boxed, so this task's future is sized for waiting,
+//! not for its largest step.
 
 use crate::ClientStream;
 use bytes::BytesMut;

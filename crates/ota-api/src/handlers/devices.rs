@@ -1,4 +1,5 @@
-//! Devices: registration, the device list (numbered pages or keyset), one device, deletion and tags.
+//! Devices: registration, the device list (numbered pages or keyset), one device, deletion
+//! and tags.
 
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiResult, ErrorResponses};

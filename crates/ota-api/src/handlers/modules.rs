@@ -1,4 +1,5 @@
-//! OTA modules (the separately updated parts of a device) and the version distribution devices report.
+//! OTA modules (the separately updated parts of a device) and the version distribution
+//! devices report.
 
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiResult, ErrorResponses};

@@ -3,9 +3,9 @@
 //! Every pushing batch has a token bucket that fills at its `MaximumPerMinute` (or the rate
 //! step in force) and holds at most five seconds' worth, so a batch never bursts past its
 //! rate after a quiet spell. It starts with one push, so from the first push on every
-//! minute holds the rate's pushes (`ota bench rate` measures it). Each tick takes as many READY tasks of online devices as the
-//! bucket allows, sends their pushes, and records the ones that reached a connection as
-//! NOTIFIED in one transaction.
+//! minute holds the rate's pushes (`ota bench rate` measures it). Each tick takes as many
+//! READY tasks of online devices as the bucket allows, sends their pushes, and records the
+//! ones that reached a connection as NOTIFIED in one transaction.
 //!
 //! On a store several nodes share (PostgreSQL), the ready tasks are claimed with a lease, so
 //! two nodes never push the same task.
