@@ -115,27 +115,7 @@ impl Server {
     /// A second node of the same platform: the same database, data directory and
     /// settings, its own ports. Drop it before `self`.
     pub async fn sibling(&self) -> Server {
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let (child, http, mqtt) = spawn(
-            &self.data,
-            any,
-            any,
-            self.database_url.as_deref(),
-            &self.env,
-        )
-        .await;
-        Server {
-            child,
-            http,
-            mqtt,
-            ready: Value::Null,
-            api: ApiClient::new(&format!("http://{http}"), KEY_ID, KEY_SECRET),
-            database_url: self.database_url.clone(),
-            env: self.env.clone(),
-            _pg: None,
-            data: self.data.clone(),
-            _dir: None,
-        }
+        self.sibling_with(&[]).await
     }
 
     /// A second node like [`Server::sibling`], with `extra` settings added or replaced.
