@@ -62,6 +62,24 @@ pub enum DeviceCommand {
         product_key: String,
         device_name: String,
     },
+    /// Disable a device: refused at CONNECT and disconnected at once.
+    Disable {
+        product_key: String,
+        device_name: String,
+        /// Also cancel its unfinished tasks (otherwise they wait until it is enabled).
+        #[arg(long)]
+        cancel_tasks: bool,
+    },
+    /// Enable a disabled device.
+    Enable {
+        product_key: String,
+        device_name: String,
+    },
+    /// Reset a device's dynamic registration, so it may register again.
+    Reset {
+        product_key: String,
+        device_name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -204,6 +222,29 @@ impl AdminCommand {
             }) => {
                 api.get(&format!("/products/{product_key}/devices/{device_name}"))
                     .await?
+            }
+            AdminCommand::Device(DeviceCommand::Disable {
+                product_key,
+                device_name,
+                cancel_tasks,
+            }) => {
+                let path = format!("/products/{product_key}/devices/{device_name}/disable");
+                api.post(&path, &json!({"cancel_tasks": cancel_tasks}))
+                    .await?
+            }
+            AdminCommand::Device(DeviceCommand::Enable {
+                product_key,
+                device_name,
+            }) => {
+                let path = format!("/products/{product_key}/devices/{device_name}/enable");
+                api.post(&path, &json!({})).await?
+            }
+            AdminCommand::Device(DeviceCommand::Reset {
+                product_key,
+                device_name,
+            }) => {
+                let path = format!("/products/{product_key}/devices/{device_name}/reset");
+                api.post(&path, &json!({})).await?
             }
             AdminCommand::Firmware(FirmwareCommand::Upload(args)) => upload(&api, args).await?,
             AdminCommand::Firmware(FirmwareCommand::List { product_key }) => {

@@ -127,6 +127,10 @@ impl DeviceLink for GatewayLink {
     fn is_online(&self, device: &DeviceKey) -> bool {
         self.gateway.is_online(device)
     }
+
+    fn disconnect(&self, device: &DeviceKey) -> bool {
+        self.gateway.disconnect_device(device)
+    }
 }
 
 /// Pushes from the core out through an external broker.
@@ -141,6 +145,12 @@ impl DeviceLink for BrokerLink {
 
     fn is_online(&self, device: &DeviceKey) -> bool {
         self.broker.is_online(device)
+    }
+
+    fn disconnect(&self, _device: &DeviceKey) -> bool {
+        // The broker's connections are its own; the device is refused at its next
+        // `/mqtt/auth`.
+        false
     }
 }
 

@@ -55,6 +55,11 @@ pub struct DeviceView {
     pub tags: BTreeMap<String, String>,
     pub online: bool,
     pub last_online_at: Option<i64>,
+    /// Disabled by an operator: refused at CONNECT until enabled again.
+    pub disabled: bool,
+    /// How and when the device obtained its credentials by dynamic registration (none:
+    /// it did not, or it was reset since).
+    pub registration: Option<RegistrationView>,
     pub created_at: i64,
     /// Only on registration and in the device's detail.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -73,10 +78,28 @@ pub fn device(d: &Device, with_secret: bool) -> DeviceView {
         tags: d.tags.clone(),
         online: d.online,
         last_online_at: d.last_online_at,
+        disabled: d.disabled,
+        registration: d.registration.as_ref().map(|r| RegistrationView {
+            method: r.method.as_str(),
+            registered_at: r.registered_at,
+            client_id: r.client_id.clone(),
+        }),
         created_at: d.created_at,
         device_secret: with_secret.then(|| d.device_secret.clone()),
         versions: None,
     }
+}
+
+/// A device's dynamic registration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegistrationView {
+    /// `register` (MQTT, pre-registered), `regnwl` (MQTT, created on registration) or
+    /// `https`.
+    #[schema(value_type = String, example = "register")]
+    pub method: &'static str,
+    pub registered_at: i64,
+    /// The MQTT client id issued with a connection token (`regnwl` only).
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,4 +1,6 @@
-//! Read-through caches of jobs and packages for the hot path. The store stays the truth:
+//! Read-through caches of jobs and packages for the hot path, and the follower of what other
+//! nodes announce (which also closes the connection of a device disabled through another
+//! node). The store stays the truth:
 //! every service that changes a job or package evicts it here in the same call, and the
 //! store announces the change to the other nodes sharing it, whose [`Core::follow_changes`]
 //! evicts it there (PostgreSQL LISTEN/NOTIFY, see `ota_store::ChangeWatcher`). An entry is
@@ -133,6 +135,9 @@ impl Core {
             Announcement::Changed(Change::Job(id)) => cache.evict_job(&JobId::from(id.as_str())),
             Announcement::Changed(Change::Firmware(id)) => {
                 cache.evict_firmware(&FirmwareId::from(id.as_str()));
+            }
+            Announcement::Changed(Change::DeviceDisabled(key)) => {
+                self.link().disconnect(key);
             }
             Announcement::Missed => {
                 metrics::counter!("ota_cache_announcements_missed_total").increment(1);

@@ -21,6 +21,7 @@ mod deltas;
 pub mod engine;
 mod error;
 mod firmwares;
+mod identity;
 mod ids;
 mod jobs;
 mod link;

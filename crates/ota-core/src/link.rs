@@ -10,6 +10,11 @@ pub trait DeviceLink: Send + Sync + 'static {
     fn send(&self, device: &DeviceKey, topic: &str, payload: Vec<u8>) -> bool;
     /// Whether the device is connected now.
     fn is_online(&self, device: &DeviceKey) -> bool;
+    /// Closes the device's connection if this node holds it (a disabled device). Returns
+    /// whether there was one. A link that cannot close connections (an external broker,
+    /// which closes them only through its own admin API) returns false; the device is then
+    /// refused at its next CONNECT.
+    fn disconnect(&self, device: &DeviceKey) -> bool;
 }
 
 /// A link that reaches nobody: for tools that run the core without a device endpoint.
@@ -21,6 +26,9 @@ impl DeviceLink for NoDevices {
         false
     }
     fn is_online(&self, _: &DeviceKey) -> bool {
+        false
+    }
+    fn disconnect(&self, _: &DeviceKey) -> bool {
         false
     }
 }

@@ -46,8 +46,10 @@ pub fn paging(
 pub enum DeviceStatus {
     Online,
     Offline,
-    /// Never connected.
+    /// Never connected (or reset since: `ResetThing`).
     Unactive,
+    /// Disabled by an operator (`DisableThing`); whatever its connection did.
+    Disable,
 }
 
 impl DeviceStatus {
@@ -56,6 +58,7 @@ impl DeviceStatus {
             DeviceStatus::Online => "ONLINE",
             DeviceStatus::Offline => "OFFLINE",
             DeviceStatus::Unactive => "UNACTIVE",
+            DeviceStatus::Disable => "DISABLE",
         }
     }
 }
@@ -184,13 +187,15 @@ impl Registry<'_> {
             .collect())
     }
 
-    /// Whether the device is connected now, and when it was last seen.
+    /// Whether the device is disabled or connected now, and when it was last seen.
     pub async fn device_status(
         &self,
         key: &DeviceKey,
     ) -> CoreResult<(DeviceStatus, Option<Millis>)> {
         let device = self.device(key).await?;
-        let status = if self.link().is_online(key) {
+        let status = if device.disabled {
+            DeviceStatus::Disable
+        } else if self.link().is_online(key) {
             DeviceStatus::Online
         } else if device.last_online_at.is_some() || device.online {
             DeviceStatus::Offline

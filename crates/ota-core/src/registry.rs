@@ -32,6 +32,8 @@ impl Registry<'_> {
             product_name: name,
             product_secret: ids::secret(),
             description,
+            dynamic_register: false,
+            regnwl_quota: ota_domain::registry::DEFAULT_REGNWL_QUOTA,
             created_at: now,
             modified_at: now,
         };
@@ -115,6 +117,8 @@ impl Registry<'_> {
                 tags: BTreeMap::new(),
                 online: false,
                 last_online_at: None,
+                disabled: false,
+                registration: None,
                 created_at: now,
                 modified_at: now,
             });

@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod firmware;
+pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod registry;

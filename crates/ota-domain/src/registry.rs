@@ -1,5 +1,6 @@
 //! The device registry: products, devices, groups and OTA modules.
 
+use crate::identity::{IdentityState, RegistrationMethod};
 use crate::{DeviceName, GroupId, IotId, Millis, ProductKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -11,8 +12,31 @@ pub struct Product {
     pub product_name: String,
     pub product_secret: String,
     pub description: Option<String>,
+    /// Whether its devices may obtain their credentials by dynamic registration with the
+    /// ProductSecret (off until an operator allows it).
+    #[serde(default)]
+    pub dynamic_register: bool,
+    /// How many devices registration without pre-registration (`regnwl`) may create.
+    #[serde(default = "default_regnwl_quota")]
+    pub regnwl_quota: i64,
     pub created_at: Millis,
     pub modified_at: Millis,
+}
+
+/// The number of devices `regnwl` may create in a product unless an operator says otherwise.
+pub const DEFAULT_REGNWL_QUOTA: i64 = 1000;
+
+fn default_regnwl_quota() -> i64 {
+    DEFAULT_REGNWL_QUOTA
+}
+
+/// How a device last obtained its credentials by dynamic registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    pub method: RegistrationMethod,
+    pub registered_at: Millis,
+    /// The MQTT client id issued with a connection token (`regnwl` only).
+    pub client_id: Option<String>,
 }
 
 /// A registered device. `versions` holds what the device last reported per module over
@@ -27,8 +51,25 @@ pub struct Device {
     pub tags: BTreeMap<String, String>,
     pub online: bool,
     pub last_online_at: Option<Millis>,
+    /// Disabled by an operator: refused at CONNECT.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Its dynamic registration since its last reset, if any.
+    #[serde(default)]
+    pub registration: Option<Registration>,
     pub created_at: Millis,
     pub modified_at: Millis,
+}
+
+impl Device {
+    /// What the identity rules ([`IdentityState::apply`]) look at.
+    pub fn identity(&self) -> IdentityState {
+        IdentityState {
+            enabled: !self.disabled,
+            registered: self.registration.is_some(),
+            activated: self.online || self.last_online_at.is_some(),
+        }
+    }
 }
 
 /// The version a device reported for one module.

@@ -1,4 +1,5 @@
-//! Change announcements for the nodes' caches of batches and packages.
+//! Change announcements for the nodes' caches of batches and packages, and for the device
+//! connections a node holds (a disabled device is disconnected by whichever node has it).
 //!
 //! Why: every node keeps read-through caches of jobs and packages for the hot path (pushes,
 //! dispatch). A change made through one node must reach the others' caches without a
@@ -10,6 +11,7 @@
 //! node drops every cached entry. SQLite has one server, so nothing is announced there.
 
 use crate::{Result, Store};
+use ota_domain::DeviceKey;
 use sqlx::Any;
 use sqlx::any::AnyArguments;
 use sqlx::postgres::PgListener;
@@ -19,6 +21,8 @@ use sqlx::postgres::PgListener;
 pub enum Change {
     Job(String),
     Firmware(String),
+    /// An operator disabled the device: the node holding its connection closes it.
+    DeviceDisabled(DeviceKey),
 }
 
 impl Change {
@@ -26,6 +30,10 @@ impl Change {
         match self {
             Change::Job(id) => format!("job:{id}"),
             Change::Firmware(id) => format!("firmware:{id}"),
+            // A ProductKey holds no ':', so the first one after it ends it.
+            Change::DeviceDisabled(key) => {
+                format!("device-disabled:{}:{}", key.product_key, key.device_name)
+            }
         }
     }
 
@@ -33,6 +41,10 @@ impl Change {
         match payload.split_once(':')? {
             ("job", id) => Some(Change::Job(id.to_owned())),
             ("firmware", id) => Some(Change::Firmware(id.to_owned())),
+            ("device-disabled", key) => {
+                let (pk, dn) = key.split_once(':')?;
+                Some(Change::DeviceDisabled(DeviceKey::new(pk, dn)))
+            }
             _ => None,
         }
     }
@@ -184,7 +196,11 @@ mod tests {
 
     #[test]
     fn payloads_read_back() {
-        for change in [Change::Job("j:1".into()), Change::Firmware("fw-2".into())] {
+        for change in [
+            Change::Job("j:1".into()),
+            Change::Firmware("fw-2".into()),
+            Change::DeviceDisabled(DeviceKey::new("pk1", "dn:with:colons")),
+        ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
         assert_eq!(Change::parse("task:1"), None);

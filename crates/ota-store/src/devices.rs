@@ -184,10 +184,12 @@ impl Store {
         Ok(())
     }
 
-    /// The device's secret: one indexed lookup, the hot path of device authentication.
+    /// The secret of an enabled device (`None` for an unknown or disabled one): one indexed
+    /// lookup, the hot path of device authentication.
     pub async fn device_secret(&self, key: &DeviceKey) -> Result<Option<String>> {
         let row = sqlx::query(
-            "SELECT device_secret FROM devices WHERE product_key = $1 AND device_name = $2",
+            "SELECT device_secret FROM devices WHERE product_key = $1 AND device_name = $2 \
+             AND disabled = 0",
         )
         .bind(key.product_key.as_str())
         .bind(key.device_name.as_str())

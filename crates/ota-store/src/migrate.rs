@@ -82,6 +82,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0015_versions_by_product.sql"),
         include_str!("../migrations/postgres/0015_versions_by_product.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_device_identity.sql"),
+        include_str!("../migrations/postgres/0016_device_identity.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

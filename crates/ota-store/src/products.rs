@@ -12,12 +12,15 @@ impl Store {
     pub async fn insert_product(&self, p: &Product) -> Result<()> {
         sqlx::query(
             "INSERT INTO products (product_key, product_name, product_secret, description, \
-             created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6)",
+             dynamic_register, regnwl_quota, created_at, modified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(p.product_key.as_str())
         .bind(&p.product_name)
         .bind(&p.product_secret)
         .bind(p.description.as_deref())
+        .bind(i64::from(p.dynamic_register))
+        .bind(p.regnwl_quota)
         .bind(p.created_at)
         .bind(p.modified_at)
         .execute(self.writer())
@@ -55,17 +58,20 @@ impl Store {
         Ok((rows::all(&rows, rows::product)?, total))
     }
 
-    /// Updates name, secret, description and modification time.
+    /// Updates name, secret, description, the dynamic registration settings and
+    /// modification time.
     pub async fn update_product(&self, p: &Product) -> Result<()> {
         let n = sqlx::query(
             "UPDATE products SET product_name = $2, product_secret = $3, description = $4, \
-             modified_at = $5 WHERE product_key = $1",
+             modified_at = $5, dynamic_register = $6, regnwl_quota = $7 WHERE product_key = $1",
         )
         .bind(p.product_key.as_str())
         .bind(&p.product_name)
         .bind(&p.product_secret)
         .bind(p.description.as_deref())
         .bind(p.modified_at)
+        .bind(i64::from(p.dynamic_register))
+        .bind(p.regnwl_quota)
         .execute(self.writer())
         .await?
         .rows_affected();

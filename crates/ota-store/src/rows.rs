@@ -4,8 +4,11 @@
 
 use crate::{Result, StoreError};
 use ota_domain::firmware::{Firmware, FirmwareStatus, FirmwareType, SignMethod};
+use ota_domain::identity::RegistrationMethod;
 use ota_domain::job::{Job, JobStatus, JobType, SelectionType};
-use ota_domain::registry::{Device, Group, GroupKind, ModuleVersion, OtaModule, Product};
+use ota_domain::registry::{
+    Device, Group, GroupKind, ModuleVersion, OtaModule, Product, Registration,
+};
 use ota_domain::task::{CancelReason, FailureReason, QueuedReason, Task, TaskStatus};
 use serde::de::DeserializeOwned;
 use sqlx::Row;
@@ -13,14 +16,15 @@ use sqlx::any::AnyRow;
 
 macro_rules! product_cols {
     () => {
-        "p.product_key, p.product_name, p.product_secret, p.description, p.created_at, \
-         p.modified_at"
+        "p.product_key, p.product_name, p.product_secret, p.description, p.dynamic_register, \
+         p.regnwl_quota, p.created_at, p.modified_at"
     };
 }
 macro_rules! device_cols {
     () => {
         "d.id, d.iot_id, d.product_key, d.device_name, d.device_secret, d.nickname, d.online, \
-         d.last_online_at, d.created_at, d.modified_at"
+         d.last_online_at, d.disabled, d.registered_via, d.registered_at, d.client_id, \
+         d.created_at, d.modified_at"
     };
 }
 macro_rules! group_cols {
@@ -140,6 +144,8 @@ pub(crate) fn product(row: &AnyRow) -> Result<Product> {
         product_name: get(row, "product_name")?,
         product_secret: get(row, "product_secret")?,
         description: get(row, "description")?,
+        dynamic_register: flag(row, "dynamic_register")?,
+        regnwl_quota: get(row, "regnwl_quota")?,
         created_at: get(row, "created_at")?,
         modified_at: get(row, "modified_at")?,
     })
@@ -158,10 +164,26 @@ pub(crate) fn device(row: &AnyRow) -> Result<(i64, Device)> {
             tags: Default::default(),
             online: flag(row, "online")?,
             last_online_at: get(row, "last_online_at")?,
+            disabled: flag(row, "disabled")?,
+            registration: registration(row)?,
             created_at: get(row, "created_at")?,
             modified_at: get(row, "modified_at")?,
         },
     ))
+}
+
+/// The dynamic registration columns of a device row.
+fn registration(row: &AnyRow) -> Result<Option<Registration>> {
+    let Some(via) = get::<Option<String>>(row, "registered_via")? else {
+        return Ok(None);
+    };
+    let method = RegistrationMethod::parse(&via)
+        .ok_or_else(|| StoreError::Corrupt(format!("registered_via: unknown value {via:?}")))?;
+    Ok(Some(Registration {
+        method,
+        registered_at: get::<Option<i64>>(row, "registered_at")?.unwrap_or_default(),
+        client_id: get(row, "client_id")?,
+    }))
 }
 
 /// Expects `product_key, device_name, module_name, version, reported_at, delta_formats,

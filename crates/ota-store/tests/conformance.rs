@@ -22,6 +22,8 @@ mod creation_progress;
 mod deltas;
 #[path = "conformance/housekeeping.rs"]
 mod housekeeping;
+#[path = "conformance/identity.rs"]
+mod identity;
 #[path = "conformance/lookups.rs"]
 mod lookups;
 #[path = "conformance/nodes.rs"]

@@ -20,6 +20,7 @@ mod creation;
 mod delivery;
 mod delta_defaults;
 mod deltas;
+mod disable;
 mod dynamic;
 mod external_broker;
 mod failures;

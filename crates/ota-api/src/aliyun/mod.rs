@@ -11,6 +11,7 @@ mod auth;
 mod envelope;
 mod firmware;
 mod groups;
+mod identity;
 mod jobs;
 mod modules;
 mod oss;
@@ -125,6 +126,9 @@ actions! {
     DeleteDevice => registry::delete_device,
     GetDeviceStatus => registry::device_status,
     BatchGetDeviceState => registry::batch_device_state,
+    DisableThing => identity::disable,
+    EnableThing => identity::enable,
+    ResetThing => identity::reset,
     CreateDeviceGroup => groups::create,
     DeleteDeviceGroup => groups::delete,
     BatchAddDeviceGroupRelations => groups::add_devices,
@@ -222,7 +226,7 @@ mod tests {
 
     #[test]
     fn every_action_round_trips() {
-        assert_eq!(Action::ALL.len(), 47);
+        assert_eq!(Action::ALL.len(), 50);
         for a in Action::ALL {
             assert_eq!(Action::parse(a.as_str()), Some(*a));
         }

@@ -155,7 +155,7 @@ pub fn error_summary(err: Option<&FormError>) -> Markup {
 pub fn badge(status: &str) -> Markup {
     let class = match status {
         "SUCCEEDED" | "COMPLETED" | "VERIFIED" | "ONLINE" | "NOT_REQUIRED" | "READY" => "ok",
-        "FAILED" | "VERIFY_FAILED" | "CANCELED" => "bad",
+        "FAILED" | "VERIFY_FAILED" | "CANCELED" | "DISABLE" => "bad",
         "IN_PROGRESS" | "NOTIFIED" | "VERIFYING" | "RUNNING" => "busy",
         "QUEUED" | "CONFIRM" | "PLANNED" | "UNVERIFIED" | "PENDING" => "wait",
         _ => "plain",

@@ -57,7 +57,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
     use pages::{
         analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
     };
-    use pages::{products, tasks, upload};
+    use pages::{device_identity, products, tasks, upload};
     let state = Console {
         app,
         key: Arc::new(OnceCell::new()),
@@ -70,6 +70,18 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/products/{pk}/devices", post(devices::register))
         .route("/products/{pk}/devices/import", post(devices::import))
         .route("/products/{pk}/devices/{dn}", get(devices::detail))
+        .route(
+            "/products/{pk}/devices/{dn}/disable",
+            post(device_identity::disable),
+        )
+        .route(
+            "/products/{pk}/devices/{dn}/enable",
+            post(device_identity::enable),
+        )
+        .route(
+            "/products/{pk}/devices/{dn}/reset",
+            post(device_identity::reset),
+        )
         .route(
             "/products/{pk}/groups",
             get(groups::list).post(groups::create),

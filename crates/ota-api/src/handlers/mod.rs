@@ -4,6 +4,7 @@
 //! parameters, request body and response schemas.
 
 mod deltas;
+mod device_identity;
 mod devices;
 mod firmwares;
 mod groups;
@@ -31,6 +32,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::register_devices, devices::list_devices))
         .routes(routes!(devices::get_device, devices::delete_device))
         .routes(routes!(devices::set_device_tags))
+        .routes(routes!(device_identity::disable_device))
+        .routes(routes!(device_identity::enable_device))
+        .routes(routes!(device_identity::reset_device))
         .routes(routes!(tasks::device_tasks))
         .routes(routes!(modules::create_module, modules::list_modules))
         .routes(routes!(modules::update_module, modules::delete_module))

@@ -96,6 +96,8 @@ pub fn product(pk: &str) -> Product {
         product_name: format!("{pk} name"),
         product_secret: format!("{pk}-secret"),
         description: None,
+        dynamic_register: false,
+        regnwl_quota: ota_domain::registry::DEFAULT_REGNWL_QUOTA,
         created_at: T0,
         modified_at: T0,
     }
@@ -111,6 +113,8 @@ pub fn device(pk: &str, name: &str) -> Device {
         tags: BTreeMap::new(),
         online: false,
         last_online_at: None,
+        disabled: false,
+        registration: None,
         created_at: T0,
         modified_at: T0,
     }

@@ -1,8 +1,8 @@
 //! A product's devices: search by name prefix, register one, import many from a CSV file,
 //! and one device's detail (module versions, connection, task history).
 
-use super::page_of;
 use super::products::refused;
+use super::{device_identity, page_of};
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
 use crate::console::layout::{self, Nav, Tab, badge, csrf, enc, field, time, time_opt};
@@ -31,10 +31,13 @@ enum Which {
 
 const PAGE: i64 = 25;
 
-/// Online now (gateway memory), else offline if it ever connected, else never activated.
+/// Disabled by an operator, else online now (gateway memory), else offline if it ever
+/// connected, else never activated.
 pub fn presence(c: &Console, d: &Device) -> &'static str {
     let key = DeviceKey::new(d.product_key.as_str(), d.device_name.as_str());
-    if c.app.core.registry().is_online(&key) {
+    if d.disabled {
+        "DISABLE"
+    } else if c.app.core.registry().is_online(&key) {
         "ONLINE"
     } else if d.last_online_at.is_some() {
         "OFFLINE"
@@ -75,7 +78,7 @@ async fn render(
                 @if devices.is_empty() { p.muted { @if prefix.is_some() { "No device matches." } @else { "No device yet." } } }
                 @else {
                     table #devices {
-                        thead { tr { th scope="col" { "Device name" } th scope="col" { "State" } th scope="col" { "Last online" } th scope="col" { "Registered" } } }
+                        thead { tr { th scope="col" { "Device name" } th scope="col" { "State" } th scope="col" { "Last online" } th scope="col" { "Registered" } th scope="col" { span.sr-only { "Disable or enable" } } } }
                         tbody {
                             @for d in &devices {
                                 tr {
@@ -83,6 +86,7 @@ async fn render(
                                     td { (badge(presence(c, d))) }
                                     td { (time_opt(d.last_online_at)) }
                                     td { (time(d.created_at)) }
+                                    td { (device_identity::toggle(ctx, d, false)) }
                                 }
                             }
                         }
@@ -298,12 +302,19 @@ pub async fn detail(
                     dt { "ProductKey" } dd { code { (d.product_key) } }
                     dt { "Last online" } dd { (time_opt(d.last_online_at)) }
                     dt { "Registered" } dd { (time(d.created_at)) }
+                    dt { "Dynamic registration" } dd {
+                        @match &d.registration {
+                            Some(r) => { code { (r.method.as_str()) } " " (time(r.registered_at)) }
+                            None => span.muted { "none" },
+                        }
+                    }
                     dt { "Tags" } dd { @if d.tags.is_empty() { span.muted { "none" } } @for (k, v) in &d.tags { span.tag { (k) "=" (v) } " " } }
                 }
                 details {
                     summary { "Show the device secret" }
                     p { code.secret { (d.device_secret) } }
                 }
+                p { (device_identity::toggle(&ctx, d, true)) " " (device_identity::reset_button(&ctx, d)) }
             }
         }
     };
