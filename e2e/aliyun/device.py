@@ -16,14 +16,16 @@ class Device:
     reports progress and the new version; "fail" reports step -2 (download failed);
     "hold" only records the push."""
 
-    def __init__(self, server, pk, dn, secret, version="1.0.0", behaviour="ok"):
+    def __init__(self, server, pk, dn, secret, version="1.0.0", behaviour="ok", **auth):
+        """`auth` (username, client_id, password) replaces the secret for a device that
+        registered without pre-registration."""
         self.pk, self.dn, self.version, self.behaviour = pk, dn, version, behaviour
         self.pushes = queue.Queue()
         self.done = queue.Queue()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self.lk = LinkKit(host_name="cn-shanghai", product_key=pk, device_name=dn,
-                          device_secret=secret)
+                          device_secret=secret, **auth)
         self.lk.config_mqtt(port=server.mqtt_port, secure="", endpoint="127.0.0.1")
         self.lk.on_connect = lambda flags, rc, userdata: self.connected.set()
         self.lk.on_subscribe_topic = lambda mid, qos, userdata: self.subscribed.set()

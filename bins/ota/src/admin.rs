@@ -37,6 +37,16 @@ pub enum ProductCommand {
     },
     /// List products.
     List,
+    /// Allow or refuse dynamic registration of a product's devices, and set how many
+    /// devices registration without pre-registration (regnwl) may create.
+    Registration {
+        product_key: String,
+        /// on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        dynamic_register: Option<String>,
+        #[arg(long)]
+        regnwl_quota: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -188,6 +198,21 @@ impl AdminCommand {
             }
             AdminCommand::Product(ProductCommand::List) => {
                 api.get("/products?page_size=200").await?
+            }
+            AdminCommand::Product(ProductCommand::Registration {
+                product_key,
+                dynamic_register,
+                regnwl_quota,
+            }) => {
+                let mut body = json!({});
+                if let Some(switch) = dynamic_register {
+                    body["dynamic_register"] = json!(switch == "on");
+                }
+                if let Some(quota) = regnwl_quota {
+                    body["regnwl_quota"] = json!(quota);
+                }
+                api.patch(&format!("/products/{product_key}"), &body)
+                    .await?
             }
             AdminCommand::Device(DeviceCommand::Register {
                 product_key,

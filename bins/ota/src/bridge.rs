@@ -3,11 +3,12 @@
 //! pushes out (the core's outbound port on top of the embedded broker, [`GatewayLink`], or
 //! of the external-broker client, [`BrokerLink`]).
 
-use ota_core::{Ack, Core, DeviceLink};
+use ota_core::{Ack, Core, DeviceLink, RegistrationChannel};
 use ota_device_gateway::{
     ConnectionId, DeviceKey, DeviceMessage, ExternalBroker, FileBlock, FileBlockRequest, Gateway,
     GatewayHandler, PubAck, QoS,
 };
+use ota_protocol::RegistrationRequest;
 use std::sync::Arc;
 
 /// Device traffic from the broker into the core.
@@ -46,6 +47,39 @@ impl GatewayHandler for DeviceBridge {
             Err(err) => {
                 tracing::error!(%err, "device secret lookup failed");
                 None
+            }
+        }
+    }
+
+    async fn connection_token_valid(
+        &self,
+        device: &DeviceKey,
+        client_id: &str,
+        token: &str,
+    ) -> bool {
+        let registry = self.core.registry();
+        match registry
+            .check_connection_token(device, client_id, token)
+            .await
+        {
+            Ok(valid) => valid,
+            Err(err) => {
+                tracing::error!(%err, "connection token lookup failed");
+                false
+            }
+        }
+    }
+
+    async fn register_device(&self, request: RegistrationRequest) -> Result<Vec<u8>, String> {
+        let registry = self.core.registry();
+        match registry
+            .register_dynamically(&request, RegistrationChannel::Mqtt)
+            .await
+        {
+            Ok(issued) => Ok(issued.to_json()),
+            Err(err) => {
+                tracing::info!(device = %request.device, %err, "dynamic registration refused");
+                Err(err.to_string())
             }
         }
     }

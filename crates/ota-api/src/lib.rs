@@ -10,6 +10,7 @@ mod auth;
 mod body;
 mod completion;
 mod console;
+mod device_registration;
 mod download;
 pub mod error;
 pub mod handlers;
@@ -39,6 +40,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .nest("/console", console::router(state.clone()))
         .route("/dl/{*key}", get(download::serve))
+        .route(
+            device_registration::PATH,
+            axum::routing::post(device_registration::register),
+        )
         .route("/healthz", get(handlers::health::healthz))
         .route("/metrics", get(handlers::health::metrics))
         .merge(aliyun::routes())

@@ -31,6 +31,10 @@ pub struct ProductView {
     /// Only where the caller is shown the product's secret (creation and detail).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_secret: Option<String>,
+    /// Whether its devices may obtain their credentials by dynamic registration.
+    pub dynamic_register: bool,
+    /// How many devices registration without pre-registration (`regnwl`) may create.
+    pub regnwl_quota: i64,
     pub created_at: i64,
     pub modified_at: i64,
 }
@@ -41,6 +45,8 @@ pub fn product(p: &Product, with_secret: bool) -> ProductView {
         name: p.product_name.clone(),
         description: p.description.clone(),
         product_secret: with_secret.then(|| p.product_secret.clone()),
+        dynamic_register: p.dynamic_register,
+        regnwl_quota: p.regnwl_quota,
         created_at: p.created_at,
         modified_at: p.modified_at,
     }

@@ -29,6 +29,7 @@ mod lookups;
 pub mod nodes;
 mod overview;
 mod push;
+mod registration;
 mod registry;
 mod services;
 mod signing;
@@ -46,10 +47,13 @@ pub use firmwares::*;
 pub use jobs::*;
 pub use link::{DeviceLink, NoDevices};
 pub use lookups::*;
+/// The dynamic registration request and answer, which the HTTPS face parses and renders.
+pub use ota_protocol::{Issued, RegistrationRequest};
 /// Store types the faces render or page with; the faces reach the store itself only
 /// through [`Core`].
 pub use ota_store::{JobCounts, NodeRow, Page, TaskFilter};
 pub use overview::FirmwareTally;
+pub use registration::{RANDOM_MEMORY_MS, RegistrationChannel};
 pub use registry::*;
 pub use services::{Access, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks};
 pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};

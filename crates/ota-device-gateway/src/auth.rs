@@ -5,8 +5,8 @@
 //! device is admitted and confined identically whichever broker it reaches.
 
 use ota_protocol::{
-    ConnectAuth, DeviceKey, ProtocolError, device_owns_topic, filter_may_match_foreign,
-    filter_may_match_owned,
+    ConnectAuth, ConnectKind, DeviceKey, ProtocolError, device_owns_topic,
+    filter_may_match_foreign, filter_may_match_owned,
 };
 
 use crate::GatewayHandler;
@@ -31,7 +31,9 @@ pub enum AuthRefusal {
 }
 
 /// Checks CONNECT credentials: configured admins first, then the device signature against
-/// the device's secret from the handler.
+/// the device's secret from the handler, or (`authType=connwl`) the connection token a
+/// `regnwl` registration issued. A dynamic registration request is no login: refused here
+/// (the embedded broker serves it before calling this).
 pub async fn authenticate<H: GatewayHandler>(
     admins: &[AdminCredential],
     handler: &H,
@@ -44,6 +46,21 @@ pub async fn authenticate<H: GatewayHandler>(
             return Err(AuthRefusal::BadCredentials);
         }
         return Ok(Identity::Admin);
+    }
+    match ConnectKind::of_client_id(client_id) {
+        ConnectKind::Signature => {}
+        ConnectKind::Registration(_) => return Err(AuthRefusal::NotAuthorized),
+        ConnectKind::Token => {
+            let device = device_of_username(username).ok_or(AuthRefusal::NotAuthorized)?;
+            let client = client_id.split_once('|').map_or(client_id, |(c, _)| c);
+            return match handler
+                .connection_token_valid(&device, client, password)
+                .await
+            {
+                true => Ok(Identity::Device(device)),
+                false => Err(AuthRefusal::BadCredentials),
+            };
+        }
     }
     let auth = ConnectAuth::parse(client_id, username).map_err(|e| match e {
         ProtocolError::InvalidUsername(_) => AuthRefusal::NotAuthorized,

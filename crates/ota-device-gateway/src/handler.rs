@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::future::Future;
 
-use ota_protocol::{DeviceKey, DeviceMessage, FileBlockRequest};
+use ota_protocol::{DeviceKey, DeviceMessage, FileBlockRequest, RegistrationRequest};
 
 /// Identifies one connection of a device. Increases with every accepted connection, so a
 /// consumer can tell a late `on_offline` of an old connection from a newer `on_online`.
@@ -33,6 +33,27 @@ pub trait GatewayHandler: Send + Sync + 'static {
     /// The device's secret for CONNECT authentication; `None` for an unknown or disabled
     /// device (the CONNECT is refused).
     fn device_secret(&self, device: &DeviceKey) -> impl Future<Output = Option<String>> + Send;
+
+    /// Whether `token` is the connection token issued to the device, with `client_id`, by a
+    /// `regnwl` registration (`authType=connwl` CONNECTs). Default: no device has one.
+    fn connection_token_valid(
+        &self,
+        _device: &DeviceKey,
+        _client_id: &str,
+        _token: &str,
+    ) -> impl Future<Output = bool> + Send {
+        async { false }
+    }
+
+    /// A dynamic registration request (`authType=register` or `regnwl`): the JSON payload
+    /// to publish on the request's reply topic, or why it is refused (the CONNECT is then
+    /// refused as "not authorized"). Default: dynamic registration is not offered.
+    fn register_device(
+        &self,
+        _request: RegistrationRequest,
+    ) -> impl Future<Output = Result<Vec<u8>, String>> + Send {
+        async { Err("dynamic registration is not offered".to_owned()) }
+    }
 
     /// The device completed CONNECT. Called again, without an `on_offline` in between, when a
     /// new connection of the same device takes over the old one.

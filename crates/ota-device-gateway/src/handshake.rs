@@ -1,7 +1,9 @@
 //! CONNECT: protocol level detection, authentication, session attach and CONNACK.
 //!
 //! Credentials are checked by [`crate::auth::authenticate`]: configured admin/service
-//! credentials first, then the Aliyun device-certificate signature. Everyone else is refused:
+//! credentials first, then the Aliyun device-certificate signature (or a `regnwl` connection
+//! token). A dynamic registration CONNECT is served by [`crate::registration`] and ends
+//! there. Everyone else is refused:
 //! unknown device or client ⇒ "not authorized" (v4 code 5, v5 0x87), known device with a
 //! wrong password or unparseable credentials ⇒ "bad user name or password" (v4 4, v5 0x86).
 
@@ -19,6 +21,7 @@ use crate::encode::{ConnAckCode, Outgoing, encode};
 use crate::handler::ConnectionId;
 use crate::registry::Principal;
 use crate::server::Shared;
+use ota_protocol::ConnectKind;
 
 /// A connection that passed CONNECT.
 pub(crate) struct Established {
@@ -45,6 +48,9 @@ pub(crate) enum HandshakeError {
     NotConnect,
     #[error("refused: {0:?}")]
     Refused(ConnAckCode),
+    /// A dynamic registration was served and the connection is over.
+    #[error("dynamic registration served")]
+    Registered,
 }
 
 async fn read_more(
@@ -57,7 +63,7 @@ async fn read_more(
     Ok(())
 }
 
-async fn send_connack(
+pub(crate) async fn send_connack(
     stream: &mut impl ClientStream,
     version: Version,
     code: ConnAckCode,
@@ -106,6 +112,10 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         }
     };
 
+    if let ConnectKind::Registration(_) = ConnectKind::of_client_id(&connect.client_id) {
+        let done = crate::registration::register(stream, version, &connect, handler, max);
+        return Err(Box::pin(done).await);
+    }
     let id = shared.registry.next_connection_id();
     let principal = match authenticate(&connect, config, handler, id).await {
         Ok(p) => p,

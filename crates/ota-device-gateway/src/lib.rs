@@ -39,6 +39,7 @@ pub mod fuzzing;
 mod handler;
 mod handshake;
 mod inbound;
+mod registration;
 mod registry;
 mod server;
 mod session;

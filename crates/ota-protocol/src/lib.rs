@@ -23,6 +23,7 @@ mod lenient;
 pub mod manifest;
 pub mod message;
 pub mod push;
+pub mod registration;
 pub mod topic;
 
 pub use auth::{ConnectAuth, HmacMethod, MqttCredentials, SignRequest};
@@ -32,6 +33,7 @@ pub use error::ProtocolError;
 pub use manifest::{Manifest, ManifestError, TrustedKey};
 pub use message::{DeviceMessage, FileBlockRequest, ProgressStep};
 pub use push::{ExtData, FileEntry, SignMethod, UpgradeData, UpgradePush, empty_firmware_reply};
+pub use registration::{ConnectKind, Issued, RegistrationKind, RegistrationRequest};
 pub use topic::{
     DeviceTopic, Direction, TopicKind, device_owns_topic, filter_may_match_foreign,
     filter_may_match_owned, topic_owner,

@@ -137,6 +137,26 @@ async fn scenario(server: &Server, b: &Browser) -> anyhow::Result<()> {
         .await?;
     b.wait_text(".flash", "Added 2 devices").await?;
 
+    // Device identity: the last device (it never connects) disabled and enabled again from
+    // its page; dynamic registration allowed for the product.
+    let last = name(DEVICES);
+    b.goto(&format!("/console/products/{pk}/devices/{last}"))
+        .await?;
+    b.click("form[action$='/disable'] button").await?;
+    b.client.accept_alert().await?;
+    b.wait_text(".flash", &format!("Device {last} disabled"))
+        .await?;
+    b.wait_text(".props", "DISABLE").await?;
+    b.click("form[action$='/enable'] button").await?;
+    b.wait_text(".flash", &format!("Device {last} enabled"))
+        .await?;
+    b.goto(&format!("/console/products/{pk}")).await?;
+    b.click("form[action$='/registration'] input[name=dynamic_register]")
+        .await?;
+    b.click("form[action$='/registration'] button").await?;
+    b.wait_text(".flash", "Dynamic registration allowed")
+        .await?;
+
     // Simulated devices come online (the last two registered devices never connect).
     let fleet = start_fleet(server, &pk).await?;
     for _ in 0..100 {

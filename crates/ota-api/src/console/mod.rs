@@ -83,6 +83,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
             post(device_identity::reset),
         )
         .route(
+            "/products/{pk}/registration",
+            post(device_identity::set_registration),
+        )
+        .route(
             "/products/{pk}/groups",
             get(groups::list).post(groups::create),
         )

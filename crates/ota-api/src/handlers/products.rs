@@ -92,9 +92,14 @@ pub async fn get_product(
 pub struct ProductChange {
     name: Option<String>,
     description: Option<String>,
+    /// Allow its devices to obtain their credentials by dynamic registration with the
+    /// ProductSecret (MQTT `register`/`regnwl`, HTTPS `/auth/register/device`).
+    dynamic_register: Option<bool>,
+    /// How many devices `regnwl` (registration without pre-registration) may create: 0-1000000.
+    regnwl_quota: Option<i64>,
 }
 
-/// Change a product's name or description
+/// Change a product's name, description or dynamic registration settings
 #[utoipa::path(
     patch,
     path = "/products/{product_key}",
@@ -111,11 +116,19 @@ pub async fn update_product(
     ApiPath(pk): ApiPath<String>,
     ApiJson(req): ApiJson<ProductChange>,
 ) -> ApiResult<Json<views::ProductView>> {
-    let product = s
-        .core
-        .registry()
-        .update_product(&ProductKey(pk), req.name.as_deref(), req.description)
+    let pk = ProductKey(pk);
+    let registry = s.core.registry();
+    if let Some(quota) = req.regnwl_quota {
+        ota_domain::validate::registry::regnwl_quota(quota)?;
+    }
+    let mut product = registry
+        .update_product(&pk, req.name.as_deref(), req.description)
         .await?;
+    if req.dynamic_register.is_some() || req.regnwl_quota.is_some() {
+        product = registry
+            .set_dynamic_registration(&pk, req.dynamic_register, req.regnwl_quota)
+            .await?;
+    }
     Ok(Json(views::product(&product, false)))
 }
 

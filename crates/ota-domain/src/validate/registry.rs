@@ -85,6 +85,16 @@ pub fn optional_description(
     optional_text(field, value, MAX_REGISTRY_DESC_CHARS)
 }
 
+/// The number of devices registration without pre-registration (`regnwl`) may create in a
+/// product: 0 (none) to 1,000,000.
+pub fn regnwl_quota(value: i64) -> Result<i64, DomainError> {
+    if (0..=1_000_000).contains(&value) {
+        Ok(value)
+    } else {
+        Err(DomainError::invalid("regnwl_quota", "must be 0-1000000"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
-//! A device's identity from the console: disable (optionally cancelling its unfinished
-//! tasks), enable, and reset its dynamic registration. Each is a small form on the device
-//! list and the device's page; the answer returns to the page the form was on.
+//! Device identity from the console: disable a device (optionally cancelling its unfinished
+//! tasks), enable it, reset its dynamic registration, and a product's dynamic registration
+//! settings. Each is a small form on the device list or the device's page; the answer
+//! returns to the page the form was on.
 
 use crate::console::Console;
 use crate::console::form::{FormData, PageResult};
@@ -8,8 +9,8 @@ use crate::console::layout::{csrf, enc};
 use crate::console::session::{Ctx, redirect_with};
 use axum::extract::{Extension, Form, Path, State};
 use maud::{Markup, html};
-use ota_domain::DeviceKey;
-use ota_domain::registry::Device;
+use ota_domain::registry::{Device, Product};
+use ota_domain::{DeviceKey, ProductKey};
 
 /// Where to go back to: the device's page when the form says so, else the device list.
 fn back(form: &FormData, pk: &str, dn: &str) -> String {
@@ -110,5 +111,53 @@ pub async fn reset(
     Ok(redirect_with(
         &format!("/console/products/{}/devices/{}", enc(&pk), enc(&dn)),
         &format!("The registration of {dn} was reset; it may register again."),
+    ))
+}
+
+/// The dynamic registration card of a product's device list.
+pub fn registration_card(ctx: &Ctx, product: &Product) -> Markup {
+    let action = format!(
+        "/console/products/{}/registration",
+        enc(product.product_key.as_str())
+    );
+    html! {
+        section.card {
+            h2 { "Dynamic registration" }
+            p.hint { "Devices that know the ProductSecret obtain their own credentials (MQTT register or regnwl, HTTPS /auth/register/device)." }
+            form method="post" action=(action) {
+                (csrf(ctx))
+                label { input type="checkbox" name="dynamic_register" value="on" checked[product.dynamic_register]; " Allow dynamic registration" }
+                label for="regnwl_quota" { "Devices regnwl may create" }
+                input #regnwl_quota type="number" name="regnwl_quota" min="0" max="1000000" value=(product.regnwl_quota);
+                button type="submit" { "Save" }
+            }
+        }
+    }
+}
+
+/// `POST /console/products/{pk}/registration`.
+pub async fn set_registration(
+    State(c): State<Console>,
+    Extension(_ctx): Extension<Ctx>,
+    Path(pk): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = FormData::new(pairs);
+    let allowed = form.text("dynamic_register").is_some();
+    let quota = match form.text("regnwl_quota") {
+        Some(q) => Some(q.trim().parse::<i64>().map_err(|_| {
+            ota_domain::DomainError::invalid("regnwl_quota", "must be a whole number 0-1000000")
+        })?),
+        None => None,
+    };
+    c.app
+        .core
+        .registry()
+        .set_dynamic_registration(&ProductKey(pk.clone()), Some(allowed), quota)
+        .await?;
+    let state = if allowed { "allowed" } else { "off" };
+    Ok(redirect_with(
+        &format!("/console/products/{}", enc(&pk)),
+        &format!("Dynamic registration {state}."),
     ))
 }

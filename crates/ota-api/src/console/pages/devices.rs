@@ -95,6 +95,7 @@ async fn render(
                 (layout::pager(&match prefix { Some(p) => format!("{base}?q={}", enc(p)), None => base.clone() }, page, PAGE, total))
             }
             div.side {
+                (device_identity::registration_card(ctx, &product))
                 section.card {
                     h2 { "Register a device" }
                     (layout::error_summary(reg_err))
