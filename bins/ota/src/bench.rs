@@ -57,13 +57,25 @@ pub(crate) async fn add_package(
     extra: serde_json::Value,
 ) -> anyhow::Result<serde_json::Value> {
     let upload = api.upload_bytes("bench.bin", bytes).await?;
+    api.post("/firmwares", &package_body(pk, version, &upload, extra)?)
+        .await
+}
+
+/// The body that creates package `version` of product `pk` from an `upload` answer, with
+/// `extra` fields added.
+pub(crate) fn package_body(
+    pk: &str,
+    version: &str,
+    upload: &serde_json::Value,
+    extra: serde_json::Value,
+) -> anyhow::Result<serde_json::Value> {
     let mut body = json!({"product_key": pk, "name": format!("bench-{}", version.replace('.', "_")),
-                          "dest_version": version, "url": text(&upload, "url")?,
+                          "dest_version": version, "url": text(upload, "url")?,
                           "need_to_verify": false});
     for (k, v) in extra.as_object().into_iter().flatten() {
         body[k] = v.clone();
     }
-    api.post("/firmwares", &body).await
+    Ok(body)
 }
 
 /// Waits for the package's delta to finish; returns (status, size, seconds).

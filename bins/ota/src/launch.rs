@@ -188,6 +188,11 @@ impl Launch {
 }
 
 impl ServerProcess {
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The server's peak resident memory (VmHWM) in KiB, from /proc.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         self.status_kib("VmHWM")
@@ -212,12 +217,7 @@ impl ServerProcess {
 
     /// A `… kB` field of `/proc/<pid>/status`.
     fn status_kib(&self, field: &str) -> Option<u64> {
-        let pid = self.child.id()?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        status_kib_of(self.child.id()?, field)
     }
 
     /// File descriptors the server holds open now.
@@ -251,6 +251,15 @@ impl ServerProcess {
         let _ = self.child.kill().await;
         Ok(())
     }
+}
+
+/// A `… kB` field of `/proc/<pid>/status` (`VmHWM`, `VmRSS`, `RssAnon`, …).
+pub fn status_kib_of(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// CPU time (user + system) process `pid` has used so far, in seconds, from /proc.

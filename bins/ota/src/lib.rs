@@ -7,6 +7,7 @@ pub mod admin;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;
+pub mod bench_delta;
 pub mod bench_download;
 pub mod bench_rate;
 pub mod bench_reads;

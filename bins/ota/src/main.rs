@@ -61,6 +61,9 @@ enum BenchCommand {
     /// Push-rate fidelity: pushes counted per minute against MaximumPerMinute, fixed and
     /// stepped.
     Rate(ota::bench_rate::RateArgs),
+    /// Server-side delta generation of one image pair: time, CPU, memory and patch size,
+    /// with `zstd --patch-from` beside it on request.
+    Delta(ota::bench_delta::DeltaArgs),
     /// The store locked for a while in the middle of a rollout; server memory meanwhile.
     Outage(ota::outage::OutageArgs),
     /// A churning fleet under back-to-back batches for a long time; memory, descriptors,
@@ -161,6 +164,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             match report["errors"].as_u64() {
                 Some(0) => Ok(()),
                 errors => anyhow::bail!("{errors:?} downloads failed or returned the wrong bytes"),
+            }
+        }
+        Command::Bench(BenchCommand::Delta(args)) => {
+            init_logging("warn");
+            let report = block_on(ota::bench_delta::delta(args))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            match report["verified"].as_bool() {
+                Some(true) => Ok(()),
+                _ => anyhow::bail!("the stored delta does not rebuild the new image"),
             }
         }
         Command::Bench(BenchCommand::Rate(args)) => {

@@ -62,6 +62,17 @@ impl DirStore {
         }
     }
 
+    /// The stored file, opened for reading, or NotFound.
+    pub async fn open_file(&self, key: &str) -> Result<std::fs::File, BlobError> {
+        match tokio::fs::File::open(self.path_of(key)?).await {
+            Ok(file) => Ok(file.into_std().await),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(BlobError::NotFound(key.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Size of the object, or NotFound.
     pub async fn size(&self, key: &str) -> Result<u64, BlobError> {
         match tokio::fs::metadata(self.path_of(key)?).await {

@@ -196,6 +196,23 @@ impl S3Store {
             .boxed())
     }
 
+    /// A temporary copy of the object (deleted when the file is closed), rewound.
+    pub async fn open_file(&self, key: &str) -> Result<std::fs::File, BlobError> {
+        use tokio::io::AsyncWriteExt;
+        let mut body = self.read_stream(key).await?;
+        let copy = tokio::task::spawn_blocking(tempfile::tempfile)
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut copy = tokio::fs::File::from_std(copy);
+        while let Some(chunk) = body.next().await {
+            copy.write_all(&chunk?).await?;
+        }
+        copy.flush().await?;
+        let mut copy = copy.into_std().await;
+        std::io::Seek::rewind(&mut copy)?;
+        Ok(copy)
+    }
+
     /// Removes the object; a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         let path = self.path_of(key)?;

@@ -93,6 +93,16 @@ impl BlobStore {
         }
     }
 
+    /// The object as a readable, seekable file: the stored file itself in a directory store;
+    /// from S3, a temporary copy (deleted when the file is closed). For work that reads an
+    /// object more than once, or in pieces, without holding it in memory.
+    pub async fn open_file(&self, key: &str) -> Result<std::fs::File, BlobError> {
+        match self {
+            BlobStore::Dir(s) => s.open_file(key).await,
+            BlobStore::S3(s) => s.open_file(key).await,
+        }
+    }
+
     /// Removes the object; a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match self {

@@ -5,7 +5,7 @@
 //! of extra (literal) bytes, plus the compressed size of each stream.
 
 use ota_delta::container::{ZstdParams, zstd_compress};
-use ota_delta::encode::windowed_matches;
+use ota_delta::encode::match_images;
 use ota_delta::oldview::transform_image;
 use ota_delta::transform::{self, elf};
 use ota_delta::{DiffOptions, bsd};
@@ -24,7 +24,7 @@ fn main() {
     if let Ok(p) = std::env::var("DUMP_OLDT") {
         std::fs::write(p, &old_t).expect("dump");
     }
-    let m = windowed_matches(&old_t, &new, opts.max_window);
+    let m = match_images(&old_t, &new, opts.max_window);
     let [c, v, e, r] = bsd::build_streams(&t, &old_t, &new, &m);
     let d: Vec<u8> = {
         let mut d = Vec::new();

@@ -16,7 +16,7 @@ use crate::container::{
 };
 use crate::error::{Error, Result};
 use crate::joined;
-use crate::matcher::Matches;
+use crate::matcher::{Matches, Record};
 use crate::oldview::OldView;
 use crate::transform::Transform;
 use crate::varint;
@@ -38,61 +38,168 @@ pub struct Encoded {
     pub apply_memory: u64,
 }
 
-/// Splits difference bytes into (run lengths, non-zero values).
-fn sparse(diff: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let (mut runs, mut vals) = (Vec::new(), Vec::new());
-    let mut i = 0;
-    while i < diff.len() {
-        let z0 = i;
-        while i < diff.len() && diff[i] == 0 {
-            i += 1;
-        }
-        let l0 = i;
-        // A literal run absorbs single zeros between non-zero bytes.
-        while i < diff.len() && (diff[i] != 0 || (i + 1 < diff.len() && diff[i + 1] != 0)) {
-            i += 1;
-        }
-        varint::put_u64(&mut runs, (l0 - z0) as u64);
-        varint::put_u64(&mut runs, (i - l0) as u64);
-        vals.extend_from_slice(&diff[l0..i]);
-    }
-    (runs, vals)
+/// Splits difference bytes into run lengths (alternating zero-run and literal-run lengths)
+/// and the literal bytes, fed in pieces of any size.
+///
+/// A literal run absorbs single zeros between non-zero bytes; two zeros in a row end it.
+#[derive(Default)]
+struct Sparse {
+    runs: Vec<u8>,
+    vals: Vec<u8>,
+    zeros: u64,
+    lits: u64,
+    /// A zero seen inside a literal run, not yet known to be single.
+    held_zero: bool,
 }
+
+impl Sparse {
+    fn push(&mut self, diff: &[u8]) {
+        let mut rest = diff;
+        while let Some((&b, tail)) = rest.split_first() {
+            if self.lits == 0 {
+                // In a zero run: skip to its end in one step.
+                let zeros = rest.iter().take_while(|&&x| x == 0).count();
+                self.zeros += zeros as u64;
+                rest = &rest[zeros..];
+                if let Some((&first, tail)) = rest.split_first() {
+                    self.vals.push(first);
+                    self.lits = 1;
+                    rest = tail;
+                }
+                continue;
+            }
+            rest = tail;
+            match (b, self.held_zero) {
+                (0, false) => self.held_zero = true,
+                (0, true) => {
+                    self.end_run();
+                    self.zeros = 2;
+                    self.held_zero = false;
+                }
+                (_, held) => {
+                    if held {
+                        self.vals.push(0);
+                        self.lits += 1;
+                        self.held_zero = false;
+                    }
+                    self.vals.push(b);
+                    self.lits += 1;
+                }
+            }
+        }
+    }
+
+    fn end_run(&mut self) {
+        varint::put_u64(&mut self.runs, self.zeros);
+        varint::put_u64(&mut self.runs, self.lits);
+        self.zeros = 0;
+        self.lits = 0;
+    }
+
+    /// Ends the last run; returns (run lengths, literal bytes).
+    fn finish(mut self) -> (Vec<u8>, Vec<u8>) {
+        if self.held_zero {
+            self.end_run();
+            self.zeros = 1;
+        }
+        if self.zeros > 0 || self.lits > 0 {
+            self.end_run();
+        }
+        (self.runs, self.vals)
+    }
+}
+
+/// Builds the four streams piece by piece: records and the new bytes they cover can be
+/// pushed one slice of the new image at a time, so a large image need not be in memory.
+pub struct StreamBuilder {
+    spec: Vec<u8>,
+    records: Vec<Record>,
+    sparse: Sparse,
+    extra: Vec<u8>,
+    diff: Vec<u8>,
+    /// Old cursor after the records pushed so far.
+    old_pos: i64,
+}
+
+impl StreamBuilder {
+    /// Starts the streams of a patch made with `transform`.
+    pub fn new(transform: &Transform) -> StreamBuilder {
+        let mut spec = Vec::new();
+        transform.encode(&mut spec);
+        StreamBuilder {
+            spec,
+            records: Vec::new(),
+            sparse: Sparse::default(),
+            extra: Vec::new(),
+            diff: Vec::new(),
+            old_pos: 0,
+        }
+    }
+
+    /// Adds `records`, which cover `new` (the next bytes of the new image) exactly, against
+    /// the transformed old image `old_t`.
+    pub fn push(&mut self, old_t: &[u8], new: &[u8], records: &[Record]) {
+        let mut np = 0usize;
+        for r in records {
+            let (o, dl) = (self.old_pos as usize, r.diff_len as usize);
+            for (n, b) in new[np..np + dl]
+                .chunks(DIFF_PIECE)
+                .zip(old_t[o..o + dl].chunks(DIFF_PIECE))
+            {
+                self.diff.clear();
+                self.diff
+                    .extend(n.iter().zip(b).map(|(a, b)| a.wrapping_sub(*b)));
+                self.sparse.push(&self.diff);
+            }
+            np += dl;
+            self.extra
+                .extend_from_slice(&new[np..np + r.extra_len as usize]);
+            np += r.extra_len as usize;
+            self.old_pos += r.diff_len as i64 + r.seek;
+        }
+        self.records.extend_from_slice(records);
+    }
+
+    /// Makes the last record pushed seek the old cursor back to position 0, where the
+    /// records of the next slice start.
+    pub fn rewind(&mut self) {
+        if let Some(last) = self.records.last_mut() {
+            last.seek -= self.old_pos;
+            self.old_pos = 0;
+        }
+    }
+
+    /// Literal bytes so far: what the matcher could not find in the old image.
+    pub fn extra_len(&self) -> usize {
+        self.extra.len()
+    }
+
+    /// The control, values, extra and run-length streams.
+    pub fn finish(self) -> [Vec<u8>; 4] {
+        let mut ctrl = Vec::new();
+        varint::put_u64(&mut ctrl, self.spec.len() as u64);
+        ctrl.extend_from_slice(&self.spec);
+        for g in self.records.chunks(GROUP) {
+            varint::put_u64(&mut ctrl, g.len() as u64);
+            g.iter()
+                .for_each(|r| varint::put_u64(&mut ctrl, r.diff_len));
+            g.iter()
+                .for_each(|r| varint::put_u64(&mut ctrl, r.extra_len));
+            g.iter().for_each(|r| varint::put_i64(&mut ctrl, r.seek));
+        }
+        let (runs, vals) = self.sparse.finish();
+        [ctrl, vals, self.extra, runs]
+    }
+}
+
+/// Difference bytes computed at a time while building the streams.
+const DIFF_PIECE: usize = 64 * 1024;
 
 /// Builds the four streams from matches between transformed old `old_t` and `new`.
 pub fn build_streams(transform: &Transform, old_t: &[u8], new: &[u8], m: &Matches) -> [Vec<u8>; 4] {
-    let mut ctrl = Vec::new();
-    let mut spec = Vec::new();
-    transform.encode(&mut spec);
-    varint::put_u64(&mut ctrl, spec.len() as u64);
-    ctrl.extend_from_slice(&spec);
-    let mut diff = Vec::with_capacity(new.len());
-    let mut extra = Vec::new();
-    let (mut op, mut np) = (0i64, 0usize);
-    for g in m.records.chunks(GROUP) {
-        varint::put_u64(&mut ctrl, g.len() as u64);
-        g.iter()
-            .for_each(|r| varint::put_u64(&mut ctrl, r.diff_len));
-        g.iter()
-            .for_each(|r| varint::put_u64(&mut ctrl, r.extra_len));
-        g.iter().for_each(|r| varint::put_i64(&mut ctrl, r.seek));
-    }
-    for r in &m.records {
-        let dl = r.diff_len as usize;
-        let o = op as usize;
-        diff.extend(
-            new[np..np + dl]
-                .iter()
-                .zip(&old_t[o..o + dl])
-                .map(|(a, b)| a.wrapping_sub(*b)),
-        );
-        np += dl;
-        extra.extend_from_slice(&new[np..np + r.extra_len as usize]);
-        np += r.extra_len as usize;
-        op += r.diff_len as i64 + r.seek;
-    }
-    let (runs, vals) = sparse(&diff);
-    [ctrl, vals, extra, runs]
+    let mut b = StreamBuilder::new(transform);
+    b.push(old_t, new, &m.records);
+    b.finish()
 }
 
 /// Window log per stream: small for the control and run-length streams.
@@ -334,4 +441,49 @@ pub(crate) fn read_varint(r: &mut StreamReader, src: &mut dyn PacketSource) -> R
         }
     }
     Err(Error::corrupt("varint too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The split in one piece, written as its rule reads: a literal run goes on while the
+    /// byte, or the byte after it, is not zero.
+    fn split_whole(diff: &[u8]) -> (Vec<u8>, Vec<u8>) {
+        let (mut runs, mut vals) = (Vec::new(), Vec::new());
+        let mut i = 0;
+        while i < diff.len() {
+            let z0 = i;
+            while i < diff.len() && diff[i] == 0 {
+                i += 1;
+            }
+            let l0 = i;
+            while i < diff.len() && (diff[i] != 0 || (i + 1 < diff.len() && diff[i + 1] != 0)) {
+                i += 1;
+            }
+            varint::put_u64(&mut runs, (l0 - z0) as u64);
+            varint::put_u64(&mut runs, (i - l0) as u64);
+            vals.extend_from_slice(&diff[l0..i]);
+        }
+        (runs, vals)
+    }
+
+    proptest! {
+        #[test]
+        fn split_in_pieces_equals_split_whole(
+            diff in proptest::collection::vec(prop_oneof![4 => Just(0u8), 1 => 1u8..], 0..300),
+            cuts in proptest::collection::vec(0usize..300, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(diff.len())).collect();
+            cuts.sort_unstable();
+            let mut sparse = Sparse::default();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([diff.len()]) {
+                sparse.push(&diff[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(sparse.finish(), split_whole(&diff));
+        }
+    }
 }

@@ -1,9 +1,12 @@
 //! File-level helpers behind `ota delta diff|apply` (wired into the main binary elsewhere).
 //!
+//! `run_diff` holds the old image in memory and lets the diff read the new one from its file,
+//! so a pair of 1,000 MB images needs about one image's worth of memory, not two.
+//!
 //! `run_apply` writes to a temporary file next to the output and renames it only after the
 //! result has been verified, so a failed apply never leaves a plausible-looking image behind.
 
-use crate::{ApplyReport, DiffOptions, PatchHeader, Result, apply, diff, inspect};
+use crate::{ApplyReport, DiffOptions, PatchHeader, Result, apply, diff_reader, inspect};
 use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -25,8 +28,10 @@ pub fn run_diff_with(
     opts: &DiffOptions,
 ) -> Result<PatchHeader> {
     let old = fs::read(old_path)?;
-    let new = fs::read(new_path)?;
-    let patch = diff(&old, &new, opts)?;
+    // The new image is read by the diff itself: a large one, in slices.
+    let mut new = File::open(new_path)?;
+    let new_len = new.metadata()?.len();
+    let patch = diff_reader(&old, &mut new, new_len, opts)?;
     drop((old, new));
     fs::write(patch_path, &patch)?;
     inspect(&patch[..])

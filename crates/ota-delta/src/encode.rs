@@ -11,12 +11,15 @@ use crate::container::ZstdParams;
 use crate::embedded;
 use crate::error::{Error, Result};
 use crate::header::{FLAG_NEEDS_FULL_OLD, Method, PatchHeader, sha256};
+use crate::large::{self, NewImage};
 use crate::matcher;
 use crate::oldview::transform_image;
 use crate::sais::suffix_array;
+use crate::seeds::SeedIndex;
 use crate::transform::dwarf::Dwarf;
 use crate::transform::{self, Region, Transform, absolute};
 use crate::zref::{self, RefCoder};
+use std::io::Read;
 
 /// Tuning knobs for [`crate::diff`].
 #[derive(Debug, Clone)]
@@ -35,8 +38,11 @@ pub struct DiffOptions {
     pub max_lzma_ref: usize,
     /// Try executable-aware transforms.
     pub exec_transform: bool,
-    /// Largest old window indexed by one suffix array; bigger images are diffed in windows.
+    /// Largest image matched with a suffix array; pairs with a larger image are diffed by
+    /// the large-image path (a sampled index, the new image read in slices).
     pub max_window: usize,
+    /// Bytes of the new image the large-image path reads and matches at a time.
+    pub large_slice: usize,
     /// Told how far the diff is (0..=100) after each stage; a server shows it while a long
     /// diff runs.
     pub progress: Option<DiffProgress>,
@@ -53,7 +59,7 @@ impl std::fmt::Debug for DiffProgress {
 }
 
 impl DiffOptions {
-    fn report(&self, percent: u8) {
+    pub(crate) fn report(&self, percent: u8) {
         if let Some(p) = &self.progress {
             (p.0)(percent.min(100));
         }
@@ -75,6 +81,7 @@ impl Default for DiffOptions {
             max_lzma_ref: 64 << 20,
             exec_transform: true,
             max_window: 128 << 20,
+            large_slice: large::SLICE,
             progress: None,
         }
     }
@@ -101,11 +108,106 @@ pub struct Candidate {
     pub patch_bytes: usize,
 }
 
-struct Built {
-    method: Method,
-    flags: u8,
-    body: Vec<u8>,
-    apply_memory: u64,
+/// One candidate's method, header flags, body and decoder working memory.
+pub(crate) struct Built {
+    pub method: Method,
+    pub flags: u8,
+    pub body: Vec<u8>,
+    pub apply_memory: u64,
+}
+
+/// Keeps the smallest of the candidates offered and the size of each.
+struct Chooser {
+    old_len: u64,
+    new_len: u64,
+    old_sha256: [u8; 32],
+    new_sha256: [u8; 32],
+    report: Vec<Candidate>,
+    best: Option<Vec<u8>>,
+}
+
+impl Chooser {
+    fn consider(&mut self, b: Built, variant: String) {
+        let header = PatchHeader {
+            version: b.method.min_version(),
+            method: b.method,
+            flags: b.flags,
+            old_size: self.old_len,
+            new_size: self.new_len,
+            old_sha256: self.old_sha256,
+            new_sha256: self.new_sha256,
+            apply_memory: b.apply_memory,
+            header_len: 0,
+        };
+        let mut patch = header.encode();
+        patch.extend_from_slice(&b.body);
+        self.report.push(Candidate {
+            method: b.method,
+            variant,
+            patch_bytes: patch.len(),
+        });
+        if self.best.as_ref().is_none_or(|p| patch.len() < p.len()) {
+            self.best = Some(patch);
+        }
+    }
+
+    fn finish(self) -> (Vec<u8>, Vec<Candidate>) {
+        let best = self.best.expect("every diff builds at least one candidate");
+        (best, self.report)
+    }
+}
+
+/// Whether a pair is diffed by [`crate::large`]: either image is above the largest old
+/// window one suffix array indexes.
+pub fn is_large(old_len: usize, new_len: u64, opts: &DiffOptions) -> bool {
+    old_len > opts.max_window || new_len > opts.max_window as u64
+}
+
+/// Like [`crate::diff`], with the new image read from `new` (`new_len` bytes from its
+/// start): a large pair's new image is then never wholly in memory.
+pub fn diff_reader(
+    old: &[u8],
+    new: &mut dyn NewImage,
+    new_len: u64,
+    opts: &DiffOptions,
+) -> Result<Vec<u8>> {
+    if is_large(old.len(), new_len, opts) {
+        return diff_large(old, new, new_len, opts).map(|(p, _)| p);
+    }
+    let mut whole = Vec::with_capacity(new_len as usize);
+    new.seek(std::io::SeekFrom::Start(0))?;
+    new.take(new_len).read_to_end(&mut whole)?;
+    crate::diff(old, &whole, opts)
+}
+
+fn diff_large(
+    old: &[u8],
+    new: &mut dyn NewImage,
+    new_len: u64,
+    opts: &DiffOptions,
+) -> Result<(Vec<u8>, Vec<Candidate>)> {
+    check_old_len(old)?;
+    let found = large::diff(old, new, new_len, opts)?;
+    let mut chooser = Chooser {
+        old_len: old.len() as u64,
+        new_len,
+        old_sha256: found.old_sha256,
+        new_sha256: found.new_sha256,
+        report: Vec::new(),
+        best: None,
+    };
+    for (b, variant) in found.candidates {
+        chooser.consider(b, variant);
+    }
+    opts.report(100);
+    Ok(chooser.finish())
+}
+
+fn check_old_len(old: &[u8]) -> Result<()> {
+    if old.len() >= u32::MAX as usize {
+        return Err(Error::TooLarge("old image must be below 4 GiB".into()));
+    }
+    Ok(())
 }
 
 /// Runs [`crate::diff`] and also reports the size of every candidate tried.
@@ -128,39 +230,22 @@ fn diff_impl(
     opts: &DiffOptions,
     streams: bool,
 ) -> Result<(Vec<u8>, Vec<Candidate>)> {
-    if old.len() >= u32::MAX as usize {
-        return Err(Error::TooLarge("old image must be below 4 GiB".into()));
+    if is_large(old.len(), new.len() as u64, opts) {
+        return diff_large(old, &mut std::io::Cursor::new(new), new.len() as u64, opts);
     }
-    let old_sha = sha256(old);
-    let new_sha = sha256(new);
-    let header_for = |b: &Built| PatchHeader {
-        version: b.method.min_version(),
-        method: b.method,
-        flags: b.flags,
-        old_size: old.len() as u64,
-        new_size: new.len() as u64,
-        old_sha256: old_sha,
-        new_sha256: new_sha,
-        apply_memory: b.apply_memory,
-        header_len: 0,
+    check_old_len(old)?;
+    let mut chooser = Chooser {
+        old_len: old.len() as u64,
+        new_len: new.len() as u64,
+        old_sha256: sha256(old),
+        new_sha256: sha256(new),
+        report: Vec::new(),
+        best: None,
     };
+    let mut consider = |b: Built, variant: String| chooser.consider(b, variant);
     let params = ZstdParams {
         level: effective_level(opts.level, old.len().max(new.len())),
         window_log: opts.stream_window_log,
-    };
-    let mut report = Vec::new();
-    let mut best: Option<Vec<u8>> = None;
-    let mut consider = |b: Built, variant: String| {
-        let mut patch = header_for(&b).encode();
-        patch.extend_from_slice(&b.body);
-        report.push(Candidate {
-            method: b.method,
-            variant,
-            patch_bytes: patch.len(),
-        });
-        if best.as_ref().is_none_or(|p| patch.len() < p.len()) {
-            best = Some(patch);
-        }
     };
 
     let (body, mem) = zref::encode_raw(new, params)?;
@@ -219,7 +304,7 @@ fn diff_impl(
         consider(b, "expanded".into());
     }
     opts.report(100);
-    Ok((best.expect("raw candidate always exists"), report))
+    Ok(chooser.finish())
 }
 
 /// One reference-coded candidate: variant name, code regions for the absolute-target form,
@@ -309,7 +394,7 @@ fn bsd_candidate(
     params: ZstdParams,
     opts: &DiffOptions,
 ) -> Result<Built> {
-    let m = windowed_matches(old_t, new, opts.max_window);
+    let m = match_images(old_t, new, opts.max_window);
     let streams = bsd::build_streams(t, old_t, new, &m);
     let enc = bsd::encode(old, new.len() as u64, streams, params)?;
     Ok(Built {
@@ -320,58 +405,12 @@ fn bsd_candidate(
     })
 }
 
-/// Matches `new` against `old`, indexing at most `max_window` bytes of old at a time so memory
-/// stays bounded for very large images.
-pub fn windowed_matches(old: &[u8], new: &[u8], max_window: usize) -> matcher::Matches {
+/// Matches `new` against `old`: with a suffix array of old when old fits in `max_window`
+/// bytes, else with a [`SeedIndex`] of it.
+pub fn match_images(old: &[u8], new: &[u8], max_window: usize) -> matcher::Matches {
     if old.len() <= max_window {
         let sa = suffix_array(old);
         return matcher::compute(old, new, &sa);
     }
-    // Large images: pair each slice of new with the old window at the same relative position.
-    let chunk = (max_window / 2).max(1);
-    let mut all = matcher::Matches {
-        records: Vec::new(),
-        blocks: Vec::new(),
-    };
-    let mut old_cursor = 0i64;
-    let mut ns = 0usize;
-    while ns < new.len() {
-        let ne = (ns + chunk).min(new.len());
-        let centre = (ns as u128 * old.len() as u128 / new.len().max(1) as u128) as usize;
-        let os = centre
-            .saturating_sub(max_window / 4)
-            .min(old.len() - max_window);
-        let win = &old[os..os + max_window];
-        let sa = suffix_array(win);
-        let m = matcher::compute(win, &new[ns..ne], &sa);
-        // Re-base: the window's cursor starts at `os`.
-        let mut first = true;
-        let mut cur = os as i64;
-        for r in m.records {
-            let mut r = r;
-            if first {
-                // Move the global cursor to the window start before the first record.
-                all.records.push(matcher::Record {
-                    diff_len: 0,
-                    extra_len: 0,
-                    seek: cur - old_cursor,
-                });
-                first = false;
-            }
-            cur += r.diff_len as i64 + r.seek;
-            if cur < 0 {
-                r.seek -= cur;
-                cur = 0;
-            }
-            all.records.push(r);
-        }
-        old_cursor = cur;
-        all.blocks.extend(
-            m.blocks
-                .into_iter()
-                .map(|(o, n, l)| (o + os as u64, n + ns as u64, l)),
-        );
-        ns = ne;
-    }
-    all
+    matcher::compute_with(old, new, &SeedIndex::build(old))
 }

@@ -33,19 +33,22 @@ pub mod encode;
 pub mod error;
 pub mod header;
 pub mod joined;
+pub mod large;
 pub mod lzma;
 pub mod lzref;
 pub mod matcher;
 pub mod oldview;
 pub mod sais;
+pub mod seeds;
 pub mod transform;
 pub mod varint;
 pub mod zref;
 
 pub use apply::{ApplyReport, apply};
-pub use encode::{Candidate, DiffOptions, DiffProgress, diff_with_report};
+pub use encode::{Candidate, DiffOptions, DiffProgress, diff_reader, diff_with_report, is_large};
 pub use error::{Error, Result};
 pub use header::{Method, PatchHeader};
+pub use large::NewImage;
 
 /// Computes a patch that turns `old` into `new`.
 pub fn diff(old: &[u8], new: &[u8], opts: &DiffOptions) -> Result<Vec<u8>> {

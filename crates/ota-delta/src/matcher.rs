@@ -30,8 +30,41 @@ pub struct Matches {
     pub blocks: Vec<(u64, u64, u64)>,
 }
 
-fn match_len(a: &[u8], b: &[u8]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+/// Length of the common prefix of `a` and `b`, eight bytes at a time.
+pub(crate) fn match_len(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a, b) = (&a[..n], &b[..n]);
+    let mut done = 0;
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let x = u64::from_le_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_le_bytes(y.try_into().expect("8 bytes"));
+        if x != y {
+            return done + ((x ^ y).trailing_zeros() / 8) as usize;
+        }
+        done += 8;
+    }
+    done + a[done..]
+        .iter()
+        .zip(&b[done..])
+        .take_while(|(x, y)| x == y)
+        .count()
+}
+
+/// Where [`compute_with`] looks up a match for the bytes at its scan position.
+pub trait Finder {
+    /// An old position and the length of the match there with a prefix of `needle` (length 0
+    /// when there is none). `hint` is the old position the current alignment predicts for the
+    /// needle (possibly out of range), which a finder may try besides its own index.
+    fn find(&self, old: &[u8], needle: &[u8], hint: usize) -> (usize, usize);
+}
+
+/// The exact finder: a suffix array of the whole old image gives the longest match.
+pub struct SuffixArray<'a>(pub &'a [u32]);
+
+impl Finder for SuffixArray<'_> {
+    fn find(&self, old: &[u8], needle: &[u8], _hint: usize) -> (usize, usize) {
+        search(self.0, old, needle)
+    }
 }
 
 /// Finds the longest match of `needle` among the suffixes of `old` (binary search on `sa`).
@@ -78,6 +111,11 @@ fn search(sa: &[u32], old: &[u8], needle: &[u8]) -> (usize, usize) {
 
 /// Computes control records turning `old` into `new`. `sa` is the suffix array of `old`.
 pub fn compute(old: &[u8], new: &[u8], sa: &[u32]) -> Matches {
+    compute_with(old, new, &SuffixArray(sa))
+}
+
+/// Computes control records turning `old` into `new`, looking matches up with `finder`.
+pub fn compute_with<F: Finder>(old: &[u8], new: &[u8], finder: &F) -> Matches {
     let n = new.len();
     let on = old.len() as isize;
     let mut records = Vec::new();
@@ -96,7 +134,8 @@ pub fn compute(old: &[u8], new: &[u8], sa: &[u32]) -> Matches {
         scan += len;
         let mut scsc = scan;
         while scan < n {
-            let (p, l) = search(sa, old, &new[scan..]);
+            let hint = (scan as isize + lastoffset).max(0) as usize;
+            let (p, l) = finder.find(old, &new[scan..], hint);
             pos = p;
             len = l;
             while scsc < scan + len {

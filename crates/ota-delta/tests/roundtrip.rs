@@ -62,25 +62,6 @@ fn streaming_only_when_full_old_disallowed() {
 }
 
 #[test]
-fn windowed_diff_for_large_images() {
-    // Force the windowed path by a tiny window.
-    let old = noise(200_000, 5);
-    let mut new = old.clone();
-    new.splice(150_000..150_010, noise(40, 6));
-    new.drain(20_000..20_100);
-    let opts = DiffOptions {
-        max_window: 64 * 1024,
-        allow_full_old: false,
-        ..common::opts()
-    };
-    let patch = diff(&old, &new, &opts).unwrap();
-    let mut out = Vec::new();
-    apply(Cursor::new(&old), &patch[..], &mut out).unwrap();
-    assert_eq!(out, new);
-    assert!(patch.len() < 5_000, "windowed patch {} bytes", patch.len());
-}
-
-#[test]
 fn real_pairs_roundtrip() {
     let pairs = shared_pairs();
     if pairs.is_empty() {

@@ -11,6 +11,7 @@ mod at_least_once;
 mod backup;
 mod balancer;
 mod bench_batch;
+mod bench_delta;
 mod bench_download;
 mod bench_rate;
 mod bench_reads;

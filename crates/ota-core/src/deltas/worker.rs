@@ -146,10 +146,10 @@ impl Core {
         let (Some(new_file), Some(old_file)) = (target.main_file(), base.main_file()) else {
             return Err(DomainError::invalid("FirmwareId", "package has no file").into());
         };
-        let new = self
-            .blobs()
-            .read_range(&new_file.blob_key, 0, new_file.size as usize)
-            .await?;
+        // The new image is read by the diff from its file: a large one in slices, so the
+        // server holds one image in memory, not two.
+        let mut new = self.blobs().open_file(&new_file.blob_key).await?;
+        let new_len = new_file.size;
         let old = self
             .blobs()
             .read_range(&old_file.blob_key, 0, old_file.size as usize)
@@ -164,7 +164,7 @@ impl Core {
                 }))),
                 ..ota_delta::DiffOptions::default()
             };
-            ota_delta::diff(&old, &new, &opts)
+            ota_delta::diff_reader(&old, &mut new, new_len, &opts)
         })
         .await
         .map_err(|e| DomainError::invalid("delta", e.to_string()))?

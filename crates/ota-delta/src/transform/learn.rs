@@ -8,7 +8,7 @@
 use super::anchors::{Anchor, anchors};
 use super::elf::{self, Elf};
 use super::{AddrMap, MAX_MAP, Transform};
-use crate::encode::{DiffOptions, windowed_matches};
+use crate::encode::{DiffOptions, match_images};
 use crate::oldview::transform_image;
 use std::collections::BTreeMap;
 
@@ -159,7 +159,7 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
     let (syms, plt) = anchors(&eo, old, &en, new);
     let mut anch = syms;
     anch.extend(plt);
-    let m1 = windowed_matches(old, new, opts.max_window);
+    let m1 = match_images(old, new, opts.max_window);
     let t1 = Transform {
         regions: regions.clone(),
         lo,
@@ -168,7 +168,7 @@ pub fn candidates(old: &[u8], new: &[u8], opts: &DiffOptions) -> Vec<(String, Tr
         names: build_names(&eo, &en, &m1.blocks),
     };
     let old_t1 = transform_image(old, &t1);
-    let m2 = windowed_matches(&old_t1, new, opts.max_window);
+    let m2 = match_images(&old_t1, new, opts.max_window);
     drop(old_t1);
     let t2 = Transform {
         regions,

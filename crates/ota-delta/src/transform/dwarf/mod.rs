@@ -85,7 +85,7 @@ impl Dwarf {
         for _ in 0..ROUNDS {
             let mut pred = old.to_vec();
             d.apply(&mut pred, t);
-            let m = crate::encode::windowed_matches(&pred[os..oe], &new[ns..ne], max_window);
+            let m = crate::encode::match_images(&pred[os..oe], &new[ns..ne], max_window);
             let blocks: Vec<(u64, u64, u64)> = m
                 .blocks
                 .iter()
