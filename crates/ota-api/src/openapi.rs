@@ -93,6 +93,8 @@ mod tests {
                     && !path.ends_with("/pause")
                     && !path.ends_with("/resume")
                     && !path.ends_with("/cancel-strategy")
+                    && !path.ends_with("/enable")
+                    && !path.ends_with("/reset")
                 {
                     assert!(
                         op["requestBody"]["content"].is_object(),
