@@ -200,10 +200,15 @@ impl Store {
 
     /// Records presence changes in one transaction: `(device, online, at)`. `at` becomes
     /// `last_online_at` (the device was online until it went offline). The last change of a
-    /// device in the batch wins; unknown devices are ignored.
-    pub async fn set_presence(&self, changes: &[(DeviceKey, bool, Millis)]) -> Result<()> {
+    /// device in the batch wins; unknown devices are ignored. Returns the devices recorded
+    /// online that are disabled: a device whose CONNECT passed just before an operator
+    /// disabled it, which the disable's own disconnect may have missed.
+    pub async fn set_presence(
+        &self,
+        changes: &[(DeviceKey, bool, Millis)],
+    ) -> Result<Vec<DeviceKey>> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let changes = last_per_key(changes, |c| &c.0);
         let mut tx = self.begin_write().await?;
@@ -234,8 +239,30 @@ impl Store {
             .push(" WHERE devices.product_key = v.column1 AND devices.device_name = v.column2");
             q.execute(&mut *tx).await?;
         }
+        let online: Vec<&(DeviceKey, bool, Millis)> =
+            changes.iter().copied().filter(|c| c.1).collect();
+        let mut disabled = Vec::new();
+        for chunk in online.chunks(ROWS) {
+            let mut q = Q::with(
+                self.dialect(),
+                "SELECT d.product_key, d.device_name FROM devices d JOIN ",
+            );
+            q.values(chunk, |q, (key, _, _)| {
+                q.bind(key.product_key.as_str())
+                    .then(key.device_name.as_str());
+            })
+            .push(
+                " ON d.product_key = v.column1 AND d.device_name = v.column2 \
+                 WHERE d.disabled = 1",
+            );
+            for r in q.fetch_all(&mut *tx).await? {
+                let pk: String = r.try_get("product_key")?;
+                let dn: String = r.try_get("device_name")?;
+                disabled.push(DeviceKey::new(pk, dn));
+            }
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(disabled)
     }
 
     pub async fn count_devices(&self, pk: &ProductKey) -> Result<i64> {

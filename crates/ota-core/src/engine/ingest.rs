@@ -233,7 +233,12 @@ async fn process(core: &Core, group: &[Report], presence: &Presence) -> CoreResu
         .iter()
         .map(|(device, change)| (device.clone(), change.online, now))
         .collect();
-    store.set_presence(&changes).await?;
+    for device in store.set_presence(&changes).await? {
+        // Its CONNECT passed just before it was disabled: close it now.
+        if core.link().disconnect(&device) {
+            tracing::info!(device = %device, "disabled device disconnected as it came online");
+        }
+    }
     let reconnected: Vec<&DeviceKey> = presence
         .iter()
         .filter(|(_, change)| change.online && change.reconnected)

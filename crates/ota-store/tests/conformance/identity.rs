@@ -25,8 +25,17 @@ async fn disabled_devices_have_no_secret(s: &Store) {
     let d = s.get_device(&k).await.unwrap().unwrap();
     assert!(d.disabled);
     assert_eq!(d.modified_at, T0 + 1);
+    // Recorded online while disabled (its CONNECT passed just before the disable): named.
+    s.insert_devices(&[device("p", "d2")]).await.unwrap();
+    let online = [(k.clone(), true, T0 + 2), (key("p", "d2"), true, T0 + 2)];
+    assert_eq!(s.set_presence(&online).await.unwrap(), vec![k.clone()]);
+    assert_eq!(
+        s.set_presence(&[(k.clone(), false, T0 + 3)]).await.unwrap(),
+        vec![]
+    );
     s.set_device_disabled(&k, false, T0 + 2).await.unwrap();
     assert!(s.device_secret(&k).await.unwrap().is_some());
+    assert_eq!(s.set_presence(&online).await.unwrap(), vec![]);
     assert!(!s.get_device(&k).await.unwrap().unwrap().disabled);
     assert!(matches!(
         s.set_device_disabled(&key("p", "ghost"), true, T0).await,
