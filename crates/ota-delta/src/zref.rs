@@ -206,24 +206,39 @@ pub fn elf_pieces(old: &[u8], new: &[u8]) -> Vec<Piece> {
         ref_start: 0,
         ref_len: old.len() as u64,
     };
-    let mut out = Vec::new();
-    let mut cur = 0u64;
-    for s in secs {
-        if s.off < cur {
-            continue;
-        }
-        if s.off > cur {
-            out.push(whole(s.off - cur));
-        }
-        let r = eo
-            .sections
+    let counterpart = |s: &elf::Section| {
+        eo.sections
             .iter()
             .find(|o| o.name == s.name && o.typ != 8 && o.size > 0)
             .filter(|o| {
                 o.off
                     .checked_add(o.size)
                     .is_some_and(|e| e <= old.len() as u64)
-            });
+            })
+    };
+    // Bytes between two big sections (headers, small sections) reference the old bytes
+    // between their counterparts, where the same small sections sit; the whole old image
+    // only when the order of the counterparts gives no such range. A short reference keeps
+    // the coders from indexing the whole old image once per gap.
+    let gap = |len: u64, from: Option<u64>, to: Option<u64>| match (from, to) {
+        (Some(from), Some(to)) if from < to => Piece {
+            new_len: len,
+            ref_start: from,
+            ref_len: to - from,
+        },
+        _ => whole(len),
+    };
+    let mut out = Vec::new();
+    let mut cur = 0u64;
+    let mut old_cur = Some(0u64);
+    for s in secs {
+        if s.off < cur {
+            continue;
+        }
+        let r = counterpart(s);
+        if s.off > cur {
+            out.push(gap(s.off - cur, old_cur, r.map(|o| o.off)));
+        }
         out.push(match r {
             Some(o) => Piece {
                 new_len: s.size,
@@ -232,10 +247,11 @@ pub fn elf_pieces(old: &[u8], new: &[u8]) -> Vec<Piece> {
             },
             None => whole(s.size),
         });
+        old_cur = r.map(|o| o.off + o.size);
         cur = s.off + s.size;
     }
     if cur < new.len() as u64 {
-        out.push(whole(new.len() as u64 - cur));
+        out.push(gap(new.len() as u64 - cur, old_cur, Some(old.len() as u64)));
     }
     if out.len() < 2 || out.len() > MAX_PIECES {
         return Vec::new();
