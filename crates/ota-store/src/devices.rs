@@ -117,8 +117,15 @@ impl Store {
                 push_name_prefix(q, prefix);
             }
         };
+        let mut count = Q::with(
+            self.dialect(),
+            "SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1",
+        );
+        filter(&mut count);
+        let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         // The page's ids first, from the (product, id) index alone, then only their rows:
-        // a deep page skips index entries, not whole rows.
+        // a deep page skips index entries, not whole rows, and a page past the middle
+        // skips them from the end.
         let mut q = Q::with(
             self.dialect(),
             concat!(
@@ -135,17 +142,19 @@ impl Store {
                 .bind(after.to_owned())
                 .push(")");
         }
-        q.push(" ORDER BY d.id LIMIT ").bind(page.limit);
+        let from_end = after
+            .is_none()
+            .then(|| page.counted_from_end(total))
+            .flatten();
+        let (order, page) = match from_end {
+            Some(page) => (" ORDER BY d.id DESC LIMIT ", page),
+            None => (" ORDER BY d.id LIMIT ", page),
+        };
+        q.push(order).bind(page.limit);
         q.push(" OFFSET ").bind(page.offset);
         // (The inner `d` shadows the outer one, so the filter reads the inner.)
         q.push(") ORDER BY d.id");
         let rows = q.fetch_all(self.pool()).await?;
-        let mut count = Q::with(
-            self.dialect(),
-            "SELECT COUNT(*) AS n FROM devices d WHERE 1 = 1",
-        );
-        filter(&mut count);
-        let total = count.fetch_one(self.pool()).await?.try_get("n")?;
         Ok((self.devices_with_tags(&rows).await?, total))
     }
 

@@ -22,10 +22,10 @@ impl Store {
         filter: &TaskFilter,
         page: Page,
     ) -> Result<(Vec<Task>, i64)> {
-        let tasks = self.job_task_rows(job, filter, page).await?;
         let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n FROM tasks j");
         push_conditions(&mut count, job, filter);
         let total = count.fetch_one(self.pool()).await?.try_get("n")?;
+        let tasks = self.task_rows(job, filter, page, Some(total)).await?;
         Ok((tasks, total))
     }
 
@@ -35,6 +35,18 @@ impl Store {
         job: &JobId,
         filter: &TaskFilter,
         page: Page,
+    ) -> Result<Vec<Task>> {
+        self.task_rows(job, filter, page, None).await
+    }
+
+    /// One page of the batch's tasks; with the number of matching tasks known, a page past
+    /// the middle is read from the end.
+    async fn task_rows(
+        &self,
+        job: &JobId,
+        filter: &TaskFilter,
+        page: Page,
+        total: Option<i64>,
     ) -> Result<Vec<Task>> {
         let mut q = Q::with(
             self.dialect(),
@@ -48,7 +60,14 @@ impl Store {
                 .bind(after.as_str())
                 .push(")");
         }
-        q.push(" ORDER BY j.device_id LIMIT ")
+        let from_end = total
+            .filter(|_| filter.after.is_none())
+            .and_then(|total| page.counted_from_end(total));
+        let (order, page) = match from_end {
+            Some(page) => (" ORDER BY j.device_id DESC LIMIT ", page),
+            None => (" ORDER BY j.device_id LIMIT ", page),
+        };
+        q.push(order)
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset)

@@ -90,6 +90,45 @@ impl Page {
     pub const fn new(offset: i64, limit: i64) -> Self {
         Self { offset, limit }
     }
+
+    /// The same rows counted from the other end of `total`, when that skips fewer of them:
+    /// a numbered page past the middle of a long listing is read in reverse order, so the
+    /// last page skips nothing, as the first does. `None` for a page in the first half.
+    pub(crate) fn counted_from_end(self, total: i64) -> Option<Page> {
+        if self.offset * 2 <= total {
+            return None;
+        }
+        let end = (self.offset + self.limit).min(total);
+        Some(Page {
+            offset: total - end,
+            limit: (end - self.offset).max(0),
+        })
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::Page;
+
+    #[test]
+    fn pages_past_the_middle_are_counted_from_the_end() {
+        // (offset, limit, total) -> the page from the end, if any.
+        let cases = [
+            (0, 50, 1_000, None),
+            (500, 50, 1_000, None),
+            (501, 50, 1_000, Some(Page::new(449, 50))),
+            (950, 50, 1_000, Some(Page::new(0, 50))),
+            (980, 50, 1_000, Some(Page::new(0, 20))),
+            (1_000, 50, 1_000, Some(Page::new(0, 0))),
+            (2_000, 50, 1_000, Some(Page::new(0, 0))),
+            (0, 50, 0, None),
+            (1, 50, 1, Some(Page::new(0, 0))),
+        ];
+        for (offset, limit, total, expected) in cases {
+            let page = Page::new(offset, limit);
+            assert_eq!(page.counted_from_end(total), expected, "{page:?} of {total}");
+        }
+    }
 }
 
 /// The store: a pool of connections to one SQLite file or one PostgreSQL database.

@@ -87,6 +87,22 @@ async fn devices(s: &Store) {
     let (all, total) = s.list_devices(None, None, ALL).await.unwrap();
     assert_eq!((all.len(), total), (3, 3));
     assert_eq!(all[0], a, "tags are loaded in lists too");
+    // Numbered pages past the middle are read from the end: every page is the same slice.
+    for limit in 1..=2 {
+        for offset in 0..=4 {
+            let (page, _) = s
+                .list_devices(None, None, Page::new(offset, limit))
+                .await
+                .unwrap();
+            let from = (offset as usize).min(all.len());
+            let to = (offset + limit).min(3) as usize;
+            assert_eq!(
+                page,
+                all[from..to.max(from)],
+                "offset {offset}, limit {limit}"
+            );
+        }
+    }
     let (pp, total) = s
         .list_devices(Some(&"p".into()), None, Page::new(1, 1))
         .await

@@ -345,8 +345,20 @@ async fn job_lists(s: &Store) {
             by_key.extend(page);
         }
         assert_eq!(by_key, whole, "{statuses:?} by keyset");
-        let (page, _) = s.list_tasks(&all, Page::new(7, 7)).await.unwrap();
-        assert_eq!(page, whole[7..whole.len().min(14)], "{statuses:?} page 2");
+        // Every numbered page, those past the middle read from the end.
+        for offset in 0..=whole.len() + 1 {
+            let (page, _) = s
+                .list_tasks(&all, Page::new(offset as i64, 7))
+                .await
+                .unwrap();
+            let from = offset.min(whole.len());
+            let to = (offset + 7).min(whole.len());
+            assert_eq!(
+                page,
+                whole[from..to.max(from)],
+                "{statuses:?} from {offset}"
+            );
+        }
     }
     let f = TaskFilter {
         job_id: Some("a".into()),
