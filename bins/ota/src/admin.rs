@@ -47,6 +47,24 @@ pub enum ProductCommand {
         #[arg(long)]
         regnwl_quota: Option<i64>,
     },
+    /// A product's CA certificates for X.509 device logins on the MQTT TLS listener.
+    Ca {
+        #[command(subcommand)]
+        command: crate::admin_certs::CaCommand,
+    },
+    /// A product's revoked device certificate serials.
+    Revocation {
+        #[command(subcommand)]
+        command: crate::admin_certs::RevocationCommand,
+    },
+    /// Whether a device with a certificate from one of the product's CAs is created on its
+    /// first connect when it does not exist.
+    Certificates {
+        product_key: String,
+        /// on or off.
+        #[arg(long, value_parser = ["on", "off"])]
+        auto_create: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +231,16 @@ impl AdminCommand {
                 }
                 api.patch(&format!("/products/{product_key}"), &body)
                     .await?
+            }
+            AdminCommand::Product(ProductCommand::Ca { command }) => command.run(&api).await?,
+            AdminCommand::Product(ProductCommand::Revocation { command }) => {
+                command.run(&api).await?
+            }
+            AdminCommand::Product(ProductCommand::Certificates {
+                product_key,
+                auto_create,
+            }) => {
+                crate::admin_certs::set_auto_create(&api, &product_key, auto_create == "on").await?
             }
             AdminCommand::Device(DeviceCommand::Register {
                 product_key,

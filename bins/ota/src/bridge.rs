@@ -70,6 +70,28 @@ impl GatewayHandler for DeviceBridge {
         }
     }
 
+    async fn certificate_authorities(&self, device: &DeviceKey) -> Vec<Vec<u8>> {
+        let registry = self.core.registry();
+        match registry.certificate_authorities(&device.product_key).await {
+            Ok(cas) => cas,
+            Err(err) => {
+                tracing::error!(%err, "device CA lookup failed");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn admit_certificate(&self, device: &DeviceKey, serial: &str) -> Result<(), String> {
+        match self.core.registry().admit_certificate(device, serial).await {
+            Ok(admission) if admission.admits() => Ok(()),
+            Ok(refused) => Err(format!("{refused:?}")),
+            Err(err) => {
+                tracing::error!(%err, "device certificate admission failed");
+                Err(err.to_string())
+            }
+        }
+    }
+
     async fn register_device(&self, request: RegistrationRequest) -> Result<Vec<u8>, String> {
         let registry = self.core.registry();
         match registry

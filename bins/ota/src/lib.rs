@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod admin;
+pub mod admin_certs;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;

@@ -45,10 +45,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .as_ref()
         .map(|l| l.local_addr())
         .transpose()?;
-    // One certificate for both TLS listeners, loaded once and before anything is ready, so
-    // a bad file stops the start.
-    let tls = (config.https_addr.is_some() || config.mqtt_tls_addr.is_some())
-        .then(|| config.tls_server_config())
+    // One certificate for both TLS listeners, loaded before anything is ready, so a bad
+    // file stops the start. The MQTT listener also asks devices for their certificates.
+    let tls = config
+        .https_addr
+        .is_some()
+        .then(|| config.tls_server_config(false))
+        .transpose()?;
+    let mqtt_tls = config
+        .mqtt_tls_addr
+        .is_some()
+        .then(|| config.tls_server_config(true))
         .transpose()?;
     let public_url = config
         .public_url
@@ -147,7 +154,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     });
 
     let (endpoint, mqtt_addr, mqtt_tls_addr) =
-        DeviceEndpoint::start(&config, tls, handler, &shutdown).await?;
+        DeviceEndpoint::start(&config, mqtt_tls, handler, &shutdown).await?;
     let _ = started_endpoint.set(endpoint.clone());
     core.set_link(endpoint.link());
     node.start_recovering();

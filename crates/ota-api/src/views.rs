@@ -35,6 +35,9 @@ pub struct ProductView {
     pub dynamic_register: bool,
     /// How many devices registration without pre-registration (`regnwl`) may create.
     pub regnwl_quota: i64,
+    /// Whether a device with a certificate from one of the product's CAs is created on its
+    /// first connect.
+    pub certificate_auto_create: bool,
     pub created_at: i64,
     pub modified_at: i64,
 }
@@ -47,6 +50,7 @@ pub fn product(p: &Product, with_secret: bool) -> ProductView {
         product_secret: with_secret.then(|| p.product_secret.clone()),
         dynamic_register: p.dynamic_register,
         regnwl_quota: p.regnwl_quota,
+        certificate_auto_create: p.certificate_auto_create,
         created_at: p.created_at,
         modified_at: p.modified_at,
     }

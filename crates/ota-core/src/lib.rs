@@ -18,6 +18,7 @@ mod clock;
 mod config;
 mod core;
 mod deltas;
+mod device_certificates;
 pub mod engine;
 mod error;
 mod firmwares;
@@ -41,6 +42,7 @@ pub use applications::*;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::CoreConfig;
 pub use deltas::{DeltaView, PAYOFF_PERCENT};
+pub use device_certificates::CertificateAdmission;
 pub use engine::Ack;
 pub use error::{CoreError, CoreResult};
 pub use firmwares::*;
@@ -51,7 +53,7 @@ pub use lookups::*;
 pub use ota_protocol::{Issued, RegistrationRequest};
 /// Store types the faces render or page with; the faces reach the store itself only
 /// through [`Core`].
-pub use ota_store::{JobCounts, NodeRow, Page, TaskFilter};
+pub use ota_store::{DeviceCaRow, JobCounts, NodeRow, Page, RevokedCertificateRow, TaskFilter};
 pub use overview::FirmwareTally;
 pub use registration::{RANDOM_MEMORY_MS, RegistrationChannel};
 pub use registry::*;

@@ -34,6 +34,7 @@ impl Registry<'_> {
             description,
             dynamic_register: false,
             regnwl_quota: ota_domain::registry::DEFAULT_REGNWL_QUOTA,
+            certificate_auto_create: false,
             created_at: now,
             modified_at: now,
         };

@@ -45,6 +45,28 @@ pub trait GatewayHandler: Send + Sync + 'static {
         async { false }
     }
 
+    /// The DER of the CA certificates registered for `device`'s product, for a device
+    /// logging in with a client certificate on the TLS listener (its subject named
+    /// `device`). Default: none, so certificate logins are refused.
+    fn certificate_authorities(
+        &self,
+        _device: &DeviceKey,
+    ) -> impl Future<Output = Vec<Vec<u8>>> + Send {
+        async { Vec::new() }
+    }
+
+    /// Whether a device whose certificate chained to one of its product's CAs may connect:
+    /// `serial` (lower-case hex, no leading zeros) is not revoked and the device is enabled,
+    /// or does not exist and was created because its product allows it. `Err` says why
+    /// not (for the log). Default: refused.
+    fn admit_certificate(
+        &self,
+        _device: &DeviceKey,
+        _serial: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        async { Err("certificate logins are not offered".to_owned()) }
+    }
+
     /// A dynamic registration request (`authType=register` or `regnwl`): the JSON payload
     /// to publish on the request's reply topic, or why it is refused (the CONNECT is then
     /// refused as "not authorized"). Default: dynamic registration is not offered.

@@ -2,8 +2,9 @@
 //!
 //! Credentials are checked by [`crate::auth::authenticate`]: configured admin/service
 //! credentials first, then the Aliyun device-certificate signature (or a `regnwl` connection
-//! token). A dynamic registration CONNECT is served by [`crate::registration`] and ends
-//! there. Everyone else is refused:
+//! token). On the TLS listener a client that presented an X.509 certificate logs in by it
+//! instead ([`crate::client_cert`]). A dynamic registration CONNECT is served by
+//! [`crate::registration`] and ends there. Everyone else is refused:
 //! unknown device or client ⇒ "not authorized" (v4 code 5, v5 0x87), known device with a
 //! wrong password or unparseable credentials ⇒ "bad user name or password" (v4 4, v5 0x86).
 
@@ -117,7 +118,12 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         return Err(Box::pin(done).await);
     }
     let id = shared.registry.next_connection_id();
-    let principal = match authenticate(&connect, config, handler, id).await {
+    let certificates = stream.client_certificates();
+    let login = match certificates {
+        Some(chain) => Box::pin(certificate_login(&chain, &connect, handler)).await,
+        None => authenticate(&connect, config, handler, id).await,
+    };
+    let principal = match login {
         Ok(p) => p,
         Err(code) => {
             send_connack(stream, version, code, false, max).await?;
@@ -165,6 +171,25 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         client_max_packet: max_packet_size,
         rbuf,
     })
+}
+
+/// A device presenting a client certificate logs in by it whatever its username and
+/// password say (the certificate wins); a refused certificate is "not authorized".
+async fn certificate_login<H: GatewayHandler>(
+    chain: &[tokio_rustls::rustls::pki_types::CertificateDer<'static>],
+    connect: &ConnectInfo,
+    handler: &H,
+) -> Result<Principal, ConnAckCode> {
+    if connect.client_id.is_empty() && connect.persistent {
+        return Err(ConnAckCode::BadClientId);
+    }
+    match crate::client_cert::certificate_login(chain, handler).await {
+        Ok(device) => Ok(Principal::Device(device)),
+        Err(refused) => {
+            tracing::info!(client_id = %connect.client_id, ?refused, "device certificate refused");
+            Err(ConnAckCode::NotAuthorized)
+        }
+    }
 }
 
 async fn authenticate<H: GatewayHandler>(

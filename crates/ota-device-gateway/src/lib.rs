@@ -15,7 +15,9 @@
 //! platform re-pushes on `on_online`); session takeover; last will; max packet size; bounded
 //! per-connection queues (slow consumers are disconnected). Not supported: retained
 //! messages, shared subscriptions, topic aliases. TLS: a second listener
-//! ([`Gateway::listen_tls`]) serves MQTT over TLS beside plain TCP, sharing the sessions.
+//! ([`Gateway::listen_tls`]) serves MQTT over TLS beside plain TCP, sharing the sessions;
+//! there a device may log in with an X.509 certificate from a CA registered for its product
+//! instead of a password.
 //!
 //! The same crate holds the other device link, [`ExternalBroker`]: the platform as a client
 //! of an external broker cluster, sharing this broker's message reading ([`read_publish`])
@@ -27,6 +29,7 @@
 
 mod ack;
 mod auth;
+mod client_cert;
 mod codec;
 mod config;
 mod conn_handle;
@@ -55,7 +58,7 @@ pub use device_messages::{OtaPublish, OtaRequest, inbound_topic, read_publish};
 pub use external::{ExternalBroker, ExternalBrokerConfig};
 pub use handler::{ConnectionId, FileBlock, GatewayHandler};
 pub use server::Gateway;
-pub use tls::{ClientStream, tls_server_config};
+pub use tls::{ClientStream, mqtt_tls_server_config, tls_server_config};
 pub use tokio_rustls::rustls::ServerConfig as TlsServerConfig;
 
 pub use ota_protocol::{DeviceKey, DeviceMessage, FileBlockRequest};

@@ -24,6 +24,12 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// read buffer: a million idle devices would otherwise hold half a GiB of them.
     const READY_WITHOUT_BUFFER: bool = false;
 
+    /// The certificate chain the client presented in the TLS handshake (leaf first), if
+    /// any. Default: none (plain TCP).
+    fn client_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        None
+    }
+
     /// Ready when data (or the end of the stream) can be read. Only called when
     /// [`ClientStream::READY_WITHOUT_BUFFER`]; the default is ready at once.
     fn poll_read_ready(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -40,13 +46,37 @@ impl ClientStream for TcpStream {
 }
 
 /// rustls keeps its own record buffer; the session's read buffer waits with it.
-impl ClientStream for tokio_rustls::server::TlsStream<TcpStream> {}
+impl ClientStream for tokio_rustls::server::TlsStream<TcpStream> {
+    fn client_certificates(&self) -> Option<Vec<CertificateDer<'static>>> {
+        let chain = self.get_ref().1.peer_certificates()?;
+        (!chain.is_empty()).then(|| chain.to_vec())
+    }
+}
 
 impl ClientStream for tokio::io::DuplexStream {}
 
 /// A TLS server configuration from a PEM certificate chain (leaf first) and a PEM private
-/// key (PKCS#8, PKCS#1 or SEC1). Errors name what is wrong, never the key's bytes.
+/// key (PKCS#8, PKCS#1 or SEC1), asking clients for no certificate (HTTPS). Errors name
+/// what is wrong, never the key's bytes.
 pub fn tls_server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Arc<ServerConfig>> {
+    server_config(cert_chain_pem, key_pem, false)
+}
+
+/// Like [`tls_server_config`], for the MQTT TLS listener: clients are asked for a device
+/// certificate but need not send one, so devices log in by certificate or by password
+/// (checked at CONNECT against the CAs of the product the certificate names).
+pub fn mqtt_tls_server_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+) -> io::Result<Arc<ServerConfig>> {
+    server_config(cert_chain_pem, key_pem, true)
+}
+
+fn server_config(
+    cert_chain_pem: &[u8],
+    key_pem: &[u8],
+    device_certificates: bool,
+) -> io::Result<Arc<ServerConfig>> {
     let chain = CertificateDer::pem_slice_iter(cert_chain_pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("certificate: {e}")))?;
@@ -58,15 +88,17 @@ pub fn tls_server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> io::Result<Ar
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("private key: {e}")))?;
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("certificate and key: {e}"),
-            )
-        })?;
+    let builder = ServerConfig::builder();
+    let builder = match device_certificates {
+        true => builder.with_client_cert_verifier(Arc::new(crate::client_cert::DeferredClientCert)),
+        false => builder.with_no_client_auth(),
+    };
+    let config = builder.with_single_cert(chain, key).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("certificate and key: {e}"),
+        )
+    })?;
     Ok(Arc::new(config))
 }
 

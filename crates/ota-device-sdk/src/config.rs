@@ -16,6 +16,23 @@ use ota_protocol::{HmacMethod, MqttCredentials, SignRequest};
 /// addresses) can be reached as `127.0.0.1`, `127.0.0.2`, …; giving each device a different
 /// `mqtt_host` among those multiplies the usable source ports. `bind_ip` is honoured for HTTP
 /// downloads only.
+/// A device's X.509 client certificate for MQTT over TLS. `Debug` shows no key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The certificate chain, leaf first, PEM.
+    pub chain_pem: Vec<u8>,
+    /// The certificate's private key, PEM (PKCS#8, PKCS#1 or SEC1).
+    pub key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("chain_pem", &String::from_utf8_lossy(&self.chain_pem))
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceConfig {
     /// Product key (`pk`).
@@ -33,6 +50,11 @@ pub struct DeviceConfig {
     /// by one of them; HTTPS downloads trust them too, beside the system's. `None` (the
     /// default): plain TCP.
     pub tls_ca_pem: Option<Vec<u8>>,
+    /// A client certificate chain and its private key (both PEM) to present on MQTT over TLS.
+    /// A broker that registered the certificate's CA for the product logs the device in by
+    /// it, whatever its password; the platform expects OU = ProductKey and CN = DeviceName.
+    /// `None` (the default): no client certificate.
+    pub tls_client_cert: Option<ClientCertificate>,
     /// `signmethod` of the CONNECT password.
     pub sign_method: HmacMethod,
     /// The client id proper; `None` means `pk&dn` (what Python linkkit sends).
@@ -83,6 +105,7 @@ impl DeviceConfig {
             mqtt_host: mqtt_host.into(),
             mqtt_port,
             tls_ca_pem: None,
+            tls_client_cert: None,
             sign_method: HmacMethod::HmacSha1,
             client_id: None,
             keep_alive: Duration::from_secs(60),

@@ -87,7 +87,11 @@ impl<H> Device<H> {
             .set_request_channel_capacity(16)
             .set_inflight(16);
         if let Some(ca) = &config.tls_ca_pem {
-            opts.set_transport(rumqttc::Transport::tls(ca.clone(), None, None));
+            let client_auth = config
+                .tls_client_cert
+                .as_ref()
+                .map(|c| (c.chain_pem.clone(), c.key_pem.clone()));
+            opts.set_transport(rumqttc::Transport::tls(ca.clone(), client_auth, None));
         }
         let (client, mut el) = AsyncClient::new(opts, 16);
         let mut net = el.network_options();

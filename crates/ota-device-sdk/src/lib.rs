@@ -33,7 +33,7 @@ pub mod sim;
 mod update;
 mod verify;
 
-pub use config::DeviceConfig;
+pub use config::{ClientCertificate, DeviceConfig};
 pub use device::Device;
 pub use digest::Hasher;
 pub use download::{

@@ -5,6 +5,7 @@
 //! current time is always an argument). The store, the engine and the protocol faces build on
 //! these types; this crate must not import any of them.
 
+pub mod certificate;
 pub mod error;
 pub mod firmware;
 pub mod identity;

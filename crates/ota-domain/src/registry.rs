@@ -19,6 +19,10 @@ pub struct Product {
     /// How many devices registration without pre-registration (`regnwl`) may create.
     #[serde(default = "default_regnwl_quota")]
     pub regnwl_quota: i64,
+    /// Whether a device presenting a certificate from one of the product's CAs is created on
+    /// its first connect when it does not exist (off until an operator allows it).
+    #[serde(default)]
+    pub certificate_auto_create: bool,
     pub created_at: Millis,
     pub modified_at: Millis,
 }

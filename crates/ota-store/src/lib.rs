@@ -31,6 +31,7 @@ mod bulk_cancel;
 mod changes;
 mod counts;
 mod deltas;
+mod device_cas;
 mod device_names;
 mod devices;
 mod error;
@@ -60,6 +61,7 @@ mod versions;
 pub use changes::{Announcement, Change, ChangeWatcher};
 pub use counts::{JobCounts, QueuedCounts};
 pub use deltas::DeltaRow;
+pub use device_cas::{DeviceCaRow, RevokedCertificateRow};
 pub use error::{Result, StoreError};
 pub use housekeeping::UploadToken;
 pub use identity::{ConnectionToken, RegistrationRecord};
@@ -126,7 +128,11 @@ mod page_tests {
         ];
         for (offset, limit, total, expected) in cases {
             let page = Page::new(offset, limit);
-            assert_eq!(page.counted_from_end(total), expected, "{page:?} of {total}");
+            assert_eq!(
+                page.counted_from_end(total),
+                expected,
+                "{page:?} of {total}"
+            );
         }
     }
 }

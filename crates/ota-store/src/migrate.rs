@@ -87,6 +87,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0016_device_identity.sql"),
         include_str!("../migrations/postgres/0016_device_identity.sql"),
     ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_device_certificates.sql"),
+        include_str!("../migrations/postgres/0017_device_certificates.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -12,8 +12,8 @@ impl Store {
     pub async fn insert_product(&self, p: &Product) -> Result<()> {
         sqlx::query(
             "INSERT INTO products (product_key, product_name, product_secret, description, \
-             dynamic_register, regnwl_quota, created_at, modified_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             dynamic_register, regnwl_quota, certificate_auto_create, created_at, modified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(p.product_key.as_str())
         .bind(&p.product_name)
@@ -21,6 +21,7 @@ impl Store {
         .bind(p.description.as_deref())
         .bind(i64::from(p.dynamic_register))
         .bind(p.regnwl_quota)
+        .bind(i64::from(p.certificate_auto_create))
         .bind(p.created_at)
         .bind(p.modified_at)
         .execute(self.writer())
@@ -58,12 +59,13 @@ impl Store {
         Ok((rows::all(&rows, rows::product)?, total))
     }
 
-    /// Updates name, secret, description, the dynamic registration settings and
-    /// modification time.
+    /// Updates name, secret, description, the dynamic registration settings, the
+    /// certificate auto-create switch and modification time.
     pub async fn update_product(&self, p: &Product) -> Result<()> {
         let n = sqlx::query(
             "UPDATE products SET product_name = $2, product_secret = $3, description = $4, \
-             modified_at = $5, dynamic_register = $6, regnwl_quota = $7 WHERE product_key = $1",
+             modified_at = $5, dynamic_register = $6, regnwl_quota = $7, \
+             certificate_auto_create = $8 WHERE product_key = $1",
         )
         .bind(p.product_key.as_str())
         .bind(&p.product_name)
@@ -72,13 +74,15 @@ impl Store {
         .bind(p.modified_at)
         .bind(i64::from(p.dynamic_register))
         .bind(p.regnwl_quota)
+        .bind(i64::from(p.certificate_auto_create))
         .execute(self.writer())
         .await?
         .rows_affected();
         touched(n)
     }
 
-    /// Deletes a product and its OTA modules; `Conflict` while it still has devices.
+    /// Deletes a product, its OTA modules, device CAs and revoked certificate serials;
+    /// `Conflict` while it still has devices.
     pub async fn delete_product(&self, pk: &ProductKey) -> Result<()> {
         let mut tx = self.begin_write().await?;
         let devices: i64 = sqlx::query("SELECT COUNT(*) AS n FROM devices WHERE product_key = $1")
@@ -91,10 +95,14 @@ impl Store {
                 "product {pk} still has {devices} devices"
             )));
         }
-        sqlx::query("DELETE FROM ota_modules WHERE product_key = $1")
+        for table in ["device_cas", "revoked_certificates", "ota_modules"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE product_key = $1"
+            )))
             .bind(pk.as_str())
             .execute(&mut *tx)
             .await?;
+        }
         let n = sqlx::query("DELETE FROM products WHERE product_key = $1")
             .bind(pk.as_str())
             .execute(&mut *tx)

@@ -17,7 +17,7 @@ use sqlx::any::AnyRow;
 macro_rules! product_cols {
     () => {
         "p.product_key, p.product_name, p.product_secret, p.description, p.dynamic_register, \
-         p.regnwl_quota, p.created_at, p.modified_at"
+         p.regnwl_quota, p.certificate_auto_create, p.created_at, p.modified_at"
     };
 }
 macro_rules! device_cols {
@@ -146,6 +146,7 @@ pub(crate) fn product(row: &AnyRow) -> Result<Product> {
         description: get(row, "description")?,
         dynamic_register: flag(row, "dynamic_register")?,
         regnwl_quota: get(row, "regnwl_quota")?,
+        certificate_auto_create: flag(row, "certificate_auto_create")?,
         created_at: get(row, "created_at")?,
         modified_at: get(row, "modified_at")?,
     })

@@ -20,6 +20,8 @@ mod creation;
 mod creation_progress;
 #[path = "conformance/deltas.rs"]
 mod deltas;
+#[path = "conformance/device_cas.rs"]
+mod device_cas;
 #[path = "conformance/housekeeping.rs"]
 mod housekeeping;
 #[path = "conformance/identity.rs"]

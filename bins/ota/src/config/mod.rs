@@ -211,6 +211,7 @@ impl ServeConfig {
     /// The TLS certificate chain and key `tls_cert_file` and `tls_key_file` name.
     pub fn tls_server_config(
         &self,
+        device_certificates: bool,
     ) -> anyhow::Result<std::sync::Arc<ota_device_gateway::TlsServerConfig>> {
         use anyhow::Context;
         let (Some(cert), Some(key)) = (&self.tls_cert_file, &self.tls_key_file) else {
@@ -219,7 +220,12 @@ impl ServeConfig {
         let read = |path: &std::path::Path| {
             std::fs::read(path).with_context(|| format!("reading {}", path.display()))
         };
-        ota_device_gateway::tls_server_config(&read(cert)?, &read(key)?).with_context(|| {
+        let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+        let loaded = match device_certificates {
+            true => ota_device_gateway::mqtt_tls_server_config(&cert_pem, &key_pem),
+            false => ota_device_gateway::tls_server_config(&cert_pem, &key_pem),
+        };
+        loaded.with_context(|| {
             format!(
                 "loading the TLS certificate {} and key {}",
                 cert.display(),

@@ -30,6 +30,7 @@ mod gates;
 mod hang_up;
 mod harness;
 mod isolation;
+mod mtls;
 mod nodes;
 mod one_platform;
 mod package_storage;

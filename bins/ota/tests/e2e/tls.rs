@@ -11,13 +11,13 @@ use serde_json::json;
 use std::time::Duration;
 
 /// A certificate authority and a server certificate it issued for 127.0.0.1 and localhost.
-struct Pki {
-    ca_pem: String,
-    chain_pem: String,
-    key_pem: String,
+pub(crate) struct Pki {
+    pub(crate) ca_pem: String,
+    pub(crate) chain_pem: String,
+    pub(crate) key_pem: String,
 }
 
-fn pki(name: &str) -> Pki {
+pub(crate) fn pki(name: &str) -> Pki {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -40,7 +40,7 @@ fn pki(name: &str) -> Pki {
 
 /// A server whose embedded endpoint also listens for MQTT over TLS (and, with `https`, whose
 /// HTTP server also listens for HTTPS); returns it with the MQTT TLS and HTTPS ports.
-async fn with_tls(pki: &Pki, dir: &std::path::Path, https: bool) -> (Server, u16, u16) {
+pub(crate) async fn with_tls(pki: &Pki, dir: &std::path::Path, https: bool) -> (Server, u16, u16) {
     let (cert, key) = (dir.join("chain.pem"), dir.join("key.pem"));
     std::fs::write(&cert, &pki.chain_pem).unwrap();
     std::fs::write(&key, &pki.key_pem).unwrap();

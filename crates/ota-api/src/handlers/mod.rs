@@ -4,6 +4,7 @@
 //! parameters, request body and response schemas.
 
 mod deltas;
+mod device_certificates;
 mod device_identity;
 mod devices;
 mod firmwares;
@@ -32,6 +33,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(devices::register_devices, devices::list_devices))
         .routes(routes!(devices::get_device, devices::delete_device))
         .routes(routes!(devices::set_device_tags))
+        .routes(routes!(
+            device_certificates::add_device_ca,
+            device_certificates::list_device_cas
+        ))
+        .routes(routes!(device_certificates::remove_device_ca))
+        .routes(routes!(
+            device_certificates::revoke_certificate,
+            device_certificates::list_revoked_certificates
+        ))
+        .routes(routes!(device_certificates::unrevoke_certificate))
         .routes(routes!(device_identity::disable_device))
         .routes(routes!(device_identity::enable_device))
         .routes(routes!(device_identity::reset_device))

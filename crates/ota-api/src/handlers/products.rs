@@ -97,9 +97,12 @@ pub struct ProductChange {
     dynamic_register: Option<bool>,
     /// How many devices `regnwl` (registration without pre-registration) may create: 0-1000000.
     regnwl_quota: Option<i64>,
+    /// Create a device that does not exist yet on its first connect with a certificate from
+    /// one of the product's CAs (MQTT TLS listener).
+    certificate_auto_create: Option<bool>,
 }
 
-/// Change a product's name, description or dynamic registration settings
+/// Change a product's name, description, dynamic registration or certificate settings
 #[utoipa::path(
     patch,
     path = "/products/{product_key}",
@@ -128,6 +131,9 @@ pub async fn update_product(
         product = registry
             .set_dynamic_registration(&pk, req.dynamic_register, req.regnwl_quota)
             .await?;
+    }
+    if let Some(allowed) = req.certificate_auto_create {
+        product = registry.set_certificate_auto_create(&pk, allowed).await?;
     }
     Ok(Json(views::product(&product, false)))
 }

@@ -52,7 +52,7 @@ async fn idle_tls_connection_memory() {
         .unwrap()
         .self_signed(&key)
         .unwrap();
-    let server_tls = ota_device_gateway::tls_server_config(
+    let server_tls = ota_device_gateway::mqtt_tls_server_config(
         cert.pem().as_bytes(),
         key.serialize_pem().as_bytes(),
     )

@@ -98,6 +98,7 @@ pub fn product(pk: &str) -> Product {
         description: None,
         dynamic_register: false,
         regnwl_quota: ota_domain::registry::DEFAULT_REGNWL_QUOTA,
+        certificate_auto_create: false,
         created_at: T0,
         modified_at: T0,
     }
