@@ -5,7 +5,7 @@ use crate::fixtures::{self, fleet};
 use crate::harness::{KEY_ID, KEY_SECRET, Server};
 
 /// Runs `ota ARGS` against `server`; returns (success, stdout, stderr).
-fn ota(server: &Server, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn ota(server: &Server, args: &[&str]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ota"))
         .args(args)
         .env("OTA_URL", format!("http://{}", server.http))

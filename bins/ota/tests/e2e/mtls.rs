@@ -381,3 +381,45 @@ async fn another_node_applies_cas_and_revocations_at_the_next_connect() {
     );
     drop(second);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_registers_cas_revokes_serials_and_switches_auto_create() {
+    use crate::cli::ota;
+    let server = Server::start().await;
+    let pk = fleet_product(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, device_ca("cli").pem).unwrap();
+    let ca_file = ca_file.to_str().unwrap();
+
+    let (ok, out, err) = ota(&server, &["product", "ca", "add", &pk, ca_file]);
+    assert!(ok, "{err}");
+    let added: Value = serde_json::from_str(&out).unwrap();
+    let ca_id = added["ca_id"].as_str().unwrap().to_owned();
+    let (ok, out, err) = ota(&server, &["product", "ca", "list", &pk]);
+    assert!(ok && out.contains(&ca_id), "{out}{err}");
+    let (ok, _, err) = ota(&server, &["product", "ca", "add", &pk, "missing.pem"]);
+    assert!(!ok && err.contains("missing.pem"), "{err}");
+
+    let (ok, _, err) = ota(&server, &["product", "revocation", "add", &pk, "0A:0B"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = ota(&server, &["product", "revocation", "list", &pk]);
+    assert!(ok && out.contains("\"a0b\""), "{out}{err}");
+    let (ok, _, err) = ota(&server, &["product", "revocation", "add", &pk, "xyz"]);
+    assert!(!ok && err.contains("serial"), "{err}");
+    let (ok, _, err) = ota(&server, &["product", "revocation", "remove", &pk, "0A:0B"]);
+    assert!(ok, "{err}");
+
+    let (ok, out, err) = ota(
+        &server,
+        &["product", "certificates", &pk, "--auto-create", "on"],
+    );
+    assert!(
+        ok && out.contains("\"certificate_auto_create\": true"),
+        "{out}{err}"
+    );
+    let (ok, _, err) = ota(&server, &["product", "ca", "remove", &pk, &ca_id]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = ota(&server, &["product", "ca", "list", &pk]);
+    assert!(ok && !out.contains(&ca_id), "{out}");
+}
