@@ -157,6 +157,34 @@ async fn scenario(server: &Server, b: &Browser) -> anyhow::Result<()> {
     b.wait_text(".flash", "Dynamic registration allowed")
         .await?;
 
+    // Device certificates: a CA registered, devices created on their first certificate
+    // connect, a serial revoked and taken back.
+    let ca_key = rcgen::KeyPair::generate()?;
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Lamp factory CA");
+    b.fill("#ca_certificate", &ca.self_signed(&ca_key)?.pem())
+        .await?;
+    b.click("form[action$='/device-cas'] button").await?;
+    b.wait_text(".flash", "CA CN=Lamp factory CA registered")
+        .await?;
+    b.wait_text("#device-cas", "Lamp factory CA").await?;
+    b.click("form[action$='/certificates'] input[name=auto_create]")
+        .await?;
+    b.click("form[action$='/certificates'] button").await?;
+    b.wait_text(".flash", "first certificate connect is on")
+        .await?;
+    b.fill("#revoke_serial", "0A:1B").await?;
+    b.click("form[action$='/revocations'] button").await?;
+    b.wait_text(".flash", "Certificate serial a1b revoked")
+        .await?;
+    b.click("form[action$='/revocations/a1b/remove'] button")
+        .await?;
+    b.wait_text(".flash", "revocation of a1b was taken back")
+        .await?;
+
     // Simulated devices come online (the last two registered devices never connect).
     let fleet = start_fleet(server, &pk).await?;
     for _ in 0..100 {

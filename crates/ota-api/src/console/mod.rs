@@ -57,7 +57,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
     use pages::{
         analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
     };
-    use pages::{device_identity, products, tasks, upload};
+    use pages::{device_certificates, device_identity, products, tasks, upload};
     let state = Console {
         app,
         key: Arc::new(OnceCell::new()),
@@ -85,6 +85,26 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route(
             "/products/{pk}/registration",
             post(device_identity::set_registration),
+        )
+        .route(
+            "/products/{pk}/certificates",
+            post(device_certificates::set_auto_create),
+        )
+        .route(
+            "/products/{pk}/device-cas",
+            post(device_certificates::add_ca),
+        )
+        .route(
+            "/products/{pk}/device-cas/{ca_id}/remove",
+            post(device_certificates::remove_ca),
+        )
+        .route(
+            "/products/{pk}/revocations",
+            post(device_certificates::revoke),
+        )
+        .route(
+            "/products/{pk}/revocations/{serial}/remove",
+            post(device_certificates::unrevoke),
         )
         .route(
             "/products/{pk}/groups",

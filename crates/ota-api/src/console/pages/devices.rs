@@ -2,7 +2,7 @@
 //! and one device's detail (module versions, connection, task history).
 
 use super::products::refused;
-use super::{device_identity, page_of};
+use super::{device_certificates, device_identity, page_of};
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
 use crate::console::layout::{self, Nav, Tab, badge, csrf, enc, field, time, time_opt};
@@ -64,6 +64,7 @@ async fn render(
         .list_devices(Some(&product.product_key), prefix, paging)
         .await?;
     let base = format!("/console/products/{}", enc(pk));
+    let certificates = device_certificates::card(c, ctx, &product).await?;
     let reg_err = err.filter(|(w, _)| *w == Which::Register).map(|(_, e)| e);
     let imp_err = err.filter(|(w, _)| *w == Which::Import).map(|(_, e)| e);
     let body = html! {
@@ -96,6 +97,7 @@ async fn render(
             }
             div.side {
                 (device_identity::registration_card(ctx, &product))
+                (certificates)
                 section.card {
                     h2 { "Register a device" }
                     (layout::error_summary(reg_err))

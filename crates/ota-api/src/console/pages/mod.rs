@@ -7,6 +7,7 @@ pub mod batch_new;
 pub mod batch_params;
 pub mod batch_view;
 pub mod batches;
+pub mod device_certificates;
 pub mod device_identity;
 pub mod devices;
 pub mod groups;
