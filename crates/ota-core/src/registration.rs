@@ -17,7 +17,6 @@ use ota_domain::{DeviceKey, DomainError, ErrorCode, IotId, Millis};
 use ota_protocol::registration::token_digest;
 use ota_protocol::{Issued, RegistrationKind, RegistrationRequest};
 use ota_store::{ConnectionToken, RegistrationRecord, StoreError};
-use std::collections::BTreeMap;
 
 /// How long a registration's `random` is remembered: a replay within it is refused. (A
 /// device registers once until reset, so a replay later still meets that rule.)
@@ -160,20 +159,13 @@ impl Registry<'_> {
         token: &ConnectionToken,
     ) -> CoreResult<()> {
         let name = rules::device_name(key.device_name.as_str())?;
-        let device = Device {
-            iot_id: IotId(ids::iot_id()),
-            product_key: key.product_key.clone(),
-            device_name: name.into(),
-            device_secret: ids::secret(),
-            nickname: None,
-            tags: BTreeMap::new(),
-            online: false,
-            last_online_at: None,
-            disabled: false,
-            registration: None,
-            created_at: now,
-            modified_at: now,
-        };
+        let device = Device::registered(
+            IotId(ids::iot_id()),
+            key.product_key.clone(),
+            name.into(),
+            ids::secret(),
+            now,
+        );
         let record = RegistrationRecord {
             method: RegistrationMethod::MqttNoPreregistration,
             at: now,

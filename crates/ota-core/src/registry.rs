@@ -109,20 +109,13 @@ impl Registry<'_> {
                 )
                 .into());
             }
-            devices.push(Device {
-                iot_id: IotId(ids::iot_id()),
-                product_key: pk.clone(),
-                device_name: DeviceName(name),
-                device_secret: ids::secret(),
-                nickname: None,
-                tags: BTreeMap::new(),
-                online: false,
-                last_online_at: None,
-                disabled: false,
-                registration: None,
-                created_at: now,
-                modified_at: now,
-            });
+            devices.push(Device::registered(
+                IotId(ids::iot_id()),
+                pk.clone(),
+                DeviceName(name),
+                ids::secret(),
+                now,
+            ));
         }
         self.store().insert_devices(&devices).await?;
         Ok(devices)

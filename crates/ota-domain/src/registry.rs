@@ -66,6 +66,31 @@ pub struct Device {
 }
 
 impl Device {
+    /// A device just registered, with the identifiers and secret made for it: no tags, never
+    /// connected, enabled.
+    pub fn registered(
+        iot_id: IotId,
+        product_key: ProductKey,
+        device_name: DeviceName,
+        device_secret: String,
+        now: Millis,
+    ) -> Device {
+        Device {
+            iot_id,
+            product_key,
+            device_name,
+            device_secret,
+            nickname: None,
+            tags: BTreeMap::new(),
+            online: false,
+            last_online_at: None,
+            disabled: false,
+            registration: None,
+            created_at: now,
+            modified_at: now,
+        }
+    }
+
     /// What the identity rules ([`IdentityState::apply`]) look at.
     pub fn identity(&self) -> IdentityState {
         IdentityState {
