@@ -32,6 +32,9 @@ fn wire_sign_method(method: SignMethod) -> ota_protocol::SignMethod {
     }
 }
 
+/// Times a pull reads its task again after finding it changed by a concurrent save.
+const PULL_ATTEMPTS: u32 = 3;
+
 impl Delivery<'_> {
     /// A signed, expiring download URL for a stored file: presigned on the storage service
     /// when packages are in a bucket, else the server's own download route.
@@ -158,7 +161,26 @@ impl Delivery<'_> {
 
     /// Answers a device's pull (`thing/ota/firmware/get`): the package of its pending task
     /// for `module`, marking the task NOTIFIED. `None` when there is nothing to update.
+    ///
+    /// A pull can race the push of the same task: the dispatcher sends the push before it
+    /// saves the task NOTIFIED, and a device that pulls as soon as the push arrives finds the
+    /// task still QUEUED and marks it NOTIFIED too. The later of the two saves finds the row
+    /// changed; the pull then reads the task again, now NOTIFIED, and answers with it.
     pub async fn firmware_get(
+        &self,
+        device: &DeviceKey,
+        module: Option<&str>,
+    ) -> CoreResult<Option<UpgradePush>> {
+        let mut attempts = 0;
+        loop {
+            match self.firmware_get_once(device, module).await {
+                Err(err) if err.is_stale() && attempts < PULL_ATTEMPTS => attempts += 1,
+                answer => return answer,
+            }
+        }
+    }
+
+    async fn firmware_get_once(
         &self,
         device: &DeviceKey,
         module: Option<&str>,
