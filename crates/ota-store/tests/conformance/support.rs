@@ -105,20 +105,13 @@ pub fn product(pk: &str) -> Product {
 }
 
 pub fn device(pk: &str, name: &str) -> Device {
-    Device {
-        iot_id: format!("iot-{pk}-{name}").into(),
-        product_key: pk.into(),
-        device_name: name.into(),
-        device_secret: format!("secret-{name}"),
-        nickname: None,
-        tags: BTreeMap::new(),
-        online: false,
-        last_online_at: None,
-        disabled: false,
-        registration: None,
-        created_at: T0,
-        modified_at: T0,
-    }
+    Device::registered(
+        format!("iot-{pk}-{name}").into(),
+        pk.into(),
+        name.into(),
+        format!("secret-{name}"),
+        T0,
+    )
 }
 
 pub fn key(pk: &str, name: &str) -> DeviceKey {
