@@ -127,6 +127,18 @@ struct Chooser {
 }
 
 impl Chooser {
+    /// Nothing considered yet, for a pair of these sizes and digests.
+    fn new(old_len: usize, new_len: u64, old_sha256: [u8; 32], new_sha256: [u8; 32]) -> Self {
+        Chooser {
+            old_len: old_len as u64,
+            new_len,
+            old_sha256,
+            new_sha256,
+            report: Vec::new(),
+            best: None,
+        }
+    }
+
     fn consider(&mut self, b: Built, variant: String) {
         let header = PatchHeader {
             version: b.method.min_version(),
@@ -188,14 +200,7 @@ fn diff_large(
 ) -> Result<(Vec<u8>, Vec<Candidate>)> {
     check_old_len(old)?;
     let found = large::diff(old, new, new_len, opts)?;
-    let mut chooser = Chooser {
-        old_len: old.len() as u64,
-        new_len,
-        old_sha256: found.old_sha256,
-        new_sha256: found.new_sha256,
-        report: Vec::new(),
-        best: None,
-    };
+    let mut chooser = Chooser::new(old.len(), new_len, found.old_sha256, found.new_sha256);
     for (b, variant) in found.candidates {
         chooser.consider(b, variant);
     }
@@ -234,14 +239,7 @@ fn diff_impl(
         return diff_large(old, &mut std::io::Cursor::new(new), new.len() as u64, opts);
     }
     check_old_len(old)?;
-    let mut chooser = Chooser {
-        old_len: old.len() as u64,
-        new_len: new.len() as u64,
-        old_sha256: sha256(old),
-        new_sha256: sha256(new),
-        report: Vec::new(),
-        best: None,
-    };
+    let mut chooser = Chooser::new(old.len(), new.len() as u64, sha256(old), sha256(new));
     let mut consider = |b: Built, variant: String| chooser.consider(b, variant);
     let params = ZstdParams {
         level: effective_level(opts.level, old.len().max(new.len())),
