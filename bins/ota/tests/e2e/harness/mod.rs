@@ -146,7 +146,7 @@ impl Server {
     /// start: returns what it wrote to stderr; panics if it became ready.
     pub async fn sibling_refused(&self, extra: &[(&str, &str)]) -> String {
         let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env.extend(owned_env(extra));
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let mut command = command(&self.data, any, any, self.database_url.as_deref(), &env);
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -172,10 +172,7 @@ impl Server {
         let url = pg.url();
         let dir = tempfile::tempdir().expect("temp dir");
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = owned_env(env);
         let ((a, a_http, a_mqtt), (b, b_http, b_mqtt)) = tokio::join!(
             spawn(dir.path(), any, any, Some(&url), &env),
             spawn(dir.path(), any, any, Some(&url), &env)
@@ -253,10 +250,7 @@ impl Server {
     ) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env = owned_env(env);
         let (child, ready) = try_spawn_ready(dir.path(), http, any, database_url.as_deref(), &env)
             .await
             .expect("start the server");
@@ -534,4 +528,11 @@ async fn pg_admin(url: &str, sql: &str) {
         .await
         .expect(sql);
     conn.close().await.ok();
+}
+
+/// `OTA_*` settings as the server keeps them for restarts.
+fn owned_env(env: &[(&str, &str)]) -> Vec<(String, String)> {
+    env.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
