@@ -156,7 +156,6 @@ impl App {
         let dir = tempfile::tempdir().expect("temporary directory");
         let (state, product_key) = rt.block_on(async {
             let store = Store::connect("sqlite::memory:").await.expect("store");
-            store.insert_access_key(KEY_ID, SECRET).await.expect("key");
             let blobs = DirStore::open(&dir.path().join("packages"))
                 .await
                 .expect("package directory");
@@ -167,6 +166,10 @@ impl App {
                 Arc::new(SystemClock),
                 CoreConfig::default(),
             );
+            core.teams()
+                .prepare(Some((KEY_ID, SECRET)))
+                .await
+                .expect("key");
             let product = core
                 .registry()
                 .create_product("fuzz", None)

@@ -65,6 +65,8 @@ impl TlsListener {
     }
 }
 
+impl ota_api::PeerListener for TlsListener {}
+
 impl axum::serve::Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
     type Addr = SocketAddr;

@@ -34,6 +34,9 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Append the server's log (stderr) to this file instead of sharing ours.
     pub log_file: Option<PathBuf>,
+    /// The server key file; nodes sharing one store must share it. `None`: the data
+    /// directory's own.
+    pub server_key_file: Option<PathBuf>,
 }
 
 /// The server a benchmark starts for itself, as its command line chooses it (flattened
@@ -109,6 +112,7 @@ impl Launch {
             log: "warn".to_owned(),
             env: Vec::new(),
             log_file: None,
+            server_key_file: None,
         }
     }
 
@@ -133,6 +137,11 @@ impl Launch {
             .env("OTA_LOG", &self.log)
             .env_remove("RUST_LOG")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(
+                self.server_key_file
+                    .iter()
+                    .map(|path| ("OTA_SERVER_KEY_FILE", path.as_os_str())),
+            )
             .stdout(Stdio::piped())
             .kill_on_drop(true);
         match &self.log_file {

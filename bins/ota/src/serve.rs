@@ -25,7 +25,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("opening the store")?;
     tracing::info!(dialect = ?store.dialect(), "store opened");
-    ensure_admin_key(&store).await?;
     let signer = UrlSigner::new(url_signing_secret(&store).await?);
     let blobs = open_package_storage(&config).await?;
     // Bound first: with port 0 the download URLs must carry the port actually used.
@@ -86,9 +85,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             delta_from_latest: config.delta_from_latest(),
             nudge_after: (config.nudge_secs > 0).then(|| config.nudge_secs as i64 * 1000),
             creation_wait: std::time::Duration::from_millis(config.batch_creation_wait_ms),
+            server_key: load_server_key(&config)?,
+            audit_retention: config.audit_retention_days as i64 * 24 * 3_600_000,
             ..CoreConfig::default()
         },
     );
+    prepare_teams(&core).await?;
     // Among the nodes on this store: refused here, before anything is served, when its
     // download URLs would name this node beside others.
     let node = match Node::join(&core, config.node_settings(http_addr, &public_url)).await {
@@ -133,7 +135,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     // Made into a service once: served as a plain `Router`, axum prepares the whole route
     // table again for every connection (`with_state` per accepted socket): about 120 KiB
     // of heap and its CPU for each device's download connection.
-    let router = router.into_make_service();
+    // With the peer address, which the audit log records as each call's source.
+    let router = router.into_make_service_with_connect_info::<ota_api::PeerAddr>();
     let https = match https_listener.zip(tls.clone()) {
         Some((tcp, tls_config)) => {
             let tls = crate::https::TlsListener::new(tcp, tls_config, shutdown.clone())?;
@@ -230,46 +233,70 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-/// The bootstrap admin key: from `OTA_ACCESS_KEY_ID` / `OTA_ACCESS_KEY_SECRET`, or generated
-/// on the first start and printed once.
-async fn ensure_admin_key(store: &Store) -> anyhow::Result<()> {
+/// Users, policies and the bootstrap admin key: from `OTA_ACCESS_KEY_ID` /
+/// `OTA_ACCESS_KEY_SECRET`, or generated on the first start and printed once.
+async fn prepare_teams(core: &Core) -> anyhow::Result<()> {
     let id = std::env::var("OTA_ACCESS_KEY_ID")
         .ok()
         .filter(|v| !v.is_empty());
     let secret = std::env::var("OTA_ACCESS_KEY_SECRET")
         .ok()
         .filter(|v| !v.is_empty());
-    match (id, secret) {
-        (Some(id), Some(secret)) => match store.access_key_secret(&id).await? {
-            None => match store.insert_access_key(&id, &secret).await {
-                Ok(()) => {
-                    tracing::info!(key_id = %id, "admin access key installed from the environment");
-                }
-                // Another node starting at the same moment installed it first.
-                Err(ota_store::StoreError::Conflict(_))
-                    if store.access_key_secret(&id).await?.as_deref() == Some(&secret) => {}
-                Err(err) => return Err(err.into()),
-            },
-            Some(existing) if existing != secret => {
-                anyhow::bail!(
-                    "access key {id} already exists with another secret; use that secret or another key id"
-                );
-            }
-            Some(_) => {}
-        },
-        (None, None) => {
-            if store.list_access_keys().await?.is_empty() {
-                let id = format!("OTA{}", random_hex(8).to_uppercase());
-                let secret = random_hex(20);
-                store.insert_access_key(&id, &secret).await?;
-                eprintln!(
-                    "Generated the admin access key (shown only now; keep it safe):\n  OTA_ACCESS_KEY_ID={id}\n  OTA_ACCESS_KEY_SECRET={secret}"
-                );
-            }
-        }
+    let bootstrap = match (&id, &secret) {
+        (Some(id), Some(secret)) => Some((id.as_str(), secret.as_str())),
+        (None, None) => None,
         _ => anyhow::bail!("set both OTA_ACCESS_KEY_ID and OTA_ACCESS_KEY_SECRET, or neither"),
+    };
+    if let Some((id, secret)) = core.teams().prepare(bootstrap).await? {
+        eprintln!(
+            "Generated the admin access key (shown only now; keep it safe):\n  OTA_ACCESS_KEY_ID={id}\n  OTA_ACCESS_KEY_SECRET={secret}"
+        );
+    } else if let Some(id) = id {
+        tracing::info!(key_id = %id, "admin access key from the environment");
     }
     Ok(())
+}
+
+/// The server key from `server_key_file` (default `<data_dir>/server.key`). A missing file
+/// is made (mode 0600) with a new key; of nodes starting together on one file, all read
+/// the one written first. A key that does not match the store's is refused at start
+/// (`Teams::prepare`).
+fn load_server_key(config: &ServeConfig) -> anyhow::Result<ota_core::sealing::ServerKey> {
+    use ota_core::sealing::ServerKey;
+    let path = config
+        .server_key_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("server.key"));
+    let read = |path: &std::path::Path| -> anyhow::Result<ServerKey> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the server key {}", path.display()))?;
+        ServerKey::from_text(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    let key = ServerKey::generate();
+    match write_private(&path, &key.to_text()) {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated the server key");
+            Ok(key)
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(err) => Err(err).with_context(|| format!("writing the server key {}", path.display())),
+    }
+}
+
+/// Writes a new file readable by its owner only; refuses to replace an existing one.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()
 }
 
 /// The secret that signs download URLs, generated once and kept in the store so every node

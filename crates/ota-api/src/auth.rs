@@ -1,7 +1,10 @@
-//! Verifies signed requests on `/api/v1`: known key, fresh timestamp (±15 minutes), unused
-//! nonce (in the store, shared by every node), matching body digest and signature. Failures are 401/403 with a stable code and
-//! never echo a secret.
+//! Verifies signed requests on `/api/v1`: known, enabled key of an enabled user, fresh
+//! timestamp (±15 minutes), unused nonce (in the store, shared by every node), matching body
+//! digest and signature. Or, for scripts that cannot sign, a personal access token
+//! (`Authorization: Bearer otapat_…`). Either way the request carries a
+//! [`Caller`] onward; failures are 401 with a stable code and never echo a secret.
 
+use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::sign::{self, HEADER_CONTENT_SHA256, HEADER_KEY_ID, HEADER_NONCE, HEADER_TIMESTAMP};
 use crate::state::AppState;
@@ -10,6 +13,7 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
+use ota_core::{KeyCheck, TokenCheck};
 use subtle::ConstantTimeEq;
 
 /// How far a request's timestamp may be from the server clock.
@@ -55,7 +59,25 @@ pub async fn require_signature(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let source_ip = crate::authz::source_ip(&parts.extensions);
+    let user_agent = crate::authz::user_agent(&parts.headers);
+    if let Some(token) = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        let principal = bearer(&state, token.trim()).await?;
+        let session_id = principal.token_id.clone();
+        parts.extensions.insert(Caller {
+            principal,
+            session_id,
+            source_ip,
+            user_agent,
+        });
+        return Ok(next.run(Request::from_parts(parts, body)).await);
+    }
     let headers = &parts.headers;
     let key_id = header(headers, HEADER_KEY_ID)?.to_owned();
     let timestamp = header(headers, HEADER_TIMESTAMP)?.to_owned();
@@ -89,14 +111,22 @@ pub async fn require_signature(
             "timestamp is more than 15 minutes from the server time",
         ));
     }
-    let secret = state
-        .core
-        .access()
-        .access_key_secret(&key_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::unauthorized("InvalidAccessKeyId.NotFound", "unknown access key")
-        })?;
+    let key = match state.core.teams().signing_key(&key_id).await? {
+        KeyCheck::Active(key) => key,
+        KeyCheck::Unknown => {
+            return Err(ApiError::unauthorized(
+                "InvalidAccessKeyId.NotFound",
+                "unknown access key",
+            ));
+        }
+        KeyCheck::Inactive => {
+            return Err(ApiError::unauthorized(
+                "InvalidAccessKeyId.Inactive",
+                "the access key or its user is disabled",
+            ));
+        }
+    };
+    let secret = key.secret.clone();
 
     // Nested routers see a stripped path; the signature covers the one the client sent.
     let uri = parts
@@ -156,5 +186,28 @@ pub async fn require_signature(
         }
         Body::from(bytes)
     };
+    state
+        .core
+        .teams()
+        .key_used(&key, source_ip.as_deref().unwrap_or("unknown"))
+        .await?;
+    parts.extensions.insert(Caller {
+        principal: key.principal,
+        session_id: None,
+        source_ip,
+        user_agent,
+    });
     Ok(next.run(Request::from_parts(parts, body)).await)
+}
+
+/// The user behind a personal access token, or why it is refused.
+async fn bearer(state: &AppState, token: &str) -> Result<ota_core::Principal, ApiError> {
+    let refused = |code: &str, message: &str| Err(ApiError::unauthorized(code, message));
+    match state.core.teams().check_token(token).await? {
+        TokenCheck::Active(principal) => Ok(principal),
+        TokenCheck::Unknown => refused("InvalidToken.NotFound", "unknown access token"),
+        TokenCheck::Expired => refused("InvalidToken.Expired", "the access token has expired"),
+        TokenCheck::Revoked => refused("InvalidToken.Revoked", "the access token was revoked"),
+        TokenCheck::Inactive => refused("InvalidToken.Inactive", "the token's user is disabled"),
+    }
 }

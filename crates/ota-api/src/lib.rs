@@ -7,6 +7,7 @@
 
 pub mod aliyun;
 mod auth;
+pub mod authz;
 mod body;
 mod completion;
 mod console;
@@ -20,6 +21,7 @@ pub mod sign;
 mod state;
 mod views;
 
+pub use authz::{PeerAddr, PeerListener};
 pub use state::AppState;
 
 use axum::Router;
@@ -31,6 +33,10 @@ use axum::routing::get;
 pub fn router(state: AppState) -> Router {
     let (api, _) = handlers::routes().split_for_parts();
     let api = api
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            authz::native::authorize,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_signature,

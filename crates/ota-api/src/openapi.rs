@@ -11,7 +11,9 @@ use utoipa::openapi::{Paths, Server};
 
 const SIGNING: &str = "Signed with HMAC-SHA256: headers X-Ota-Key-Id, X-Ota-Timestamp, \
 X-Ota-Nonce, X-Ota-Content-Sha256 and Authorization: OTA-HMAC-SHA256 Signature=<hex> over \
-METHOD\\nPATH\\nSORTED-QUERY\\nTIMESTAMP\\nNONCE\\nCONTENT-SHA256.";
+METHOD\\nPATH\\nSORTED-QUERY\\nTIMESTAMP\\nNONCE\\nCONTENT-SHA256. Or, for scripts that \
+cannot sign, Authorization: Bearer <personal access token>. Each operation's x-ota-action is the \
+RAM action the caller's policies must allow.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +26,7 @@ METHOD\\nPATH\\nSORTED-QUERY\\nTIMESTAMP\\nNONCE\\nCONTENT-SHA256.";
         (name = "deltas", description = "Server-generated deltas of a package"),
         (name = "signing", description = "Package-signing keys"),
         (name = "nodes", description = "The nodes serving this store"),
+        (name = "teams", description = "Users, access keys, tokens, RAM policies and the audit log"),
         (name = "debug", description = "Test servers only"),
     )
 )]
@@ -36,7 +39,8 @@ pub fn build() -> utoipa::openapi::OpenApi {
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc.info.description = Some(SIGNING.to_owned());
     let mut paths = Paths::new();
-    for (path, item) in std::mem::take(&mut doc.paths.paths) {
+    for (path, mut item) in std::mem::take(&mut doc.paths.paths) {
+        annotate_actions(&path, &mut item);
         paths.paths.insert(format!("/api/v1{path}"), item);
     }
     doc.paths = paths;
@@ -54,6 +58,34 @@ pub fn build() -> utoipa::openapi::OpenApi {
         Vec::<String>::new(),
     )]);
     doc
+}
+
+/// Shows each operation's RAM action (`x-ota-action`), from the table the server checks.
+fn annotate_actions(path: &str, item: &mut utoipa::openapi::PathItem) {
+    let operations = [
+        ("GET", &mut item.get),
+        ("PUT", &mut item.put),
+        ("POST", &mut item.post),
+        ("DELETE", &mut item.delete),
+        ("PATCH", &mut item.patch),
+    ];
+    for (method, operation) in operations {
+        let (Some(operation), Some(action)) = (
+            operation.as_mut(),
+            crate::authz::native::route_action(method, path),
+        ) else {
+            continue;
+        };
+        let action = if action == crate::authz::native::CREATE_JOB_BY_KIND {
+            "iot:CreateOTAVerifyJob | iot:CreateOTAStaticUpgradeJob | iot:CreateOTADynamicUpgradeJob (by kind)"
+        } else {
+            action
+        };
+        operation
+            .extensions
+            .get_or_insert_with(Default::default)
+            .insert("x-ota-action".to_owned(), serde_json::json!(action));
+    }
 }
 
 /// The document, built once.
@@ -95,12 +127,14 @@ mod tests {
                     && !path.ends_with("/cancel-strategy")
                     && !path.ends_with("/enable")
                     && !path.ends_with("/reset")
+                    && !path.ends_with("/access-keys")
                 {
                     assert!(
                         op["requestBody"]["content"].is_object(),
                         "{name}: no request body"
                     );
                 }
+                assert!(op["x-ota-action"].is_string(), "{name}: no x-ota-action");
                 for param in op["parameters"].as_array().into_iter().flatten() {
                     assert!(param["schema"].is_object(), "{name}: {param}");
                 }

@@ -1,5 +1,4 @@
-//! Who may call, and whether the platform can answer: the access-key lookup every face
-//! signs requests against, request nonces (replay protection shared by every node), the
+//! Who may call, and whether the platform can answer: request nonces (replay protection shared by every node), the
 //! console's session key, readiness and fleet gauges. The faces reach the store only
 //! through the core; these are the few reads that are not a use case of their own.
 
@@ -12,13 +11,6 @@ use ota_store::NodeRow;
 const CONSOLE_SESSION_SECRET: &str = "console_session_secret";
 
 impl Access<'_> {
-    /// The secret of access key `key_id`, or `None` when there is no such key. A store that
-    /// cannot answer is an error ([`crate::CoreError::Store`], which every face reports as
-    /// "unavailable"), never an unknown key.
-    pub async fn access_key_secret(&self, key_id: &str) -> CoreResult<Option<String>> {
-        Ok(self.store().access_key_secret(key_id).await?)
-    }
-
     /// Records `nonce` in `scope` until `expires_at_ms`; `false` when it was used before (a
     /// replayed request), on whichever node.
     pub async fn use_nonce(

@@ -37,6 +37,10 @@ pub struct CoreConfig {
     /// How long a request creating a batch waits for its tasks to be created before it
     /// answers with the batch still being created (`ota_domain::job::creation`).
     pub creation_wait: std::time::Duration,
+    /// Seals access-key secrets at rest; every node sharing a store needs the same one.
+    pub server_key: crate::sealing::ServerKey,
+    /// How long audit events are kept (default 365 days).
+    pub audit_retention: Millis,
 }
 
 impl Default for CoreConfig {
@@ -55,6 +59,8 @@ impl Default for CoreConfig {
             delta_from_latest: 0,
             nudge_after: Some(5 * 60_000),
             creation_wait: std::time::Duration::from_secs(4),
+            server_key: crate::sealing::ServerKey::generate(),
+            audit_retention: 365 * 24 * 3_600_000,
         }
     }
 }

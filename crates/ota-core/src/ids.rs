@@ -53,3 +53,9 @@ pub fn group_id() -> String {
 pub fn object_name() -> String {
     alnum(24)
 }
+
+/// A new audit event id: 32 hex digits, random (the log's order is its own sequence).
+pub fn event_id() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}

@@ -12,6 +12,7 @@
 
 mod access;
 mod applications;
+mod audit;
 mod block_grants;
 mod cache;
 mod clock;
@@ -32,13 +33,17 @@ mod overview;
 mod push;
 mod registration;
 mod registry;
+mod resources;
+pub mod sealing;
 mod services;
 mod signing;
 mod task_commands;
+mod teams;
 mod uploads;
 
 pub use crate::core::Core;
 pub use applications::*;
+pub use audit::{AuditRecord, MAX_AUDIT_PAGE};
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use config::CoreConfig;
 pub use deltas::{DeltaView, PAYOFF_PERCENT};
@@ -53,11 +58,16 @@ pub use lookups::*;
 pub use ota_protocol::{Issued, RegistrationRequest};
 /// Store types the faces render or page with; the faces reach the store itself only
 /// through [`Core`].
+pub use ota_store::{AccessKeyRow, ApiTokenRow, AuditEventRow, AuditFilter, PolicyRow, UserRow};
 pub use ota_store::{DeviceCaRow, JobCounts, NodeRow, Page, RevokedCertificateRow, TaskFilter};
 pub use overview::FirmwareTally;
 pub use registration::{RANDOM_MEMORY_MS, RegistrationChannel};
 pub use registry::*;
-pub use services::{Access, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks};
+pub use resources::NamedResources;
+pub use services::{
+    Access, Audit, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks, Teams,
+};
 pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};
 pub use task_commands::*;
+pub use teams::*;
 pub use uploads::*;

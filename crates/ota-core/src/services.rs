@@ -69,3 +69,13 @@ service!(
     Access,
     access
 );
+service!(
+    /// Users, access keys, personal access tokens and RAM policies.
+    Teams,
+    teams
+);
+service!(
+    /// The audit log: recording calls and reading them back.
+    Audit,
+    audit
+);

@@ -1,4 +1,4 @@
-//! Small tables: operator access keys, upload tokens and a key-value store for settings.
+//! Small tables: upload tokens and a key-value store for settings.
 
 use crate::error::touched;
 use crate::{Result, Store};
@@ -17,40 +17,6 @@ pub struct UploadToken {
 }
 
 impl Store {
-    /// Adds an API access key; `Conflict` if the id exists. Its creation time is the
-    /// wall clock's (a record for operators, never used in a decision).
-    pub async fn insert_access_key(&self, key_id: &str, secret: &str) -> Result<()> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as Millis);
-        sqlx::query("INSERT INTO access_keys (key_id, secret, created_at) VALUES ($1, $2, $3)")
-            .bind(key_id)
-            .bind(secret)
-            .bind(now)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
-    /// The secret of an access key (checked on every signed API request).
-    pub async fn access_key_secret(&self, key_id: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT secret FROM access_keys WHERE key_id = $1")
-            .bind(key_id)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.map(|r| r.try_get("secret")).transpose()?)
-    }
-
-    /// Every access key as (id, created_at), oldest first. Secrets are not listed.
-    pub async fn list_access_keys(&self) -> Result<Vec<(String, Millis)>> {
-        let rows = sqlx::query("SELECT key_id, created_at FROM access_keys ORDER BY created_at")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("key_id")?, r.try_get("created_at")?)))
-            .collect()
-    }
-
     pub async fn insert_upload_token(&self, t: &UploadToken) -> Result<()> {
         sqlx::query(
             "INSERT INTO upload_tokens (token, created_at, expires_at, max_size, used) \

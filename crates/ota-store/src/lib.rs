@@ -26,6 +26,7 @@
 //! This crate may import `ota-domain` and sqlx; it must not import the engine, the protocol
 //! crates or any operator face.
 
+mod audit;
 mod backup;
 mod bulk_cancel;
 mod changes;
@@ -55,9 +56,11 @@ mod signing_keys;
 mod status_totals;
 mod task_creation;
 mod tasks;
+mod teams;
 mod told_tasks;
 mod versions;
 
+pub use audit::{AuditEventRow, AuditFilter};
 pub use changes::{Announcement, Change, ChangeWatcher};
 pub use counts::{JobCounts, QueuedCounts};
 pub use deltas::DeltaRow;
@@ -69,6 +72,7 @@ pub use nodes::NodeRow;
 pub use signing_keys::SigningKeyRow;
 pub use task_creation::{TaskCreation, TaskTarget};
 pub use tasks::TaskFilter;
+pub use teams::{AccessKeyRow, ApiTokenRow, PolicyRow, UserRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Transaction};

@@ -92,6 +92,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0017_device_certificates.sql"),
         include_str!("../migrations/postgres/0017_device_certificates.sql"),
     ),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_teams.sql"),
+        include_str!("../migrations/postgres/0018_teams.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

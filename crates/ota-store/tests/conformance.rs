@@ -6,6 +6,8 @@
 #[macro_use]
 mod support;
 
+#[path = "conformance/audit.rs"]
+mod audit;
 #[path = "conformance/backup.rs"]
 mod backup;
 #[path = "conformance/bulk_cancel.rs"]
@@ -40,3 +42,5 @@ mod signing_keys;
 mod targets;
 #[path = "conformance/tasks.rs"]
 mod tasks;
+#[path = "conformance/teams.rs"]
+mod teams;

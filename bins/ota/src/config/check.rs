@@ -58,6 +58,12 @@ impl ServeConfig {
                 self.batch_creation_wait_ms
             );
         }
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            anyhow::bail!(
+                "audit_retention_days must be between 1 and 36500, not {}",
+                self.audit_retention_days
+            );
+        }
         if !NODE_LEASE_SECS.contains(&self.node_lease_secs) {
             anyhow::bail!(
                 "node_lease_secs must be between 3 and 600 seconds, not {}",

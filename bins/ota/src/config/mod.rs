@@ -123,6 +123,12 @@ pub struct ServeConfig {
     /// before it answers with the batch still being created (it is then held, pushing
     /// nothing, until they are). 0-30000.
     pub batch_creation_wait_ms: u64,
+    /// File holding the server key (64 hex digits) that seals access-key secrets in the
+    /// store. Unset: `<data_dir>/server.key`, made on the first start. Every node sharing a
+    /// PostgreSQL store must be given the same file; keep it out of database backups.
+    pub server_key_file: Option<PathBuf>,
+    /// Days audit events are kept before they are deleted. 1-36500.
+    pub audit_retention_days: u64,
     /// Log filter, e.g. `info` or `ota=debug`.
     pub log: String,
     /// Let `POST /api/v1/debug/clock` move the platform's time forward (tests, demos).
@@ -165,6 +171,8 @@ impl Default for ServeConfig {
             node_lease_secs: DEFAULT_NODE_LEASE_SECS,
             nudge_secs: DEFAULT_NUDGE_SECS,
             batch_creation_wait_ms: DEFAULT_BATCH_CREATION_WAIT_MS,
+            server_key_file: None,
+            audit_retention_days: 365,
             log: "info".to_owned(),
             adjustable_clock: false,
         }

@@ -10,6 +10,7 @@ use super::params::Params;
 use super::{sign_acs3, sign_v1};
 use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode};
+use ota_core::KeyCheck;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -22,6 +23,8 @@ pub struct Caller {
     pub key_id: String,
     /// Signs the caller's upload policies (as OSS does with the access key secret).
     pub secret: String,
+    /// The user and policies behind the key, for the policy check and the audit log.
+    pub who: crate::authz::Caller,
 }
 
 /// Why a request was refused.
@@ -50,6 +53,7 @@ pub struct Signed<'a> {
     /// Query and form body together.
     pub params: &'a Params,
     pub body: &'a [u8],
+    pub extensions: &'a axum::http::Extensions,
 }
 
 fn wall_secs() -> i64 {
@@ -160,25 +164,37 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
             "the timestamp is more than 15 minutes from the server time",
         ));
     }
-    let secret = state
+    let unavailable = |_| {
+        refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the key store is unavailable",
+        )
+    };
+    let key = match state
         .core
-        .access()
-        .access_key_secret(&key_id)
+        .teams()
+        .signing_key(&key_id)
         .await
-        .map_err(|_| {
-            refuse(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ServiceUnavailable",
-                "the key store is unavailable",
-            )
-        })?
-        .ok_or_else(|| {
-            refuse(
+        .map_err(unavailable)?
+    {
+        KeyCheck::Active(key) => key,
+        KeyCheck::Unknown => {
+            return Err(refuse(
                 StatusCode::NOT_FOUND,
                 "InvalidAccessKeyId.NotFound",
                 "the AccessKeyId does not exist",
-            )
-        })?;
+            ));
+        }
+        KeyCheck::Inactive => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "InvalidAccessKeyId.Inactive",
+                "the specified AccessKeyId is disabled",
+            ));
+        }
+    };
+    let secret = key.secret.clone();
     if !expected(&secret) {
         // As the platform does, v1 callers get the server's string to sign (never the
         // secret), which aliyun-python-sdk-core compares to tell a wrong secret apart.
@@ -216,7 +232,23 @@ pub async fn authenticate(state: &AppState, req: &Signed<'_>) -> Result<Caller, 
             "the signature nonce has been used",
         ));
     }
-    Ok(Caller { key_id, secret })
+    let source_ip = crate::authz::source_ip(req.extensions);
+    state
+        .core
+        .teams()
+        .key_used(&key, source_ip.as_deref().unwrap_or("unknown"))
+        .await
+        .map_err(unavailable)?;
+    Ok(Caller {
+        key_id,
+        secret,
+        who: crate::authz::Caller {
+            principal: key.principal,
+            session_id: None,
+            source_ip,
+            user_agent: crate::authz::user_agent(req.headers),
+        },
+    })
 }
 
 /// Whether `expected` equals `given`, in constant time.

@@ -174,6 +174,7 @@ async fn handle(State(state): State<AppState>, request: Request<Body>) -> Respon
         query: &query,
         params: &params,
         body: &body,
+        extensions: &parts.extensions,
     };
     let caller = match auth::authenticate(&state, &signed).await {
         Ok(caller) => caller,
@@ -204,19 +205,161 @@ async fn handle(State(state): State<AppState>, request: Request<Body>) -> Respon
             &format!("Version must be {VERSION}"),
         );
     }
+    let named = rpc_resources(&params);
+    let ram_action = format!("iot:{}", action.as_str());
+    let mutating = !is_read(action.as_str());
+    let parameters = rpc_parameters(&params);
+    match crate::authz::check(&state.core, &caller.who, &ram_action, &named).await {
+        Ok(_) => {}
+        Err(crate::authz::Refusal::Denied(message)) => {
+            crate::authz::audit::record(
+                &state.core,
+                Some(&caller.who),
+                crate::authz::audit::Outcome {
+                    face: "aliyun",
+                    event_name: action.as_str(),
+                    parameters,
+                    result: crate::authz::FORBIDDEN.to_owned(),
+                    error_message: Some(message.clone()),
+                    resources: named.ids(),
+                },
+            )
+            .await;
+            return envelope::rejection(
+                &request_id,
+                StatusCode::FORBIDDEN,
+                crate::authz::FORBIDDEN,
+                &message,
+            );
+        }
+        Err(crate::authz::Refusal::Failed(err)) => return envelope::failure(&request_id, err),
+    }
     let ctx = Ctx {
         core: &state.core,
         params: &params,
         caller: &caller,
     };
-    let span = tracing::info_span!("aliyun", action = action.as_str(), key = %caller.key_id);
+    let span = tracing::info_span!(
+        "aliyun",
+        action = action.as_str(),
+        key = %caller.key_id,
+        user = %caller.who.principal.user_name
+    );
     let answer = tracing::Instrument::instrument(action.handle(&ctx), span).await;
     let outcome = if answer.is_ok() { "ok" } else { "error" };
     metrics::counter!("ota_aliyun_requests_total", "action" => action.as_str(), "outcome" => outcome)
         .increment(1);
+    let answer = answer.map(|mut fields| {
+        if !mutating && !may_read_secrets(&caller.who, &named) {
+            hide_secrets(&mut fields);
+        }
+        fields
+    });
+    if mutating {
+        let (result, error_message, mut resources) = match &answer {
+            Ok(fields) => (
+                "Success".to_owned(),
+                None,
+                crate::authz::audit::ids_in_answer(fields),
+            ),
+            Err(err) => (err.code().to_owned(), Some(err.to_string()), Vec::new()),
+        };
+        resources.extend(named.ids());
+        crate::authz::audit::record(
+            &state.core,
+            Some(&caller.who),
+            crate::authz::audit::Outcome {
+                face: "aliyun",
+                event_name: action.as_str(),
+                parameters,
+                result,
+                error_message,
+                resources,
+            },
+        )
+        .await;
+    }
     match answer {
         Ok(fields) => envelope::success(&request_id, fields),
         Err(err) => envelope::failure(&request_id, err),
+    }
+}
+
+/// Aliyun's read operations: these are not audited, and show credentials only to callers
+/// allowed `iot:ReadDeviceSecret`.
+fn is_read(action: &str) -> bool {
+    ["Query", "List", "Get", "BatchGet", "BatchCheck"]
+        .iter()
+        .any(|prefix| action.starts_with(prefix))
+}
+
+/// The ids an RPC request names, for the policy check.
+fn rpc_resources(params: &Params) -> ota_core::NamedResources {
+    let one = |name: &str| params.string(name).into_iter().collect::<Vec<_>>();
+    let listed = |name: &str| params.list(name);
+    let mut task_ids = one("TaskId");
+    task_ids.extend(listed("TaskId"));
+    let mut iot_ids = one("IotId");
+    iot_ids.extend(listed("IotId"));
+    ota_core::NamedResources {
+        product_keys: one("ProductKey"),
+        firmware_ids: one("FirmwareId"),
+        job_ids: one("JobId"),
+        group_ids: one("GroupId"),
+        iot_ids,
+        task_ids,
+    }
+}
+
+/// The request's parameters for the audit log (redacted there), signature fields left out.
+fn rpc_parameters(params: &Params) -> Value {
+    const SIGNING: &[&str] = &[
+        "Signature",
+        "SignatureNonce",
+        "SignatureMethod",
+        "SignatureVersion",
+        "AccessKeyId",
+        "Timestamp",
+        "Format",
+        "Version",
+        "Action",
+    ];
+    Value::Object(
+        params
+            .all()
+            .iter()
+            .filter(|(k, _)| !SIGNING.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+fn may_read_secrets(caller: &crate::authz::Caller, named: &ota_core::NamedResources) -> bool {
+    let arns: Vec<String> = named
+        .product_keys
+        .iter()
+        .map(|pk| ota_domain::access::product_arn(pk))
+        .collect();
+    caller
+        .principal
+        .decide(crate::authz::READ_SECRETS, &arns)
+        .allowed()
+}
+
+/// Blanks device and product secrets anywhere in an answer.
+fn hide_secrets(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "DeviceSecret" || key == "ProductSecret" {
+                    *v = Value::String(String::new());
+                } else {
+                    hide_secrets(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(hide_secrets),
+        _ => {}
     }
 }
 

@@ -82,10 +82,10 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
             "key, policy, OSSAccessKeyId and Signature are required before file",
         ));
     }
-    let secret = state
+    let checked = state
         .core
-        .access()
-        .access_key_secret(key_id)
+        .teams()
+        .signing_key(key_id)
         .await
         .map_err(|err| {
             tracing::error!(%err, "PostObject: the access-key lookup failed");
@@ -94,14 +94,19 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
                 "ServiceUnavailable",
                 "the key store is unavailable; try again",
             )
-        })?
-        .ok_or_else(|| {
-            oss_error(
+        })?;
+    // An upload policy signed by a key since disabled no longer uploads.
+    let secret = match checked {
+        ota_core::KeyCheck::Active(key) => key.secret,
+        ota_core::KeyCheck::Inactive => return Err(denied("the OSSAccessKeyId is disabled")),
+        ota_core::KeyCheck::Unknown => {
+            return Err(oss_error(
                 StatusCode::FORBIDDEN,
                 "InvalidAccessKeyId",
                 "unknown OSSAccessKeyId",
-            )
-        })?;
+            ));
+        }
+    };
     let expected = hmac_sha1_base64(&secret, policy);
     if !bool::from(expected.as_bytes().ct_eq(signature.as_bytes())) {
         return Err(oss_error(
@@ -283,7 +288,6 @@ mod tests {
     async fn forms_that_cannot_be_read_get_oss_xml_errors() {
         let dir = tempfile::tempdir().unwrap();
         let store = ota_store::Store::connect("sqlite::memory:").await.unwrap();
-        store.insert_access_key("AK", "SK").await.unwrap();
         let blobs = DirStore::open(dir.path()).await.unwrap();
         let core = Core::new(
             store,
@@ -292,6 +296,7 @@ mod tests {
             Arc::new(SystemClock),
             CoreConfig::default(),
         );
+        core.teams().prepare(Some(("AK", "SK"))).await.unwrap();
         let grant = core
             .firmwares()
             .grant_upload(ota_core::UploadPurpose::DeviceList)

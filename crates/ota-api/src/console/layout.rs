@@ -63,7 +63,7 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                     }
                     form.signout method="post" action="/console/logout" {
                         (csrf(ctx))
-                        span.who { "Signed in as " strong { (ctx.key_id) } }
+                        span.who { "Signed in as " strong { (ctx.caller.principal.user_name) } @if let Some(key) = &ctx.caller.principal.access_key_id { " (" (key) ")" } }
                         button.link type="submit" { "Sign out" }
                     }
                 }

@@ -9,11 +9,11 @@
 //! the same field and rule as the APIs.
 
 mod charts;
-mod form;
+pub(crate) mod form;
 mod layout;
 mod live;
 mod pages;
-mod session;
+pub(crate) mod session;
 
 use crate::state::AppState;
 use axum::Router;
@@ -138,6 +138,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/batches/{id}/resume", post(batches::resume))
         .route("/batches/{id}/edit", post(batches::edit))
         .route("/batches/{id}/tasks", post(tasks::act))
+        .layer(middleware::from_fn_with_state(
+            state.app.clone(),
+            crate::authz::console::authorize,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             session::require_session,

@@ -1,10 +1,10 @@
-//! Console sign-in state without a session table: a cookie carrying the access key id, an
-//! expiry and a random nonce, signed with HMAC-SHA256 under a secret kept in the store's
+//! Console sign-in state without a session table: a cookie carrying who signed in (a user,
+//! `u:<name>`, or an access key, `k:<id>`), an expiry and a random nonce, signed with HMAC-SHA256 under a secret kept in the store's
 //! `kv` (so every node and every restart accepts it, like signed download URLs). The CSRF
 //! token is derived from the cookie, so it is per session and needs no storage either; every
 //! state-changing request must present it (form field `_csrf` or header `X-CSRF-Token`).
-//! Each request also re-checks that the access key still exists, so removing a key ends
-//! its sessions.
+//! Each request also re-checks that the user or key is still there and enabled, so
+//! disabling or removing one ends its sessions, and reads its policies afresh.
 
 use super::Console;
 use axum::body::{Body, to_bytes};
@@ -30,9 +30,20 @@ const MAX_FORM_BODY: usize = 6 * 1024 * 1024;
 /// its forms, and a message left by the previous action.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    pub key_id: String,
+    /// Who is signed in, with their policies.
+    pub caller: crate::authz::Caller,
     pub csrf: String,
     pub flash: Option<String>,
+}
+
+/// A session subject for a user.
+pub fn user_subject(user_name: &str) -> String {
+    format!("u:{user_name}")
+}
+
+/// A session subject for an access key.
+pub fn key_subject(key_id: &str) -> String {
+    format!("k:{key_id}")
 }
 
 /// The signing secret: the platform's one ([`ota_core::Access::console_session_secret`]), so
@@ -53,16 +64,17 @@ impl SessionKey {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// A new session cookie value for `key_id`, valid until `now + 12 h`.
-    pub fn issue(&self, key_id: &str, now: i64) -> String {
-        let id = hex::encode(key_id);
+    /// A new session cookie value for `subject` ([`user_subject`], [`key_subject`]), valid
+    /// until `now + 12 h`.
+    pub fn issue(&self, subject: &str, now: i64) -> String {
+        let id = hex::encode(subject);
         let expiry = (now + SESSION_MS).to_string();
         let nonce = random_hex(16);
         let mac = hex::encode(self.mac(&["v1", &id, &expiry, &nonce]));
         format!("v1.{id}.{expiry}.{nonce}.{mac}")
     }
 
-    /// The key id of a valid, unexpired cookie, and its CSRF token.
+    /// The subject of a valid, unexpired cookie, and its CSRF token.
     pub fn verify(&self, cookie: &str, now: i64) -> Option<(String, String)> {
         let mut it = cookie.split('.');
         let (v, id, expiry, nonce, mac) =
@@ -134,14 +146,20 @@ pub async fn require_session(State(c): State<Console>, request: Request, next: N
         Err(e) => return e.into_response(),
     };
     let session = cookie(request.headers(), COOKIE).and_then(|v| key.verify(v, now));
-    let Some((key_id, csrf)) = session else {
+    let Some((subject, csrf)) = session else {
         return to_login(&request);
     };
-    match c.app.core.access().access_key_secret(&key_id).await {
-        Ok(Some(_)) => {}
+    let principal = match signed_in(&c, &subject).await {
+        Ok(Some(p)) => p,
         Ok(None) => return to_login(&request),
         Err(e) => return super::form::ConsoleError::from(e).into_response(),
-    }
+    };
+    let caller = crate::authz::Caller {
+        principal,
+        session_id: cookie(request.headers(), COOKIE).map(session_id),
+        source_ip: crate::authz::source_ip(request.extensions()),
+        user_agent: crate::authz::user_agent(request.headers()),
+    };
     let flash = cookie(request.headers(), FLASH)
         .and_then(|v| hex::decode(v).ok())
         .and_then(|b| String::from_utf8(b).ok());
@@ -155,8 +173,9 @@ pub async fn require_session(State(c): State<Console>, request: Request, next: N
     };
     let had_flash = flash.is_some();
     let mut request = request;
+    request.extensions_mut().insert(caller.clone());
     request.extensions_mut().insert(Ctx {
-        key_id,
+        caller,
         csrf,
         flash,
     });
@@ -170,6 +189,31 @@ pub async fn require_session(State(c): State<Console>, request: Request, next: N
         );
     }
     response
+}
+
+/// The principal behind a session subject, if the user or key is still enabled.
+async fn signed_in(
+    c: &Console,
+    subject: &str,
+) -> ota_core::CoreResult<Option<ota_core::Principal>> {
+    let teams = c.app.core.teams();
+    if let Some(user) = subject.strip_prefix("u:") {
+        return teams.user_principal(user).await;
+    }
+    let key_id = subject.strip_prefix("k:").unwrap_or(subject);
+    Ok(match teams.signing_key(key_id).await? {
+        ota_core::KeyCheck::Active(key) => Some(key.principal),
+        _ => None,
+    })
+}
+
+/// A short name for a session in the audit log: not the cookie, which would sign in.
+fn session_id(cookie: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "console:{}",
+        &hex::encode(Sha256::digest(cookie.as_bytes()))[..16]
+    )
 }
 
 fn to_login(request: &Request) -> Response {
@@ -230,7 +274,7 @@ async fn check_csrf(request: Request, csrf: &str) -> Result<Request, Response> {
     }
 }
 
-async fn multipart_field(request: Request, name: &str) -> Option<String> {
+pub(crate) async fn multipart_field(request: Request, name: &str) -> Option<String> {
     let mut multipart = Multipart::from_request(request, &()).await.ok()?;
     while let Ok(Some(field)) = multipart.next_field().await {
         if field.name() == Some(name) {

@@ -1,11 +1,13 @@
 //! Devices: registration, the device list (numbered pages or keyset), one device, deletion
 //! and tags.
 
+use crate::authz::Caller;
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -141,14 +143,16 @@ pub async fn list_devices(
 )]
 pub async fn get_device(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath((pk, dn)): ApiPath<(String, String)>,
 ) -> ApiResult<Json<views::DeviceView>> {
+    let with_secret = caller.may_read_secrets(&pk);
     let detail = s
         .core
         .registry()
         .device_detail(&DeviceKey::new(pk, dn))
         .await?;
-    let mut v = views::device(&detail.device, true);
+    let mut v = views::device(&detail.device, with_secret);
     v.versions = Some(detail.versions.iter().map(views::module_version).collect());
     Ok(Json(v))
 }

@@ -3,6 +3,7 @@
 //! same list, so the document lists exactly the routes the server has, each with its
 //! parameters, request body and response schemas.
 
+pub mod audit;
 mod deltas;
 mod device_certificates;
 mod device_identity;
@@ -16,6 +17,7 @@ mod nodes;
 mod products;
 mod signing;
 mod tasks;
+mod teams;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -78,4 +80,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::reupgrade_tasks))
         .routes(routes!(nodes::list_nodes))
         .routes(routes!(health::advance_clock))
+        .routes(routes!(teams::create_user, teams::list_users))
+        .routes(routes!(
+            teams::get_user,
+            teams::update_user,
+            teams::delete_user
+        ))
+        .routes(routes!(
+            teams::create_access_key,
+            teams::list_user_access_keys
+        ))
+        .routes(routes!(teams::list_access_keys))
+        .routes(routes!(teams::update_access_key, teams::delete_access_key))
+        .routes(routes!(teams::create_token, teams::list_tokens))
+        .routes(routes!(teams::revoke_token))
+        .routes(routes!(teams::create_policy, teams::list_policies))
+        .routes(routes!(
+            teams::get_policy,
+            teams::update_policy,
+            teams::delete_policy
+        ))
+        .routes(routes!(teams::attach_policy, teams::user_policies))
+        .routes(routes!(teams::detach_policy))
+        .routes(routes!(audit::list_audit_events))
 }

@@ -1,10 +1,12 @@
 //! Products: the device models a fleet is made of; every device, package and batch belongs to one.
 
+use crate::authz::Caller;
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -79,11 +81,13 @@ pub async fn list_products(
 )]
 pub async fn get_product(
     State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
     ApiPath(pk): ApiPath<String>,
 ) -> ApiResult<Json<views::ProductView>> {
+    let with_secret = caller.may_read_secrets(&pk);
     Ok(Json(views::product(
         &s.core.registry().product(&ProductKey(pk)).await?,
-        true,
+        with_secret,
     )))
 }
 

@@ -157,6 +157,9 @@ impl Node {
             return Ok(Vec::new());
         }
         store.purge_expired_nonces(now).await?;
+        store
+            .delete_audit_events_before(self.core.now() - self.core.config().audit_retention)
+            .await?;
         store.forget_lost_nodes(now - KEEP_LOST_MS).await?;
         store
             .forget_passes(recovery::PEER_RECOVERY_PASS, self.core.now() - KEEP_LOST_MS)

@@ -48,27 +48,6 @@ async fn ota_modules(s: &Store) {
 }
 
 async fn housekeeping(s: &Store) {
-    s.insert_access_key("AK1", "sec1").await.unwrap();
-    s.insert_access_key("AK2", "sec2").await.unwrap();
-    assert!(matches!(
-        s.insert_access_key("AK1", "x").await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        s.access_key_secret("AK1").await.unwrap().as_deref(),
-        Some("sec1")
-    );
-    assert_eq!(s.access_key_secret("AK9").await.unwrap(), None);
-    let keys: Vec<String> = s
-        .list_access_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| k.0)
-        .collect();
-    assert_eq!(keys.len(), 2);
-    assert!(keys.contains(&"AK2".to_owned()));
-
     let tok = |t: &str, exp| UploadToken {
         token: t.into(),
         created_at: T0,

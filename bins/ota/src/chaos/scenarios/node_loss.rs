@@ -41,6 +41,7 @@ pub async fn run(args: NodeLossArgs) -> anyhow::Result<Summary> {
     for i in 0..args.nodes {
         let mut launch = run.launch(&format!("node{i}"));
         launch.database_url = Some(pg.url());
+        launch.server_key_file = Some(run.path.join("server.key"));
         launch.env = env.clone();
         let (node, ready) = Node::start(&format!("node{i}"), launch).await?;
         run.note(&format!("node{i} ready in {} ms", ready.as_millis()));

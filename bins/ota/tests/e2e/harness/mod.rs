@@ -417,10 +417,16 @@ fn command(
         .env_remove("OTA_S3_SECRET_ACCESS_KEY")
         .env_remove("OTA_PUBLIC_URL")
         .env_remove("OTA_NODE_LEASE_SECS")
+        .env_remove("OTA_SERVER_KEY_FILE")
         .env_remove("RUST_LOG")
         .kill_on_drop(true);
     if let Some(url) = database_url {
-        command.env("OTA_DATABASE_URL", url);
+        // Every node of a shared store needs the same server key; any test's nodes may
+        // meet on one store, so they all use one file.
+        command.env("OTA_DATABASE_URL", url).env(
+            "OTA_SERVER_KEY_FILE",
+            std::env::temp_dir().join("ota-e2e-server.key"),
+        );
     }
     command.envs(env.iter().map(|(k, v)| (k, v)));
     command

@@ -1,5 +1,5 @@
-//! Sign-in with an access key id and secret (the same keys that sign API requests), and
-//! sign-out.
+//! Sign-in with a user name and password, or an access key id and secret (the same keys
+//! that sign API requests), and sign-out.
 
 use crate::console::Console;
 use crate::console::session;
@@ -37,16 +37,16 @@ fn render(next: Option<&str>, key_id: &str, error: Option<&str>) -> Markup {
             body.narrow {
                 main #main.card.login {
                     h1 { span.logo aria-hidden="true" { "⟳" } " OTA console" }
-                    p.muted { "Sign in with an access key. The key that signs API requests works here too." }
+                    p.muted { "Sign in with your user name and password, or with an access key: the key that signs API requests works here too." }
                     @if let Some(e) = error { div.alert role="alert" { (e) } }
                     form method="post" action="/console/login" {
                         input type="hidden" name="next" value=[next];
                         div.field {
-                            label for="key_id" { "Access key ID" }
+                            label for="key_id" { "User name or access key ID" }
                             input #key_id name="key_id" value=(key_id) required autocomplete="username" autofocus;
                         }
                         div.field {
-                            label for="secret" { "Access key secret" }
+                            label for="secret" { "Password or access key secret" }
                             input #secret type="password" name="secret" required autocomplete="current-password";
                         }
                         button.primary type="submit" { "Sign in" }
@@ -81,24 +81,20 @@ pub async fn submit(
         )
             .into_response()
     };
-    let stored = match c.app.core.access().access_key_secret(f.key_id.trim()).await {
-        Ok(s) => s,
+    let name = f.key_id.trim();
+    let subject = match sign_in(&c, name, &f.secret).await {
+        Ok(Some(subject)) => subject,
+        Ok(None) => return refuse("Unknown user or access key, or a wrong password or secret."),
         Err(e) => {
             tracing::error!(error = %e, "console sign-in failed");
-            return refuse("The server could not check the key; see its log.");
+            return refuse("The server could not check the sign-in; see its log.");
         }
     };
-    // Compare even when the key is unknown, so timing does not reveal which keys exist.
-    let expected = stored.as_deref().unwrap_or("\u{0}no key");
-    let ok = bool::from(expected.as_bytes().ct_eq(f.secret.as_bytes())) && stored.is_some();
-    if !ok {
-        return refuse("Unknown access key or wrong secret.");
-    }
     let key = match c.key().await {
         Ok(k) => k,
         Err(e) => return e.into_response(),
     };
-    let cookie = key.issue(f.key_id.trim(), c.app.core.now());
+    let cookie = key.issue(&subject, c.app.core.now());
     (
         [(
             header::SET_COOKIE,
@@ -107,6 +103,21 @@ pub async fn submit(
         Redirect::to(&safe_next(f.next.as_deref())),
     )
         .into_response()
+}
+
+/// The session subject for a user name and password, or an access key id and secret.
+async fn sign_in(c: &Console, name: &str, secret: &str) -> ota_core::CoreResult<Option<String>> {
+    let teams = c.app.core.teams();
+    if let ota_core::KeyCheck::Active(key) = teams.signing_key(name).await? {
+        if bool::from(key.secret.as_bytes().ct_eq(secret.as_bytes())) {
+            return Ok(Some(session::key_subject(name)));
+        }
+        return Ok(None);
+    }
+    Ok(teams
+        .check_password(name, secret)
+        .await?
+        .map(|p| session::user_subject(&p.user_name)))
 }
 
 /// `POST /console/logout`: forgets the session cookie.
