@@ -10,6 +10,7 @@
 //! the function), and panics only when a decoder panics or breaks a property the platform
 //! relies on.
 
+mod access;
 mod aliyun;
 mod api;
 mod app;
@@ -18,6 +19,7 @@ mod delta;
 mod mqtt;
 mod protocol;
 
+pub use access::access_policy;
 pub use aliyun::aliyun_params;
 pub use api::{aliyun_rpc, native_api, oss_post_object};
 pub use csv::device_list_csv;
@@ -46,4 +48,5 @@ pub const TARGETS: &[Target] = &[
     ("oss_post_object", oss_post_object),
     ("delta_header", delta_header),
     ("delta_apply", delta_apply),
+    ("access_policy", access_policy),
 ];

@@ -690,4 +690,20 @@ fn write_seeds() {
         );
     }
     put("delta_apply", apply);
+
+    // RAM policy documents: the built-in ones, a product scope, and near misses.
+    let mut policies: Vec<Vec<u8>> = ota_domain::access::BUILTIN_POLICIES
+        .iter()
+        .map(|p| p.document.as_bytes().to_vec())
+        .collect();
+    for doc in [
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["iot:*"],"Resource":["acs:iot:*:*:product/a1pk"]},{"Effect":"Deny","Action":"iot:CancelOTA*","Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"iot:Query?TA*","Resource":"acs:iot:*:*:group/g*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"allow","Action":"*","Resource":"*"}]}"#,
+        r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{}}]}"#,
+        r#"{"Version":"1","Statement":[]}"#,
+    ] {
+        policies.push(doc.as_bytes().to_vec());
+    }
+    put("access_policy", policies);
 }

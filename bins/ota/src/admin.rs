@@ -25,6 +25,21 @@ pub enum AdminCommand {
     /// Tasks of a batch.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Users, with their access keys and policies.
+    #[command(subcommand)]
+    User(crate::admin_teams::UserCommand),
+    /// Access keys of users.
+    #[command(subcommand)]
+    AccessKey(crate::admin_teams::AccessKeyCommand),
+    /// RAM policy documents.
+    #[command(subcommand)]
+    Policy(crate::admin_teams::PolicyCommand),
+    /// Personal access tokens.
+    #[command(subcommand)]
+    Token(crate::admin_teams::TokenCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(crate::admin_teams::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -351,6 +366,14 @@ impl AdminCommand {
                 api.post(&format!("/jobs/{job_id}/resume"), &json!({}))
                     .await?
             }
+            AdminCommand::User(command) => command.run(&api).await?,
+            AdminCommand::AccessKey(command) => command.run(&api).await?,
+            AdminCommand::Policy(command) => command.run(&api).await?,
+            AdminCommand::Token(command) => command.run(&api).await?,
+            AdminCommand::Audit(command) => match command.run(&api).await? {
+                Some(events) => events,
+                None => return Ok(()),
+            },
             AdminCommand::Task(TaskCommand::List { job_id, status }) => {
                 let q = status.map(|s| format!("&status={s}")).unwrap_or_default();
                 api.get(&format!("/jobs/{job_id}/tasks?page_size=200{q}"))

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod admin;
 pub mod admin_certs;
+pub mod admin_teams;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;

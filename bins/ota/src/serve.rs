@@ -286,17 +286,26 @@ fn load_server_key(config: &ServeConfig) -> anyhow::Result<ota_core::sealing::Se
     }
 }
 
-/// Writes a new file readable by its owner only; refuses to replace an existing one.
+/// Writes a new file readable by its owner only, whole or not at all: the text goes to a
+/// temporary file that is then linked into place, so a node starting beside another never
+/// reads a half-written key. `AlreadyExists` when the file is there.
 fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", random_hex(8)));
+    let temporary = std::path::PathBuf::from(temporary);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(text.as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
+    let written = options.open(&temporary).and_then(|mut file| {
+        file.write_all(text.as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    linked
 }
 
 /// The secret that signs download URLs, generated once and kept in the store so every node

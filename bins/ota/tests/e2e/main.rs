@@ -42,5 +42,6 @@ mod schedule;
 mod secure;
 mod soak;
 mod store_outage;
+mod teams;
 mod tls;
 mod verify;

@@ -375,6 +375,22 @@ mod tests {
     }
 
     #[test]
+    fn docs_access_control_lists_every_console_route() {
+        let doc = include_str!("../../../../docs/access-control.md");
+        for (method, path, action) in CONSOLE_ACTIONS {
+            let shown = if *path == "/" { "" } else { path };
+            let start = format!("| {method} | `/console{shown}` | ");
+            let line = doc
+                .lines()
+                .find(|l| l.starts_with(&start))
+                .unwrap_or_else(|| panic!("docs/access-control.md has no row for {method} {path}"));
+            if action.contains(':') {
+                assert!(line.contains(&format!("`{action}`")), "{line}");
+            }
+        }
+    }
+
+    #[test]
     fn every_console_route_is_listed_once() {
         let mut keys: Vec<_> = CONSOLE_ACTIONS.iter().map(|(m, p, _)| (m, p)).collect();
         keys.sort();

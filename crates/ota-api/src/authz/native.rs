@@ -384,7 +384,11 @@ pub(crate) async fn authorize(
                     parameters: Value::Object(parameters),
                     result: FORBIDDEN.to_owned(),
                     error_message: Some(message.clone()),
-                    resources: named.ids(),
+                    resources: named
+                        .ids()
+                        .into_iter()
+                        .chain(path_params.iter().map(|(_, value)| value.clone()))
+                        .collect(),
                 },
             )
             .await;
@@ -418,6 +422,7 @@ pub(crate) async fn authorize(
         )
     };
     let mut resources = named.ids();
+    resources.extend(path_params.iter().map(|(_, value)| value.clone()));
     if response_parts.status.is_success() {
         resources.extend(audit::ids_in_answer(&answer));
     }
@@ -466,6 +471,24 @@ mod tests {
         keys.sort();
         keys.dedup();
         assert_eq!(keys.len(), ROUTE_ACTIONS.len(), "a route is listed twice");
+    }
+
+    #[test]
+    fn docs_access_control_lists_every_route_with_its_action() {
+        let doc = include_str!("../../../../docs/access-control.md");
+        for (method, path, action) in ROUTE_ACTIONS {
+            let start = format!("| {method} | `/api/v1{path}` | ");
+            let line = doc
+                .lines()
+                .find(|l| l.starts_with(&start))
+                .unwrap_or_else(|| panic!("docs/access-control.md has no row for {method} {path}"));
+            let named = if *action == CREATE_JOB_BY_KIND {
+                "iot:CreateOTAStaticUpgradeJob"
+            } else {
+                action
+            };
+            assert!(line.contains(&format!("`{named}`")), "{line}");
+        }
     }
 
     #[test]
