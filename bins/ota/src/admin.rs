@@ -178,6 +178,14 @@ pub enum JobCommand {
         /// Extra fields as key=value; values that parse as JSON are sent as JSON.
         #[arg(long = "set")]
         fields: Vec<String>,
+        /// A maintenance window `CRON,MINUTES[,TIME_ZONE]`, e.g. `"0 2 * * *,120,Europe/Berlin"`;
+        /// devices are started only inside one. May be repeated.
+        #[arg(long = "window")]
+        windows: Vec<String>,
+        /// An exponential ramp `BASE,FACTOR,notified=N` or `BASE,FACTOR,succeeded=N`: start
+        /// at BASE a minute and multiply by FACTOR every N devices notified (or succeeded).
+        #[arg(long)]
+        ramp: Option<String>,
     },
     /// Show a batch with its counts.
     Show { job_id: String },
@@ -209,6 +217,48 @@ pub enum TaskCommand {
         #[arg(long)]
         status: Option<String>,
     },
+}
+
+/// `CRON,MINUTES[,TIME_ZONE]` as the API's maintenance window.
+fn window_field(text: &str) -> anyhow::Result<Value> {
+    let mut parts = text.split(',').map(str::trim);
+    let (Some(cron), Some(minutes)) = (parts.next(), parts.next()) else {
+        anyhow::bail!("--window wants CRON,MINUTES[,TIME_ZONE], got {text:?}");
+    };
+    let minutes: i64 = minutes
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--window {text:?}: MINUTES must be a whole number"))?;
+    let mut window = json!({"cron": cron, "duration_minutes": minutes});
+    if let Some(zone) = parts.next() {
+        window["time_zone"] = json!(zone);
+    }
+    Ok(window)
+}
+
+/// `BASE,FACTOR,notified=N|succeeded=N` as the API's exponential rate.
+fn ramp_field(text: &str) -> anyhow::Result<Value> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--ramp wants BASE,FACTOR,notified=N or BASE,FACTOR,succeeded=N, got {text:?}"
+        )
+    };
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [base, factor, criterion] = parts[..] else {
+        return Err(bad());
+    };
+    let base: i64 = base.parse().map_err(|_| bad())?;
+    let factor: f64 = factor.parse().map_err(|_| bad())?;
+    let (kind, n) = criterion.split_once('=').ok_or_else(bad)?;
+    let n: i64 = n.parse().map_err(|_| bad())?;
+    let key = match kind {
+        "notified" => "notified_devices",
+        "succeeded" => "succeeded_devices",
+        _ => return Err(bad()),
+    };
+    Ok(
+        json!({"base_rate_per_minute": base, "increment_factor": factor,
+              "increase_criteria": {key: n}}),
+    )
 }
 
 fn print(value: &Value) {
@@ -329,10 +379,21 @@ impl AdminCommand {
                 kind,
                 devices,
                 fields,
+                windows,
+                ramp,
             }) => {
                 let mut body = json!({"kind": kind});
                 if !devices.is_empty() {
                     body["device_names"] = json!(devices);
+                }
+                if !windows.is_empty() {
+                    body["maintenance_windows"] = windows
+                        .iter()
+                        .map(|w| window_field(w))
+                        .collect::<anyhow::Result<Value>>()?;
+                }
+                if let Some(ramp) = ramp {
+                    body["exponential_rate"] = ramp_field(&ramp)?;
                 }
                 for field in fields {
                     let (k, v) = field
@@ -462,4 +523,37 @@ fn write_credentials(path: &std::path::Path, registered: &Value) -> anyhow::Resu
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_and_ramp_options_become_the_api_fields() {
+        assert_eq!(
+            window_field("0 2 * * *,120,Europe/Berlin").unwrap(),
+            json!({"cron": "0 2 * * *", "duration_minutes": 120, "time_zone": "Europe/Berlin"})
+        );
+        assert_eq!(
+            window_field("30 1 * * 1-5, 45").unwrap(),
+            json!({"cron": "30 1 * * 1-5", "duration_minutes": 45})
+        );
+        assert_eq!(
+            ramp_field("100,1.5,succeeded=20").unwrap(),
+            json!({"base_rate_per_minute": 100, "increment_factor": 1.5,
+                   "increase_criteria": {"succeeded_devices": 20}})
+        );
+        for bad in ["0 2 * * *", "0 2 * * *,two"] {
+            assert!(window_field(bad).is_err(), "{bad}");
+        }
+        for bad in [
+            "100,1.5",
+            "100,x,notified=5",
+            "100,2,pushed=5",
+            "100,2,notified=x",
+        ] {
+            assert!(ramp_field(bad).is_err(), "{bad}");
+        }
+    }
 }

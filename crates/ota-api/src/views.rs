@@ -4,7 +4,7 @@
 //! variant names. Times are milliseconds since the Unix epoch.
 
 use ota_domain::firmware::Firmware;
-use ota_domain::job::Job;
+use ota_domain::job::{Job, RampCriterion, WindowState};
 use ota_domain::registry::{Device, Group, GroupKind, ModuleVersion, OtaModule, Product};
 use ota_domain::task::{Task, TaskStatus};
 use serde::Serialize;
@@ -304,6 +304,8 @@ pub struct JobView {
     pub schedule_time: Option<i64>,
     pub schedule_finish_time: Option<i64>,
     pub failure_gate: Option<FailureGateView>,
+    pub exponential_rate: Option<ExponentialRateView>,
+    pub maintenance_windows: Vec<MaintenanceWindowView>,
     pub paused: bool,
     pub pause: Option<PauseView>,
     pub tags: BTreeMap<String, String>,
@@ -314,6 +316,54 @@ pub struct JobView {
     pub finished_at: Option<i64>,
     /// Absent for batches created before creation progress was recorded.
     pub creation: Option<CreationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExponentialRateView {
+    pub base_rate_per_minute: u32,
+    pub increment_factor: f64,
+    pub increase_criteria: IncreaseCriteriaView,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncreaseCriteriaView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified_devices: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub succeeded_devices: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MaintenanceWindowView {
+    pub cron: String,
+    pub duration_minutes: u32,
+    pub time_zone: String,
+}
+
+/// Whether the batch may start devices now, for a batch with maintenance windows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowStateView {
+    pub open: bool,
+    /// While open: when the open window closes (epoch ms).
+    pub closes_at: Option<i64>,
+    /// While closed: when the next window opens (epoch ms).
+    pub next_opens_at: Option<i64>,
+}
+
+pub fn window_state(w: WindowState) -> Option<WindowStateView> {
+    match w {
+        WindowState::Always => None,
+        WindowState::Open { closes_at } => Some(WindowStateView {
+            open: true,
+            closes_at: Some(closes_at),
+            next_opens_at: None,
+        }),
+        WindowState::Closed { next_opens_at } => Some(WindowStateView {
+            open: false,
+            closes_at: None,
+            next_opens_at,
+        }),
+    }
 }
 
 pub fn job(j: &Job) -> JobView {
@@ -348,6 +398,30 @@ pub fn job(j: &Job) -> JobView {
             min_finished: g.min_finished,
             action: g.action.as_str(),
         }),
+        exponential_rate: j.policy.exponential_rate.map(|r| ExponentialRateView {
+            base_rate_per_minute: r.base_rate_per_minute,
+            increment_factor: f64::from(r.increment_factor_milli) / 1000.0,
+            increase_criteria: match r.criterion {
+                RampCriterion::NotifiedDevices(n) => IncreaseCriteriaView {
+                    notified_devices: Some(n),
+                    succeeded_devices: None,
+                },
+                RampCriterion::SucceededDevices(n) => IncreaseCriteriaView {
+                    notified_devices: None,
+                    succeeded_devices: Some(n),
+                },
+            },
+        }),
+        maintenance_windows: j
+            .policy
+            .maintenance_windows
+            .iter()
+            .map(|w| MaintenanceWindowView {
+                cron: w.cron.clone(),
+                duration_minutes: w.duration_minutes,
+                time_zone: w.time_zone.clone(),
+            })
+            .collect(),
         paused: j.is_paused(),
         pause: j.control.pause.map(|p| PauseView {
             reason: p.reason.as_str(),

@@ -43,6 +43,20 @@ impl JobCounts {
         self.by_status.get(&status).copied().unwrap_or(0)
     }
 
+    /// Tasks whose device was told (NOTIFIED, IN_PROGRESS, SUCCEEDED or FAILED): what an
+    /// exponential ramp counts as notified.
+    pub fn notified(&self) -> u64 {
+        [
+            TaskStatus::Notified,
+            TaskStatus::InProgress,
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+        ]
+        .into_iter()
+        .map(|s| self.status(s).max(0) as u64)
+        .sum()
+    }
+
     /// Tasks not yet SUCCEEDED, FAILED or CANCELED.
     pub fn unfinished(&self) -> i64 {
         TaskStatus::ALL

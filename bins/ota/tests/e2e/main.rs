@@ -38,6 +38,7 @@ mod restart;
 mod rmqtt;
 mod rmqtt_broker;
 mod rollout;
+mod rollout_control;
 mod schedule;
 mod secure;
 mod soak;

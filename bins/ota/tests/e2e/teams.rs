@@ -560,3 +560,40 @@ async fn the_cli_makes_users_keys_and_policies_and_reads_the_audit_log() {
     assert!(csv.starts_with("event_id,event_time,event_name"), "{csv}");
     assert!(csv.contains("CreatePolicy"), "{csv}");
 }
+
+#[tokio::test]
+async fn creating_a_user_with_policies_needs_the_right_to_attach_them() {
+    let server = Server::start().await;
+    server
+        .api
+        .post(
+            "/policies",
+            &json!({"policy_name": "user-maker", "document": {"Version": "1", "Statement": [
+                {"Effect": "Allow", "Action": "ram:CreateUser", "Resource": "*"}]}}),
+        )
+        .await
+        .unwrap();
+    let (maker, _) = user_with_key(&server, "hr", &["user-maker"]).await;
+    maker
+        .post("/users", &json!({"user_name": "plain"}))
+        .await
+        .expect("a user without policies");
+    let (status, body) = failure(
+        &maker
+            .post(
+                "/users",
+                &json!({"user_name": "root2", "policies": ["AdministratorAccess"]}),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("ram:AttachPolicyToUser")
+    );
+    let (status, _) = failure(&server.api.get("/users/root2").await.unwrap_err());
+    assert_eq!(status, 404, "nothing was created");
+}

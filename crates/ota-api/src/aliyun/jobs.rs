@@ -30,6 +30,8 @@ fn upgrade_params(p: &Params) -> Result<UpgradeParams, DomainError> {
         download_protocol: p.string("DownloadProtocol"),
         tags: p.tags("Tag"),
         failure_gate: None,
+        exponential_rate: None,
+        maintenance_windows: Vec::new(),
     })
 }
 

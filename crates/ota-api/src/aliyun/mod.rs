@@ -41,6 +41,11 @@ use ota_core::{Core, CoreError};
 use params::{Params, decode_pairs};
 use serde_json::Value;
 
+/// A time as the platform writes it (`2026-01-01T00:00:00.000Z`), for every face.
+pub fn utc_text(ms: ota_domain::Millis) -> String {
+    envelope::utc(ms)
+}
+
 /// The API version every request must name.
 pub const VERSION: &str = "2018-01-20";
 /// Largest form body accepted.

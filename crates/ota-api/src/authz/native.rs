@@ -372,7 +372,25 @@ pub(crate) async fn authorize(
     if !json.is_null() {
         parameters.insert("body".to_owned(), json.clone());
     }
-    match check(&state.core, &caller, action, &named).await {
+    // Creating a user with policies also attaches them: both must be allowed, or
+    // ram:CreateUser alone could hand out AdministratorAccess.
+    let mut actions = vec![action];
+    if action == "ram:CreateUser"
+        && json
+            .get("policies")
+            .and_then(Value::as_array)
+            .is_some_and(|p| !p.is_empty())
+    {
+        actions.push("ram:AttachPolicyToUser");
+    }
+    let mut checked = Ok(Vec::new());
+    for action in actions {
+        checked = check(&state.core, &caller, action, &named).await;
+        if checked.is_err() {
+            break;
+        }
+    }
+    match checked {
         Ok(_) => {}
         Err(Refusal::Denied(message)) => {
             audit::record(

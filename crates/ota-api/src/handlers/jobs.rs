@@ -10,7 +10,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use ota_core::JobRequest;
-use ota_domain::job::{CancelOptions, JobEvent, RateUpdate};
+use ota_domain::job::{
+    CancelOptions, JobEvent, RampInput, RateUpdate, WindowInput, WindowState, window_state,
+};
+use ota_domain::task::TaskStatus;
 use ota_domain::validate::{
     self, DynamicJobRequest, FailureGateInput, RateStepInput, StaticJobRequest, UpgradeParams,
     VerifyJobRequest,
@@ -37,6 +40,12 @@ pub struct JobDetail {
     #[serde(flatten)]
     pub job: views::JobView,
     pub counts: views::CountsView,
+    /// The push rate in force now (steps and ramp applied).
+    pub rate_per_minute_now: u32,
+    /// For a batch with maintenance windows: whether one is open now.
+    pub window: Option<views::WindowStateView>,
+    /// Why devices that could be started are waiting, when something holds them.
+    pub waiting: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Clone)]
@@ -54,6 +63,40 @@ pub struct FailureGateJson {
     max_failed_percent: Option<i64>,
     min_finished: Option<i64>,
     action: Option<String>,
+}
+
+/// `exponential_rate`: start at `base_rate_per_minute` and multiply the rate by
+/// `increment_factor` (1.1-5) each time `increase_criteria` is met again, never above
+/// `maximum_per_minute` (or the stepped rate in force).
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExponentialRateJson {
+    pub base_rate_per_minute: Option<i64>,
+    pub increment_factor: Option<f64>,
+    pub increase_criteria: IncreaseCriteriaJson,
+}
+
+/// One of: every `notified_devices` devices pushed, or every `succeeded_devices` devices
+/// updated.
+#[derive(Deserialize, Serialize, ToSchema, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct IncreaseCriteriaJson {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified_devices: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub succeeded_devices: Option<i64>,
+}
+
+/// A recurring maintenance window: devices are started only while one is open.
+#[derive(Deserialize, Serialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindowJson {
+    /// Five-field cron expression of the window's start, e.g. `0 2 * * *`.
+    pub cron: Option<String>,
+    /// 1-10080.
+    pub duration_minutes: Option<i64>,
+    /// IANA time zone the cron expression is read in; default `UTC`.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema, Clone, Copy)]
@@ -97,6 +140,9 @@ pub struct CreateJob {
     #[serde(default)]
     tags: Vec<TagInput>,
     failure_gate: Option<FailureGateJson>,
+    exponential_rate: Option<ExponentialRateJson>,
+    #[serde(default)]
+    maintenance_windows: Vec<MaintenanceWindowJson>,
 }
 
 fn tag_pairs(tags: Vec<TagInput>) -> Vec<(Option<String>, Option<String>)> {
@@ -130,7 +176,34 @@ impl CreateJob {
                 min_finished: g.min_finished,
                 action: g.action,
             }),
+            exponential_rate: self.exponential_rate.clone().map(|r| RampInput {
+                base_rate_per_minute: r.base_rate_per_minute,
+                increment_factor: r.increment_factor,
+                notified_devices: r.increase_criteria.notified_devices,
+                succeeded_devices: r.increase_criteria.succeeded_devices,
+            }),
+            maintenance_windows: self
+                .maintenance_windows
+                .iter()
+                .map(|w| WindowInput {
+                    cron: w.cron.clone(),
+                    duration_minutes: w.duration_minutes,
+                    time_zone: w.time_zone.clone(),
+                })
+                .collect(),
         };
+        if kind == "verify"
+            && (self.exponential_rate.is_some() || !self.maintenance_windows.is_empty())
+        {
+            return Err(ApiError::invalid(
+                if self.exponential_rate.is_some() {
+                    "exponential_rate"
+                } else {
+                    "maintenance_windows"
+                },
+                "applies to static and dynamic batches, not to verification",
+            ));
+        }
         if kind == "verify" && self.failure_gate.is_some() {
             return Err(ApiError::invalid(
                 "failure_gate",
@@ -254,9 +327,25 @@ pub async fn get_job(
     let id = JobId(id);
     let job = s.core.jobs().get(&id).await?;
     let counts = s.core.jobs().counts(&id).await?;
+    let now = s.core.now();
+    let window = window_state(&job.policy.maintenance_windows, now);
+    let succeeded = counts.status(TaskStatus::Succeeded).max(0) as u64;
+    let waiting = match window {
+        WindowState::Closed { next_opens_at } => Some(match next_opens_at {
+            Some(at) => format!(
+                "waiting for a maintenance window; the next opens at {}",
+                crate::aliyun::utc_text(at)
+            ),
+            None => "waiting for a maintenance window; none opens again".to_owned(),
+        }),
+        _ => None,
+    };
     Ok(Json(JobDetail {
         job: views::job(&job),
         counts: views::counts(&counts),
+        rate_per_minute_now: job.policy.rate_now(now, counts.notified(), succeeded),
+        window: views::window_state(window),
+        waiting,
     }))
 }
 

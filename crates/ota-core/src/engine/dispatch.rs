@@ -13,10 +13,15 @@
 //! A batch found with nothing ready is skipped until something may have changed (a wake-up:
 //! new tasks, a device online, a retry due) or a second has passed, so a rollout of many
 //! parallel batches does not cost one query per batch per tick.
+//!
+//! A batch with maintenance windows starts devices only while one is open
+//! (`ota_domain::job::window_state`, from the platform time, so every node agrees); a batch
+//! with an exponential ramp pushes at the rate its counts of notified or succeeded devices
+//! give (`JobPolicy::rate_now`), the counts read at most every [`RAMP_COUNTS_MS`].
 
 use super::apply::TaskChanges;
 use crate::{Core, CoreResult};
-use ota_domain::job::{Job, JobStatus};
+use ota_domain::job::{Job, JobStatus, window_state};
 use ota_domain::task::TaskEvent;
 use ota_domain::{JobId, Millis};
 use std::collections::HashMap;
@@ -29,7 +34,12 @@ pub struct Dispatcher {
     buckets: HashMap<JobId, Bucket>,
     /// Batches that had nothing ready: at which wake generation and when.
     drained: HashMap<JobId, (u64, Millis)>,
+    /// Ramped batches' (notified, succeeded) counts and when they were read.
+    ramp_counts: HashMap<JobId, (Millis, u64, u64)>,
 }
+
+/// How often a ramped batch's counts are read again.
+pub const RAMP_COUNTS_MS: Millis = 2_000;
 
 /// How long a drained batch is skipped when no wake-up arrives.
 const RECHECK_MS: Millis = 1_000;
@@ -82,6 +92,8 @@ impl Dispatcher {
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         self.drained
             .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
+        self.ramp_counts
+            .retain(|id, _| jobs.iter().any(|j| &j.job_id == id));
         let mut delivered = 0;
         for job in jobs {
             // A paused batch, or one whose tasks are still being created, starts no new
@@ -89,7 +101,17 @@ impl Dispatcher {
             if !job.policy.need_push || job.is_held() {
                 continue;
             }
-            let rate = job.policy.rate_at(now);
+            // Outside every maintenance window no device is started; tasks wait QUEUED.
+            if !window_state(&job.policy.maintenance_windows, now).is_open() {
+                continue;
+            }
+            let rate = match job.policy.exponential_rate {
+                None => job.policy.rate_at(now),
+                Some(_) => {
+                    let (notified, succeeded) = self.ramp_counts(core, &job.job_id, now).await?;
+                    job.policy.rate_now(now, notified, succeeded)
+                }
+            };
             let bucket = self
                 .buckets
                 .entry(job.job_id.clone())
@@ -116,6 +138,32 @@ impl Dispatcher {
             delivered += sent;
         }
         Ok(delivered)
+    }
+}
+
+impl Dispatcher {
+    /// A ramped batch's (notified, succeeded) counts, read from the store at most every
+    /// [`RAMP_COUNTS_MS`].
+    async fn ramp_counts(
+        &mut self,
+        core: &Core,
+        job: &JobId,
+        now: Millis,
+    ) -> CoreResult<(u64, u64)> {
+        if let Some(&(at, notified, succeeded)) = self.ramp_counts.get(job)
+            && now - at < RAMP_COUNTS_MS
+            && now >= at
+        {
+            return Ok((notified, succeeded));
+        }
+        let counts = core.inner.store.job_task_counts(job).await?;
+        let succeeded = counts
+            .status(ota_domain::task::TaskStatus::Succeeded)
+            .max(0) as u64;
+        let notified = counts.notified();
+        self.ramp_counts
+            .insert(job.clone(), (now, notified, succeeded));
+        Ok((notified, succeeded))
     }
 }
 

@@ -7,7 +7,9 @@ mod cancel;
 mod creation;
 mod gate;
 mod machine;
+mod ramp;
 mod verify;
+mod window;
 
 pub use cancel::{CancelOptions, cancel_selection, task_selected_for_cancel};
 pub use creation::{CreatedTasks, Creation};
@@ -16,7 +18,12 @@ pub use gate::{
     gate_cancel_options,
 };
 pub use machine::{JobEffect, JobEvent, JobTransition, RATE_RANGE, RateUpdate, steps_are_valid};
+pub use ramp::{ExponentialRate, RampCriterion, RampInput};
 pub use verify::{verify_outcome, verify_progress};
+pub use window::{
+    MAX_DURATION_MINUTES, MAX_WINDOWS, MaintenanceWindow, WindowInput, WindowState,
+    validate_windows, window_state,
+};
 
 use crate::{FirmwareId, GroupId, JobId, Millis, ProductKey};
 use serde::{Deserialize, Serialize};
@@ -138,6 +145,12 @@ pub struct JobPolicy {
     /// Pause or cancel the batch when too many of its devices fail (see `gate.rs`).
     #[serde(default)]
     pub failure_gate: Option<FailureGate>,
+    /// Start at a base rate and raise it as devices are notified or succeed (`ramp.rs`).
+    #[serde(default)]
+    pub exponential_rate: Option<ExponentialRate>,
+    /// Start devices only inside one of these windows (`window.rs`); none: any time.
+    #[serde(default)]
+    pub maintenance_windows: Vec<MaintenanceWindow>,
 }
 
 impl Default for JobPolicy {
@@ -156,12 +169,22 @@ impl Default for JobPolicy {
             schedule_time: None,
             schedule_finish_time: None,
             failure_gate: None,
+            exponential_rate: None,
+            maintenance_windows: Vec::new(),
         }
     }
 }
 
 impl JobPolicy {
-    /// The push rate in force at `now`.
+    /// The push rate in force at `now` with `notified` devices notified and `succeeded`
+    /// updated: the stepped rate, lowered by the exponential ramp while it climbs.
+    pub fn rate_now(&self, now: Millis, notified: u64, succeeded: u64) -> u32 {
+        let ceiling = self.rate_at(now);
+        self.exponential_rate
+            .map_or(ceiling, |ramp| ramp.rate(ceiling, notified, succeeded))
+    }
+
+    /// The push rate in force at `now`, before any ramp.
     pub fn rate_at(&self, now: Millis) -> u32 {
         self.rate_steps
             .iter()

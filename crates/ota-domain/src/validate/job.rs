@@ -48,7 +48,7 @@ pub fn check_firmware_verifiable(firmware: &Firmware) -> Result<(), DomainError>
 }
 
 /// Rollout parameters shared by static and dynamic batches, raw.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct UpgradeParams {
     pub retry_interval: Option<i64>,
     pub retry_count: Option<i64>,
@@ -65,6 +65,10 @@ pub struct UpgradeParams {
     pub tags: Vec<(Option<String>, Option<String>)>,
     /// Our extension: stop the batch when too many devices fail.
     pub failure_gate: Option<FailureGateInput>,
+    /// Our extension: an exponential ramp of the push rate.
+    pub exponential_rate: Option<crate::job::RampInput>,
+    /// Our extension: start devices only inside these windows.
+    pub maintenance_windows: Vec<crate::job::WindowInput>,
 }
 
 /// A failure gate as requested, raw.
@@ -137,6 +141,14 @@ impl UpgradeParams {
                 .failure_gate
                 .map(FailureGateInput::validate)
                 .transpose()?,
+            exponential_rate: self
+                .exponential_rate
+                .map(|r| r.validate("ExponentialRate"))
+                .transpose()?,
+            maintenance_windows: crate::job::validate_windows(
+                "MaintenanceWindows",
+                self.maintenance_windows,
+            )?,
             ..JobPolicy::default()
         };
         Ok((policy, parse_tags("Tag", self.tags)?))
@@ -211,7 +223,7 @@ impl ValidatedJob {
 }
 
 /// Raw CreateOTAStaticUpgradeJob parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StaticJobRequest {
     pub target_selection: Option<String>,
     pub src_versions: Vec<String>,
@@ -342,7 +354,7 @@ impl StaticJobRequest {
 }
 
 /// Raw CreateOTADynamicUpgradeJob parameters.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DynamicJobRequest {
     pub src_versions: Vec<String>,
     pub group_id: Option<String>,

@@ -169,6 +169,8 @@ pub fn upgrade_params(form: &FormData) -> Result<UpgradeParams, FormError> {
         download_protocol: form.text("download_protocol"),
         tags: tags(form),
         failure_gate: failure_gate(form)?,
+        exponential_rate: None,
+        maintenance_windows: Vec::new(),
     })
 }
 
