@@ -43,7 +43,7 @@ async fn scenario(server: &Server, b: &Browser) -> anyhow::Result<()> {
     b.fill("#key_id", KEY_ID).await?;
     b.fill("#secret", "wrong-secret").await?;
     b.click("button[type=submit]").await?;
-    b.wait_text(".alert", "Unknown access key").await?;
+    b.wait_text(".alert", "Unknown user or access key").await?;
     b.shot("01-sign-in").await?;
     b.fill("#secret", KEY_SECRET).await?;
     b.click("button[type=submit]").await?;

@@ -171,6 +171,31 @@ fn named_resources(template: &str, params: &[(String, String)]) -> NamedResource
     named
 }
 
+/// The users, access keys and policies a request names (its path parameters and the
+/// names a create form gives), for the audit log's resource ids: RAM checks these
+/// routes on `*`, so they are not ARNs.
+fn ram_ids(params: &[(String, String)], form: &[(String, String)]) -> Vec<String> {
+    let path = params
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "user" | "key" | "policy"));
+    let created = form
+        .iter()
+        .filter(|(k, _)| matches!(k.as_str(), "user_name" | "policy_name"));
+    path.chain(created)
+        .map(|(_, v)| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect()
+}
+
+/// A second action a request needs besides its route's: creating a user with policies
+/// attaches them, which must not be a way around `ram:AttachPolicyToUser`.
+fn also_required(method: &str, template: &str, form: &[(String, String)]) -> Option<&'static str> {
+    let attaches = form
+        .iter()
+        .any(|(k, v)| k == "policy" && !v.trim().is_empty());
+    (method == "POST" && template == "/users" && attaches).then_some("ram:AttachPolicyToUser")
+}
+
 fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
     form_urlencoded::parse(bytes).into_owned().collect()
 }
@@ -273,8 +298,12 @@ pub(crate) async fn authorize(
     {
         parameters.insert(key.clone(), Value::String(value.clone()));
     }
-    if action != ANYONE {
-        match check(&state.core, &caller, action, &named).await {
+    let mut resources = named.ids();
+    resources.extend(ram_ids(&params, &form));
+    let also = also_required(parts.method.as_str(), &template, &form);
+    let needed = std::iter::once(action).chain(also).filter(|a| *a != ANYONE);
+    for needed in needed {
+        match check(&state.core, &caller, needed, &named).await {
             Ok(_) => {}
             Err(Refusal::Denied(message)) => {
                 audit::record(
@@ -286,7 +315,7 @@ pub(crate) async fn authorize(
                         parameters: Value::Object(parameters),
                         result: FORBIDDEN.to_owned(),
                         error_message: Some(message.clone()),
-                        resources: named.ids(),
+                        resources: resources.clone(),
                     },
                 )
                 .await;
@@ -315,7 +344,7 @@ pub(crate) async fn authorize(
                 parameters: Value::Object(parameters),
                 result,
                 error_message: None,
-                resources: named.ids(),
+                resources,
             },
         )
         .await;
@@ -388,6 +417,38 @@ mod tests {
                 assert!(line.contains(&format!("`{action}`")), "{line}");
             }
         }
+    }
+
+    #[test]
+    fn creating_a_user_with_policies_also_needs_attaching() {
+        let pairs = |p: &[(&str, &str)]| -> Vec<(String, String)> {
+            p.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let with = pairs(&[("user_name", "ci"), ("policy", "AdministratorAccess")]);
+        let without = pairs(&[("user_name", "ci"), ("policy", " ")]);
+        assert_eq!(
+            also_required("POST", "/users", &with),
+            Some("ram:AttachPolicyToUser")
+        );
+        assert_eq!(also_required("POST", "/users", &without), None);
+        assert_eq!(also_required("POST", "/policies", &with), None);
+        assert_eq!(also_required("GET", "/users", &with), None);
+    }
+
+    #[test]
+    fn ram_routes_log_the_users_keys_and_policies_they_name() {
+        let params = vec![
+            ("user".to_owned(), "ci".to_owned()),
+            ("pk".to_owned(), "P1".to_owned()),
+            ("policy".to_owned(), "Ops".to_owned()),
+        ];
+        let form = vec![
+            ("policy_name".to_owned(), "New".to_owned()),
+            ("display_name".to_owned(), "x".to_owned()),
+        ];
+        assert_eq!(ram_ids(&params, &form), ["ci", "Ops", "New"]);
     }
 
     #[test]

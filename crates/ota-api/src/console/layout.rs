@@ -13,6 +13,9 @@ use ota_domain::Millis;
 pub enum Nav<'a> {
     Overview,
     Products,
+    Users,
+    Policies,
+    Audit,
     /// A product page with its tab.
     Product {
         pk: &'a str,
@@ -59,7 +62,18 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                     a.brand href="/console" { span.logo aria-hidden="true" { "⟳" } " OTA console" }
                     nav aria-label="Main" {
                         a href="/console" aria-current=[section(matches!(nav, Nav::Overview))] { "Overview" }
-                        a href="/console/products" aria-current=[section(!matches!(nav, Nav::Overview))] { "Products" }
+                        @if ctx.may("iot:QueryProductList") {
+                            a href="/console/products" aria-current=[section(matches!(nav, Nav::Products | Nav::Product { .. }))] { "Products" }
+                        }
+                        @if ctx.may("ram:ListUsers") {
+                            a href="/console/users" aria-current=[section(matches!(nav, Nav::Users))] { "Users" }
+                        }
+                        @if ctx.may("ram:ListPolicies") {
+                            a href="/console/policies" aria-current=[section(matches!(nav, Nav::Policies))] { "Policies" }
+                        }
+                        @if ctx.may("actiontrail:LookupEvents") {
+                            a href="/console/audit" aria-current=[section(matches!(nav, Nav::Audit))] { "Audit log" }
+                        }
                     }
                     form.signout method="post" action="/console/logout" {
                         (csrf(ctx))

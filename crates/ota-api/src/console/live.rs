@@ -8,9 +8,10 @@
 use super::Console;
 use super::form::ConsoleError;
 use super::layout::badge;
-use super::pages::batch_view::{counts_json, task_row};
+use super::pages::batch_view::{TaskCommands, counts_json, task_row};
 use super::pages::batches::{DetailQuery, ROWS};
-use axum::extract::{Path, Query, State};
+use super::session::Ctx;
+use axum::extract::{Extension, Path, Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use ota_core::JobCounts;
@@ -26,6 +27,8 @@ struct Watch {
     c: Console,
     job_id: JobId,
     q: DetailQuery,
+    /// What the viewer may do to tasks, so new rows offer what the page's rows offer.
+    commands: TaskCommands,
     ids: Vec<TaskId>,
     seen: HashMap<TaskId, (&'static str, i32, Millis)>,
     counts: Option<Value>,
@@ -93,7 +96,7 @@ impl Watch {
         for t in &tasks {
             let state = (t.status.as_str(), t.progress, t.modified_at);
             if self.seen.insert(t.task_id.clone(), state) != Some(state) {
-                rows.push(json!({"id": format!("t-{}", t.task_id), "html": task_row(&self.c, &job, t).into_string()}));
+                rows.push(json!({"id": format!("t-{}", t.task_id), "html": task_row(&self.c, &job, t, self.commands).into_string()}));
             }
         }
         self.first = false;
@@ -113,15 +116,18 @@ impl Watch {
 /// `GET /console/batches/{id}/live?status=&page=`.
 pub async fn stream(
     State(c): State<Console>,
+    Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
     Query(q): Query<DetailQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ConsoleError> {
     let job_id = JobId(id);
-    c.app.core.jobs().get(&job_id).await?;
+    let job = c.app.core.jobs().get(&job_id).await?;
+    let commands = TaskCommands::of(&ctx, job.product_key.as_str());
     let watch = Watch {
         c,
         job_id,
         q,
+        commands,
         ids: Vec::new(),
         seen: HashMap::new(),
         counts: None,

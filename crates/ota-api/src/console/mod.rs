@@ -54,6 +54,7 @@ impl Console {
 
 /// The console's routes, to be nested under `/console`.
 pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
+    use pages::{access_keys, audit, policies, users};
     use pages::{
         analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
     };
@@ -138,6 +139,29 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/batches/{id}/resume", post(batches::resume))
         .route("/batches/{id}/edit", post(batches::edit))
         .route("/batches/{id}/tasks", post(tasks::act))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{user}", get(users::detail))
+        .route("/users/{user}/enable", post(users::enable))
+        .route("/users/{user}/disable", post(users::disable))
+        .route("/users/{user}/password", post(users::set_password))
+        .route("/users/{user}/delete", post(users::delete))
+        .route("/users/{user}/access-keys", post(access_keys::create))
+        .route("/users/{user}/policies", post(users::attach))
+        .route(
+            "/users/{user}/policies/{policy}/detach",
+            post(users::detach),
+        )
+        .route("/access-keys/{key}/enable", post(access_keys::enable))
+        .route("/access-keys/{key}/disable", post(access_keys::disable))
+        .route("/access-keys/{key}/delete", post(access_keys::delete))
+        .route("/policies", get(policies::list).post(policies::create))
+        .route(
+            "/policies/{policy}",
+            get(policies::detail).post(policies::update),
+        )
+        .route("/policies/{policy}/delete", post(policies::delete))
+        .route("/audit", get(audit::page))
+        .route("/audit.csv", get(audit::download))
         .layer(middleware::from_fn_with_state(
             state.app.clone(),
             crate::authz::console::authorize,

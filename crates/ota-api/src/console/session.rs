@@ -36,6 +36,32 @@ pub struct Ctx {
     pub flash: Option<String>,
 }
 
+impl Ctx {
+    /// Whether the signed-in user may perform `action` on a request naming no particular
+    /// resource (`Resource: "*"`), as the console's check does for such routes. Pages use
+    /// it to leave out forms and buttons the user could only be refused at.
+    pub fn may(&self, action: &str) -> bool {
+        self.caller.principal.may(action)
+    }
+
+    /// Whether the signed-in user may perform `action` on product `pk` (and on what belongs
+    /// to it: its devices, packages and batches).
+    pub fn may_on_product(&self, action: &str, pk: &str) -> bool {
+        self.caller
+            .principal
+            .decide(action, &[ota_domain::access::product_arn(pk)])
+            .allowed()
+    }
+
+    /// Whether the signed-in user may perform `action` on device group `group_id`.
+    pub fn may_on_group(&self, action: &str, group_id: &str) -> bool {
+        self.caller
+            .principal
+            .decide(action, &[ota_domain::access::group_arn(group_id)])
+            .allowed()
+    }
+}
+
 /// A session subject for a user.
 pub fn user_subject(user_name: &str) -> String {
     format!("u:{user_name}")
@@ -321,6 +347,58 @@ mod tests {
         let a = key().verify(&key().issue("admin", 0), 1).unwrap().1;
         let b = key().verify(&key().issue("admin", 0), 1).unwrap().1;
         assert_ne!(a, b);
+    }
+
+    fn ctx(documents: &[&str]) -> Ctx {
+        let policies = documents
+            .iter()
+            .map(|d| ota_domain::access::Policy::parse(d).expect("valid policy"))
+            .collect();
+        Ctx {
+            caller: crate::authz::Caller {
+                principal: ota_core::Principal {
+                    user_name: "u".to_owned(),
+                    access_key_id: None,
+                    token_id: None,
+                    policies,
+                },
+                session_id: None,
+                source_ip: None,
+                user_agent: None,
+            },
+            csrf: String::new(),
+            flash: None,
+        }
+    }
+
+    #[test]
+    fn pages_ask_the_same_question_as_the_route_check() {
+        let read_only = ota_domain::access::builtin("ReadOnlyAccess")
+            .unwrap()
+            .document;
+        let viewer = ctx(&[read_only]);
+        assert!(viewer.may("iot:QueryProductList"));
+        assert!(viewer.may("ram:ListUsers"));
+        assert!(!viewer.may("iot:CreateProduct"));
+        assert!(!viewer.may_on_product("iot:CreateOTAVerifyJob", "P1"));
+        assert!(viewer.may_on_product("iot:QueryOTAJob", "P1"));
+        assert!(
+            !viewer.may_on_product(crate::authz::READ_SECRETS, "P1"),
+            "read-only users see no device secret"
+        );
+
+        // Scoped to one product: allowed there, not on "*" nor on another product, and a
+        // Deny on a group wins over the Allow on everything.
+        let scoped = ctx(&[r#"{"Version": "1", "Statement": [
+                {"Effect": "Allow", "Action": "iot:*", "Resource": "acs:iot:*:*:product/P1"},
+                {"Effect": "Allow", "Action": "iot:BatchAddDeviceGroupRelations", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iot:BatchAddDeviceGroupRelations", "Resource": "acs:iot:*:*:group/G2"}]}"#]);
+        assert!(scoped.may_on_product("iot:CreateOTAVerifyJob", "P1"));
+        assert!(scoped.may_on_product(crate::authz::READ_SECRETS, "P1"));
+        assert!(!scoped.may_on_product("iot:CreateOTAVerifyJob", "P2"));
+        assert!(!scoped.may("iot:CreateProduct"));
+        assert!(scoped.may_on_group("iot:BatchAddDeviceGroupRelations", "G1"));
+        assert!(!scoped.may_on_group("iot:BatchAddDeviceGroupRelations", "G2"));
     }
 
     #[test]

@@ -69,7 +69,9 @@ async fn render(
                 h2 { span.num { "1" } " Kind" }
                 div.choices data-switch="kind" {
                     (radio("kind", "static", kind, "Static: the devices chosen now"))
-                    (radio("kind", "dynamic", kind, "Dynamic: also devices that report a matching version later"))
+                    @if ctx.may_on_product("iot:CreateOTADynamicUpgradeJob", pk) {
+                        (radio("kind", "dynamic", kind, "Dynamic: also devices that report a matching version later"))
+                    }
                 }
             }
             section.card.step {

@@ -4,6 +4,7 @@
 
 use crate::console::Console;
 use crate::console::layout::{badge, enc, time};
+use crate::console::session::Ctx;
 use maud::{Markup, html};
 use ota_core::JobCounts;
 use ota_domain::DeviceKey;
@@ -153,8 +154,33 @@ fn reason(c: &Console, job: &Job, t: &Task) -> Markup {
     }
 }
 
+/// The commands on single tasks the viewer may give in a batch (their RAM actions, on the
+/// batch's product), so that rows offer only those.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskCommands {
+    pub confirm: bool,
+    pub cancel: bool,
+    pub reupgrade: bool,
+}
+
+impl TaskCommands {
+    /// What `ctx`'s user may do to tasks of product `pk`.
+    pub fn of(ctx: &Ctx, pk: &str) -> TaskCommands {
+        TaskCommands {
+            confirm: ctx.may_on_product("iot:ConfirmOTATask", pk),
+            cancel: ctx.may_on_product("iot:CancelOTATask", pk),
+            reupgrade: ctx.may_on_product("iot:ReupgradeOTATask", pk),
+        }
+    }
+
+    /// Whether any command is allowed (rows then have a selection box).
+    pub fn any(&self) -> bool {
+        self.confirm || self.cancel || self.reupgrade
+    }
+}
+
 /// One device row; its buttons submit the page's task form.
-pub fn task_row(c: &Console, job: &Job, t: &Task) -> Markup {
+pub fn task_row(c: &Console, job: &Job, t: &Task, may: TaskCommands) -> Markup {
     let id = t.task_id.as_str();
     let unfinished = !t.status.is_terminal();
     // A cancelled batch refuses re-upgrades, so none is offered.
@@ -163,7 +189,9 @@ pub fn task_row(c: &Console, job: &Job, t: &Task) -> Markup {
     html! {
         tr id={ "t-" (id) } data-status=(t.status.as_str()) {
             td {
-                input type="checkbox" name="task" value=(id) form="tasks-form" id={ "sel-" (id) } aria-label={ "Select " (t.device_name) };
+                @if may.any() {
+                    input type="checkbox" name="task" value=(id) form="tasks-form" id={ "sel-" (id) } aria-label={ "Select " (t.device_name) };
+                }
             }
             td { a href={ "/console/products/" (enc(t.product_key.as_str())) "/devices/" (enc(t.device_name.as_str())) } { (t.device_name) } }
             td { (t.src_version.as_deref().unwrap_or("unreported")) " → " (t.dest_version) }
@@ -171,13 +199,13 @@ pub fn task_row(c: &Console, job: &Job, t: &Task) -> Markup {
             td.reason { (reason(c, job, t)) }
             td { (time(t.modified_at)) }
             td.row-actions {
-                @if t.status == TaskStatus::Confirm {
+                @if may.confirm && t.status == TaskStatus::Confirm {
                     button type="submit" form="tasks-form" name="action" value={ "confirm:" (id) } aria-label={ "Confirm " (t.device_name) } { "Confirm" }
                 }
-                @if unfinished {
+                @if may.cancel && unfinished {
                     button.danger type="submit" form="tasks-form" name="action" value={ "cancel:" (id) } aria-label={ "Cancel " (t.device_name) } { "Cancel" }
                 }
-                @if again {
+                @if may.reupgrade && again {
                     button type="submit" form="tasks-form" name="action" value={ "reupgrade:" (id) } aria-label={ "Re-upgrade " (t.device_name) } { "Re-upgrade" }
                 }
             }

@@ -4,7 +4,7 @@
 //! single tasks. The page subscribes to `live` for updates while the batch runs.
 
 use super::batch_params::{tag_rows, tags};
-use super::batch_view::{counts_block, label, status_only, task_row};
+use super::batch_view::{TaskCommands, counts_block, label, status_only, task_row};
 use super::products::refused;
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
@@ -99,6 +99,9 @@ async fn render(
         "Static batch"
     };
     let p = &job.policy;
+    let pk = job.product_key.as_str();
+    let may = |action: &str| ctx.may_on_product(action, pk);
+    let commands = TaskCommands::of(ctx, pk);
     let body = html! {
         div.heading {
             h1 { (kind) " " code { (job.job_id) } }
@@ -113,9 +116,11 @@ async fn render(
                     PauseReason::Operator => " by an operator. ",
                 }
                 "No new device is pushed; devices already told go on. Since " (time(pause.at)) "."
-                form.resume method="post" action={ (base) "/resume" } {
-                    (csrf(ctx))
-                    button.primary type="submit" { "Resume" }
+                @if may("iot:ResumeOTAJob") {
+                    form.resume method="post" action={ (base) "/resume" } {
+                        (csrf(ctx))
+                        button.primary type="submit" { "Resume" }
+                    }
                 }
             }
         }
@@ -129,9 +134,11 @@ async fn render(
                         a href={ (base) "?status=" (s.as_str()) } aria-current=[(q.status() == Some(s)).then_some("page")] { (label(s)) }
                     }
                 }
-                form #tasks-form method="post" action={ (base) "/tasks" } {
-                    (csrf(ctx))
-                    input type="hidden" name="back" value=(list_base);
+                @if commands.any() {
+                    form #tasks-form method="post" action={ (base) "/tasks" } {
+                        (csrf(ctx))
+                        input type="hidden" name="back" value=(list_base);
+                    }
                 }
                 @if tasks.is_empty() { p.muted { "No device in this state." } }
                 @else {
@@ -141,13 +148,15 @@ async fn render(
                             th scope="col" { "Device" } th scope="col" { "Version" } th scope="col" { "State" }
                             th scope="col" { "Why / progress" } th scope="col" { "Updated" } th scope="col" { span.sr-only { "Actions" } }
                         } }
-                        tbody { @for t in &tasks { (task_row(c, &job, t)) } }
+                        tbody { @for t in &tasks { (task_row(c, &job, t, commands)) } }
                     }
-                    div.bulk {
-                        span { "With the selected devices: " }
-                        button type="submit" form="tasks-form" name="action" value="bulk-confirm" { "Confirm" }
-                        button type="submit" form="tasks-form" name="action" value="bulk-reupgrade" { "Re-upgrade" }
-                        button.danger type="submit" form="tasks-form" name="action" value="bulk-cancel" { "Cancel" }
+                    @if commands.any() {
+                        div.bulk {
+                            span { "With the selected devices: " }
+                            @if commands.confirm { button type="submit" form="tasks-form" name="action" value="bulk-confirm" { "Confirm" } }
+                            @if commands.reupgrade { button type="submit" form="tasks-form" name="action" value="bulk-reupgrade" { "Re-upgrade" } }
+                            @if commands.cancel { button.danger type="submit" form="tasks-form" name="action" value="bulk-cancel" { "Cancel" } }
+                        }
                     }
                     (layout::pager(&list_base, page, ROWS, total))
                 }
@@ -183,7 +192,7 @@ async fn render(
                         dt { "Tags" } dd #job-tags { @if job.tags.is_empty() { span.muted { "none" } } @for (k, v) in &job.tags { span.tag { (k) "=" (v) } " " } }
                     }
                 }
-                @if running && job.job_type == JobType::UpgradeFirmware {
+                @if running && job.job_type == JobType::UpgradeFirmware && may("iot:UpdateOTAJob") {
                     section.card {
                         h2 { "Change rate and tags" }
                         (layout::error_summary(edit_err))
@@ -198,7 +207,7 @@ async fn render(
                         }
                     }
                 }
-                @if running && !job.is_paused() && job.job_type == JobType::UpgradeFirmware {
+                @if running && !job.is_paused() && job.job_type == JobType::UpgradeFirmware && may("iot:PauseOTAJob") {
                     section.card {
                         h2 { "Pause the batch" }
                         p.muted { "Stops pushing new devices; devices already told go on." }
@@ -208,7 +217,7 @@ async fn render(
                         }
                     }
                 }
-                @if running && !job.is_creating() {
+                @if running && !job.is_creating() && may("iot:CancelOTAJob") {
                     section.card {
                         h2 { "Cancel the batch" }
                         (layout::error_summary(cancel_err))

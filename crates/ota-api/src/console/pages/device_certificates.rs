@@ -22,14 +22,19 @@ pub async fn card(c: &Console, ctx: &Ctx, product: &Product) -> PageResult<Marku
     let cas = registry.device_cas(&product.product_key).await?;
     let revoked = registry.revoked_certificates(&product.product_key).await?;
     let base = format!("/console/products/{}", enc(pk));
+    let may = |action: &str| ctx.may_on_product(action, pk);
     Ok(html! {
         section.card #device-certificates {
             h2 { "Device certificates" }
             p.hint { "On the MQTT TLS port, a device whose certificate one of these CAs issued, with OU = " code { (pk) } " and CN = its DeviceName, connects without a password." }
-            form method="post" action={ (base) "/certificates" } {
-                (csrf(ctx))
-                label { input type="checkbox" name="auto_create" value="on" checked[product.certificate_auto_create]; " Create devices on their first certificate connect" }
-                button type="submit" { "Save" }
+            @if may("iot:UpdateProduct") {
+                form method="post" action={ (base) "/certificates" } {
+                    (csrf(ctx))
+                    label { input type="checkbox" name="auto_create" value="on" checked[product.certificate_auto_create]; " Create devices on their first certificate connect" }
+                    button type="submit" { "Save" }
+                }
+            } @else {
+                p { "Devices are " @if !product.certificate_auto_create { "not " } "created on their first certificate connect." }
             }
             @if cas.is_empty() { p.muted { "No CA registered." } }
             @else {
@@ -38,19 +43,23 @@ pub async fn card(c: &Console, ctx: &Ctx, product: &Product) -> PageResult<Marku
                         li {
                             (ca.subject) " "
                             span.muted { "until " (time(ca.not_after)) }
-                            form.inline method="post" action={ (base) "/device-cas/" (ca.ca_id) "/remove" } {
-                                (csrf(ctx))
-                                button type="submit" aria-label={ "Remove CA " (ca.subject) } { "Remove" }
+                            @if may("iot:DeleteDeviceCa") {
+                                form.inline method="post" action={ (base) "/device-cas/" (ca.ca_id) "/remove" } {
+                                    (csrf(ctx))
+                                    button type="submit" aria-label={ "Remove CA " (ca.subject) } { "Remove" }
+                                }
                             }
                         }
                     }
                 }
             }
-            form method="post" action={ (base) "/device-cas" } {
-                (csrf(ctx))
-                label for="ca_certificate" { "CA certificate (PEM)" }
-                textarea #ca_certificate name="certificate" rows="4" required {}
-                button type="submit" { "Register CA" }
+            @if may("iot:AddDeviceCa") {
+                form method="post" action={ (base) "/device-cas" } {
+                    (csrf(ctx))
+                    label for="ca_certificate" { "CA certificate (PEM)" }
+                    textarea #ca_certificate name="certificate" rows="4" required {}
+                    button type="submit" { "Register CA" }
+                }
             }
             @if !revoked.is_empty() {
                 h3 { "Revoked serials" }
@@ -58,19 +67,23 @@ pub async fn card(c: &Console, ctx: &Ctx, product: &Product) -> PageResult<Marku
                     @for r in &revoked {
                         li {
                             code { (r.serial) } " "
-                            form.inline method="post" action={ (base) "/revocations/" (r.serial) "/remove" } {
-                                (csrf(ctx))
-                                button type="submit" aria-label={ "Take back the revocation of " (r.serial) } { "Take back" }
+                            @if may("iot:UnrevokeDeviceCertificate") {
+                                form.inline method="post" action={ (base) "/revocations/" (r.serial) "/remove" } {
+                                    (csrf(ctx))
+                                    button type="submit" aria-label={ "Take back the revocation of " (r.serial) } { "Take back" }
+                                }
                             }
                         }
                     }
                 }
             }
-            form method="post" action={ (base) "/revocations" } {
-                (csrf(ctx))
-                label for="revoke_serial" { "Revoke a certificate serial (hex)" }
-                input #revoke_serial name="serial" required placeholder="e.g. 0a:1b:2c";
-                button type="submit" { "Revoke" }
+            @if may("iot:RevokeDeviceCertificate") {
+                form method="post" action={ (base) "/revocations" } {
+                    (csrf(ctx))
+                    label for="revoke_serial" { "Revoke a certificate serial (hex)" }
+                    input #revoke_serial name="serial" required placeholder="e.g. 0a:1b:2c";
+                    button type="submit" { "Revoke" }
+                }
             }
         }
     })

@@ -30,6 +30,14 @@ pub fn toggle(ctx: &Ctx, d: &Device, detail: bool) -> Markup {
         if d.disabled { "enable" } else { "disable" }
     );
     let back = if detail { "detail" } else { "list" };
+    let verb = if d.disabled {
+        "iot:EnableThing"
+    } else {
+        "iot:DisableThing"
+    };
+    if !ctx.may_on_product(verb, d.product_key.as_str()) {
+        return html! {};
+    }
     html! {
         @if d.disabled {
             form.inline method="post" action=(action) {
@@ -53,6 +61,9 @@ pub fn toggle(ctx: &Ctx, d: &Device, detail: bool) -> Markup {
 
 /// The reset button of a device's page.
 pub fn reset_button(ctx: &Ctx, d: &Device) -> Markup {
+    if !ctx.may_on_product("iot:ResetThing", d.product_key.as_str()) {
+        return html! {};
+    }
     html! {
         form.inline method="post" action={ "/console/products/" (enc(d.product_key.as_str())) "/devices/" (enc(d.device_name.as_str())) "/reset" }
             data-confirm={ "Reset the registration of " (d.device_name) "? It may register again." } {
@@ -124,12 +135,19 @@ pub fn registration_card(ctx: &Ctx, product: &Product) -> Markup {
         section.card {
             h2 { "Dynamic registration" }
             p.hint { "Devices that know the ProductSecret obtain their own credentials (MQTT register or regnwl, HTTPS /auth/register/device)." }
-            form method="post" action=(action) {
-                (csrf(ctx))
-                label { input type="checkbox" name="dynamic_register" value="on" checked[product.dynamic_register]; " Allow dynamic registration" }
-                label for="regnwl_quota" { "Devices regnwl may create" }
-                input #regnwl_quota type="number" name="regnwl_quota" min="0" max="1000000" value=(product.regnwl_quota);
-                button type="submit" { "Save" }
+            @if ctx.may_on_product("iot:UpdateProduct", product.product_key.as_str()) {
+                form method="post" action=(action) {
+                    (csrf(ctx))
+                    label { input type="checkbox" name="dynamic_register" value="on" checked[product.dynamic_register]; " Allow dynamic registration" }
+                    label for="regnwl_quota" { "Devices regnwl may create" }
+                    input #regnwl_quota type="number" name="regnwl_quota" min="0" max="1000000" value=(product.regnwl_quota);
+                    button type="submit" { "Save" }
+                }
+            } @else {
+                dl.props {
+                    dt { "Dynamic registration" } dd { @if product.dynamic_register { "allowed" } @else { "off" } }
+                    dt { "Devices regnwl may create" } dd { (product.regnwl_quota) }
+                }
             }
         }
     }

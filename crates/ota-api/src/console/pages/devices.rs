@@ -98,7 +98,7 @@ async fn render(
             div.side {
                 (device_identity::registration_card(ctx, &product))
                 (certificates)
-                section.card {
+                @if ctx.may_on_product("iot:BatchRegisterDevice", pk) { section.card {
                     h2 { "Register a device" }
                     (layout::error_summary(reg_err))
                     form method="post" action={ (base) "/devices" } data-validate {
@@ -119,7 +119,7 @@ async fn render(
                         p.hint { a href="/console/device-list-template.csv" download { "Download the template" } }
                         button.primary type="submit" { "Import devices" }
                     }
-                }
+                } }
             }
         }
     };
@@ -313,9 +313,11 @@ pub async fn detail(
                     }
                     dt { "Tags" } dd { @if d.tags.is_empty() { span.muted { "none" } } @for (k, v) in &d.tags { span.tag { (k) "=" (v) } " " } }
                 }
-                details {
-                    summary { "Show the device secret" }
-                    p { code.secret { (d.device_secret) } }
+                @if ctx.caller.may_read_secrets(&pk) {
+                    details #device-secret {
+                        summary { "Show the device secret" }
+                        p { code.secret { (d.device_secret) } }
+                    }
                 }
                 p { (device_identity::toggle(&ctx, d, true)) " " (device_identity::reset_button(&ctx, d)) }
             }

@@ -53,7 +53,7 @@ async fn render(
                     }
                 }
             }
-            section.card.side {
+            @if ctx.may_on_product("iot:CreateDeviceGroup", pk) { section.card.side {
                 h2 { "New static group" }
                 (layout::error_summary(err))
                 form method="post" action={ "/console/products/" (enc(pk)) "/groups" } data-validate {
@@ -64,7 +64,7 @@ async fn render(
                         html! { textarea #group_desc name="description" rows="2" maxlength="100" { (form.get("description").unwrap_or_default()) } }))
                     button.primary type="submit" { "Create group" }
                 }
-            }
+            } }
         }
     };
     Ok(layout::page(
@@ -165,7 +165,7 @@ async fn render_detail(
                     (layout::pager(&format!("/console/groups/{}", enc(id)), page, 25, total))
                 }
             }
-            @if matches!(group.kind, GroupKind::Static) {
+            @if matches!(group.kind, GroupKind::Static) && ctx.may_on_group("iot:BatchAddDeviceGroupRelations", id) {
                 section.card.side {
                     h2 { "Add devices" }
                     (layout::error_summary(err))

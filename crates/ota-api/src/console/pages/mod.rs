@@ -2,7 +2,9 @@
 //! renders; a refused form is rendered again with the user's input and the error placed
 //! at its field.
 
+pub mod access_keys;
 pub mod analysis;
+pub mod audit;
 pub mod batch_new;
 pub mod batch_params;
 pub mod batch_view;
@@ -16,9 +18,11 @@ pub mod modules;
 pub mod package_deltas;
 pub mod package_form;
 pub mod packages;
+pub mod policies;
 pub mod products;
 pub mod tasks;
 pub mod upload;
+pub mod users;
 
 use super::Console;
 use super::form::ConsoleError;

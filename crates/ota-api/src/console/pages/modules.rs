@@ -25,6 +25,8 @@ async fn render(
         .list_modules(&product.product_key)
         .await?;
     let base = format!("/console/products/{}/modules", enc(pk));
+    let may_update = ctx.may_on_product("iot:UpdateOTAModule", pk);
+    let may_delete = ctx.may_on_product("iot:DeleteOTAModule", pk);
     let body = html! {
         h1 { "OTA modules" }
         div.split {
@@ -37,18 +39,22 @@ async fn render(
                             tr id=(id) {
                                 td { code { (m.module_name) } }
                                 td {
-                                    form.inline method="post" action={ (base) "/" (enc(&m.module_name)) } {
-                                        (csrf(ctx))
-                                        label.sr-only for={ (id) "-alias" } { "Alias of " (m.module_name) }
-                                        input id={ (id) "-alias" } name="alias_name" value=[m.alias_name.as_deref()] placeholder="alias" maxlength="64";
-                                        label.sr-only for={ (id) "-desc" } { "Description of " (m.module_name) }
-                                        input id={ (id) "-desc" } name="description" value=[m.description.as_deref()] placeholder="description" maxlength="100";
-                                        button type="submit" { "Save" }
+                                    @if may_update {
+                                        form.inline method="post" action={ (base) "/" (enc(&m.module_name)) } {
+                                            (csrf(ctx))
+                                            label.sr-only for={ (id) "-alias" } { "Alias of " (m.module_name) }
+                                            input id={ (id) "-alias" } name="alias_name" value=[m.alias_name.as_deref()] placeholder="alias" maxlength="64";
+                                            label.sr-only for={ (id) "-desc" } { "Description of " (m.module_name) }
+                                            input id={ (id) "-desc" } name="description" value=[m.description.as_deref()] placeholder="description" maxlength="100";
+                                            button type="submit" { "Save" }
+                                        }
+                                    } @else {
+                                        (m.alias_name.as_deref().unwrap_or("")) @if m.alias_name.is_some() && m.description.is_some() { " · " } span.muted { (m.description.as_deref().unwrap_or("")) }
                                     }
                                 }
                                 td { (time(m.modified_at)) }
                                 td {
-                                    @if m.module_name != ota_domain::registry::DEFAULT_MODULE {
+                                    @if may_delete && m.module_name != ota_domain::registry::DEFAULT_MODULE {
                                         form method="post" action={ (base) "/" (enc(&m.module_name)) "/delete" } data-confirm={ "Delete module " (m.module_name) "?" } {
                                             (csrf(ctx))
                                             button.danger type="submit" aria-label={ "Delete module " (m.module_name) } { "Delete" }
@@ -60,7 +66,7 @@ async fn render(
                     }
                 }
             }
-            section.card.side {
+            @if ctx.may_on_product("iot:CreateOTAModule", pk) { section.card.side {
                 h2 { "Add a module" }
                 (layout::error_summary(err))
                 form method="post" action=(base) data-validate {
@@ -74,7 +80,7 @@ async fn render(
                         html! { textarea #module_desc name="description" rows="2" maxlength="100" { (form.get("description").unwrap_or_default()) } }))
                     button.primary type="submit" { "Add module" }
                 }
-            }
+            } }
         }
     };
     Ok(layout::page(

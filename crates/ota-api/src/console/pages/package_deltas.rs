@@ -60,11 +60,13 @@ pub fn section(
                 }
             }
         }
-        form #delta-form method="post" action={ "/console/packages/" (enc(f.firmware_id.as_str())) "/deltas" } {
-            (csrf(ctx))
-            (field("Generate deltas from versions", "delta_versions", "src_versions", err, Some("Earlier versions of this module with a full package, separated by commas."),
-                html! { input #delta_versions name="src_versions" required value=[form.get("src_versions")] data-msg="name at least one version"; }))
-            button type="submit" { "Generate" }
+        @if ctx.may_on_product("iot:CreateOTADelta", f.product_key.as_str()) {
+            form #delta-form method="post" action={ "/console/packages/" (enc(f.firmware_id.as_str())) "/deltas" } {
+                (csrf(ctx))
+                (field("Generate deltas from versions", "delta_versions", "src_versions", err, Some("Earlier versions of this module with a full package, separated by commas."),
+                    html! { input #delta_versions name="src_versions" required value=[form.get("src_versions")] data-msg="name at least one version"; }))
+                button type="submit" { "Generate" }
+            }
         }
     }
 }

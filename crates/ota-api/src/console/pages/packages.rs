@@ -61,7 +61,9 @@ pub async fn list(
     let body = html! {
         div.heading {
             h1 { "Packages" }
-            a.button.primary href={ "/console/products/" (enc(&pk)) "/packages/new" } { "Add a package" }
+            @if ctx.may_on_product("iot:CreateOTAFirmware", &pk) {
+                a.button.primary href={ "/console/products/" (enc(&pk)) "/packages/new" } { "Add a package" }
+            }
         }
         section.card {
             @if items.is_empty() { p.muted { "No package yet." } }
@@ -128,7 +130,7 @@ pub(super) async fn render(
     let body = html! {
         div.heading {
             h1 { "Package " (f.firmware_name) }
-            @if usable { a.button.primary href={ "/console/packages/" (enc(id)) "/batches/new" } { "New update batch" } }
+            @if usable && ctx.may_on_product("iot:CreateOTAStaticUpgradeJob", pk) { a.button.primary href={ "/console/packages/" (enc(id)) "/batches/new" } { "New update batch" } }
         }
         div.split {
             section.card.grow {
@@ -179,7 +181,7 @@ pub(super) async fn render(
                     }
                 }
             }
-            section.card.side {
+            @if ctx.may_on_product("iot:CreateOTAVerifyJob", pk) { section.card.side {
                 h2 { "Verify on test devices" }
                 @if verifiable {
                     (layout::error_summary(err))
@@ -194,7 +196,7 @@ pub(super) async fn render(
                 } @else {
                     p.muted { "This package is " (status.replace('_', " ").to_lowercase()) "; verification is not needed now." }
                 }
-            }
+            } }
         }
     };
     Ok(layout::page(

@@ -14,19 +14,41 @@ use serde::Deserialize;
 /// `GET /console`: fleet and rollout totals, and the newest packages.
 pub async fn overview(State(c): State<Console>, Extension(ctx): Extension<Ctx>) -> PageResult {
     let core = &c.app.core;
-    let (_, products) = core.registry().list_products(Page::new(0, 1)).await?;
-    let online = core.registry().online_count(None).await?;
-    let (packages, package_total) = core.firmwares().list(None, None, Page::new(0, 8)).await?;
-    let active = core.access().active_jobs().await?;
+    // Every signed-in user lands here, so each part shows only what their policies let
+    // them read anywhere ("*"); the same reads are refused on their own pages otherwise.
+    let see_products = ctx.may("iot:QueryProductList");
+    let see_packages = ctx.may("iot:ListOTAFirmware");
+    let see_batches = ctx.may("iot:QueryOTAJob");
+    let (products, online) = if see_products {
+        let (_, products) = core.registry().list_products(Page::new(0, 1)).await?;
+        (products, core.registry().online_count(None).await?)
+    } else {
+        (0, 0)
+    };
+    let (packages, package_total) = if see_packages {
+        core.firmwares().list(None, None, Page::new(0, 8)).await?
+    } else {
+        (Vec::new(), 0)
+    };
+    let active = if see_batches {
+        core.access().active_jobs().await?
+    } else {
+        Vec::new()
+    };
     let body = html! {
         h1 { "Overview" }
-        div.cards {
-            div.stat { span.n { (products) } span.l { "products" } }
-            div.stat { span.n { (online) } span.l { "devices online" } }
-            div.stat { span.n { (package_total) } span.l { "packages" } }
-            div.stat { span.n { (active.len()) } span.l { "active batches" } }
+        @if !(see_products || see_packages || see_batches) {
+            p.muted #nothing-to-see { "Your policies allow no overview of products, packages or batches." }
         }
-        section.card {
+        div.cards {
+            @if see_products {
+                div.stat { span.n { (products) } span.l { "products" } }
+                div.stat { span.n { (online) } span.l { "devices online" } }
+            }
+            @if see_packages { div.stat { span.n { (package_total) } span.l { "packages" } } }
+            @if see_batches { div.stat { span.n { (active.len()) } span.l { "active batches" } } }
+        }
+        @if see_batches { section.card {
             h2 { "Active batches" }
             @if active.is_empty() { p.muted { "No batch is running." } }
             @else {
@@ -44,8 +66,8 @@ pub async fn overview(State(c): State<Console>, Extension(ctx): Extension<Ctx>) 
                     }
                 }
             }
-        }
-        section.card {
+        } }
+        @if see_packages { section.card {
             h2 { "Newest packages" }
             @if packages.is_empty() { p.muted { "No package yet. Open a product and add one." } }
             @else {
@@ -63,7 +85,7 @@ pub async fn overview(State(c): State<Console>, Extension(ctx): Extension<Ctx>) 
                     }
                 }
             }
-        }
+        } }
     };
     Ok(layout::page(&ctx, "Overview", Nav::Overview, body).into_response())
 }
@@ -110,7 +132,7 @@ async fn render(
                     (layout::pager("/console/products", page, 20, total))
                 }
             }
-            section.card.side {
+            @if ctx.may("iot:CreateProduct") { section.card.side {
                 h2 { "New product" }
                 (layout::error_summary(err))
                 form method="post" action="/console/products" data-validate {
@@ -122,7 +144,7 @@ async fn render(
                         html! { textarea #product_desc name="description" maxlength="100" rows="2" { (form.get("description").unwrap_or_default()) } }))
                     button.primary type="submit" { "Create product" }
                 }
-            }
+            } }
         }
     };
     Ok(layout::page(ctx, "Products", Nav::Products, body))
