@@ -207,6 +207,18 @@ pub enum JobCommand {
     Pause { job_id: String },
     /// Resume a paused batch.
     Resume { job_id: String },
+    /// Approve a batch created requiring approval: it starts pushing.
+    Approve {
+        job_id: String,
+        #[arg(long, default_value = "")]
+        remark: String,
+    },
+    /// Deny a batch created requiring approval: it is cancelled with every task.
+    Deny {
+        job_id: String,
+        #[arg(long, default_value = "")]
+        remark: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -435,6 +447,17 @@ impl AdminCommand {
                 Some(events) => events,
                 None => return Ok(()),
             },
+            AdminCommand::Job(JobCommand::Approve { job_id, remark }) => {
+                api.post(
+                    &format!("/jobs/{job_id}/approve"),
+                    &json!({"remark": remark}),
+                )
+                .await?
+            }
+            AdminCommand::Job(JobCommand::Deny { job_id, remark }) => {
+                api.post(&format!("/jobs/{job_id}/deny"), &json!({"remark": remark}))
+                    .await?
+            }
             AdminCommand::Task(TaskCommand::List { job_id, status }) => {
                 let q = status.map(|s| format!("&status={s}")).unwrap_or_default();
                 api.get(&format!("/jobs/{job_id}/tasks?page_size=200{q}"))

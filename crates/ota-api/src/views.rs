@@ -306,6 +306,10 @@ pub struct JobView {
     pub failure_gate: Option<FailureGateView>,
     pub exponential_rate: Option<ExponentialRateView>,
     pub maintenance_windows: Vec<MaintenanceWindowView>,
+    /// Created paused until approved (`pause.reason` AWAITING_APPROVAL until decided).
+    pub approval_required: bool,
+    /// Who approved or denied it, when and why.
+    pub approval: Option<ApprovalView>,
     pub paused: bool,
     pub pause: Option<PauseView>,
     pub tags: BTreeMap<String, String>,
@@ -316,6 +320,15 @@ pub struct JobView {
     pub finished_at: Option<i64>,
     /// Absent for batches created before creation progress was recorded.
     pub creation: Option<CreationView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApprovalView {
+    pub approved: bool,
+    /// The user who decided.
+    pub by: String,
+    pub remark: String,
+    pub at: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -422,6 +435,13 @@ pub fn job(j: &Job) -> JobView {
                 time_zone: w.time_zone.clone(),
             })
             .collect(),
+        approval_required: j.policy.approval_required,
+        approval: j.control.approval.as_ref().map(|d| ApprovalView {
+            approved: d.approved,
+            by: d.by.clone(),
+            remark: d.remark.clone(),
+            at: d.at,
+        }),
         paused: j.is_paused(),
         pause: j.control.pause.map(|p| PauseView {
             reason: p.reason.as_str(),

@@ -153,3 +153,148 @@ async fn an_exponential_ramp_raises_the_measured_push_rate() {
     assert_eq!(rates, [20, 40, 80], "{took:?}");
     drop(devs);
 }
+
+/// A user with `policies` and an access key; a client signing as them.
+async fn user(server: &Server, name: &str, policies: &[&str]) -> ota::client::ApiClient {
+    server
+        .api
+        .post("/users", &json!({"user_name": name, "policies": policies}))
+        .await
+        .expect("create user");
+    let key = server
+        .api
+        .post(&format!("/users/{name}/access-keys"), &json!({}))
+        .await
+        .expect("create key");
+    ota::client::ApiClient::new(
+        &format!("http://{}", server.http),
+        key["access_key_id"].as_str().unwrap(),
+        key["access_key_secret"].as_str().unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_requiring_approval_waits_for_someone_allowed_to_decide() {
+    let server = Server::start().await;
+    let fleet = fleet(&server, 2).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 2 * 1024).await;
+    let devs = [
+        online(&server, &fleet.devices[0], "1.0.0").await,
+        online(&server, &fleet.devices[1], "1.0.0").await,
+    ];
+    server
+        .api
+        .post(
+            "/policies",
+            &json!({"policy_name": "approver", "document": {"Version": "1", "Statement": [
+                {"Effect": "Allow", "Action": ["iot:ApproveOTAJob", "iot:DenyOTAJob", "iot:Query*"],
+                 "Resource": "*"}]}}),
+        )
+        .await
+        .unwrap();
+    let operator = user(&server, "operator", &["OTARolloutOperator"]).await;
+    let lead = user(&server, "lead", &["approver"]).await;
+
+    let created = operator
+        .post(
+            &format!("/firmwares/{}/jobs", pkg.id),
+            &json!({"target_selection": "SPECIFIC", "device_names": fleet.names(0..1),
+                    "approval_required": true}),
+        )
+        .await
+        .expect("the operator creates the batch");
+    let id = fixtures::id(&created);
+    let j = server.job(&id).await;
+    assert_eq!(j["approval_required"], true);
+    assert_eq!(j["pause"]["reason"], "AWAITING_APPROVAL", "{j}");
+    expect_no_push(&server, &devs[0]).await;
+
+    // Resuming is not approving, and the operator may not approve.
+    let resumed = operator
+        .post(&format!("/jobs/{id}/resume"), &json!({}))
+        .await
+        .unwrap_err();
+    let (status, body) = fixtures::failure(&resumed);
+    assert!((400..500).contains(&status), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("approv"),
+        "{body}"
+    );
+    let refused = operator
+        .post(&format!("/jobs/{id}/approve"), &json!({}))
+        .await
+        .unwrap_err();
+    assert_eq!(fixtures::failure(&refused).1["code"], "Forbidden.RAM");
+
+    lead.post(
+        &format!("/jobs/{id}/approve"),
+        &json!({"remark": "canary looked good"}),
+    )
+    .await
+    .expect("the lead approves");
+    let push = expect_push(&devs[0]).await;
+    devs[0].run_update(&push).await.expect("update");
+    server.wait_status(&id, fleet.name(0), "SUCCEEDED").await;
+    let j = server.job(&id).await;
+    assert_eq!(
+        (
+            j["approval"]["approved"].clone(),
+            j["approval"]["by"].clone(),
+            j["approval"]["remark"].clone()
+        ),
+        (json!(true), json!("lead"), json!("canary looked good"))
+    );
+    let again = lead
+        .post(&format!("/jobs/{id}/deny"), &json!({}))
+        .await
+        .unwrap_err();
+    assert!((400..500).contains(&fixtures::failure(&again).0));
+
+    // A denied batch is cancelled with its tasks and never pushes.
+    let denied = fixtures::id(
+        &operator
+            .post(
+                &format!("/firmwares/{}/jobs", pkg.id),
+                &json!({"target_selection": "SPECIFIC", "device_names": fleet.names(1..2),
+                        "approval_required": true}),
+            )
+            .await
+            .unwrap(),
+    );
+    lead.post(
+        &format!("/jobs/{denied}/deny"),
+        &json!({"remark": "not tonight"}),
+    )
+    .await
+    .unwrap();
+    let j = server.job(&denied).await;
+    assert_eq!(j["status"], "CANCELED", "{j}");
+    assert_eq!(j["approval"]["approved"], false);
+    assert_eq!(count(&j, "CANCELED"), 1, "{j}");
+    expect_no_push(&server, &devs[1]).await;
+
+    let decisions = server
+        .api
+        .get("/audit-events?user_name=lead")
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = decisions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event_name"].as_str().unwrap(),
+                e["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("DenyOTAJob", "Success"),
+            ("DenyOTAJob", "InvalidState"),
+            ("ApproveOTAJob", "Success")
+        ]
+    );
+}

@@ -32,6 +32,7 @@ fn upgrade_params(p: &Params) -> Result<UpgradeParams, DomainError> {
         failure_gate: None,
         exponential_rate: None,
         maintenance_windows: Vec::new(),
+        approval_required: None,
     })
 }
 

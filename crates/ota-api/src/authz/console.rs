@@ -18,6 +18,7 @@ use serde_json::Value;
 /// Chosen from the form: a batch's kind, a task action's verb.
 const BY_BATCH_KIND: &str = "by batch kind";
 const BY_TASK_VERB: &str = "by task verb";
+const BY_APPROVAL_DECISION: &str = "by approval decision";
 /// Routes every signed-in user may use.
 const ANYONE: &str = "";
 
@@ -122,6 +123,7 @@ pub const CONSOLE_ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/batches/{id}/resume", "iot:ResumeOTAJob"),
     ("POST", "/batches/{id}/edit", "iot:UpdateOTAJob"),
     ("POST", "/batches/{id}/tasks", BY_TASK_VERB),
+    ("POST", "/batches/{id}/approval", BY_APPROVAL_DECISION),
     ("GET", "/users", "ram:ListUsers"),
     ("POST", "/users", "ram:CreateUser"),
     ("GET", "/users/{user}", "ram:GetUser"),
@@ -287,6 +289,10 @@ pub(crate) async fn authorize(
     let action = match listed {
         BY_BATCH_KIND => batch_action(field("kind")),
         BY_TASK_VERB => task_action(field("action").unwrap_or_default()),
+        BY_APPROVAL_DECISION => match field("decision") {
+            Some("approve") => "iot:ApproveOTAJob",
+            _ => "iot:DenyOTAJob",
+        },
         other => other,
     };
     let event_name = action.split_once(':').map_or(action, |(_, name)| name);

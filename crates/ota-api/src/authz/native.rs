@@ -68,6 +68,8 @@ pub const ROUTE_ACTIONS: &[(&str, &str, &str)] = &[
     ),
     ("POST", "/jobs/{job_id}/pause", "iot:PauseOTAJob"),
     ("POST", "/jobs/{job_id}/resume", "iot:ResumeOTAJob"),
+    ("POST", "/jobs/{job_id}/approve", "iot:ApproveOTAJob"),
+    ("POST", "/jobs/{job_id}/deny", "iot:DenyOTAJob"),
     ("GET", "/jobs/{job_id}/tasks", "iot:ListOTATaskByJob"),
     ("GET", "/nodes", "iot:ListNodes"),
     ("GET", "/products", "iot:QueryProductList"),
@@ -245,12 +247,13 @@ pub fn route_action(method: &str, path: &str) -> Option<&'static str> {
         .map(|(_, _, action)| *action)
 }
 
-/// A batch creation's action from its body's `kind`.
+/// A batch creation's action from its body's `kind` (static when absent, as the
+/// handler reads it).
 fn job_action(body: &Value) -> &'static str {
     match body.get("kind").and_then(Value::as_str) {
-        Some("static") => "iot:CreateOTAStaticUpgradeJob",
+        Some("verify") => "iot:CreateOTAVerifyJob",
         Some("dynamic") => "iot:CreateOTADynamicUpgradeJob",
-        _ => "iot:CreateOTAVerifyJob",
+        _ => "iot:CreateOTAStaticUpgradeJob",
     }
 }
 
@@ -515,7 +518,7 @@ mod tests {
             (json!({"kind": "static"}), "iot:CreateOTAStaticUpgradeJob"),
             (json!({"kind": "dynamic"}), "iot:CreateOTADynamicUpgradeJob"),
             (json!({"kind": "verify"}), "iot:CreateOTAVerifyJob"),
-            (json!({}), "iot:CreateOTAVerifyJob"),
+            (json!({}), "iot:CreateOTAStaticUpgradeJob"),
         ];
         for (body, want) in cases {
             assert_eq!(job_action(&body), want, "{body}");

@@ -137,6 +137,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/batches/{id}/cancel", post(batches::cancel))
         .route("/batches/{id}/pause", post(batches::pause))
         .route("/batches/{id}/resume", post(batches::resume))
+        .route("/batches/{id}/approval", post(batches::approval))
         .route("/batches/{id}/edit", post(batches::edit))
         .route("/batches/{id}/tasks", post(tasks::act))
         .route("/users", get(users::list).post(users::create))

@@ -1,11 +1,13 @@
 //! Batches: creation, the list, one batch, cancel, pause and resume, and changes to a
 //! running batch.
 
+use crate::authz::Caller;
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiError, ApiResult, ErrorResponses};
 use crate::page::{PageQuery, Paged};
 use crate::state::AppState;
 use crate::views;
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -143,6 +145,9 @@ pub struct CreateJob {
     exponential_rate: Option<ExponentialRateJson>,
     #[serde(default)]
     maintenance_windows: Vec<MaintenanceWindowJson>,
+    /// Create the batch paused until someone allowed `iot:ApproveOTAJob` approves it
+    /// (`POST /jobs/{id}/approve`) or someone allowed `iot:DenyOTAJob` denies it.
+    approval_required: Option<bool>,
 }
 
 fn tag_pairs(tags: Vec<TagInput>) -> Vec<(Option<String>, Option<String>)> {
@@ -191,6 +196,7 @@ impl CreateJob {
                     time_zone: w.time_zone.clone(),
                 })
                 .collect(),
+            approval_required: self.approval_required,
         };
         if kind == "verify"
             && (self.exponential_rate.is_some() || !self.maintenance_windows.is_empty())
@@ -436,6 +442,66 @@ pub async fn resume_job(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<views::JobView>> {
     Ok(Json(views::job(&s.core.jobs().resume(&JobId(id)).await?)))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRemark {
+    /// Why, at most 512 characters; kept with the decision.
+    #[serde(default)]
+    remark: String,
+}
+
+/// Approve a batch created requiring approval: it starts pushing
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/approve",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    request_body = ApprovalRemark,
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        ErrorResponses,
+    ),
+)]
+pub async fn approve_job(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ApprovalRemark>,
+) -> ApiResult<Json<views::JobView>> {
+    let job = s
+        .core
+        .jobs()
+        .decide_approval(&JobId(id), true, &caller.principal.user_name, &req.remark)
+        .await?;
+    Ok(Json(views::job(&job)))
+}
+
+/// Deny a batch created requiring approval: it is cancelled with every task
+#[utoipa::path(
+    post,
+    path = "/jobs/{job_id}/deny",
+    tag = "jobs",
+    params(("job_id" = String, Path)),
+    request_body = ApprovalRemark,
+    responses(
+        (status = 200, description = "Success", body = views::JobView),
+        ErrorResponses,
+    ),
+)]
+pub async fn deny_job(
+    State(s): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<ApprovalRemark>,
+) -> ApiResult<Json<views::JobView>> {
+    let job = s
+        .core
+        .jobs()
+        .decide_approval(&JobId(id), false, &caller.principal.user_name, &req.remark)
+        .await?;
+    Ok(Json(views::job(&job)))
 }
 
 /// Stop a dynamic batch from adding devices

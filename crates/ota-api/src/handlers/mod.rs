@@ -73,6 +73,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(jobs::pause_job))
         .routes(routes!(jobs::resume_job))
+        .routes(routes!(jobs::approve_job))
+        .routes(routes!(jobs::deny_job))
         .routes(routes!(jobs::cancel_strategy))
         .routes(routes!(tasks::job_tasks))
         .routes(routes!(tasks::confirm_tasks))

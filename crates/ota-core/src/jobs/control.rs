@@ -15,6 +15,37 @@ impl Jobs<'_> {
             .await
     }
 
+    /// Decides a batch created requiring approval: approved, it starts pushing; denied, it
+    /// is cancelled with every task. `by` is the deciding user, kept with the remark.
+    pub async fn decide_approval(
+        &self,
+        id: &JobId,
+        approved: bool,
+        by: &str,
+        remark: &str,
+    ) -> CoreResult<Job> {
+        let remark = remark.trim();
+        if remark.chars().count() > 512 || remark.chars().any(char::is_control) {
+            return Err(ota_domain::DomainError::invalid(
+                "Remark",
+                "must be at most 512 characters without control characters",
+            )
+            .into());
+        }
+        let decision = ota_domain::job::ApprovalDecision {
+            approved,
+            by: by.to_owned(),
+            remark: remark.to_owned(),
+            at: self.now(),
+        };
+        let event = if approved {
+            JobEvent::Approve(decision)
+        } else {
+            JobEvent::Deny(decision)
+        };
+        self.apply_event(id, event).await
+    }
+
     /// Pushes a paused batch again. Its failure gate, if any, counts from now on.
     pub async fn resume(&self, id: &JobId) -> CoreResult<Job> {
         let counts = self.task_tally(id).await?;

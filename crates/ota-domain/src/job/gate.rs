@@ -59,6 +59,8 @@ pub enum PauseReason {
     Operator,
     /// Its failure gate tripped.
     FailureGate,
+    /// It was created requiring approval and nobody has decided yet.
+    AwaitingApproval,
 }
 
 impl PauseReason {
@@ -66,6 +68,7 @@ impl PauseReason {
         match self {
             PauseReason::Operator => "OPERATOR",
             PauseReason::FailureGate => "FAILURE_GATE",
+            PauseReason::AwaitingApproval => "AWAITING_APPROVAL",
         }
     }
 }
@@ -77,13 +80,25 @@ pub struct Pause {
     pub at: Millis,
 }
 
-/// The pause state of a batch and what its gate has already judged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Who approved or denied a batch that required approval, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    pub approved: bool,
+    /// The user who decided.
+    pub by: String,
+    pub remark: String,
+    pub at: Millis,
+}
+
+/// The pause state of a batch, what its gate has already judged, and its approval.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JobControl {
     pub pause: Option<Pause>,
     /// Failed and finished tasks when the batch was last resumed; the gate counts from here.
     pub gate_baseline: FinishedCounts,
+    /// The decision on a batch created requiring approval.
+    pub approval: Option<ApprovalDecision>,
 }
 
 /// Failed and finished (SUCCEEDED + FAILED) task counts.

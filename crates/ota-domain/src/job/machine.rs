@@ -6,7 +6,8 @@
 //! each task still moves through its own machine and the two never disagree.
 
 use super::{
-    CancelOptions, FinishedCounts, Job, JobStatus, Pause, PauseReason, RateStep, SelectionType,
+    ApprovalDecision, CancelOptions, FinishedCounts, Job, JobStatus, Pause, PauseReason, RateStep,
+    SelectionType,
 };
 use crate::Millis;
 use crate::task::{Rejection, TaskRules, TaskStart};
@@ -49,6 +50,10 @@ pub enum JobEvent {
     Pause(PauseReason),
     /// Push again; the failure gate counts from these task counts on.
     Resume(FinishedCounts),
+    /// A batch awaiting approval is approved: it starts pushing.
+    Approve(ApprovalDecision),
+    /// A batch awaiting approval is denied: it is cancelled with every task.
+    Deny(ApprovalDecision),
 }
 
 /// What the engine must do besides storing the new batch.
@@ -98,7 +103,10 @@ impl Job {
                         "the batch's tasks are still being created",
                     ));
                 }
-                JobEvent::Cancel(_) | JobEvent::StrategyCanceled | JobEvent::Reopen => {
+                JobEvent::Cancel(_)
+                | JobEvent::StrategyCanceled
+                | JobEvent::Reopen
+                | JobEvent::Deny(_) => {
                     return Err(Rejection::Invalid(
                         "the batch's tasks are still being created; try again when it is done",
                     ));
@@ -234,8 +242,8 @@ impl Job {
             (Planned | InProgress, JobEvent::Pause(reason)) => {
                 if self.control.pause.is_some() {
                     return Err(match reason {
-                        PauseReason::Operator => Rejection::Invalid("batch is already paused"),
                         PauseReason::FailureGate => Rejection::Stale("batch is already paused"),
+                        _ => Rejection::Invalid("batch is already paused"),
                     });
                 }
                 next.control.pause = Some(Pause { reason, at: now });
@@ -243,20 +251,58 @@ impl Job {
             (_, JobEvent::Pause(PauseReason::FailureGate)) => {
                 return Err(Rejection::Stale("batch has ended"));
             }
-            (_, JobEvent::Pause(PauseReason::Operator)) => {
+            (_, JobEvent::Pause(_)) => {
                 return Err(Rejection::Invalid("batch has ended"));
             }
             (Planned | InProgress, JobEvent::Resume(counts)) => {
-                if self.control.pause.is_none() {
-                    return Err(Rejection::Invalid("batch is not paused"));
+                match self.control.pause.map(|p| p.reason) {
+                    None => return Err(Rejection::Invalid("batch is not paused")),
+                    Some(PauseReason::AwaitingApproval) => {
+                        return Err(Rejection::Invalid(
+                            "batch awaits approval: approve or deny it",
+                        ));
+                    }
+                    Some(_) => {}
                 }
                 next.control.pause = None;
                 next.control.gate_baseline = counts;
                 effects.push(JobEffect::Resumed);
             }
             (_, JobEvent::Resume(_)) => return Err(Rejection::Invalid("batch has ended")),
+
+            // Approval: only a batch still awaiting it can be approved or denied, once.
+            (Planned | InProgress, JobEvent::Approve(decision)) if self.awaits_approval() => {
+                next.control.approval = Some(ApprovalDecision {
+                    approved: true,
+                    ..decision
+                });
+                next.control.pause = None;
+                effects.push(JobEffect::Resumed);
+            }
+            (Planned | InProgress, JobEvent::Deny(decision)) if self.awaits_approval() => {
+                next.control.approval = Some(ApprovalDecision {
+                    approved: false,
+                    ..decision
+                });
+                next.control.pause = None;
+                effects.push(JobEffect::CancelTasks(CancelOptions::everything()));
+                finish(&mut next, &mut effects, Canceled, now);
+            }
+            (_, JobEvent::Approve(_) | JobEvent::Deny(_)) => {
+                return Err(Rejection::Invalid(match &self.control.approval {
+                    Some(_) => "the batch was already decided",
+                    None => "the batch does not await approval",
+                }));
+            }
         }
         Ok(JobTransition { job: next, effects })
+    }
+
+    /// Whether the batch was created requiring approval and nobody has decided yet.
+    pub fn awaits_approval(&self) -> bool {
+        self.control
+            .pause
+            .is_some_and(|p| p.reason == PauseReason::AwaitingApproval)
     }
 
     /// The rules the batch's tasks move under (without the platform's nudge setting, which

@@ -14,8 +14,8 @@ mod window;
 pub use cancel::{CancelOptions, cancel_selection, task_selected_for_cancel};
 pub use creation::{CreatedTasks, Creation};
 pub use gate::{
-    FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT, Pause, PauseReason,
-    gate_cancel_options,
+    ApprovalDecision, FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT,
+    Pause, PauseReason, gate_cancel_options,
 };
 pub use machine::{JobEffect, JobEvent, JobTransition, RATE_RANGE, RateUpdate, steps_are_valid};
 pub use ramp::{ExponentialRate, RampCriterion, RampInput};
@@ -151,6 +151,9 @@ pub struct JobPolicy {
     /// Start devices only inside one of these windows (`window.rs`); none: any time.
     #[serde(default)]
     pub maintenance_windows: Vec<MaintenanceWindow>,
+    /// Created paused until someone allowed to approve it does (or denies it).
+    #[serde(default)]
+    pub approval_required: bool,
 }
 
 impl Default for JobPolicy {
@@ -171,6 +174,7 @@ impl Default for JobPolicy {
             failure_gate: None,
             exponential_rate: None,
             maintenance_windows: Vec::new(),
+            approval_required: false,
         }
     }
 }

@@ -34,6 +34,21 @@ fn job(status: JobStatus, selection: SelectionType) -> Job {
     }
 }
 
+fn decision(approved: bool) -> ApprovalDecision {
+    ApprovalDecision {
+        approved,
+        by: "lead".into(),
+        remark: "ok".into(),
+        at: NOW,
+    }
+}
+
+/// A batch that required approval and got it.
+fn approved(mut j: Job) -> Job {
+    j.control.approval = Some(decision(true));
+    j
+}
+
 fn paused(mut j: Job, reason: PauseReason) -> Job {
     j.control.pause = Some(Pause { reason, at: T0 });
     j
@@ -171,11 +186,29 @@ fn every_transition() {
         ("rate while creating", creating(running(Static)), JobEvent::UpdateRate(RateUpdate::Fixed(500)), Want::To(InProgress, vec![RateChanged])),
         ("tags while creating", creating(running(Static)), JobEvent::UpdateTags(tags.clone()), Want::To(InProgress, vec![])),
         ("paused static done", paused(running(Static), PauseReason::Operator), JobEvent::AllTasksFinished, Want::To(Completed, vec![Finished(Completed)])),
+        ("approve awaiting", paused(running(Static), PauseReason::AwaitingApproval), JobEvent::Approve(decision(true)), Want::To(InProgress, vec![Resumed])),
+        ("approve awaiting planned", paused(planned(NOW + HOUR), PauseReason::AwaitingApproval), JobEvent::Approve(decision(true)), Want::To(Planned, vec![Resumed])),
+        ("deny awaiting", paused(running(Static), PauseReason::AwaitingApproval), JobEvent::Deny(decision(false)), Want::To(Canceled, vec![CancelTasks(CancelOptions::everything()), Finished(Canceled)])),
+        ("approve not awaiting", running(Static), JobEvent::Approve(decision(true)), Want::Invalid),
+        ("approve operator pause", paused(running(Static), PauseReason::Operator), JobEvent::Approve(decision(true)), Want::Invalid),
+        ("deny not awaiting", running(Static), JobEvent::Deny(decision(false)), Want::Invalid),
+        ("approve twice", approved(running(Static)), JobEvent::Approve(decision(true)), Want::Invalid),
+        ("deny after approval", approved(running(Static)), JobEvent::Deny(decision(false)), Want::Invalid),
+        ("resume awaiting", paused(running(Static), PauseReason::AwaitingApproval), JobEvent::Resume(FinishedCounts::default()), Want::Invalid),
+        ("pause awaiting", paused(running(Static), PauseReason::AwaitingApproval), JobEvent::Pause(PauseReason::Operator), Want::Invalid),
+        ("deny while creating", creating(paused(running(Static), PauseReason::AwaitingApproval)), JobEvent::Deny(decision(false)), Want::Invalid),
+        ("approve while creating", creating(paused(running(Static), PauseReason::AwaitingApproval)), JobEvent::Approve(decision(true)), Want::To(InProgress, vec![Resumed])),
+        ("approve completed", job(Completed, Static), JobEvent::Approve(decision(true)), Want::Invalid),
     ];
     for (name, job, event, want) in rows {
         let pausing = matches!(event, JobEvent::Pause(_));
         let resuming = match &event {
             JobEvent::Resume(counts) => Some(*counts),
+            _ => None,
+        };
+        let deciding = match &event {
+            JobEvent::Approve(_) => Some(true),
+            JobEvent::Deny(_) => Some(false),
             _ => None,
         };
         match (want, job.apply(event, NOW)) {
@@ -188,7 +221,7 @@ fn every_transition() {
                     false
                 } else if pausing {
                     true
-                } else if resuming.is_some() {
+                } else if resuming.is_some() || deciding.is_some() {
                     false
                 } else {
                     job.is_paused()
@@ -199,6 +232,14 @@ fn every_transition() {
                 }
                 if let Some(counts) = resuming {
                     assert_eq!(tr.job.control.gate_baseline, counts, "{name}: baseline");
+                }
+                if let Some(approved) = deciding {
+                    let kept = tr.job.control.approval.as_ref().expect("decision kept");
+                    assert_eq!(
+                        (kept.approved, kept.by.as_str()),
+                        (approved, "lead"),
+                        "{name}"
+                    );
                 }
                 assert_eq!(tr.effects, effects, "{name}: effects");
                 assert_eq!(tr.job.modified_at, NOW, "{name}");

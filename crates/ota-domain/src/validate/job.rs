@@ -69,6 +69,8 @@ pub struct UpgradeParams {
     pub exponential_rate: Option<crate::job::RampInput>,
     /// Our extension: start devices only inside these windows.
     pub maintenance_windows: Vec<crate::job::WindowInput>,
+    /// Our extension: the batch waits, paused, until someone approves it.
+    pub approval_required: Option<bool>,
 }
 
 /// A failure gate as requested, raw.
@@ -149,6 +151,7 @@ impl UpgradeParams {
                 "MaintenanceWindows",
                 self.maintenance_windows,
             )?,
+            approval_required: self.approval_required.unwrap_or(false),
             ..JobPolicy::default()
         };
         Ok((policy, parse_tags("Tag", self.tags)?))
@@ -199,6 +202,10 @@ pub struct ValidatedJob {
 impl ValidatedJob {
     /// The batch as it is stored at creation.
     pub fn into_job(self, job_id: JobId, firmware: &Firmware, now: Millis) -> Job {
+        let awaiting = self.policy.approval_required.then_some(crate::job::Pause {
+            reason: crate::job::PauseReason::AwaitingApproval,
+            at: now,
+        });
         Job {
             job_id,
             firmware_id: firmware.firmware_id.clone(),
@@ -216,7 +223,10 @@ impl ValidatedJob {
             modified_at: now,
             started_at: (self.status == JobStatus::InProgress).then_some(now),
             finished_at: None,
-            control: JobControl::default(),
+            control: JobControl {
+                pause: awaiting,
+                ..JobControl::default()
+            },
             creation: Some(Creation::start(now)),
         }
     }

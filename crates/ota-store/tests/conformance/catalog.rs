@@ -125,6 +125,12 @@ async fn jobs(s: &Store) {
             failed: 3,
             finished: 40,
         },
+        approval: Some(ota_domain::job::ApprovalDecision {
+            approved: true,
+            by: "release-lead".into(),
+            remark: "canary looked good".into(),
+            at: T0 + 80,
+        }),
     };
     s.update_job(&j2).await.unwrap();
     assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j2.clone()));

@@ -181,6 +181,23 @@ async fn render(
                             option value="CANCEL" selected[form.get("gate_action") == Some("CANCEL")] { "Cancel devices not yet started" }
                         }
                     }))
+                    (field("Maintenance window: opens at (cron, optional)", "window_cron", "MaintenanceWindows.1.Cron", err, Some("Five fields, e.g. 0 2 * * * for 02:00 every day; devices are started only inside the window."),
+                        html! { input #window_cron name="window_cron" placeholder="0 2 * * *" value=[form.get("window_cron")]; }))
+                    (field("…for (minutes)", "window_minutes", "MaintenanceWindows.1.DurationMinutes", err, Some("1-10080."),
+                        html! { input #window_minutes type="number" name="window_minutes" min="1" max="10080" value=[form.get("window_minutes")] data-msg="must be 1-10080"; }))
+                    (field("…in time zone", "window_zone", "MaintenanceWindows.1.TimeZone", err, Some("IANA name, e.g. Europe/Berlin; default UTC."),
+                        html! { input #window_zone name="window_zone" placeholder="UTC" value=[form.get("window_zone")]; }))
+                    (field("Ramp: start at (devices a minute, optional)", "ramp_base", "ExponentialRate.BaseRatePerMinute", err, Some("1-10000; the rate then grows up to the maximum above."),
+                        html! { input #ramp_base type="number" name="ramp_base" min="1" max="10000" value=[form.get("ramp_base")] data-msg="must be 1-10000"; }))
+                    (field("…multiplied by", "ramp_factor", "ExponentialRate.IncrementFactor", err, Some("1.1-5."),
+                        html! { input #ramp_factor type="number" name="ramp_factor" min="1.1" max="5" step="0.001" value=[form.get("ramp_factor")] data-msg="must be 1.1-5"; }))
+                    (field("…every (devices)", "ramp_every", "ExponentialRate.IncreaseCriteria", err, Some("1-1000000 devices notified or succeeded."), html! {
+                        input #ramp_every type="number" name="ramp_every" min="1" max="1000000" value=[form.get("ramp_every")] data-msg="must be 1-1000000";
+                        select #ramp_on name="ramp_on" aria-label="counted as" {
+                            option value="notified" { "notified" }
+                            option value="succeeded" selected[form.get("ramp_on") == Some("succeeded")] { "succeeded" }
+                        }
+                    }))
                     (field("Download protocol", "download_protocol", "DownloadProtocol", err, Some("MQTT carries single files up to 16 MB."), html! {
                         select #download_protocol name="download_protocol" {
                             option value="HTTPS" { "HTTPS" }
@@ -193,6 +210,7 @@ async fn render(
                     label { input type="checkbox" name="overwrite" value="1" checked[form.flag("overwrite")]; " Override previous unfinished tasks of the module (OverwriteMode 2)" }
                     label { input type="checkbox" name="multi_module" value="1" checked[form.flag("multi_module")]; " Multi-module mode" }
                     label { input type="checkbox" name="need_confirm" value="1" checked[form.flag("need_confirm")]; " Require confirmation in the app before a device updates" }
+                    label { input type="checkbox" name="approval_required" value="1" checked[form.flag("approval_required")]; " Require approval before any device is pushed" }
                 }
                 @if let Some(e) = err.filter(|e| e.is_for("OverwriteMode") || e.is_for("DynamicMode") || e.is_for("FirmwareId")) { p.field-error { (e.summary()) } }
             }

@@ -7,8 +7,9 @@ use crate::console::form::{ConsoleError, FormData, FormError};
 use crate::console::layout::field;
 use maud::{Markup, html};
 use ota_core::Page;
-use ota_domain::ProductKey;
+use ota_domain::job::{RampInput, WindowInput};
 use ota_domain::validate::{FailureGateInput, MAX_TAGS, UpgradeParams};
+use ota_domain::{DomainError, ProductKey};
 
 /// Devices offered in a picker; larger fleets use the CSV upload.
 const PICKER_DEVICES: i64 = 500;
@@ -169,9 +170,43 @@ pub fn upgrade_params(form: &FormData) -> Result<UpgradeParams, FormError> {
         download_protocol: form.text("download_protocol"),
         tags: tags(form),
         failure_gate: failure_gate(form)?,
-        exponential_rate: None,
-        maintenance_windows: Vec::new(),
+        exponential_rate: ramp(form)?,
+        maintenance_windows: window(form).into_iter().collect(),
+        approval_required: Some(form.flag("approval_required")),
     })
+}
+
+/// The maintenance window inputs: none unless a cron expression is given.
+fn window(form: &FormData) -> Option<WindowInput> {
+    form.text("window_cron").map(|cron| WindowInput {
+        cron: Some(cron),
+        duration_minutes: form.get("window_minutes").and_then(|m| m.parse().ok()),
+        time_zone: form.text("window_zone"),
+    })
+}
+
+/// The exponential ramp inputs: none unless a base rate is given.
+fn ramp(form: &FormData) -> Result<Option<RampInput>, FormError> {
+    if form.get("ramp_base").is_none() {
+        return Ok(None);
+    }
+    let factor = match form.get("ramp_factor") {
+        None => None,
+        Some(text) => Some(text.parse::<f64>().map_err(|_| {
+            FormError::from(DomainError::invalid(
+                "ExponentialRate.IncrementFactor",
+                "must be a number from 1.1 to 5",
+            ))
+        })?),
+    };
+    let every = form.int("ramp_every", "ExponentialRate.IncreaseCriteria")?;
+    let on_success = form.get("ramp_on") == Some("succeeded");
+    Ok(Some(RampInput {
+        base_rate_per_minute: form.int("ramp_base", "ExponentialRate.BaseRatePerMinute")?,
+        increment_factor: factor,
+        notified_devices: every.filter(|_| !on_success),
+        succeeded_devices: every.filter(|_| on_success),
+    }))
 }
 
 /// The failure gate inputs: none unless a percentage is given.

@@ -108,12 +108,31 @@ async fn render(
             span #job-status data-live-badge="job_status" { (badge(job.status.as_str())) }
         }
         p.lead { "Package " a href={ "/console/packages/" (enc(f.firmware_id.as_str())) } { (f.firmware_name) } " → " strong { (f.dest_version) } " on " (target(&job)) "." }
-        @if let Some(pause) = job.control.pause {
+        @if job.awaits_approval() {
+            div.alert #job-approval role="status" {
+                strong { "Awaiting approval" }
+                " No device is pushed until someone allowed to approve it does. Since "
+                (time(job.control.pause.map_or(job.created_at, |p| p.at))) "."
+                @if may("iot:ApproveOTAJob") || may("iot:DenyOTAJob") {
+                    form.approval method="post" action={ (base) "/approval" } {
+                        (csrf(ctx))
+                        label for="remark" { "Remark" }
+                        input #remark name="remark" maxlength="512";
+                        @if may("iot:ApproveOTAJob") {
+                            button.primary type="submit" name="decision" value="approve" { "Approve" }
+                        }
+                        @if may("iot:DenyOTAJob") {
+                            button.danger type="submit" name="decision" value="deny" { "Deny" }
+                        }
+                    }
+                }
+            }
+        } @else if let Some(pause) = job.control.pause {
             div.alert #job-paused role="status" {
                 strong { "Paused" }
                 @match pause.reason {
                     PauseReason::FailureGate => " by its failure gate: too many devices failed. ",
-                    PauseReason::Operator => " by an operator. ",
+                    PauseReason::Operator | PauseReason::AwaitingApproval => " by an operator. ",
                 }
                 "No new device is pushed; devices already told go on. Since " (time(pause.at)) "."
                 @if may("iot:ResumeOTAJob") {
@@ -122,6 +141,13 @@ async fn render(
                         button.primary type="submit" { "Resume" }
                     }
                 }
+            }
+        }
+        @if let Some(decision) = &job.control.approval {
+            p.muted #job-decision {
+                @if decision.approved { "Approved" } @else { "Denied" }
+                " by " strong { (decision.by) } " at " (time(decision.at))
+                @if !decision.remark.is_empty() { ": " (decision.remark) }
             }
         }
         (counts_block(&base, &job, &counts))
@@ -337,6 +363,34 @@ pub async fn pause(
         "Batch paused.",
     )
     .await
+}
+
+/// `POST /console/batches/{id}/approval`: approve or deny (`decision`) with a remark.
+pub async fn approval(
+    State(c): State<Console>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let form = FormData::new(pairs);
+    let approved = form.get("decision") == Some("approve");
+    let result = c
+        .app
+        .core
+        .jobs()
+        .decide_approval(
+            &JobId(id.clone()),
+            approved,
+            &ctx.caller.principal.user_name,
+            form.get("remark").unwrap_or_default(),
+        )
+        .await;
+    let message = if approved {
+        "Batch approved: devices are pushed now."
+    } else {
+        "Batch denied and cancelled."
+    };
+    pause_or_resume(&c, &ctx, &id, result.map_err(FormError::from), message).await
 }
 
 /// `POST /console/batches/{id}/resume`.
