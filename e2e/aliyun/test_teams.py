@@ -135,9 +135,18 @@ def test_a_disabled_key_is_inactive_until_enabled(server, native):
     assert all(ev["user_name"] == "admin" for ev in events)
 
 
-def test_an_upload_policy_of_a_disabled_key_no_longer_uploads(server, native):
-    key_id, secret = user_with_key(native, server, unique("uploader"), ["OTAReleaseManager"])
-    creds = Tea(tea_client(server, key_id, secret)).GenerateOTAUploadURL(file_suffix="bin").data
+def test_uploads_are_audited_and_a_disabled_key_no_longer_uploads(server, native):
+    name = unique("uploader")
+    key_id, secret = user_with_key(native, server, name, ["OTAReleaseManager"])
+    uploader = Tea(tea_client(server, key_id, secret))
+    first = uploader.GenerateOTAUploadURL(file_suffix="bin").data
+    r = upload(server, first, b"y" * 64)
+    assert r.status_code == 200, r.text
+    events = audit(native, server, user_name=name, event_name="PostObject")
+    assert [(ev["result"], ev["access_key_id"]) for ev in events] == [("Success", key_id)]
+    assert first.key in events[0]["resources"]
+
+    creds = uploader.GenerateOTAUploadURL(file_suffix="bin").data
     call(native, server, "PATCH", "/access-keys/" + key_id, {"enabled": False})
     r = upload(server, creds, b"x" * 64)
     assert r.status_code == 403, r.text

@@ -63,6 +63,8 @@ fn oss_error(status: StatusCode, code: &str, message: &str) -> Response {
 struct Allowed {
     expires_at: i64,
     sizes: (u64, u64),
+    /// The user whose key signed the policy.
+    principal: ota_core::Principal,
 }
 
 /// Checks the signature and reads the policy's expiry, size range and key condition.
@@ -96,8 +98,8 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
             )
         })?;
     // An upload policy signed by a key since disabled no longer uploads.
-    let secret = match checked {
-        ota_core::KeyCheck::Active(key) => key.secret,
+    let (secret, principal) = match checked {
+        ota_core::KeyCheck::Active(key) => (key.secret, key.principal),
         ota_core::KeyCheck::Inactive => return Err(denied("the OSSAccessKeyId is disabled")),
         ota_core::KeyCheck::Unknown => {
             return Err(oss_error(
@@ -157,12 +159,17 @@ async fn verify(state: &AppState, fields: &BTreeMap<String, String>) -> Result<A
             "Invalid according to Policy: Policy Condition failed: [\"eq\", \"$key\"]",
         ));
     }
-    Ok(Allowed { expires_at, sizes })
+    Ok(Allowed {
+        expires_at,
+        sizes,
+        principal,
+    })
 }
 
 /// `POST /oss`: an OSS PostObject form upload.
 pub async fn post_object(
     State(state): State<AppState>,
+    origin: crate::authz::RequestOrigin,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
     // A request that is no multipart form at all (wrong content type, no boundary) gets the
@@ -219,6 +226,29 @@ pub async fn post_object(
             .firmwares()
             .receive_granted_upload(&key, allowed.expires_at, allowed.sizes, stream)
             .await;
+        let (result, error_message) = match &stored {
+            Ok(_) => ("Success".to_owned(), None),
+            Err(err) => (err.code().to_owned(), Some(err.to_string())),
+        };
+        let caller = crate::authz::Caller {
+            principal: allowed.principal,
+            session_id: None,
+            source_ip: origin.source_ip,
+            user_agent: origin.user_agent,
+        };
+        crate::authz::audit::record(
+            &state.core,
+            Some(&caller),
+            crate::authz::audit::Outcome {
+                face: "aliyun",
+                event_name: "PostObject",
+                parameters: serde_json::json!({"key": key}),
+                result,
+                error_message,
+                resources: vec![key.clone()],
+            },
+        )
+        .await;
         return match stored {
             Ok(file) => stored_response(&fields, &key, &file.md5),
             Err(err) => upload_error(err),

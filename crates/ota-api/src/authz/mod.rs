@@ -114,6 +114,27 @@ pub(crate) fn source_ip(extensions: &axum::http::Extensions) -> Option<String> {
         .map(|info| info.0.0.ip().to_string())
 }
 
+/// Where a request came from, as a handler extracts it (for faces that authenticate inside
+/// the handler, as OSS PostObject does).
+pub(crate) struct RequestOrigin {
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestOrigin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestOrigin {
+            source_ip: source_ip(&parts.extensions),
+            user_agent: user_agent(&parts.headers),
+        })
+    }
+}
+
 /// The request's `User-Agent`, when it sent one.
 pub(crate) fn user_agent(headers: &axum::http::HeaderMap) -> Option<String> {
     headers
