@@ -214,22 +214,17 @@ async fn handle(State(state): State<AppState>, request: Request<Body>) -> Respon
     let ram_action = format!("iot:{}", action.as_str());
     let mutating = !is_read(action.as_str());
     let parameters = rpc_parameters(&params);
-    match crate::authz::check(&state.core, &caller.who, &ram_action, &named).await {
-        Ok(_) => {}
+    let denial = crate::authz::audit::Outcome {
+        face: "aliyun",
+        event_name: action.as_str(),
+        parameters: parameters.clone(),
+        result: String::new(),
+        error_message: None,
+        resources: named.ids(),
+    };
+    match crate::authz::check_all(&state.core, &caller.who, &[&ram_action], &named, denial).await {
+        Ok(()) => {}
         Err(crate::authz::Refusal::Denied(message)) => {
-            crate::authz::audit::record(
-                &state.core,
-                Some(&caller.who),
-                crate::authz::audit::Outcome {
-                    face: "aliyun",
-                    event_name: action.as_str(),
-                    parameters,
-                    result: crate::authz::FORBIDDEN.to_owned(),
-                    error_message: Some(message.clone()),
-                    resources: named.ids(),
-                },
-            )
-            .await;
             return envelope::rejection(
                 &request_id,
                 StatusCode::FORBIDDEN,

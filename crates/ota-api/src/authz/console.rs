@@ -4,7 +4,7 @@
 //! post is refused all the same.
 
 use super::audit::{self, Outcome};
-use super::{Caller, FORBIDDEN, Refusal, check};
+use super::{Caller, FORBIDDEN, Refusal, check_all};
 use crate::console::session::multipart_field;
 use crate::state::AppState;
 use axum::body::{Body, to_bytes};
@@ -152,10 +152,7 @@ pub const CONSOLE_ACTIONS: &[(&str, &str, &str)] = &[
 
 /// The action of a console route, when the table has it.
 pub fn console_action(method: &str, path: &str) -> Option<&'static str> {
-    CONSOLE_ACTIONS
-        .iter()
-        .find(|(m, p, _)| *m == method && *p == path)
-        .map(|(_, _, action)| *action)
+    super::action_in(CONSOLE_ACTIONS, method, path)
 }
 
 /// The ids a console path names: its parameters mean different things under each prefix.
@@ -307,29 +304,23 @@ pub(crate) async fn authorize(
     let mut resources = named.ids();
     resources.extend(ram_ids(&params, &form));
     let also = also_required(parts.method.as_str(), &template, &form);
-    let needed = std::iter::once(action).chain(also).filter(|a| *a != ANYONE);
-    for needed in needed {
-        match check(&state.core, &caller, needed, &named).await {
-            Ok(_) => {}
-            Err(Refusal::Denied(message)) => {
-                audit::record(
-                    &state.core,
-                    Some(&caller),
-                    Outcome {
-                        face: "console",
-                        event_name,
-                        parameters: Value::Object(parameters),
-                        result: FORBIDDEN.to_owned(),
-                        error_message: Some(message.clone()),
-                        resources: resources.clone(),
-                    },
-                )
-                .await;
-                return forbidden(&message);
-            }
-            Err(Refusal::Failed(err)) => {
-                return crate::console::form::ConsoleError::from(err).into_response();
-            }
+    let needed: Vec<&str> = std::iter::once(action)
+        .chain(also)
+        .filter(|a| *a != ANYONE)
+        .collect();
+    let denial = Outcome {
+        face: "console",
+        event_name,
+        parameters: Value::Object(parameters.clone()),
+        result: String::new(),
+        error_message: None,
+        resources: resources.clone(),
+    };
+    match check_all(&state.core, &caller, &needed, &named, denial).await {
+        Ok(()) => {}
+        Err(Refusal::Denied(message)) => return forbidden(&message),
+        Err(Refusal::Failed(err)) => {
+            return crate::console::form::ConsoleError::from(err).into_response();
         }
     }
     let response = next.run(Request::from_parts(parts, body)).await;

@@ -75,6 +75,45 @@ pub(crate) async fn check(
     }
 }
 
+/// The action a route table gives a method and path template, when it lists them.
+pub(crate) fn action_in(
+    table: &[(&str, &str, &'static str)],
+    method: &str,
+    path: &str,
+) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(m, p, _)| *m == method && *p == path)
+        .map(|(_, _, action)| *action)
+}
+
+/// Checks every action in `actions`; the first denied one is written to the audit log
+/// (`denial` says what the call was) and returned as the refusal.
+pub(crate) async fn check_all(
+    core: &Core,
+    caller: &Caller,
+    actions: &[&str],
+    named: &NamedResources,
+    denial: audit::Outcome<'_>,
+) -> Result<(), Refusal> {
+    for action in actions {
+        match check(core, caller, action, named).await {
+            Ok(_) => {}
+            Err(Refusal::Denied(message)) => {
+                let outcome = audit::Outcome {
+                    result: FORBIDDEN.to_owned(),
+                    error_message: Some(message.clone()),
+                    ..denial
+                };
+                audit::record(core, Some(caller), outcome).await;
+                return Err(Refusal::Denied(message));
+            }
+            Err(failed) => return Err(failed),
+        }
+    }
+    Ok(())
+}
+
 fn denial_message(user: &str, action: &str, arns: &[String], decision: &Decision) -> String {
     let on = if arns.is_empty() {
         "*".to_owned()

@@ -4,7 +4,7 @@
 //! and writes the audit log.
 
 use super::audit::{self, Outcome};
-use super::{Caller, FORBIDDEN, Refusal, check};
+use super::{Caller, FORBIDDEN, Refusal, check_all};
 use crate::auth::MAX_SIGNED_BODY;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -241,10 +241,7 @@ pub const ROUTE_ACTIONS: &[(&str, &str, &str)] = &[
 
 /// The action of a route, when the table has it.
 pub fn route_action(method: &str, path: &str) -> Option<&'static str> {
-    ROUTE_ACTIONS
-        .iter()
-        .find(|(m, p, _)| *m == method && *p == path)
-        .map(|(_, _, action)| *action)
+    super::action_in(ROUTE_ACTIONS, method, path)
 }
 
 /// A batch creation's action from its body's `kind` (static when absent, as the
@@ -386,33 +383,22 @@ pub(crate) async fn authorize(
     {
         actions.push("ram:AttachPolicyToUser");
     }
-    let mut checked = Ok(Vec::new());
-    for action in actions {
-        checked = check(&state.core, &caller, action, &named).await;
-        if checked.is_err() {
-            break;
-        }
-    }
-    match checked {
-        Ok(_) => {}
+    let named_ids: Vec<String> = named
+        .ids()
+        .into_iter()
+        .chain(path_params.iter().map(|(_, value)| value.clone()))
+        .collect();
+    let denial = Outcome {
+        face: "api",
+        event_name,
+        parameters: Value::Object(parameters.clone()),
+        result: String::new(),
+        error_message: None,
+        resources: named_ids.clone(),
+    };
+    match check_all(&state.core, &caller, &actions, &named, denial).await {
+        Ok(()) => {}
         Err(Refusal::Denied(message)) => {
-            audit::record(
-                &state.core,
-                Some(&caller),
-                Outcome {
-                    face: "api",
-                    event_name,
-                    parameters: Value::Object(parameters),
-                    result: FORBIDDEN.to_owned(),
-                    error_message: Some(message.clone()),
-                    resources: named
-                        .ids()
-                        .into_iter()
-                        .chain(path_params.iter().map(|(_, value)| value.clone()))
-                        .collect(),
-                },
-            )
-            .await;
             return ApiError::new(StatusCode::FORBIDDEN, FORBIDDEN, None, message).into_response();
         }
         Err(Refusal::Failed(err)) => return ApiError::from(err).into_response(),
@@ -442,8 +428,7 @@ pub(crate) async fn authorize(
                 .map(str::to_owned),
         )
     };
-    let mut resources = named.ids();
-    resources.extend(path_params.iter().map(|(_, value)| value.clone()));
+    let mut resources = named_ids;
     if response_parts.status.is_success() {
         resources.extend(audit::ids_in_answer(&answer));
     }

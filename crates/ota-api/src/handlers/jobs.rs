@@ -470,12 +470,7 @@ pub async fn approve_job(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ApprovalRemark>,
 ) -> ApiResult<Json<views::JobView>> {
-    let job = s
-        .core
-        .jobs()
-        .decide_approval(&JobId(id), true, &caller.principal.user_name, &req.remark)
-        .await?;
-    Ok(Json(views::job(&job)))
+    decide(&s, &caller, id, true, &req.remark).await
 }
 
 /// Deny a batch created requiring approval: it is cancelled with every task
@@ -496,10 +491,21 @@ pub async fn deny_job(
     ApiPath(id): ApiPath<String>,
     ApiJson(req): ApiJson<ApprovalRemark>,
 ) -> ApiResult<Json<views::JobView>> {
+    decide(&s, &caller, id, false, &req.remark).await
+}
+
+/// Approves or denies as the calling user.
+async fn decide(
+    s: &AppState,
+    caller: &Caller,
+    id: String,
+    approved: bool,
+    remark: &str,
+) -> ApiResult<Json<views::JobView>> {
     let job = s
         .core
         .jobs()
-        .decide_approval(&JobId(id), false, &caller.principal.user_name, &req.remark)
+        .decide_approval(&JobId(id), approved, &caller.principal.user_name, remark)
         .await?;
     Ok(Json(views::job(&job)))
 }
