@@ -28,3 +28,4 @@ pub mod report_probe;
 pub mod serve;
 pub mod sim;
 pub mod soak;
+pub mod webhook_sender;

@@ -45,3 +45,4 @@ mod store_outage;
 mod teams;
 mod tls;
 mod verify;
+mod webhooks;
