@@ -6,6 +6,7 @@ pub mod address;
 pub mod admin;
 pub mod admin_certs;
 pub mod admin_teams;
+pub mod admin_webhooks;
 pub mod backup;
 pub mod bench;
 pub mod bench_batch;

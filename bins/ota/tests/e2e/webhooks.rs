@@ -3,6 +3,7 @@
 //! order; an endpoint that fails three times still gets every event once it recovers, the
 //! server's clock skipping the retry pauses.
 
+use crate::cli::ota;
 use crate::fixtures::{self, fleet, job, package, simulate};
 use crate::harness::Server;
 use axum::body::Bytes;
@@ -251,18 +252,55 @@ async fn a_rollout_is_told_to_a_signed_endpoint_in_batch_order() {
     let last = &got.last().unwrap().event;
     assert_eq!(last["id"], test["event_id"], "{last}");
 
-    // Switched off, then removed.
-    let off = server
-        .api
-        .patch(&format!("/webhooks/{hook}"), &json!({"enabled": false}))
-        .await
-        .unwrap();
+    // The CLI: list, deliveries, test, disable, delete; errors name the field.
+    let cli = |args: &[&str]| {
+        let (ok, out, err) = ota(&server, args);
+        assert!(ok, "ota {args:?}: {err}");
+        serde_json::from_str::<Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let list = cli(&["webhook", "list"]);
+    assert_eq!(list["items"][0]["webhook_id"], hook.as_str(), "{list}");
+    assert!(list["items"][0].get("secret").is_none(), "{list}");
+    let log = cli(&["webhook", "deliveries", &hook, "--limit", "2"]);
+    assert_eq!(log["items"].as_array().unwrap().len(), 2, "{log}");
+    assert_eq!(log["items"][0]["event_type"], "webhook.test", "{log}");
+    let test = cli(&["webhook", "test", &hook]);
+    receiver
+        .wait("the CLI's test event", |e| {
+            e.iter().any(|r| r.event["id"] == test["event_id"])
+        })
+        .await;
+    let (ok, _, err) = ota(
+        &server,
+        &[
+            "webhook",
+            "create",
+            "https://x.example",
+            "--secret",
+            SECRET,
+            "--events",
+            "batch.nope",
+        ],
+    );
+    assert!(!ok && err.contains("events"), "{err}");
+    let created = cli(&[
+        "webhook",
+        "create",
+        &url,
+        "--secret",
+        SECRET,
+        "--events",
+        "batch.created,batch.completed",
+    ]);
+    assert_eq!(
+        created["events"],
+        json!(["batch.created", "batch.completed"]),
+        "{created}"
+    );
+    let off = cli(&["webhook", "disable", &hook]);
     assert_eq!(off["enabled"], false);
-    server
-        .api
-        .delete(&format!("/webhooks/{hook}"))
-        .await
-        .unwrap();
+    cli(&["webhook", "delete", &hook]);
+    cli(&["webhook", "delete", created["webhook_id"].as_str().unwrap()]);
     let list = server.api.get("/webhooks").await.unwrap();
     assert_eq!(list["items"], json!([]));
 }
