@@ -457,6 +457,30 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets events older than `before` whose deliveries all ended (delivered or given
+    /// up), with those deliveries; returns how many events went. Pending ones stay.
+    pub async fn prune_webhook_events(&self, before: Millis) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE seq IN (SELECT e.seq FROM webhook_events e \
+             WHERE e.event_time < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries p \
+             WHERE p.seq = e.seq AND p.status = 'PENDING'))",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        let n = sqlx::query(
+            "DELETE FROM webhook_events WHERE event_time < $1 AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.seq = webhook_events.seq)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// An endpoint's deliveries, newest first: at most `limit`, all before `before_seq`
     /// when given (the keyset cursor).
     pub async fn list_deliveries(

@@ -59,7 +59,7 @@ impl crate::Core {
         started.push(worker::spawn(self, crate::cache::ChangeFollower, shutdown));
         started.push(worker::spawn(
             self,
-            crate::webhooks::worker::WebhookDelivery,
+            crate::webhooks::worker::WebhookDelivery::default(),
             shutdown,
         ));
         started

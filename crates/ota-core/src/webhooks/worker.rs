@@ -31,6 +31,10 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_secs(1);
 /// The worker's lease on a shared store.
 const LEASE: Duration = Duration::from_secs(120);
+/// How often deliveries past their retry window are given up, and old events forgotten.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+/// How long the delivery log keeps an event whose deliveries all ended.
+pub const KEEP_EVENTS: i64 = 7 * 24 * 3_600_000;
 
 /// One POST to an endpoint.
 #[derive(Debug, Clone)]
@@ -82,17 +86,23 @@ pub fn envelope(event_id: &str, event_type: &str, time: i64, data: &str) -> Stri
 
 /// Delivers the outbox.
 #[derive(Debug, Default)]
-pub struct WebhookDelivery;
+pub struct WebhookDelivery {
+    /// When expiry and pruning last ran (`None`: not yet).
+    housekept: Option<tokio::time::Instant>,
+}
 
 impl Worker for WebhookDelivery {
     const NAME: &'static str = "webhooks";
 
     async fn round(&mut self, core: &Core, _shutdown: &CancellationToken) -> CoreResult<Pace> {
         let store = core.store();
-        let expired = store.expire_deliveries(core.now()).await?;
-        if expired > 0 {
+        if self.housekept.is_none_or(|at| at.elapsed() >= HOUSEKEEPING) {
+            let now = core.now();
+            let expired = store.expire_deliveries(now).await?;
             metrics::counter!("ota_webhook_deliveries_total", "result" => "expired")
                 .increment(expired);
+            store.prune_webhook_events(now - KEEP_EVENTS).await?;
+            self.housekept = Some(tokio::time::Instant::now());
         }
         let due = store.due_deliveries(core.now(), ROUND).await?;
         if due.is_empty() {

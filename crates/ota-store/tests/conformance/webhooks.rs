@@ -219,7 +219,7 @@ async fn webhook_retries_wait_and_expire(s: &Store) {
         .iter()
         .map(|d| d.delivery.seq)
         .collect();
-    let (x, y, z) = (seqs[0], seqs[1], seqs[2]);
+    let (x, z) = (seqs[0], seqs[2]);
     s.record_attempts(&[
         attempt("a", x, T0, AttemptThen::RetryAt(T0 + 10_000)),
         attempt("a", z, T0, AttemptThen::RetryAt(T0 + 10_000)),
@@ -263,15 +263,33 @@ async fn webhook_retries_wait_and_expire(s: &Store) {
         Some("HTTP 503"),
         "kept the last cause"
     );
-    // A late result of an attempt does not bring a finished delivery back.
-    s.record_attempts(&[attempt("a", y, T0 + RETRY_WINDOW, AttemptThen::Delivered)])
+    // Old events whose deliveries all ended are forgotten; the pending one stays.
+    s.enqueue_events(&[event("late", "batch.created", "j3", T0 + 5)])
         .await
         .unwrap();
-    let y_row = s.list_deliveries("a", None, 10).await.unwrap();
+    assert_eq!(s.prune_webhook_events(T0 + 1).await.unwrap(), 3);
+    let log = s.list_deliveries("a", None, 10).await.unwrap();
+    let ids: Vec<&str> = log.iter().map(|d| d.event_id.as_str()).collect();
+    assert_eq!(ids, ["late"]);
     assert_eq!(
-        y_row.iter().find(|d| d.seq == y).unwrap().status,
-        DeliveryStatus::Failed
+        s.prune_webhook_events(T0 + 6).await.unwrap(),
+        0,
+        "still pending"
     );
+    assert_eq!(log[0].status, DeliveryStatus::Pending);
+    let late = log[0].seq;
+    // A late result of an attempt does not bring a finished delivery back.
+    s.expire_deliveries(T0 + 5 + RETRY_WINDOW).await.unwrap();
+    s.record_attempts(&[attempt(
+        "a",
+        late,
+        T0 + RETRY_WINDOW,
+        AttemptThen::Delivered,
+    )])
+    .await
+    .unwrap();
+    let log = s.list_deliveries("a", None, 10).await.unwrap();
+    assert_eq!(log[0].status, DeliveryStatus::Failed);
 }
 
 async fn webhook_events_commit_with_their_change(s: &Store) {
