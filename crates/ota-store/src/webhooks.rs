@@ -11,6 +11,7 @@
 //! Deliveries of one batch (`ordering_key`) go to an endpoint in event order: a delivery is
 //! due only while no earlier one of its batch to its endpoint waits for a retry.
 
+use crate::changes::Change;
 use crate::error::touched;
 use crate::q::{Q, ROWS};
 use crate::{Result, Store};
@@ -171,9 +172,10 @@ fn delivery_row(r: &AnyRow) -> Result<DeliveryRow> {
 impl Store {
     // ---- endpoints ----
 
-    /// Adds an endpoint; `Conflict` when the id is taken.
+    /// Adds an endpoint; `Conflict` when the id is taken. Endpoint changes are announced
+    /// to the other nodes (which cache whether task events are wanted).
     pub async fn insert_webhook(&self, w: &WebhookRow) -> Result<()> {
-        sqlx::query(
+        let write = sqlx::query(
             "INSERT INTO webhooks (webhook_id, url, secret, events, description, enabled, \
              created_at, modified_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
@@ -184,9 +186,8 @@ impl Store {
         .bind(w.description.as_deref())
         .bind(i64::from(w.enabled))
         .bind(w.created_at)
-        .bind(w.modified_at)
-        .execute(self.writer())
-        .await?;
+        .bind(w.modified_at);
+        self.write_announced(write, Change::Webhooks).await?;
         Ok(())
     }
 
@@ -211,7 +212,7 @@ impl Store {
     /// Rewrites an endpoint's URL, secret, filter, description and switch; `NotFound` for
     /// no such endpoint.
     pub async fn update_webhook(&self, w: &WebhookRow) -> Result<()> {
-        let n = sqlx::query(
+        let write = sqlx::query(
             "UPDATE webhooks SET url = $2, secret = $3, events = $4, description = $5, \
              enabled = $6, modified_at = $7 WHERE webhook_id = $1",
         )
@@ -221,11 +222,8 @@ impl Store {
         .bind(&w.events)
         .bind(w.description.as_deref())
         .bind(i64::from(w.enabled))
-        .bind(w.modified_at)
-        .execute(self.writer())
-        .await?
-        .rows_affected();
-        touched(n)
+        .bind(w.modified_at);
+        touched(self.write_announced(write, Change::Webhooks).await?)
     }
 
     /// Removes an endpoint with its deliveries; `NotFound` for no such endpoint.
@@ -241,6 +239,7 @@ impl Store {
             .await?
             .rows_affected();
         touched(n)?;
+        self.announce_in(&mut tx, Change::Webhooks).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -4,8 +4,8 @@
 //!
 //! The engine's hot path (task saves of the ingest worker) asks [`WantCache`] whether any
 //! endpoint takes task events: while none does, a task save writes nothing more. The answer
-//! is refreshed at once when this node changes an endpoint and re-read every few seconds
-//! otherwise (another node's change).
+//! is forgotten when an endpoint changes (on this node at once, on the others when the
+//! store's change announcement arrives) and re-read at most every few seconds anyway.
 
 pub mod worker;
 
@@ -53,7 +53,8 @@ pub(crate) struct WantCache {
 }
 
 impl WantCache {
-    fn forget(&self) {
+    /// Drops the answer: the next task save reads it again.
+    pub(crate) fn forget(&self) {
         *self.task_events.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }

@@ -5,8 +5,8 @@ use crate::support::*;
 use ota_domain::task::TaskStatus;
 use ota_domain::webhook::RETRY_WINDOW;
 use ota_store::{
-    Attempt, AttemptThen, DeliveryStatus, NewEvent, Page, Store, StoreError, TaskCreation,
-    TaskFilter, TaskTarget, WebhookRow,
+    Announcement, Attempt, AttemptThen, Change, DeliveryStatus, NewEvent, Page, Store, StoreError,
+    TaskCreation, TaskFilter, TaskTarget, WebhookRow,
 };
 
 both!(
@@ -70,7 +70,15 @@ fn attempt(hook: &str, seq: i64, at: i64, then: AttemptThen) -> Attempt {
 }
 
 async fn webhook_endpoints_are_added_changed_and_removed(s: &Store) {
+    let mut watcher = s.watch_changes().await.unwrap();
     s.insert_webhook(&hook("w1", "*")).await.unwrap();
+    if let Some(watcher) = watcher.as_mut() {
+        // Other nodes hear of it (they cache whether task events are wanted).
+        let heard = tokio::time::timeout(std::time::Duration::from_secs(10), watcher.next())
+            .await
+            .expect("an announcement");
+        assert_eq!(heard, Announcement::Changed(Change::Webhooks));
+    }
     s.insert_webhook(&hook("w2", ",batch.created,"))
         .await
         .unwrap();
