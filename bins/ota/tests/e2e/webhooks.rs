@@ -307,7 +307,18 @@ async fn a_rollout_is_told_to_a_signed_endpoint_in_batch_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_endpoint_failing_three_times_gets_every_event_in_order_once_it_recovers() {
-    let server = Server::start().await;
+    failing_endpoint_recovers(Server::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_an_endpoint_failing_three_times_gets_every_event_in_order() {
+    let Some(server) = Server::start_postgres().await else {
+        return;
+    };
+    failing_endpoint_recovers(server).await;
+}
+
+async fn failing_endpoint_recovers(server: Server) {
     let (receiver, url) = receiver(3).await;
     let hook = register(&server, &url).await;
     let job_id = rollout(&server, 2).await;

@@ -245,6 +245,73 @@ mod tests {
         );
     }
 
+    fn due(webhook: &str, seq: i64, batch: &str) -> DueDelivery {
+        DueDelivery {
+            delivery: ota_store::DeliveryRow {
+                webhook_id: webhook.to_owned(),
+                seq,
+                event_id: format!("e{seq}"),
+                event_type: "batch.created".to_owned(),
+                event_time: 0,
+                ordering_key: batch.to_owned(),
+                data: "{}".to_owned(),
+                status: ota_store::DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: 0,
+                expires_at: 1,
+                last_attempt_at: None,
+                last_status: None,
+                last_error: None,
+                delivered_at: None,
+            },
+            url: String::new(),
+            sealed_secret: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_round_groups_deliveries_by_endpoint_and_batch_in_event_order() {
+        // (endpoint, seq, batch) in the store's order -> the groups, as (endpoint, seqs).
+        type Due<'a> = &'a [(&'a str, i64, &'a str)];
+        type Groups<'a> = &'a [(&'a str, &'a [i64])];
+        let cases: &[(Due, Groups)] = &[
+            (&[], &[]),
+            (
+                &[
+                    ("a", 1, "j1"),
+                    ("b", 1, "j1"),
+                    ("a", 2, "j2"),
+                    ("a", 3, "j1"),
+                ],
+                &[("a", &[1, 3]), ("b", &[1]), ("a", &[2])],
+            ),
+            // Events of no batch are sent on their own, in parallel.
+            (
+                &[("a", 1, ""), ("a", 2, ""), ("a", 3, "j")],
+                &[("a", &[1]), ("a", &[2]), ("a", &[3])],
+            ),
+        ];
+        for (input, want) in cases {
+            let got: Vec<(String, Vec<i64>)> = groups(
+                input
+                    .iter()
+                    .map(|(w, seq, batch)| due(w, *seq, batch))
+                    .collect(),
+            )
+            .into_iter()
+            .map(|g| {
+                let seqs = g.iter().map(|d| d.delivery.seq).collect();
+                (g[0].delivery.webhook_id.clone(), seqs)
+            })
+            .collect();
+            let want: Vec<(String, Vec<i64>)> = want
+                .iter()
+                .map(|(w, seqs)| ((*w).to_owned(), seqs.to_vec()))
+                .collect();
+            assert_eq!(got, want, "{input:?}");
+        }
+    }
+
     #[test]
     fn the_envelope_is_stable() {
         let body = envelope("e1", "batch.created", 0, r#"{"job_id":"j"}"#);
