@@ -85,10 +85,21 @@ pub fn envelope(event_id: &str, event_type: &str, time: i64, data: &str) -> Stri
 }
 
 /// Delivers the outbox.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WebhookDelivery {
     /// When expiry and pruning last ran (`None`: not yet).
     housekept: Option<tokio::time::Instant>,
+    /// How long an endpoint has to answer.
+    timeout: Duration,
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        WebhookDelivery {
+            housekept: None,
+            timeout: SEND_TIMEOUT,
+        }
+    }
 }
 
 impl Worker for WebhookDelivery {
@@ -111,7 +122,7 @@ impl Worker for WebhookDelivery {
         let full = due.len() as i64 == ROUND;
         let sender = core.webhook_sender();
         let attempts: Vec<Vec<Attempt>> = futures::stream::iter(groups(due))
-            .map(|group| send_group(core, sender.clone(), group))
+            .map(|group| send_group(core, sender.clone(), group, self.timeout))
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
@@ -161,10 +172,11 @@ async fn send_group(
     core: &Core,
     sender: Arc<dyn WebhookSender>,
     group: Vec<DueDelivery>,
+    timeout: Duration,
 ) -> Vec<Attempt> {
     let mut attempts = Vec::with_capacity(group.len());
     for due in group {
-        let attempt = send_one(core, sender.as_ref(), &due).await;
+        let attempt = send_one(core, sender.as_ref(), &due, timeout).await;
         let failed = attempt.then != AttemptThen::Delivered;
         attempts.push(attempt);
         if failed {
@@ -174,7 +186,12 @@ async fn send_group(
     attempts
 }
 
-async fn send_one(core: &Core, sender: &dyn WebhookSender, due: &DueDelivery) -> Attempt {
+async fn send_one(
+    core: &Core,
+    sender: &dyn WebhookSender,
+    due: &DueDelivery,
+    timeout: Duration,
+) -> Attempt {
     let d = &due.delivery;
     let result = match core
         .webhooks()
@@ -192,9 +209,14 @@ async fn send_one(core: &Core, sender: &dyn WebhookSender, due: &DueDelivery) ->
                     ("x-ota-delivery", format!("{}-{}", d.webhook_id, d.seq)),
                 ],
                 body,
-                timeout: SEND_TIMEOUT,
+                timeout,
             };
-            sender.post(request).await
+            // The sender applies the timeout; this bounds a sender that does not.
+            let backstop = timeout.saturating_add(timeout / 2);
+            match tokio::time::timeout(backstop, sender.post(request)).await {
+                Ok(result) => result,
+                Err(_) => Err("timed out".to_owned()),
+            }
         }
     };
     let at = core.now();
@@ -310,6 +332,117 @@ mod tests {
                 .collect();
             assert_eq!(got, want, "{input:?}");
         }
+    }
+
+    /// An endpoint that never answers: counts calls and how many wait at once.
+    #[derive(Default)]
+    struct Dead {
+        calls: std::sync::atomic::AtomicUsize,
+        waiting: Arc<std::sync::atomic::AtomicUsize>,
+        most_waiting: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    struct Waiting(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl WebhookSender for Dead {
+        fn post(&self, _: WebhookRequest) -> BoxFuture<'static, Result<u16, String>> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.calls.fetch_add(1, SeqCst);
+            let now = self.waiting.fetch_add(1, SeqCst) + 1;
+            self.most_waiting.fetch_max(now, SeqCst);
+            let guard = Waiting(self.waiting.clone());
+            Box::pin(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+                Ok(200)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dead_endpoint_costs_one_bounded_round_and_a_retry() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            ota_store::Store::connect(&format!("sqlite://{}", dir.path().join("ota.db").display()))
+                .await
+                .unwrap();
+        let blobs = ota_blob::DirStore::open(dir.path().join("packages"))
+            .await
+            .unwrap();
+        let core = Core::new(
+            store,
+            blobs,
+            ota_blob::UrlSigner::new("s".to_owned()),
+            Arc::new(crate::SystemClock),
+            crate::CoreConfig::default(),
+        );
+        let dead = Arc::new(Dead::default());
+        core.set_webhook_sender(dead.clone());
+        let hook = core
+            .webhooks()
+            .create(crate::NewWebhook {
+                url: "http://127.0.0.1:9/dead".into(),
+                secret: "0123456789abcdef".into(),
+                events: vec![],
+                description: None,
+            })
+            .await
+            .unwrap();
+        // 200 events of 40 batches: more than a round holds.
+        let now = core.now();
+        let events: Vec<_> = (0..200)
+            .map(|i| {
+                crate::webhooks::event(
+                    ota_domain::webhook::EventType::BatchStarted,
+                    now,
+                    &format!("j{}", i % 40),
+                    serde_json::json!({ "i": i }),
+                )
+            })
+            .collect();
+        core.store().enqueue_events(&events).await.unwrap();
+
+        let mut worker = WebhookDelivery {
+            timeout: Duration::from_millis(50),
+            ..WebhookDelivery::default()
+        };
+        let pace = worker
+            .round(&core, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert_eq!(pace, Pace::More, "a full round says more is waiting");
+        // 64 deliveries claimed: the first of each of the 40 batches is tried, the rest of
+        // each batch waits behind it; never more than PARALLEL at once.
+        assert_eq!(dead.calls.load(SeqCst), 40);
+        assert!(dead.most_waiting.load(SeqCst) <= PARALLEL);
+        assert_eq!(dead.waiting.load(SeqCst), 0, "every request was dropped");
+        let log = core
+            .webhooks()
+            .deliveries(&hook.webhook_id, None, 500)
+            .await
+            .unwrap();
+        let tried: Vec<_> = log.iter().filter(|d| d.attempts == 1).collect();
+        assert_eq!(tried.len(), 40);
+        for d in tried {
+            assert_eq!(d.last_error.as_deref(), Some("timed out"));
+            assert!(d.next_attempt_at >= now + webhook::FIRST_RETRY, "{d:?}");
+        }
+        // Nothing more is due until the retries: the next round sends nothing.
+        assert_eq!(
+            worker
+                .round(&core, &CancellationToken::new())
+                .await
+                .unwrap(),
+            Pace::Idle
+        );
+        assert_eq!(dead.calls.load(SeqCst), 40);
     }
 
     #[test]
