@@ -375,3 +375,44 @@ async fn failing_endpoint_recovers(server: Server) {
         "{got:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_batch_tells_each_task_then_the_batch() {
+    let server = Server::start().await;
+    let (receiver, url) = receiver(0).await;
+    register(&server, &url).await;
+    let fleet = fleet(&server, 3).await;
+    let pkg = package(&server, &fleet.pk, "2.0.0", 4 * 1024).await;
+    let slow = Behaviour::Slow {
+        extra: Duration::from_secs(120),
+    };
+    let (_, sim) = simulate(&server, fleet.devices.clone(), slow);
+    fixtures::wait_reported(&server, &fleet.pk, 3).await;
+    let created = job(&server, &pkg, json!({"target_selection": "ALL"})).await;
+    let id = fixtures::id(&created);
+    server
+        .api
+        .post(&format!("/jobs/{id}/cancel"), &json!({"all": true}))
+        .await
+        .unwrap();
+    receiver
+        .wait("batch.cancelled", |e| has(e, "batch.cancelled"))
+        .await;
+    sim.abort();
+    let events = receiver.events();
+    let cancelled: std::collections::HashSet<&str> = events
+        .iter()
+        .filter(|e| {
+            e.event["type"] == "task.status_changed" && e.event["data"]["status"] == "CANCELED"
+        })
+        .map(|e| e.event["data"]["device_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cancelled.len(), 3, "{events:#?}");
+    let got = types(&events, &id);
+    assert_eq!(
+        got.last().map(String::as_str),
+        Some("batch.cancelled"),
+        "{got:?}"
+    );
+    assert_in_batch_order(&events, &id);
+}

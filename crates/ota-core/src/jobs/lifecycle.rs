@@ -42,12 +42,17 @@ impl Jobs<'_> {
                 JobEffect::CancelTasks(options) => {
                     // Set-based: a cancel writes the same fields whatever a task holds
                     // (`ota_domain::job::cancel_selection`).
+                    // With their webhook events when an endpoint takes task events.
+                    let event: &(dyn Fn(&Task, TaskStatus) -> ota_store::NewEvent + Send + Sync) =
+                        &crate::webhooks::task_event;
+                    let wanted = self.task_events_wanted().await?;
                     let cancelled = store
-                        .cancel_job_tasks(
+                        .cancel_job_tasks_with_events(
                             id,
                             &cancel_selection(options),
                             CancelReason::JobCanceled,
                             now,
+                            wanted.then_some(event),
                         )
                         .await?;
                     metrics::counter!("ota_task_transitions_total", "to" => TaskStatus::Canceled.as_str())

@@ -2,7 +2,8 @@
 //! retries, expiry and the delivery log.
 
 use crate::support::*;
-use ota_domain::task::TaskStatus;
+use ota_domain::job::{CancelOptions, cancel_selection};
+use ota_domain::task::{CancelReason, Task, TaskStatus};
 use ota_domain::webhook::RETRY_WINDOW;
 use ota_store::{
     Announcement, Attempt, AttemptThen, Change, DeliveryStatus, NewEvent, Page, Store, StoreError,
@@ -15,7 +16,8 @@ both!(
     webhook_deliveries_of_a_batch_go_in_order,
     webhook_retries_wait_and_expire,
     webhook_events_commit_with_their_change,
-    webhook_test_events_and_the_delivery_log
+    webhook_test_events_and_the_delivery_log,
+    webhook_events_of_a_set_based_cancel
 );
 
 fn hook(id: &str, events: &str) -> WebhookRow {
@@ -395,4 +397,84 @@ async fn webhook_test_events_and_the_delivery_log(s: &Store) {
     // Removing an endpoint removes its log.
     s.delete_webhook("a").await.unwrap();
     assert!(s.list_deliveries("a", None, 10).await.unwrap().is_empty());
+}
+
+async fn webhook_events_of_a_set_based_cancel(s: &Store) {
+    s.insert_webhook(&hook("a", ",task.status_changed,"))
+        .await
+        .unwrap();
+    let names = fleet(s, "p", 3).await;
+    let fw = firmware("f", "p", "default", "2.0");
+    let j = job("j", &fw);
+    setup_job(s, &fw, &j).await;
+    let spec = TaskCreation {
+        job: &j,
+        module_name: "default",
+        dest_version: "2.0",
+        required_src_version: None,
+        target: TaskTarget::All,
+        now: T0,
+    };
+    s.create_tasks(&spec).await.unwrap();
+    let all = cancel_selection(&CancelOptions {
+        cancel_in_progress: true,
+        cancel_queued: true,
+        cancel_notified: true,
+        cancel_scheduled: true,
+        cancel_unconfirmed: Some(true),
+    });
+    let event = |t: &Task, was: TaskStatus| {
+        event(
+            &format!("{}-{}", t.device_name, t.status.as_str()),
+            "task.status_changed",
+            t.job_id.as_str(),
+            t.modified_at,
+        )
+        .with_data(&format!("{{\"was\":\"{}\"}}", was.as_str()))
+    };
+    let n = s
+        .cancel_job_tasks_with_events(
+            &j.job_id,
+            &all,
+            CancelReason::JobCanceled,
+            T0 + 7,
+            Some(&event),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let log = s.list_deliveries("a", None, 10).await.unwrap();
+    let mut ids: Vec<&str> = log.iter().map(|d| d.event_id.as_str()).collect();
+    ids.sort();
+    let mut want: Vec<String> = names.iter().map(|n| format!("{n}-CANCELED")).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(
+        log.iter()
+            .all(|d| d.event_time == T0 + 7 && d.data.contains("QUEUED"))
+    );
+    // Nothing left to cancel: no events either.
+    let again = s
+        .cancel_job_tasks_with_events(
+            &j.job_id,
+            &all,
+            CancelReason::JobCanceled,
+            T0 + 8,
+            Some(&event),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    assert_eq!(s.list_deliveries("a", None, 10).await.unwrap().len(), 3);
+}
+
+trait WithData {
+    fn with_data(self, data: &str) -> NewEvent;
+}
+
+impl WithData for NewEvent {
+    fn with_data(mut self, data: &str) -> NewEvent {
+        self.data = data.to_owned();
+        self
+    }
 }
