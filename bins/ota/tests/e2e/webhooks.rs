@@ -416,3 +416,95 @@ async fn a_cancelled_batch_tells_each_task_then_the_batch() {
     );
     assert_in_batch_order(&events, &id);
 }
+
+/// The console's webhook pages: add an endpoint, send it a test event, read its log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_adds_an_endpoint_tests_it_and_shows_its_log() {
+    use crate::harness::{KEY_ID, KEY_SECRET};
+    let server = Server::start().await;
+    let (receiver, url) = receiver(0).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("http://{}/console", server.http);
+    let form = |pairs: &[(&str, &str)]| serde_urlencoded::to_string(pairs).unwrap();
+    let login = http
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("key_id", KEY_ID), ("secret", KEY_SECRET)]))
+        .send()
+        .await
+        .unwrap();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("ota_console="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned();
+    let get = |path: String| {
+        let request = http.get(format!("{base}{path}")).header("cookie", &cookie);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let page = get("/webhooks".into()).await;
+    let csrf = page
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a CSRF token")
+        .to_owned();
+    let post = |path: String, body: String| {
+        http.post(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    // A refused form names the field.
+    let refused = post(
+        "/webhooks".into(),
+        form(&[("_csrf", &csrf), ("url", "ftp://x"), ("secret", SECRET)]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("must start with http://")
+    );
+    let added = post(
+        "/webhooks".into(),
+        form(&[
+            ("_csrf", &csrf),
+            ("url", &url),
+            ("secret", SECRET),
+            ("events", "*"),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert!(added.status().is_redirection(), "{}", added.status());
+    let hook = server.api.get("/webhooks").await.unwrap()["items"][0]["webhook_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tested = post(format!("/webhooks/{hook}/test"), form(&[("_csrf", &csrf)]))
+        .await
+        .unwrap();
+    assert!(tested.status().is_redirection(), "{}", tested.status());
+    receiver
+        .wait("webhook.test", |e| has(e, "webhook.test"))
+        .await;
+    let detail = get(format!("/webhooks/{hook}")).await;
+    assert!(detail.contains("webhook.test"), "{detail}");
+    assert!(detail.contains("Send test event"), "{detail}");
+    assert!(!detail.contains(SECRET), "the secret is never shown");
+    let list = get("/webhooks".into()).await;
+    assert!(list.contains(&url), "{list}");
+}

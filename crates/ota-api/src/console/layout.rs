@@ -13,6 +13,7 @@ use ota_domain::Millis;
 pub enum Nav<'a> {
     Overview,
     Products,
+    Webhooks,
     /// A product page with its tab.
     Product {
         pk: &'a str,
@@ -59,7 +60,8 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                     a.brand href="/console" { span.logo aria-hidden="true" { "⟳" } " OTA console" }
                     nav aria-label="Main" {
                         a href="/console" aria-current=[section(matches!(nav, Nav::Overview))] { "Overview" }
-                        a href="/console/products" aria-current=[section(!matches!(nav, Nav::Overview))] { "Products" }
+                        a href="/console/products" aria-current=[section(matches!(nav, Nav::Products | Nav::Product { .. }))] { "Products" }
+                        a href="/console/webhooks" aria-current=[section(matches!(nav, Nav::Webhooks))] { "Webhooks" }
                     }
                     form.signout method="post" action="/console/logout" {
                         (csrf(ctx))

@@ -19,6 +19,7 @@ pub mod packages;
 pub mod products;
 pub mod tasks;
 pub mod upload;
+pub mod webhooks;
 
 use super::Console;
 use super::form::ConsoleError;
