@@ -40,6 +40,9 @@ pub enum AdminCommand {
     /// The audit log.
     #[command(subcommand)]
     Audit(crate::admin_teams::AuditCommand),
+    /// Signed webhook endpoints and their delivery logs.
+    #[command(subcommand)]
+    Webhook(crate::admin_webhooks::WebhookCommand),
 }
 
 #[derive(Subcommand)]
@@ -443,6 +446,7 @@ impl AdminCommand {
             AdminCommand::AccessKey(command) => command.run(&api).await?,
             AdminCommand::Policy(command) => command.run(&api).await?,
             AdminCommand::Token(command) => command.run(&api).await?,
+            AdminCommand::Webhook(command) => command.run(&api).await?,
             AdminCommand::Audit(command) => match command.run(&api).await? {
                 Some(events) => events,
                 None => return Ok(()),

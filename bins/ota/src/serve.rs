@@ -91,6 +91,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         },
     );
     prepare_teams(&core).await?;
+    core.set_webhook_sender(Arc::new(crate::webhook_sender::HttpWebhookSender::new()?));
     // Among the nodes on this store: refused here, before anything is served, when its
     // download URLs would name this node beside others.
     let node = match Node::join(&core, config.node_settings(http_addr, &public_url)).await {

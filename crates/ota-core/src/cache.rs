@@ -139,9 +139,11 @@ impl Core {
             Announcement::Changed(Change::DeviceDisabled(key)) => {
                 self.link().disconnect(key);
             }
+            Announcement::Changed(Change::Webhooks) => self.inner.webhook_wants.forget(),
             Announcement::Missed => {
                 metrics::counter!("ota_cache_announcements_missed_total").increment(1);
                 cache.clear();
+                self.inner.webhook_wants.forget();
             }
         }
     }

@@ -45,6 +45,12 @@ pub(crate) struct Inner {
     pub creation_wake: Notify,
     /// Counts batches whose tasks were all created on this node, for callers waiting on one.
     pub creations_finished: tokio::sync::watch::Sender<u64>,
+    /// The outbound HTTP port of webhook deliveries.
+    pub webhook_sender: RwLock<Arc<dyn crate::WebhookSender>>,
+    /// Wakes the webhook delivery worker (events were appended).
+    pub webhook_wake: Notify,
+    /// Whether any endpoint takes task events, as last read.
+    pub webhook_wants: crate::webhooks::WantCache,
 }
 
 impl Core {
@@ -78,6 +84,9 @@ impl Core {
                 block_grants: Default::default(),
                 creation_wake: Notify::new(),
                 creations_finished: tokio::sync::watch::Sender::new(0),
+                webhook_sender: RwLock::new(Arc::new(crate::webhooks::NoWebhookSender)),
+                webhook_wake: Notify::new(),
+                webhook_wants: Default::default(),
             }),
         }
     }
@@ -85,6 +94,23 @@ impl Core {
     /// Connects the outbound device port (the broker starts after the core exists).
     pub fn set_link(&self, link: Arc<dyn DeviceLink>) {
         *self.inner.link.write().unwrap_or_else(|e| e.into_inner()) = link;
+    }
+
+    /// Connects the outbound HTTP port webhooks are delivered through.
+    pub fn set_webhook_sender(&self, sender: Arc<dyn crate::WebhookSender>) {
+        *self
+            .inner
+            .webhook_sender
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = sender;
+    }
+
+    pub(crate) fn webhook_sender(&self) -> Arc<dyn crate::WebhookSender> {
+        self.inner
+            .webhook_sender
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn link(&self) -> Arc<dyn DeviceLink> {

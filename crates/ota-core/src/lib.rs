@@ -40,6 +40,7 @@ mod signing;
 mod task_commands;
 mod teams;
 mod uploads;
+pub mod webhooks;
 
 pub use crate::core::Core;
 pub use applications::*;
@@ -59,15 +60,17 @@ pub use ota_protocol::{Issued, RegistrationRequest};
 /// Store types the faces render or page with; the faces reach the store itself only
 /// through [`Core`].
 pub use ota_store::{AccessKeyRow, ApiTokenRow, AuditEventRow, AuditFilter, PolicyRow, UserRow};
+pub use ota_store::{DeliveryRow, DeliveryStatus, WebhookRow};
 pub use ota_store::{DeviceCaRow, JobCounts, NodeRow, Page, RevokedCertificateRow, TaskFilter};
 pub use overview::FirmwareTally;
 pub use registration::{RANDOM_MEMORY_MS, RegistrationChannel};
 pub use registry::*;
 pub use resources::NamedResources;
 pub use services::{
-    Access, Audit, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks, Teams,
+    Access, Audit, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks, Teams, Webhooks,
 };
 pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};
 pub use task_commands::*;
 pub use teams::*;
 pub use uploads::*;
+pub use webhooks::{NewWebhook, WebhookChange, WebhookSender};

@@ -79,3 +79,8 @@ service!(
     Audit,
     audit
 );
+service!(
+    /// Signed webhooks: endpoints, their delivery logs and test events.
+    Webhooks,
+    webhooks
+);

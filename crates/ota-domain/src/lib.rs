@@ -17,6 +17,7 @@ pub mod stats;
 pub mod task;
 pub mod time;
 pub mod validate;
+pub mod webhook;
 
 pub use error::{DomainError, ErrorCode};
 pub use ids::*;

@@ -23,6 +23,8 @@ pub enum Change {
     Firmware(String),
     /// An operator disabled the device: the node holding its connection closes it.
     DeviceDisabled(DeviceKey),
+    /// A webhook endpoint was added, changed or removed: which events are wanted may differ.
+    Webhooks,
 }
 
 impl Change {
@@ -34,6 +36,7 @@ impl Change {
             Change::DeviceDisabled(key) => {
                 format!("device-disabled:{}:{}", key.product_key, key.device_name)
             }
+            Change::Webhooks => "webhooks:".to_owned(),
         }
     }
 
@@ -45,6 +48,7 @@ impl Change {
                 let (pk, dn) = key.split_once(':')?;
                 Some(Change::DeviceDisabled(DeviceKey::new(pk, dn)))
             }
+            ("webhooks", "") => Some(Change::Webhooks),
             _ => None,
         }
     }
@@ -200,6 +204,7 @@ mod tests {
             Change::Job("j:1".into()),
             Change::Firmware("fw-2".into()),
             Change::DeviceDisabled(DeviceKey::new("pk1", "dn:with:colons")),
+            Change::Webhooks,
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }

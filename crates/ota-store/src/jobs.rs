@@ -4,7 +4,7 @@ use crate::changes::Change;
 use crate::error::touched;
 use crate::q::Q;
 use crate::rows::{self, job_cols, to_json};
-use crate::{Page, Result, Store};
+use crate::{NewEvent, Page, Result, Store};
 use ota_domain::job::{Creation, Job, JobStatus, SelectionType};
 use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, ProductKey};
 use sqlx::Row;
@@ -12,6 +12,13 @@ use sqlx::Row;
 impl Store {
     /// Adds a batch; `Conflict` if the id exists. Its module is taken from its package.
     pub async fn insert_job(&self, j: &Job) -> Result<()> {
+        self.insert_job_with_events(j, &[]).await
+    }
+
+    /// [`Store::insert_job`] with the webhook events the new batch causes, appended to the
+    /// outbox in the same transaction.
+    pub async fn insert_job_with_events(&self, j: &Job, events: &[NewEvent]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO jobs (job_id, firmware_id, product_key, module_name, job_type, \
              selection_type, target_json, src_versions_json, policy_json, tags_json, name, \
@@ -42,8 +49,10 @@ impl Store {
         .bind(to_json(&j.control))
         .bind(j.creation.as_ref().map(to_json))
         .bind(i64::from(j.is_creating()))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
+        self.enqueue_in(&mut tx, events).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -62,6 +71,12 @@ impl Store {
     /// Rewrites every mutable field (status, policy, selection, tags, texts, times), and
     /// announces the change to the other nodes' caches.
     pub async fn update_job(&self, j: &Job) -> Result<()> {
+        self.update_job_with_events(j, &[]).await
+    }
+
+    /// [`Store::update_job`] with the webhook events the change causes, appended to the
+    /// outbox in the same transaction.
+    pub async fn update_job_with_events(&self, j: &Job, events: &[NewEvent]) -> Result<()> {
         let write = sqlx::query(
             "UPDATE jobs SET selection_type = $2, target_json = $3, src_versions_json = $4, \
              policy_json = $5, tags_json = $6, name = $7, description = $8, status = $9, \
@@ -83,10 +98,16 @@ impl Store {
         .bind(j.started_at)
         .bind(j.finished_at)
         .bind(to_json(&j.control));
-        let n = self
-            .write_announced(write, Change::Job(j.job_id.as_str().to_owned()))
-            .await?;
-        touched(n)
+        let change = Change::Job(j.job_id.as_str().to_owned());
+        if events.is_empty() {
+            return touched(self.write_announced(write, change).await?);
+        }
+        let mut tx = self.begin_write().await?;
+        touched(write.execute(&mut *tx).await?.rows_affected())?;
+        self.announce_in(&mut tx, change).await?;
+        self.enqueue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A package's batches, newest first.

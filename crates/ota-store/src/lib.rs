@@ -59,6 +59,7 @@ mod tasks;
 mod teams;
 mod told_tasks;
 mod versions;
+mod webhooks;
 
 pub use audit::{AuditEventRow, AuditFilter};
 pub use changes::{Announcement, Change, ChangeWatcher};
@@ -73,6 +74,9 @@ pub use signing_keys::SigningKeyRow;
 pub use task_creation::{TaskCreation, TaskTarget};
 pub use tasks::TaskFilter;
 pub use teams::{AccessKeyRow, ApiTokenRow, PolicyRow, UserRow};
+pub use webhooks::{
+    Attempt, AttemptThen, DeliveryRow, DeliveryStatus, DueDelivery, NewEvent, WebhookRow,
+};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Transaction};

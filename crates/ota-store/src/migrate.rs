@@ -97,6 +97,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0018_teams.sql"),
         include_str!("../migrations/postgres/0018_teams.sql"),
     ),
+    (
+        19,
+        include_str!("../migrations/sqlite/0019_webhooks.sql"),
+        include_str!("../migrations/postgres/0019_webhooks.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

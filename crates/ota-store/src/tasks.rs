@@ -3,7 +3,7 @@
 
 use crate::q::{CHUNK, Q, ROWS, last_per_key};
 use crate::rows::{self, task_cols};
-use crate::{Dialect, Page, Result, Store, StoreError};
+use crate::{Dialect, NewEvent, Page, Result, Store, StoreError};
 use ota_domain::task::{Task, TaskStatus};
 use ota_domain::{DeviceKey, FirmwareId, JobId, Millis, TaskId};
 use sqlx::Row;
@@ -76,7 +76,7 @@ impl Store {
     /// unfinished task of its device and module; either way nothing is written. (Within one
     /// batch, finish a device's old task before, not after, starting its next one.)
     pub async fn save_tasks(&self, tasks: &[Task]) -> Result<()> {
-        self.write_tasks(tasks, None).await
+        self.write_tasks(tasks, None, &[]).await
     }
 
     /// Saves tasks only if each row is still as it was read: `before[i]` is the status and
@@ -89,14 +89,26 @@ impl Store {
         tasks: &[Task],
         before: &[(TaskStatus, Millis)],
     ) -> Result<()> {
+        self.save_tasks_with_events(tasks, before, &[]).await
+    }
+
+    /// [`Store::save_tasks_unchanged_since`] with the webhook events the changes cause,
+    /// appended to the outbox in the same transaction (nothing more when `events` is empty).
+    pub async fn save_tasks_with_events(
+        &self,
+        tasks: &[Task],
+        before: &[(TaskStatus, Millis)],
+        events: &[NewEvent],
+    ) -> Result<()> {
         assert_eq!(tasks.len(), before.len(), "one prior state per task");
-        self.write_tasks(tasks, Some(before)).await
+        self.write_tasks(tasks, Some(before), events).await
     }
 
     async fn write_tasks(
         &self,
         tasks: &[Task],
         before: Option<&[(TaskStatus, Millis)]>,
+        events: &[NewEvent],
     ) -> Result<()> {
         if tasks.is_empty() {
             return Ok(());
@@ -156,6 +168,7 @@ impl Store {
                 });
             }
         }
+        self.enqueue_in(&mut tx, events).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -44,3 +44,5 @@ mod targets;
 mod tasks;
 #[path = "conformance/teams.rs"]
 mod teams;
+#[path = "conformance/webhooks.rs"]
+mod webhooks;

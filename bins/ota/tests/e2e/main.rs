@@ -46,3 +46,4 @@ mod store_outage;
 mod teams;
 mod tls;
 mod verify;
+mod webhooks;

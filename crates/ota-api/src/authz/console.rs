@@ -148,6 +148,11 @@ pub const CONSOLE_ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/policies/{policy}/delete", "ram:DeletePolicy"),
     ("GET", "/audit", "actiontrail:LookupEvents"),
     ("GET", "/audit.csv", "actiontrail:LookupEvents"),
+    ("GET", "/webhooks", "iot:ListOTAWebhook"),
+    ("POST", "/webhooks", "iot:CreateOTAWebhook"),
+    ("GET", "/webhooks/{id}", "iot:ListOTAWebhookDelivery"),
+    ("POST", "/webhooks/{id}/test", "iot:TestOTAWebhook"),
+    ("POST", "/webhooks/{id}/delete", "iot:DeleteOTAWebhook"),
 ];
 
 /// The action of a console route, when the table has it.

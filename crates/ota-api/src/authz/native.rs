@@ -237,6 +237,17 @@ pub const ROUTE_ACTIONS: &[(&str, &str, &str)] = &[
     ("PUT", "/policies/{policy_name}", "ram:CreatePolicyVersion"),
     ("DELETE", "/policies/{policy_name}", "ram:DeletePolicy"),
     ("GET", "/audit-events", "actiontrail:LookupEvents"),
+    ("GET", "/webhooks", "iot:ListOTAWebhook"),
+    ("POST", "/webhooks", "iot:CreateOTAWebhook"),
+    ("GET", "/webhooks/{webhook_id}", "iot:QueryOTAWebhook"),
+    ("PATCH", "/webhooks/{webhook_id}", "iot:UpdateOTAWebhook"),
+    ("DELETE", "/webhooks/{webhook_id}", "iot:DeleteOTAWebhook"),
+    (
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        "iot:ListOTAWebhookDelivery",
+    ),
+    ("POST", "/webhooks/{webhook_id}/test", "iot:TestOTAWebhook"),
 ];
 
 /// The action of a route, when the table has it.

@@ -16,6 +16,7 @@ pub enum Nav<'a> {
     Users,
     Policies,
     Audit,
+    Webhooks,
     /// A product page with its tab.
     Product {
         pk: &'a str,
@@ -73,6 +74,9 @@ pub fn page(ctx: &Ctx, title: &str, nav: Nav<'_>, body: Markup) -> Markup {
                         }
                         @if ctx.may("actiontrail:LookupEvents") {
                             a href="/console/audit" aria-current=[section(matches!(nav, Nav::Audit))] { "Audit log" }
+                        }
+                        @if ctx.may("iot:ListOTAWebhook") {
+                            a href="/console/webhooks" aria-current=[section(matches!(nav, Nav::Webhooks))] { "Webhooks" }
                         }
                     }
                     form.signout method="post" action="/console/logout" {

@@ -58,7 +58,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
     use pages::{
         analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
     };
-    use pages::{device_certificates, device_identity, products, tasks, upload};
+    use pages::{device_certificates, device_identity, products, tasks, upload, webhooks};
     let state = Console {
         app,
         key: Arc::new(OnceCell::new()),
@@ -163,6 +163,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/policies/{policy}/delete", post(policies::delete))
         .route("/audit", get(audit::page))
         .route("/audit.csv", get(audit::download))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/webhooks/{id}", get(webhooks::detail))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/delete", post(webhooks::delete))
         .layer(middleware::from_fn_with_state(
             state.app.clone(),
             crate::authz::console::authorize,

@@ -18,6 +18,7 @@ mod products;
 mod signing;
 mod tasks;
 mod teams;
+mod webhooks;
 
 use crate::state::AppState;
 use utoipa_axum::router::OpenApiRouter;
@@ -105,4 +106,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(teams::attach_policy, teams::user_policies))
         .routes(routes!(teams::detach_policy))
         .routes(routes!(audit::list_audit_events))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::test_webhook))
 }

@@ -96,6 +96,21 @@ impl Core {
             {
                 tracing::warn!(error = %e, "deleting an orphaned delta failed");
             }
+        } else if d.status == "READY" {
+            // Written right after the delta's row commits, not with it (ADR 0016, limits).
+            let ready = crate::webhooks::event(
+                ota_domain::webhook::EventType::DeltaReady,
+                self.now(),
+                "",
+                serde_json::json!({
+                    "firmware_id": d.firmware_id,
+                    "src_version": d.src_version,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                }),
+            );
+            self.store().enqueue_events(&[ready]).await?;
+            self.wake_webhooks();
         }
         self.deltas().forget_ready_deltas(&d.firmware_id);
         Ok(true)

@@ -4,7 +4,7 @@
 use crate::{Core, CoreResult};
 use ota_domain::task::{Effect, Rejection, Task, TaskEvent, TaskRules, TaskStatus};
 use ota_domain::{JobId, Millis, TaskId};
-use ota_store::StoreError;
+use ota_store::{NewEvent, StoreError};
 use std::collections::{BTreeSet, HashMap};
 
 /// What applying events produced, to be saved and acted upon.
@@ -69,14 +69,30 @@ impl TaskChanges {
         let before: Vec<(TaskStatus, Millis)> =
             tasks.iter().map(|t| self.read_as[&t.task_id]).collect();
         let mut stale = false;
-        let saved: Vec<&Task> = match store.save_tasks_unchanged_since(tasks, &before).await {
+        // Webhook events of status changes, in the same transaction; when no endpoint takes
+        // them (known from memory), none are made and the save writes nothing more.
+        let wanted = !tasks.is_empty() && core.task_events_wanted().await?;
+        let events_of = |tasks: &[Task], before: &[(TaskStatus, Millis)]| -> Vec<NewEvent> {
+            if !wanted {
+                return Vec::new();
+            }
+            tasks
+                .iter()
+                .zip(before)
+                .filter(|(t, (was, _))| t.status != *was)
+                .map(|(t, (was, _))| crate::webhooks::task_event(t, *was))
+                .collect()
+        };
+        let events = events_of(tasks, &before);
+        let saved: Vec<&Task> = match store.save_tasks_with_events(tasks, &before, &events).await {
             Ok(()) => tasks.iter().collect(),
             Err(StoreError::Stale) if tasks.len() > 1 => {
                 let mut saved = Vec::with_capacity(tasks.len());
                 for (task, was) in tasks.iter().zip(&before) {
                     let one = std::slice::from_ref(task);
+                    let was = std::slice::from_ref(was);
                     match store
-                        .save_tasks_unchanged_since(one, std::slice::from_ref(was))
+                        .save_tasks_with_events(one, was, &events_of(one, was))
                         .await
                     {
                         Ok(()) => saved.push(task),

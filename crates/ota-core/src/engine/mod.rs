@@ -26,7 +26,8 @@ pub use report::Ack;
 impl crate::Core {
     /// Starts every worker of the engine on its own task, until `shutdown`: ingest (only
     /// once per core), dispatcher, timers, upload collection, delta generation, the batch
-    /// creator and the follower of other nodes' changes.
+    /// creator, the follower of other nodes' changes and
+    /// the webhook delivery worker.
     pub fn start_workers(
         &self,
         shutdown: &tokio_util::sync::CancellationToken,
@@ -56,6 +57,11 @@ impl crate::Core {
         started.push(worker::spawn(self, crate::deltas::DeltaGenerator, shutdown));
         started.push(worker::spawn(self, crate::jobs::Creator, shutdown));
         started.push(worker::spawn(self, crate::cache::ChangeFollower, shutdown));
+        started.push(worker::spawn(
+            self,
+            crate::webhooks::worker::WebhookDelivery::default(),
+            shutdown,
+        ));
         started
     }
 }

@@ -80,7 +80,10 @@ impl Jobs<'_> {
             // Nothing to create: only devices reporting from now on join it.
             creation.finish(now);
         }
-        store.insert_job(&job).await?;
+        store
+            .insert_job_with_events(&job, &crate::webhooks::created_events(&job, now))
+            .await?;
+        self.wake_webhooks();
         if job.job_type == JobType::VerifyFirmware {
             firmware.status = FirmwareStatus::Verifying;
             firmware.verify_progress = 0;

@@ -6,10 +6,12 @@ use crate::engine::apply::TaskChanges;
 use crate::error::Found;
 use crate::{CoreResult, Jobs};
 use ota_domain::JobId;
+use ota_domain::firmware::FirmwareStatus;
 use ota_domain::job::{
     CancelOptions, Job, JobEffect, JobEvent, JobStatus, JobType, SelectionType, cancel_selection,
 };
 use ota_domain::task::{CancelReason, Task, TaskEvent, TaskStatus};
+use ota_domain::webhook::EventType;
 use ota_store::{Page, TaskFilter};
 
 impl Jobs<'_> {
@@ -40,12 +42,17 @@ impl Jobs<'_> {
                 JobEffect::CancelTasks(options) => {
                     // Set-based: a cancel writes the same fields whatever a task holds
                     // (`ota_domain::job::cancel_selection`).
+                    // With their webhook events when an endpoint takes task events.
+                    let event: &(dyn Fn(&Task, TaskStatus) -> ota_store::NewEvent + Send + Sync) =
+                        &crate::webhooks::task_event;
+                    let wanted = self.task_events_wanted().await?;
                     let cancelled = store
-                        .cancel_job_tasks(
+                        .cancel_job_tasks_with_events(
                             id,
                             &cancel_selection(options),
                             CancelReason::JobCanceled,
                             now,
+                            wanted.then_some(event),
                         )
                         .await?;
                     metrics::counter!("ota_task_transitions_total", "to" => TaskStatus::Canceled.as_str())
@@ -59,8 +66,14 @@ impl Jobs<'_> {
                 JobEffect::StopStrategy | JobEffect::RateChanged | JobEffect::Finished(_) => {}
             }
         }
-        store.update_job(&transition.job).await?;
+        let events = crate::webhooks::batch_events(&job, &transition.job, now);
+        store
+            .update_job_with_events(&transition.job, &events)
+            .await?;
         self.inner.cache.evict_job(id);
+        if !events.is_empty() {
+            self.wake_webhooks();
+        }
         if released {
             self.wake_dispatcher();
         }
@@ -161,10 +174,15 @@ impl Jobs<'_> {
             .await
             .found("JobId", format!("batch {id}"))?;
         if may_complete && job.status == JobStatus::InProgress {
-            let transition = job.apply(JobEvent::AllTasksFinished, self.now());
+            let now = self.now();
+            let transition = job.apply(JobEvent::AllTasksFinished, now);
             if let Ok(transition) = transition {
-                store.update_job(&transition.job).await?;
+                let events = crate::webhooks::batch_events(&job, &transition.job, now);
+                store
+                    .update_job_with_events(&transition.job, &events)
+                    .await?;
                 self.inner.cache.evict_job(id);
+                self.wake_webhooks();
             }
         }
         if job.job_type == JobType::VerifyFirmware {
@@ -190,6 +208,24 @@ impl Jobs<'_> {
             firmware.modified_at = self.now();
             store.update_firmware(&firmware).await?;
             self.inner.cache.evict_firmware(&firmware.firmware_id);
+            if matches!(
+                status,
+                FirmwareStatus::Verified | FirmwareStatus::VerifyFailed
+            ) {
+                // Written right after the package's row commits, not with it (ADR 0016).
+                let judged = crate::webhooks::event(
+                    EventType::PackageVerified,
+                    firmware.modified_at,
+                    job.job_id.as_str(),
+                    serde_json::json!({
+                        "firmware_id": firmware.firmware_id.as_str(),
+                        "job_id": job.job_id.as_str(),
+                        "verified": status == FirmwareStatus::Verified,
+                    }),
+                );
+                store.enqueue_events(&[judged]).await?;
+                self.wake_webhooks();
+            }
         }
         Ok(())
     }

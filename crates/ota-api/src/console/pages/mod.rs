@@ -23,6 +23,7 @@ pub mod products;
 pub mod tasks;
 pub mod upload;
 pub mod users;
+pub mod webhooks;
 
 use super::Console;
 use super::form::ConsoleError;
