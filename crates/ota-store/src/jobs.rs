@@ -77,37 +77,65 @@ impl Store {
     /// [`Store::update_job`] with the webhook events the change causes, appended to the
     /// outbox in the same transaction.
     pub async fn update_job_with_events(&self, j: &Job, events: &[NewEvent]) -> Result<()> {
-        let write = sqlx::query(
+        touched(self.write_job(j, events, None).await?)
+    }
+
+    /// [`Store::update_job_with_events`] only if the stored batch is still as `read` was
+    /// (same status and `modified_at`): false, writing nothing, when another writer got
+    /// there first. For writes a timer decides from what it read (a batch settling as
+    /// completed must not overwrite an operator's cancel stored meanwhile).
+    pub async fn update_job_if_unchanged(
+        &self,
+        j: &Job,
+        events: &[NewEvent],
+        read: &Job,
+    ) -> Result<bool> {
+        Ok(self.write_job(j, events, Some(read)).await? > 0)
+    }
+
+    async fn write_job(&self, j: &Job, events: &[NewEvent], read: Option<&Job>) -> Result<u64> {
+        let condition = if read.is_some() {
+            " AND status = $16 AND modified_at = $17"
+        } else {
+            ""
+        };
+        let sql = format!(
             "UPDATE jobs SET selection_type = $2, target_json = $3, src_versions_json = $4, \
              policy_json = $5, tags_json = $6, name = $7, description = $8, status = $9, \
              schedule_time = $10, schedule_finish_time = $11, modified_at = $12, \
-             started_at = $13, finished_at = $14, control_json = $15 WHERE job_id = $1",
-        )
-        .bind(j.job_id.as_str())
-        .bind(j.selection_type.as_str())
-        .bind(to_json(&j.target_selection))
-        .bind(to_json(&j.src_versions))
-        .bind(to_json(&j.policy))
-        .bind(to_json(&j.tags))
-        .bind(j.name.as_deref())
-        .bind(j.description.as_deref())
-        .bind(j.status.as_str())
-        .bind(j.policy.schedule_time)
-        .bind(j.policy.schedule_finish_time)
-        .bind(j.modified_at)
-        .bind(j.started_at)
-        .bind(j.finished_at)
-        .bind(to_json(&j.control));
+             started_at = $13, finished_at = $14, control_json = $15 WHERE job_id = $1{condition}"
+        );
+        let mut write = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(j.job_id.as_str())
+            .bind(j.selection_type.as_str())
+            .bind(to_json(&j.target_selection))
+            .bind(to_json(&j.src_versions))
+            .bind(to_json(&j.policy))
+            .bind(to_json(&j.tags))
+            .bind(j.name.as_deref())
+            .bind(j.description.as_deref())
+            .bind(j.status.as_str())
+            .bind(j.policy.schedule_time)
+            .bind(j.policy.schedule_finish_time)
+            .bind(j.modified_at)
+            .bind(j.started_at)
+            .bind(j.finished_at)
+            .bind(to_json(&j.control));
+        if let Some(read) = read {
+            write = write.bind(read.status.as_str()).bind(read.modified_at);
+        }
         let change = Change::Job(j.job_id.as_str().to_owned());
         if events.is_empty() {
-            return touched(self.write_announced(write, change).await?);
+            return self.write_announced(write, change).await;
         }
         let mut tx = self.begin_write().await?;
-        touched(write.execute(&mut *tx).await?.rows_affected())?;
-        self.announce_in(&mut tx, change).await?;
-        self.enqueue_in(&mut tx, events).await?;
+        let n = write.execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            self.announce_in(&mut tx, change).await?;
+            self.enqueue_in(&mut tx, events).await?;
+        }
         tx.commit().await?;
-        Ok(())
+        Ok(n)
     }
 
     /// A package's batches, newest first.

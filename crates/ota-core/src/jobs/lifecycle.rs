@@ -178,10 +178,15 @@ impl Jobs<'_> {
             let transition = job.apply(JobEvent::AllTasksFinished, now);
             if let Ok(transition) = transition {
                 let events = crate::webhooks::batch_events(&job, &transition.job, now);
-                store
-                    .update_job_with_events(&transition.job, &events)
+                // Only if nobody changed the batch since it was read here: an operator's
+                // cancel that finished its last tasks just now must stay a cancel.
+                let stored = store
+                    .update_job_if_unchanged(&transition.job, &events, &job)
                     .await?;
                 self.inner.cache.evict_job(id);
+                if !stored {
+                    return Ok(());
+                }
                 self.wake_webhooks();
             }
         }

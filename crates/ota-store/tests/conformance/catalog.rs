@@ -134,6 +134,21 @@ async fn jobs(s: &Store) {
     };
     s.update_job(&j2).await.unwrap();
     assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j2.clone()));
+    // A conditional write from a stale read changes nothing; from a fresh one it writes.
+    let mut late = j2.clone();
+    late.status = JobStatus::Completed;
+    late.modified_at = T0 + 200;
+    let mut stale_read = j2.clone();
+    stale_read.modified_at = T0 + 1;
+    assert!(
+        !s.update_job_if_unchanged(&late, &[], &stale_read)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(j2.clone()));
+    assert!(s.update_job_if_unchanged(&late, &[], &j2).await.unwrap());
+    assert_eq!(s.get_job(&"j1".into()).await.unwrap(), Some(late.clone()));
+    s.update_job(&j2).await.unwrap();
     let mut ghost = j2.clone();
     ghost.job_id = "ghost".into();
     assert!(matches!(
