@@ -59,3 +59,29 @@ pub fn event_id() -> String {
     let bytes: [u8; 16] = rand::rng().random();
     hex::encode(bytes)
 }
+
+fn hex_digits(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill(&mut buf[..]);
+    hex::encode(buf)
+}
+
+/// The bootstrap access key made on a first start without one configured:
+/// `OTA` and 16 hex digits, with a 40-hex-digit secret.
+pub fn bootstrap_access_key() -> (String, String) {
+    (
+        format!("OTA{}", hex_digits(8).to_uppercase()),
+        hex_digits(20),
+    )
+}
+
+/// A new access key of a user: `OTA` and 21 upper-case letters and digits, with a
+/// 30-character secret.
+pub fn access_key() -> (String, String) {
+    (format!("OTA{}", alnum(21).to_uppercase()), alnum(30))
+}
+
+/// A new personal access token's id (16 letters and digits) and secret (40 hex digits).
+pub fn api_token() -> (String, String) {
+    (alnum(16), hex_digits(20))
+}

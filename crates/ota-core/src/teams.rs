@@ -14,8 +14,6 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use ota_domain::access::{self, BUILTIN_POLICIES, Decision, Policy};
 use ota_domain::{DomainError, ErrorCode, Millis};
 use ota_store::{AccessKeyRow, ApiTokenRow, PolicyRow, StoreError, UserRow};
-use rand::Rng;
-use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 
 /// The user the bootstrap access key belongs to; it always holds AdministratorAccess.
@@ -107,20 +105,6 @@ pub struct UserChange {
     pub enabled: Option<bool>,
     /// `Some(None)` removes the console password.
     pub password: Option<Option<String>>,
-}
-
-fn alnum(len: usize) -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(len)
-        .map(char::from)
-        .collect()
-}
-
-fn hex_secret(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::rng().fill(&mut buf[..]);
-    hex::encode(buf)
 }
 
 fn sha256_hex(text: &str) -> String {
@@ -275,8 +259,7 @@ impl Teams<'_> {
         match bootstrap {
             Some((id, secret)) => self.install_bootstrap_key(id, secret).await?,
             None if self.store().list_access_keys(None).await?.is_empty() => {
-                let id = format!("OTA{}", hex_secret(8).to_uppercase());
-                let secret = hex_secret(20);
+                let (id, secret) = crate::ids::bootstrap_access_key();
                 self.install_bootstrap_key(&id, &secret).await?;
                 return Ok(Some((id, secret)));
             }
@@ -428,8 +411,7 @@ impl Teams<'_> {
 
     /// Makes an access key for a user (at most [`MAX_KEYS_PER_USER`]).
     pub async fn create_access_key(&self, user_name: &str) -> CoreResult<NewAccessKey> {
-        let key_id = format!("OTA{}", alnum(21).to_uppercase());
-        let secret = alnum(30);
+        let (key_id, secret) = crate::ids::access_key();
         let key = AccessKeyRow {
             key_id: key_id.clone(),
             user_name: user_name.to_owned(),
@@ -594,8 +576,7 @@ impl Teams<'_> {
             )
             .into());
         }
-        let token_id = alnum(16);
-        let secret = hex_secret(20);
+        let (token_id, secret) = crate::ids::api_token();
         let now = self.now();
         let row = ApiTokenRow {
             token_id: token_id.clone(),
