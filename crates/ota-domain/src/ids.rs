@@ -60,6 +60,10 @@ string_id!(
     JobId
 );
 string_id!(
+    /// A rollout's id: a package delivered in waves, each wave a batch.
+    RolloutId
+);
+string_id!(
     /// A per-device task's id (`TaskId`).
     TaskId
 );

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ids;
 pub mod job;
 pub mod registry;
+pub mod rollout;
 pub mod stats;
 pub mod task;
 pub mod time;

@@ -23,10 +23,10 @@ impl Store {
             "INSERT INTO jobs (job_id, firmware_id, product_key, module_name, job_type, \
              selection_type, target_json, src_versions_json, policy_json, tags_json, name, \
              description, status, schedule_time, schedule_finish_time, created_at, modified_at, \
-             started_at, finished_at, control_json, creation_json, creating) \
+             started_at, finished_at, control_json, creation_json, creating, wave_json) \
              VALUES ($1, $2, $3, (SELECT module_name FROM firmwares WHERE firmware_id = $2), \
              $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-             $21)",
+             $21, $22)",
         )
         .bind(j.job_id.as_str())
         .bind(j.firmware_id.as_str())
@@ -49,6 +49,7 @@ impl Store {
         .bind(to_json(&j.control))
         .bind(j.creation.as_ref().map(to_json))
         .bind(i64::from(j.is_creating()))
+        .bind(j.wave.as_ref().map(to_json))
         .execute(&mut *tx)
         .await?;
         self.enqueue_in(&mut tx, events).await?;

@@ -51,6 +51,7 @@ mod nonces;
 mod products;
 mod pushable_jobs;
 mod q;
+mod rollouts;
 mod rows;
 mod signing_keys;
 mod status_totals;

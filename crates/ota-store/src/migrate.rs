@@ -102,6 +102,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0019_webhooks.sql"),
         include_str!("../migrations/postgres/0019_webhooks.sql"),
     ),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_rollouts.sql"),
+        include_str!("../migrations/postgres/0020_rollouts.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -50,7 +50,7 @@ macro_rules! job_cols {
         "j.job_id, j.firmware_id, j.product_key, j.job_type, j.selection_type, j.target_json, \
          j.src_versions_json, j.policy_json, j.tags_json, j.name, j.description, j.status, \
          j.created_at, j.modified_at, j.started_at, j.finished_at, j.control_json, \
-         j.creation_json"
+         j.creation_json, j.wave_json"
     };
 }
 macro_rules! task_cols {
@@ -281,6 +281,11 @@ pub(crate) fn job(row: &AnyRow) -> Result<Job> {
             .map(|s| {
                 serde_json::from_str(&s)
                     .map_err(|e| StoreError::Corrupt(format!("creation_json: {e}")))
+            })
+            .transpose()?,
+        wave: get::<Option<String>>(row, "wave_json")?
+            .map(|s| {
+                serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("wave_json: {e}")))
             })
             .transpose()?,
     })

@@ -22,6 +22,7 @@ use crate::rows::to_json;
 use crate::{Result, Store, StoreError};
 use ota_domain::job::{CreatedTasks, Creation, Job, JobStatus, OverwriteMode};
 use ota_domain::registry::{DeviceFilter, Group};
+use ota_domain::rollout::WaveLink;
 use ota_domain::task::{NewTask, QueuedReason, Task, TaskStart, TaskStatus};
 use ota_domain::{DeviceKey, DeviceName, GroupId, JobId, Millis, TaskId};
 use sqlx::{Any, Row, Transaction};
@@ -68,6 +69,9 @@ pub enum TaskTarget<'a> {
     Filter(&'a DeviceFilter),
     /// These devices (those of another product are ignored).
     Devices(&'a [DeviceKey]),
+    /// A rollout wave: eligible devices no earlier wave took, the members of a group or
+    /// the first `pick` of them in the rollout's rank order (module docs).
+    Wave(&'a WaveLink),
 }
 
 /// One statement's worth of devices.
@@ -89,6 +93,13 @@ enum Scope<'a> {
     Ranked {
         seed: i64,
         threshold: i64,
+    },
+    /// A rollout wave: not in the `exclude`d batches, in the group if any, and ranked
+    /// at most `threshold` under `seed` when it draws a number of devices.
+    Wave {
+        group: Option<Box<Group>>,
+        exclude: &'a [JobId],
+        ranked: Option<(i64, i64)>,
     },
 }
 
@@ -155,6 +166,36 @@ impl Store {
                 self.id_step(pk, Scope::Ranked { seed, threshold }, progress.cursor)
                     .await?
             }
+            TaskTarget::Wave(link) => {
+                let group = match &link.group_id {
+                    Some(id) => Some(Box::new(
+                        self.get_group(id).await?.ok_or(StoreError::NotFound)?,
+                    )),
+                    None => None,
+                };
+                let seed = rank_seed(link.rollout_id.as_str());
+                let mut scope = Scope::Wave {
+                    group,
+                    exclude: &link.exclude,
+                    ranked: None,
+                };
+                if let Some(pick) = link.pick {
+                    let threshold = match progress.threshold {
+                        Some(threshold) => threshold,
+                        None => {
+                            let (taken, threshold) =
+                                self.rank_threshold(spec, &scope, pick, seed).await?;
+                            next.pick = Some(taken);
+                            next.threshold = Some(threshold);
+                            threshold
+                        }
+                    };
+                    if let Scope::Wave { ranked, .. } = &mut scope {
+                        *ranked = Some((seed, threshold));
+                    }
+                }
+                self.id_step(pk, scope, progress.cursor).await?
+            }
             TaskTarget::All | TaskTarget::Group(_) | TaskTarget::Filter(_) => {
                 let scope = match spec.target {
                     TaskTarget::Group(id) => {
@@ -203,8 +244,14 @@ impl Store {
             "SELECT MIN(d.id) AS next FROM devices d WHERE d.product_key = ",
         );
         q.bind(pk).push(" AND d.id > ").bind(lo);
-        if !matches!(scope, Scope::Ranked { .. }) {
-            push_scope(&mut q, &scope);
+        match &scope {
+            Scope::Ranked { .. } => {}
+            Scope::Wave { group, .. } => {
+                if let Some(g) = group {
+                    push_group(&mut q, g);
+                }
+            }
+            _ => push_scope(&mut q, &scope),
         }
         let next: Option<i64> = q.fetch_one(self.pool()).await?.try_get("next")?;
         Ok(match next {
@@ -214,6 +261,40 @@ impl Store {
             }
             None => Next::Done,
         })
+    }
+
+    /// Devices of `spec`'s product eligible for its batch: what a rollout's wave
+    /// percentages are of.
+    pub async fn count_eligible(&self, spec: &TaskCreation<'_>) -> Result<u64> {
+        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
+        push_candidates(&mut count, spec, &Scope::All, None);
+        let n: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// How many of the devices in `scope` a wave drawing `pick` takes (all of them when
+    /// fewer are left), and the rank threshold that lets exactly those through.
+    async fn rank_threshold(
+        &self,
+        spec: &TaskCreation<'_>,
+        scope: &Scope<'_>,
+        pick: u64,
+        seed: i64,
+    ) -> Result<(u64, i64)> {
+        let mut count = Q::with(self.dialect(), "SELECT COUNT(*) AS n");
+        push_candidates(&mut count, spec, scope, None);
+        let left: i64 = count.fetch_one(self.pool()).await?.try_get("n")?;
+        let n = (pick.min(i64::MAX as u64) as i64).min(left);
+        if n <= 0 {
+            return Ok((0, -1));
+        }
+        let mut q = Q::with(self.dialect(), "SELECT ");
+        push_rank(&mut q, seed);
+        q.push(" AS r");
+        push_candidates(&mut q, spec, scope, None);
+        q.push(" ORDER BY r LIMIT 1 OFFSET ").bind(n - 1);
+        let threshold: i64 = q.fetch_one(self.pool()).await?.try_get("r")?;
+        Ok((n as u64, threshold))
     }
 
     /// How many devices the GRAY share takes, and the rank threshold that lets exactly
@@ -422,6 +503,25 @@ fn push_scope(q: &mut Q, scope: &Scope<'_>) {
             q.push(" AND ");
             push_rank(q, *seed);
             q.push(" <= ").bind(*threshold);
+        }
+        Scope::Wave {
+            group,
+            exclude,
+            ranked,
+        } => {
+            if let Some(g) = group {
+                push_group(q, g);
+            }
+            if !exclude.is_empty() {
+                q.push(" AND NOT EXISTS (SELECT 1 FROM tasks w WHERE w.job_id IN (")
+                    .bind_list(exclude.iter().map(JobId::as_str))
+                    .push(") AND w.device_id = d.id)");
+            }
+            if let Some((seed, threshold)) = ranked {
+                q.push(" AND ");
+                push_rank(q, *seed);
+                q.push(" <= ").bind(*threshold);
+            }
         }
     }
 }

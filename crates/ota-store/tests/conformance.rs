@@ -36,6 +36,8 @@ mod nodes;
 mod perf;
 #[path = "conformance/registry.rs"]
 mod registry;
+#[path = "conformance/rollouts.rs"]
+mod rollouts;
 #[path = "conformance/signing_keys.rs"]
 mod signing_keys;
 #[path = "conformance/targets.rs"]

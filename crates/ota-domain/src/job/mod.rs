@@ -258,6 +258,9 @@ pub struct Job {
     /// How far creating its tasks got (`job::creation`); `None` for batches stored before
     /// creation was recorded.
     pub creation: Option<Creation>,
+    /// The rollout wave this batch runs, if it is one (`crate::rollout`).
+    #[serde(default)]
+    pub wave: Option<crate::rollout::WaveLink>,
 }
 
 #[cfg(test)]

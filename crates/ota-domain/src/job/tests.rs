@@ -31,6 +31,7 @@ fn job(status: JobStatus, selection: SelectionType) -> Job {
         finished_at: None,
         control: JobControl::default(),
         creation: None,
+        wave: None,
     }
 }
 

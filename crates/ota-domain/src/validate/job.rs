@@ -122,7 +122,8 @@ impl FailureGateInput {
 }
 
 impl UpgradeParams {
-    fn validate(
+    /// The batch policy and tags these parameters ask for.
+    pub(crate) fn validate(
         self,
         firmware: &Firmware,
     ) -> Result<(JobPolicy, BTreeMap<String, String>), DomainError> {
@@ -228,6 +229,7 @@ impl ValidatedJob {
                 ..JobControl::default()
             },
             creation: Some(Creation::start(now)),
+            wave: None,
         }
     }
 }

@@ -155,6 +155,7 @@ fn job(status: JobStatus) -> Job {
         finished_at: None,
         control: JobControl::default(),
         creation: None,
+        wave: None,
     }
 }
 

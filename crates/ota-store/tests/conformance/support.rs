@@ -187,6 +187,7 @@ pub fn job(id: &str, fw: &Firmware) -> Job {
         finished_at: None,
         control: Default::default(),
         creation: None,
+        wave: None,
     }
 }
 
