@@ -23,6 +23,7 @@ RAM action the caller's policies must allow.";
         (name = "registry", description = "Products, devices, OTA modules and groups"),
         (name = "firmwares", description = "Uploads and packages"),
         (name = "jobs", description = "Batches and their tasks"),
+        (name = "rollouts", description = "Packages delivered in waves, each wave a batch"),
         (name = "deltas", description = "Server-generated deltas of a package"),
         (name = "signing", description = "Package-signing keys"),
         (name = "nodes", description = "The nodes serving this store"),

@@ -294,18 +294,10 @@ pub struct JobView {
     pub src_versions: Vec<String>,
     /// `PLANNED`, `IN_PROGRESS`, `COMPLETED` or `CANCELED`.
     pub status: &'static str,
-    pub maximum_per_minute: u32,
-    pub rate_steps: Vec<RateStepView>,
-    pub retry_interval: Option<u32>,
-    pub retry_count: Option<u32>,
-    pub timeout_minutes: Option<u32>,
-    pub need_push: bool,
-    pub need_confirm: bool,
+    #[serde(flatten)]
+    pub policy: PolicyView,
     pub schedule_time: Option<i64>,
     pub schedule_finish_time: Option<i64>,
-    pub failure_gate: Option<FailureGateView>,
-    pub exponential_rate: Option<ExponentialRateView>,
-    pub maintenance_windows: Vec<MaintenanceWindowView>,
     /// Created paused until approved (`pause.reason` AWAITING_APPROVAL until decided).
     pub approval_required: bool,
     /// Who approved or denied it, when and why.
@@ -320,6 +312,31 @@ pub struct JobView {
     pub finished_at: Option<i64>,
     /// Absent for batches created before creation progress was recorded.
     pub creation: Option<CreationView>,
+    /// The rollout wave this batch runs, if it is one.
+    pub rollout: Option<WaveOfView>,
+}
+
+/// The rollout and wave (1-based) a batch runs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WaveOfView {
+    pub rollout_id: String,
+    pub wave: u32,
+}
+
+/// How a batch (or every wave of a rollout) pushes: rate, retries, timeout and rollout
+/// controls.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyView {
+    pub maximum_per_minute: u32,
+    pub rate_steps: Vec<RateStepView>,
+    pub retry_interval: Option<u32>,
+    pub retry_count: Option<u32>,
+    pub timeout_minutes: Option<u32>,
+    pub need_push: bool,
+    pub need_confirm: bool,
+    pub failure_gate: Option<FailureGateView>,
+    pub exponential_rate: Option<ExponentialRateView>,
+    pub maintenance_windows: Vec<MaintenanceWindowView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -379,19 +396,11 @@ pub fn window_state(w: WindowState) -> Option<WindowStateView> {
     }
 }
 
-pub fn job(j: &Job) -> JobView {
-    JobView {
-        job_id: j.job_id.to_string(),
-        firmware_id: j.firmware_id.to_string(),
-        product_key: j.product_key.to_string(),
-        job_type: j.job_type.as_str(),
-        selection_type: j.selection_type.as_str(),
-        target_selection: j.target_selection.as_str(),
-        src_versions: j.src_versions.clone(),
-        status: j.status.as_str(),
-        maximum_per_minute: j.policy.maximum_per_minute,
-        rate_steps: j
-            .policy
+/// A batch policy as the API shows it.
+pub fn policy(p: &ota_domain::job::JobPolicy) -> PolicyView {
+    PolicyView {
+        maximum_per_minute: p.maximum_per_minute,
+        rate_steps: p
             .rate_steps
             .iter()
             .map(|s| RateStepView {
@@ -399,19 +408,17 @@ pub fn job(j: &Job) -> JobView {
                 per_minute: s.per_minute,
             })
             .collect(),
-        retry_interval: j.policy.retry.map(|r| r.interval_minutes),
-        retry_count: j.policy.retry.map(|r| r.count),
-        timeout_minutes: j.policy.timeout_minutes,
-        need_push: j.policy.need_push,
-        need_confirm: j.policy.need_confirm,
-        schedule_time: j.policy.schedule_time,
-        schedule_finish_time: j.policy.schedule_finish_time,
-        failure_gate: j.policy.failure_gate.map(|g| FailureGateView {
+        retry_interval: p.retry.map(|r| r.interval_minutes),
+        retry_count: p.retry.map(|r| r.count),
+        timeout_minutes: p.timeout_minutes,
+        need_push: p.need_push,
+        need_confirm: p.need_confirm,
+        failure_gate: p.failure_gate.map(|g| FailureGateView {
             max_failed_percent: g.max_failed_percent,
             min_finished: g.min_finished,
             action: g.action.as_str(),
         }),
-        exponential_rate: j.policy.exponential_rate.map(|r| ExponentialRateView {
+        exponential_rate: p.exponential_rate.map(|r| ExponentialRateView {
             base_rate_per_minute: r.base_rate_per_minute,
             increment_factor: f64::from(r.increment_factor_milli) / 1000.0,
             increase_criteria: match r.criterion {
@@ -425,8 +432,7 @@ pub fn job(j: &Job) -> JobView {
                 },
             },
         }),
-        maintenance_windows: j
-            .policy
+        maintenance_windows: p
             .maintenance_windows
             .iter()
             .map(|w| MaintenanceWindowView {
@@ -435,6 +441,22 @@ pub fn job(j: &Job) -> JobView {
                 time_zone: w.time_zone.clone(),
             })
             .collect(),
+    }
+}
+
+pub fn job(j: &Job) -> JobView {
+    JobView {
+        job_id: j.job_id.to_string(),
+        firmware_id: j.firmware_id.to_string(),
+        product_key: j.product_key.to_string(),
+        job_type: j.job_type.as_str(),
+        selection_type: j.selection_type.as_str(),
+        target_selection: j.target_selection.as_str(),
+        src_versions: j.src_versions.clone(),
+        status: j.status.as_str(),
+        policy: policy(&j.policy),
+        schedule_time: j.policy.schedule_time,
+        schedule_finish_time: j.policy.schedule_finish_time,
         approval_required: j.policy.approval_required,
         approval: j.control.approval.as_ref().map(|d| ApprovalView {
             approved: d.approved,
@@ -460,6 +482,10 @@ pub fn job(j: &Job) -> JobView {
             tasks_created: c.created,
             devices_busy: c.skipped_busy,
             tasks_overwritten: c.overwritten,
+        }),
+        rollout: j.wave.as_ref().map(|w| WaveOfView {
+            rollout_id: w.rollout_id.to_string(),
+            wave: w.wave,
         }),
     }
 }

@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub block_grants: crate::block_grants::BlockGrants,
     /// Wakes the batch creator (a batch was stored with its tasks to create).
     pub creation_wake: Notify,
+    /// Wakes the rollout driver (a rollout changed or a wave's batch had a task finish).
+    pub rollout_wake: Notify,
     /// Counts batches whose tasks were all created on this node, for callers waiting on one.
     pub creations_finished: tokio::sync::watch::Sender<u64>,
     /// The outbound HTTP port of webhook deliveries.
@@ -83,6 +85,7 @@ impl Core {
                 deltas: Default::default(),
                 block_grants: Default::default(),
                 creation_wake: Notify::new(),
+                rollout_wake: Notify::new(),
                 creations_finished: tokio::sync::watch::Sender::new(0),
                 webhook_sender: RwLock::new(Arc::new(crate::webhooks::NoWebhookSender)),
                 webhook_wake: Notify::new(),

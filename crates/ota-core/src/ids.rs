@@ -44,6 +44,12 @@ pub fn job_id() -> String {
     alnum(20)
 }
 
+/// A new RolloutId: 18 characters, so its waves' batch ids (the id and a two-digit wave
+/// number) are as long as other batch ids.
+pub fn rollout_id() -> String {
+    alnum(18)
+}
+
 /// A new GroupId.
 pub fn group_id() -> String {
     alnum(16)

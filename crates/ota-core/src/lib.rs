@@ -34,6 +34,7 @@ mod push;
 mod registration;
 mod registry;
 mod resources;
+mod rollouts;
 pub mod sealing;
 mod services;
 mod signing;
@@ -67,7 +68,8 @@ pub use registration::{RANDOM_MEMORY_MS, RegistrationChannel};
 pub use registry::*;
 pub use resources::NamedResources;
 pub use services::{
-    Access, Audit, Delivery, Deltas, Firmwares, Jobs, Registry, Signing, Tasks, Teams, Webhooks,
+    Access, Audit, Delivery, Deltas, Firmwares, Jobs, Registry, Rollouts, Signing, Tasks, Teams,
+    Webhooks,
 };
 pub use signing::{DEFAULT_OVERLAP_MS, MANIFEST_TTL_MS, SigningKeyInfo};
 pub use task_commands::*;

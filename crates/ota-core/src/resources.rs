@@ -6,7 +6,7 @@
 
 use crate::{CoreResult, Teams};
 use ota_domain::access::{group_arn, product_arn};
-use ota_domain::{FirmwareId, IotId, JobId, TaskId};
+use ota_domain::{FirmwareId, IotId, JobId, RolloutId, TaskId};
 
 /// Task ids looked up per request at most (the calls that take task ids take fewer).
 const MAX_TASKS_NAMED: usize = 1000;
@@ -17,6 +17,7 @@ pub struct NamedResources {
     pub product_keys: Vec<String>,
     pub firmware_ids: Vec<String>,
     pub job_ids: Vec<String>,
+    pub rollout_ids: Vec<String>,
     pub group_ids: Vec<String>,
     pub iot_ids: Vec<String>,
     pub task_ids: Vec<String>,
@@ -27,6 +28,7 @@ impl NamedResources {
         self.product_keys.is_empty()
             && self.firmware_ids.is_empty()
             && self.job_ids.is_empty()
+            && self.rollout_ids.is_empty()
             && self.group_ids.is_empty()
             && self.iot_ids.is_empty()
             && self.task_ids.is_empty()
@@ -38,6 +40,7 @@ impl NamedResources {
             &self.product_keys,
             &self.firmware_ids,
             &self.job_ids,
+            &self.rollout_ids,
             &self.group_ids,
             &self.iot_ids,
             &self.task_ids,
@@ -54,7 +57,7 @@ impl NamedResources {
 
 impl Teams<'_> {
     /// The ARNs of what `named` names: each product, the product of each package, batch
-    /// and device, and each group. A policy must cover every one of them.
+    /// rollout and device, and each group. A policy must cover every one of them.
     pub async fn arns_of(&self, named: &NamedResources) -> CoreResult<Vec<String>> {
         let mut products: Vec<String> = named.product_keys.clone();
         let mut arns = Vec::new();
@@ -70,6 +73,15 @@ impl Teams<'_> {
         for id in &named.job_ids {
             if let Some(job) = self.store().get_job(&JobId::from(id.as_str())).await? {
                 products.push(job.product_key.to_string());
+            }
+        }
+        for id in &named.rollout_ids {
+            if let Some(r) = self
+                .store()
+                .get_rollout(&RolloutId::from(id.as_str()))
+                .await?
+            {
+                products.push(r.product_key.to_string());
             }
         }
         for id in &named.iot_ids {

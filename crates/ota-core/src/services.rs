@@ -44,6 +44,12 @@ service!(
     jobs
 );
 service!(
+    /// Rollouts: a package delivered in waves, each a batch started when the one before
+    /// met its success condition.
+    Rollouts,
+    rollouts
+);
+service!(
     /// Tasks (one device's upgrade in a batch): pages, confirm, cancel, re-upgrade.
     Tasks,
     tasks

@@ -305,6 +305,7 @@ fn rpc_resources(params: &Params) -> ota_core::NamedResources {
         product_keys: one("ProductKey"),
         firmware_ids: one("FirmwareId"),
         job_ids: one("JobId"),
+        rollout_ids: Vec::new(),
         group_ids: one("GroupId"),
         iot_ids,
         task_ids,

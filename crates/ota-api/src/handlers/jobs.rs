@@ -104,8 +104,8 @@ pub struct MaintenanceWindowJson {
 #[derive(Deserialize, ToSchema, Clone, Copy)]
 #[serde(deny_unknown_fields)]
 pub struct RateStepJson {
-    at: i64,
-    per_minute: i64,
+    pub at: i64,
+    pub per_minute: i64,
 }
 
 /// `POST /api/v1/firmwares/{id}/jobs`. Field names follow the Aliyun parameters in
@@ -154,10 +154,36 @@ fn tag_pairs(tags: Vec<TagInput>) -> Vec<(Option<String>, Option<String>)> {
     tags.into_iter().map(|t| (t.key, t.value)).collect()
 }
 
-impl CreateJob {
-    fn into_request(self) -> Result<JobRequest, ApiError> {
-        let kind = self.kind.clone().unwrap_or_else(|| "static".to_owned());
-        let params = UpgradeParams {
+/// The batch policy of a rollout's waves (`policy` of `POST /firmwares/{id}/rollouts`):
+/// the fields of a static batch that say how it pushes, with the same names and rules.
+#[derive(Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BatchPolicyJson {
+    pub retry_interval: Option<i64>,
+    pub retry_count: Option<i64>,
+    pub timeout_minutes: Option<i64>,
+    pub maximum_per_minute: Option<i64>,
+    #[serde(default)]
+    pub rate_steps: Vec<RateStepJson>,
+    pub need_push: Option<bool>,
+    pub need_confirm: Option<bool>,
+    pub overwrite_mode: Option<i64>,
+    pub multi_module_mode: Option<bool>,
+    pub download_protocol: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<TagInput>,
+    pub failure_gate: Option<FailureGateJson>,
+    pub exponential_rate: Option<ExponentialRateJson>,
+    #[serde(default)]
+    pub maintenance_windows: Vec<MaintenanceWindowJson>,
+    /// For a rollout: its first wave waits for approval.
+    pub approval_required: Option<bool>,
+}
+
+impl BatchPolicyJson {
+    /// The raw parameters the domain checks.
+    pub fn into_params(self) -> UpgradeParams {
+        UpgradeParams {
             retry_interval: self.retry_interval,
             retry_count: self.retry_count,
             timeout_in_minutes: self.timeout_minutes,
@@ -174,14 +200,14 @@ impl CreateJob {
             need_confirm: self.need_confirm,
             overwrite_mode: self.overwrite_mode,
             multi_module_mode: self.multi_module_mode,
-            download_protocol: self.download_protocol.clone(),
-            tags: tag_pairs(self.tags.clone()),
-            failure_gate: self.failure_gate.clone().map(|g| FailureGateInput {
+            download_protocol: self.download_protocol,
+            tags: tag_pairs(self.tags),
+            failure_gate: self.failure_gate.map(|g| FailureGateInput {
                 max_failed_percent: g.max_failed_percent,
                 min_finished: g.min_finished,
                 action: g.action,
             }),
-            exponential_rate: self.exponential_rate.clone().map(|r| RampInput {
+            exponential_rate: self.exponential_rate.map(|r| RampInput {
                 base_rate_per_minute: r.base_rate_per_minute,
                 increment_factor: r.increment_factor,
                 notified_devices: r.increase_criteria.notified_devices,
@@ -189,15 +215,39 @@ impl CreateJob {
             }),
             maintenance_windows: self
                 .maintenance_windows
-                .iter()
+                .into_iter()
                 .map(|w| WindowInput {
-                    cron: w.cron.clone(),
+                    cron: w.cron,
                     duration_minutes: w.duration_minutes,
-                    time_zone: w.time_zone.clone(),
+                    time_zone: w.time_zone,
                 })
                 .collect(),
             approval_required: self.approval_required,
-        };
+        }
+    }
+}
+
+impl CreateJob {
+    fn into_request(self) -> Result<JobRequest, ApiError> {
+        let kind = self.kind.clone().unwrap_or_else(|| "static".to_owned());
+        let params = BatchPolicyJson {
+            retry_interval: self.retry_interval,
+            retry_count: self.retry_count,
+            timeout_minutes: self.timeout_minutes,
+            maximum_per_minute: self.maximum_per_minute,
+            rate_steps: self.rate_steps.clone(),
+            need_push: self.need_push,
+            need_confirm: self.need_confirm,
+            overwrite_mode: self.overwrite_mode,
+            multi_module_mode: self.multi_module_mode,
+            download_protocol: self.download_protocol.clone(),
+            tags: self.tags.clone(),
+            failure_gate: self.failure_gate.clone(),
+            exponential_rate: self.exponential_rate.clone(),
+            maintenance_windows: self.maintenance_windows.clone(),
+            approval_required: self.approval_required,
+        }
+        .into_params();
         if kind == "verify"
             && (self.exponential_rate.is_some() || !self.maintenance_windows.is_empty())
         {
@@ -449,7 +499,7 @@ pub async fn resume_job(
 pub struct ApprovalRemark {
     /// Why, at most 512 characters; kept with the decision.
     #[serde(default)]
-    remark: String,
+    pub remark: String,
 }
 
 /// Approve a batch created requiring approval: it starts pushing

@@ -15,6 +15,7 @@ mod jobs;
 mod modules;
 mod nodes;
 mod products;
+mod rollouts;
 mod signing;
 mod tasks;
 mod teams;
@@ -77,6 +78,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::approve_job))
         .routes(routes!(jobs::deny_job))
         .routes(routes!(jobs::cancel_strategy))
+        .routes(routes!(rollouts::create_rollout, rollouts::list_rollouts))
+        .routes(routes!(rollouts::get_rollout))
+        .routes(routes!(rollouts::pause_rollout))
+        .routes(routes!(rollouts::resume_rollout))
+        .routes(routes!(rollouts::cancel_rollout))
+        .routes(routes!(rollouts::start_next_wave))
+        .routes(routes!(rollouts::approve_rollout))
+        .routes(routes!(rollouts::deny_rollout))
         .routes(routes!(tasks::job_tasks))
         .routes(routes!(tasks::confirm_tasks))
         .routes(routes!(tasks::cancel_tasks))

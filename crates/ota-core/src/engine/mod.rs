@@ -56,6 +56,7 @@ impl crate::Core {
         ));
         started.push(worker::spawn(self, crate::deltas::DeltaGenerator, shutdown));
         started.push(worker::spawn(self, crate::jobs::Creator, shutdown));
+        started.push(worker::spawn(self, crate::rollouts::Driver, shutdown));
         started.push(worker::spawn(self, crate::cache::ChangeFollower, shutdown));
         started.push(worker::spawn(
             self,

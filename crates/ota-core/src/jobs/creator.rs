@@ -28,6 +28,9 @@ const LOOK_EVERY: Duration = Duration::from_secs(2);
 /// The tasks a batch gets at creation: `None` for a dynamic batch that only takes devices
 /// reporting from now on.
 pub(crate) fn creation_target(job: &Job) -> Option<TaskTarget<'_>> {
+    if let Some(link) = &job.wave {
+        return Some(TaskTarget::Wave(link));
+    }
     match (
         &job.selection_type,
         &job.target_selection,

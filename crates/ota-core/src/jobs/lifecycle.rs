@@ -154,6 +154,10 @@ impl Jobs<'_> {
     pub(crate) async fn settle(&self, id: &JobId) -> CoreResult<()> {
         let store = self.store();
         let cached = self.inner.cache.job(store, id).await?;
+        if cached.wave.is_some() {
+            // A rollout watches this batch: let it look now rather than at its next tick.
+            self.rollouts().wake_rollouts();
+        }
         if cached.is_creating() {
             // Nothing completes or is judged before the last task exists; the creator
             // settles the batch then (and evicts this entry first).

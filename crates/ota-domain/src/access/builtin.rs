@@ -51,14 +51,16 @@ pub const BUILTIN_POLICIES: &[BuiltinPolicy] = &[
     BuiltinPolicy {
         name: "OTARolloutOperator",
         description: "Read-only access, plus creating, pausing, resuming and cancelling \
-                      OTA batches and confirming or retrying device tasks.",
+                      OTA batches and rollouts, starting a rollout's next wave, and \
+                      confirming or retrying device tasks.",
         document: concat!(
             r#"{"Version": "1", "Statement": [{"Effect": "Allow", "Action": ["#,
             read_only_actions!(),
             r#", "iot:CreateOTAStaticUpgradeJob", "iot:CreateOTADynamicUpgradeJob",
             "iot:GenerateDeviceNameListURL", "iot:UpdateOTAJob", "iot:PauseOTAJob",
-            "iot:ResumeOTAJob", "iot:CancelOTA*", "iot:ConfirmOTATask", "iot:ReupgradeOTATask"],
-            "Resource": "*"}]}"#
+            "iot:ResumeOTAJob", "iot:CancelOTA*", "iot:ConfirmOTATask", "iot:ReupgradeOTATask",
+            "iot:CreateOTARollout", "iot:PauseOTARollout", "iot:ResumeOTARollout",
+            "iot:StartOTARolloutWave"], "Resource": "*"}]}"#
         ),
     },
 ];

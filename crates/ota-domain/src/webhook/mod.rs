@@ -28,6 +28,8 @@ pub enum EventType {
     BatchCancelled,
     /// The failure gate paused the batch (sent besides `batch.paused`).
     GateFired,
+    /// A rollout started one of its waves: the wave's batch exists and pushes.
+    WaveStarted,
     /// One device's task changed status (with the failure cause when it failed).
     TaskStatusChanged,
     /// A verification batch judged its package.
@@ -40,7 +42,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type an endpoint may subscribe to.
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         EventType::BatchCreated,
         EventType::BatchStarted,
         EventType::BatchPaused,
@@ -48,6 +50,7 @@ impl EventType {
         EventType::BatchCompleted,
         EventType::BatchCancelled,
         EventType::GateFired,
+        EventType::WaveStarted,
         EventType::TaskStatusChanged,
         EventType::PackageVerified,
         EventType::DeltaReady,
@@ -63,6 +66,7 @@ impl EventType {
             EventType::BatchCompleted => "batch.completed",
             EventType::BatchCancelled => "batch.cancelled",
             EventType::GateFired => "batch.gate_fired",
+            EventType::WaveStarted => "batch.wave_started",
             EventType::TaskStatusChanged => "task.status_changed",
             EventType::PackageVerified => "package.verified",
             EventType::DeltaReady => "delta.ready",
