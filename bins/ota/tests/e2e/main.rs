@@ -46,4 +46,5 @@ mod store_outage;
 mod teams;
 mod tls;
 mod verify;
+mod waves;
 mod webhooks;
