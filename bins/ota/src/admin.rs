@@ -43,6 +43,9 @@ pub enum AdminCommand {
     /// Signed webhook endpoints and their delivery logs.
     #[command(subcommand)]
     Webhook(crate::admin_webhooks::WebhookCommand),
+    /// Rollouts: a package delivered in waves.
+    #[command(subcommand)]
+    Rollout(crate::admin_rollouts::RolloutCommand),
 }
 
 #[derive(Subcommand)]
@@ -447,6 +450,7 @@ impl AdminCommand {
             AdminCommand::Policy(command) => command.run(&api).await?,
             AdminCommand::Token(command) => command.run(&api).await?,
             AdminCommand::Webhook(command) => command.run(&api).await?,
+            AdminCommand::Rollout(command) => command.run(&api).await?,
             AdminCommand::Audit(command) => match command.run(&api).await? {
                 Some(events) => events,
                 None => return Ok(()),

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod admin;
 pub mod admin_certs;
+pub mod admin_rollouts;
 pub mod admin_teams;
 pub mod admin_webhooks;
 pub mod backup;

@@ -394,3 +394,55 @@ async fn operators_deny_pause_and_start_the_next_wave_by_hand() {
         .wait_job(&wave2, "cancelled", |j| j["status"] == "CANCELED")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_and_steers_a_rollout() {
+    let server = Server::start().await;
+    let (pk, _devices) = online_fleet(&server, 4).await;
+    let pkg = package(&server, &pk, "2.0.0", 2_048).await;
+    let ota = |args: &[&str]| crate::cli::ota(&server, args);
+    let (ok, _, err) = ota(&["rollout", "create", &pkg.id, "--wave", "colour=red"]);
+    assert!(
+        !ok && err.contains("--wave 1") && err.contains("unknown setting \"colour\""),
+        "{err}"
+    );
+    let (ok, _, err) = ota(&["rollout", "create", &pkg.id, "--wave", "percent=101"]);
+    assert!(!ok && err.contains("Waves.1.Percent"), "{err}");
+    let (ok, out, err) = ota(&[
+        "rollout",
+        "create",
+        &pkg.id,
+        "--name",
+        "cli",
+        "--rate",
+        "500",
+        "--approval",
+        "--wave",
+        "percent=50,success=100/1,max-failed=0,action=CANCEL",
+        "--wave",
+        "percent=50",
+    ]);
+    assert!(ok, "{err}");
+    let created: Value = serde_json::from_str(&out).expect("JSON");
+    let id = created["rollout_id"].as_str().unwrap().to_owned();
+    assert_eq!(phase(&created, 1), "AWAITING_APPROVAL", "{created:#}");
+    assert_eq!(created["policy"]["maximum_per_minute"], 500);
+    assert_eq!(
+        created["waves"][0]["error_conditions"][0]["action"],
+        "CANCEL"
+    );
+    let (ok, out, err) = ota(&["rollout", "approve", &id, "--remark", "go"]);
+    assert!(ok, "{err}");
+    let approved: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(phase(&approved, 1), "RUNNING", "{approved:#}");
+    let (ok, out, _) = ota(&["rollout", "list", &pkg.id]);
+    assert!(ok && out.contains(&id), "{out}");
+    let (ok, out, err) = ota(&["rollout", "cancel", &id]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["status"],
+        "CANCELED"
+    );
+    let (ok, out, _) = ota(&["rollout", "get", &id]);
+    assert!(ok && out.contains("\"CANCELED\""), "{out}");
+}
