@@ -131,6 +131,8 @@ mod tests {
                     && !path.ends_with("/reset")
                     && !path.ends_with("/access-keys")
                     && !path.ends_with("/test")
+                    && !path.ends_with("/rollouts/{rollout_id}/cancel")
+                    && !path.ends_with("/next-wave")
                 {
                     assert!(
                         op["requestBody"]["content"].is_object(),

@@ -6,6 +6,7 @@
 
 use crate::engine::worker::{Pace, Worker};
 use crate::{Core, CoreResult};
+use ota_domain::rollout::{Rollout, RolloutStatus, WavePhase};
 use std::time::Duration;
 
 /// Longest wait between two rounds.
@@ -23,12 +24,14 @@ impl Worker for Driver {
         core: &Core,
         _shutdown: &tokio_util::sync::CancellationToken,
     ) -> CoreResult<Pace> {
-        for rollout in core.store().active_rollouts().await? {
+        let active = core.store().active_rollouts().await?;
+        for rollout in &active {
             // One rollout's trouble (a deleted package) must not stop the others.
             if let Err(err) = core.rollouts().drive(&rollout.rollout_id).await {
                 tracing::warn!(rollout = %rollout.rollout_id, %err, "rollout not moved");
             }
         }
+        publish_gauges(&core.store().active_rollouts().await?);
         Ok(Pace::Idle)
     }
 
@@ -38,5 +41,22 @@ impl Worker for Driver {
 
     fn exclusive(&self) -> Option<Duration> {
         Some(LEASE)
+    }
+}
+
+/// `ota_rollouts{status}`: active rollouts by status; `ota_rollout_current_waves{phase}`:
+/// where their current waves are (awaiting approval, soaking, …), every phase reported so a
+/// phase nobody is in reads 0.
+fn publish_gauges(active: &[Rollout]) {
+    for status in [RolloutStatus::Running, RolloutStatus::Paused] {
+        let n = active.iter().filter(|r| r.status == status).count();
+        metrics::gauge!("ota_rollouts", "status" => status.as_str()).set(n as f64);
+    }
+    for phase in WavePhase::ALL {
+        let n = active
+            .iter()
+            .filter(|r| r.current_wave().state.phase == phase)
+            .count();
+        metrics::gauge!("ota_rollout_current_waves", "phase" => phase.as_str()).set(n as f64);
     }
 }

@@ -108,7 +108,19 @@ impl Rollouts<'_> {
                 (Some(name), None) => format!("{name} wave {n}"),
                 (None, None) => format!("rollout {} wave {n}", rollout.rollout_id),
             }),
-            description: rollout.description.clone(),
+            // Where Aliyun's QueryOTAJob has a field for it (JobDesc): which rollout, which wave.
+            description: Some(match &rollout.description {
+                Some(d) => format!(
+                    "wave {n} of {} of rollout {}: {d}",
+                    rollout.waves.len(),
+                    rollout.rollout_id
+                ),
+                None => format!(
+                    "wave {n} of {} of rollout {}",
+                    rollout.waves.len(),
+                    rollout.rollout_id
+                ),
+            }),
             status: JobStatus::InProgress,
             created_at: now,
             modified_at: now,
