@@ -2,6 +2,7 @@
 //! (`PENDING` → `RUNNING` only if still pending), so several workers or nodes never generate
 //! the same delta twice.
 
+use crate::webhooks::NewEvent;
 use crate::{Result, Store};
 use sqlx::Row;
 
@@ -160,9 +161,10 @@ impl Store {
     }
 
     /// Records the outcome of a generation (status, file, error, finish time, progress,
-    /// format and apply need).
-    /// False when the row is gone (its package was deleted meanwhile).
-    pub async fn finish_delta(&self, d: &DeltaRow) -> Result<bool> {
+    /// format and apply need), with the webhook events it causes in the same transaction.
+    /// False when the row is gone (its package was deleted meanwhile): nothing is written.
+    pub async fn finish_delta(&self, d: &DeltaRow, events: &[NewEvent]) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE package_deltas SET status = $1, blob_key = $2, size = $3, md5 = $4, \
              sha256 = $5, error = $6, finished_at = $7, progress = $10, format = $11, \
@@ -181,8 +183,13 @@ impl Store {
         .bind(d.progress)
         .bind(d.format)
         .bind(d.apply_need)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.enqueue_in(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

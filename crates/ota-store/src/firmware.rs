@@ -88,6 +88,16 @@ impl Store {
     /// Rewrites every field but the id, product and creation time, and announces the
     /// change to the other nodes' caches.
     pub async fn update_firmware(&self, f: &Firmware) -> Result<()> {
+        self.update_firmware_with_events(f, &[]).await
+    }
+
+    /// [`Store::update_firmware`] with the webhook events the change causes, appended in
+    /// the same transaction.
+    pub async fn update_firmware_with_events(
+        &self,
+        f: &Firmware,
+        events: &[crate::webhooks::NewEvent],
+    ) -> Result<()> {
         let write = sqlx::query(
             "UPDATE firmwares SET firmware_name = $2, firmware_desc = $3, module_name = $4, \
              firmware_type = $5, src_version = $6, dest_version = $7, sign_method = $8, \
@@ -108,9 +118,17 @@ impl Store {
         .bind(i64::from(f.multi_file))
         .bind(to_json(&f.files))
         .bind(f.modified_at);
-        let n = self
-            .write_announced(write, Change::Firmware(f.firmware_id.as_str().to_owned()))
-            .await?;
+        let change = Change::Firmware(f.firmware_id.as_str().to_owned());
+        if events.is_empty() {
+            return touched(self.write_announced(write, change).await?);
+        }
+        let mut tx = self.begin_write().await?;
+        let n = write.execute(&mut *tx).await?.rows_affected();
+        if n > 0 {
+            self.announce_in(&mut tx, change).await?;
+            self.enqueue_in(&mut tx, events).await?;
+        }
+        tx.commit().await?;
         touched(n)
     }
 

@@ -89,16 +89,9 @@ impl Core {
         }
         d.finished_at = Some(self.now());
         tracing::info!(firmware_id = %d.firmware_id, src_version = %d.src_version, status = %d.status, "delta generated");
-        if !self.store().finish_delta(&d).await? {
-            // The package was deleted while its delta was generated.
-            if let Some(key) = &d.blob_key
-                && let Err(e) = self.blobs().delete(key).await
-            {
-                tracing::warn!(error = %e, "deleting an orphaned delta failed");
-            }
-        } else if d.status == "READY" {
-            // Written right after the delta's row commits, not with it (ADR 0016, limits).
-            let ready = crate::webhooks::event(
+        // A ready delta's event commits with its row (ADR 0016).
+        let ready = (d.status == "READY").then(|| {
+            crate::webhooks::event(
                 ota_domain::webhook::EventType::DeltaReady,
                 self.now(),
                 "",
@@ -108,8 +101,16 @@ impl Core {
                     "size": d.size,
                     "sha256": d.sha256,
                 }),
-            );
-            self.store().enqueue_events(&[ready]).await?;
+            )
+        });
+        if !self.store().finish_delta(&d, ready.as_slice()).await? {
+            // The package was deleted while its delta was generated.
+            if let Some(key) = &d.blob_key
+                && let Err(e) = self.blobs().delete(key).await
+            {
+                tracing::warn!(error = %e, "deleting an orphaned delta failed");
+            }
+        } else if ready.is_some() {
             self.wake_webhooks();
         }
         self.deltas().forget_ready_deltas(&d.firmware_id);

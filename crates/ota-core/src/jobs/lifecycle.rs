@@ -215,14 +215,13 @@ impl Jobs<'_> {
             firmware.status = status;
             firmware.verify_progress = progress;
             firmware.modified_at = self.now();
-            store.update_firmware(&firmware).await?;
-            self.inner.cache.evict_firmware(&firmware.firmware_id);
-            if matches!(
+            // The verdict's event commits with the package's new status (ADR 0016).
+            let judged = matches!(
                 status,
                 FirmwareStatus::Verified | FirmwareStatus::VerifyFailed
-            ) {
-                // Written right after the package's row commits, not with it (ADR 0016).
-                let judged = crate::webhooks::event(
+            )
+            .then(|| {
+                crate::webhooks::event(
                     EventType::PackageVerified,
                     firmware.modified_at,
                     job.job_id.as_str(),
@@ -231,8 +230,13 @@ impl Jobs<'_> {
                         "job_id": job.job_id.as_str(),
                         "verified": status == FirmwareStatus::Verified,
                     }),
-                );
-                store.enqueue_events(&[judged]).await?;
+                )
+            });
+            store
+                .update_firmware_with_events(&firmware, judged.as_slice())
+                .await?;
+            self.inner.cache.evict_firmware(&firmware.firmware_id);
+            if judged.is_some() {
                 self.wake_webhooks();
             }
         }

@@ -6,7 +6,7 @@ use ota_store::{DeltaRow, Store};
 
 both!(package_deltas);
 
-fn request(src: &str) -> DeltaRow {
+pub fn request(src: &str) -> DeltaRow {
     DeltaRow {
         firmware_id: "f2".into(),
         src_version: src.into(),
@@ -38,7 +38,7 @@ async fn package_deltas(s: &Store) {
     assert!(s.claim_delta(T0 + 10, T0 + 11).await.unwrap().is_some());
     d.status = "FAILED".into();
     d.error = Some("boom".into());
-    assert!(s.finish_delta(&d).await.unwrap());
+    assert!(s.finish_delta(&d, &[]).await.unwrap());
     assert!(
         s.request_delta(&request("1.0")).await.unwrap(),
         "failed ones requeue"
@@ -59,7 +59,7 @@ async fn package_deltas(s: &Store) {
     d.blob_key = Some("k".into());
     d.size = Some(10);
     d.finished_at = Some(T0 + 30);
-    assert!(s.finish_delta(&d).await.unwrap());
+    assert!(s.finish_delta(&d, &[]).await.unwrap());
     let all = s.deltas_of("f2").await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].status, "READY");
@@ -73,5 +73,5 @@ async fn package_deltas(s: &Store) {
     assert!(s.request_delta(&request("0.9")).await.unwrap());
     assert_eq!(s.delete_deltas_of("f2").await.unwrap(), ["k"]);
     assert!(s.deltas_of("f2").await.unwrap().is_empty());
-    assert!(!s.finish_delta(&d).await.unwrap());
+    assert!(!s.finish_delta(&d, &[]).await.unwrap());
 }

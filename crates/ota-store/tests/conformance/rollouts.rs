@@ -9,7 +9,7 @@ use ota_domain::registry::{Group, GroupKind};
 use ota_domain::rollout::{
     Rollout, RolloutStatus, SuccessCondition, Wave, WaveLink, WavePlan, WaveState, WaveTarget,
 };
-use ota_store::{Page, Store, TaskTarget};
+use ota_store::{NewEvent, Page, Store, TaskTarget, WebhookRow};
 use std::collections::BTreeSet;
 
 both!(
@@ -58,15 +58,46 @@ async fn rollouts_are_written_over_the_version_read(s: &Store) {
     let r = rollout("r1", vec![WaveTarget::Count { devices: 5 }]);
     s.insert_rollout(&r, &[]).await.unwrap();
     assert_eq!(s.get_rollout(&r.rollout_id).await.unwrap(), Some(r.clone()));
+    s.insert_webhook(&WebhookRow {
+        webhook_id: "w".into(),
+        url: "http://127.0.0.1:9/".into(),
+        sealed_secret: "sealed".into(),
+        events: "*".into(),
+        description: None,
+        enabled: true,
+        created_at: T0,
+        modified_at: T0,
+    })
+    .await
+    .unwrap();
+    let event = |id: &str| NewEvent {
+        event_id: id.into(),
+        event_type: "batch.wave_started".into(),
+        time: T0,
+        ordering_key: "r101".into(),
+        data: "{}".into(),
+    };
     let mut paused = r.clone();
     paused.status = RolloutStatus::Paused;
     paused.version = 2;
-    assert!(s.update_rollout(&paused, 1, &[]).await.unwrap());
-    // A second writer that read version 1 too writes nothing.
+    assert!(
+        s.update_rollout(&paused, 1, &[event("kept")])
+            .await
+            .unwrap()
+    );
+    // A second writer that read version 1 too writes nothing, its events neither.
     let mut other = r.clone();
     other.status = RolloutStatus::Canceled;
     other.version = 2;
-    assert!(!s.update_rollout(&other, 1, &[]).await.unwrap());
+    assert!(!s.update_rollout(&other, 1, &[event("lost")]).await.unwrap());
+    let due: Vec<String> = s
+        .due_deliveries(T0, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.delivery.event_id)
+        .collect();
+    assert_eq!(due, ["kept"]);
     assert_eq!(s.get_rollout(&r.rollout_id).await.unwrap(), Some(paused));
     let mut later = rollout("r2", vec![WaveTarget::Count { devices: 1 }]);
     later.created_at = T0 + 1;

@@ -363,6 +363,47 @@ async fn webhook_events_commit_with_their_change(s: &Store) {
         due(s, T0 + 1).await,
         pairs(&[("a", "created"), ("a", "renamed"), ("a", "notified")])
     );
+    // A package's verdict commits with its event; a package that is gone writes neither.
+    let mut verified = fw.clone();
+    verified.modified_at = T0 + 2;
+    s.update_firmware_with_events(
+        &verified,
+        &[event("verified", "package.verified", "j", T0 + 2)],
+    )
+    .await
+    .unwrap();
+    let gone = firmware("gone", "p", "default", "2.0");
+    assert!(
+        s.update_firmware_with_events(&gone, &[event("lost-1", "package.verified", "", T0)])
+            .await
+            .is_err()
+    );
+    // So does a delta's outcome; a late one for a deleted package writes no event.
+    let mut d = crate::deltas::request("1.0");
+    d.firmware_id = "f".into();
+    assert!(s.request_delta(&d).await.unwrap());
+    d.status = "READY".into();
+    assert!(
+        s.finish_delta(&d, &[event("ready", "delta.ready", "", T0 + 3)])
+            .await
+            .unwrap()
+    );
+    s.delete_deltas_of("f").await.unwrap();
+    assert!(
+        !s.finish_delta(&d, &[event("lost-2", "delta.ready", "", T0 + 3)])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        due(s, T0 + 3).await,
+        pairs(&[
+            ("a", "created"),
+            ("a", "renamed"),
+            ("a", "notified"),
+            ("a", "verified"),
+            ("a", "ready")
+        ])
+    );
 }
 
 async fn webhook_test_events_and_the_delivery_log(s: &Store) {
