@@ -3,7 +3,8 @@
 //! devices (the fleet simulator, in-process) doing real MQTT updates. A complete rollout is
 //! clicked through the pages, and every page is saved as a screenshot under
 //! `target/console-screenshots/` for people to look at. A read-only user is shown no
-//! control they may not use, and the admin finds their refused attempt in the audit log.
+//! control they may not use, and the admin finds their refused attempt in the audit log. A
+//! rollout in waves is made with the wave wizard and approved, and paused, from its page.
 //!
 //! Without `/usr/bin/chromedriver` the tests fail, unless `OTA_SKIP_BROWSER=1` says to skip.
 
@@ -15,3 +16,4 @@ mod rollout_package;
 mod scale;
 mod server;
 mod teams;
+mod waves;

@@ -115,6 +115,8 @@ pub const CONSOLE_ACTIONS: &[(&str, &str, &str)] = &[
         "iot:CreateOTAStaticUpgradeJob",
     ),
     ("POST", "/packages/{id}/batches", BY_BATCH_KIND),
+    ("GET", "/packages/{id}/rollouts/new", "iot:CreateOTARollout"),
+    ("POST", "/packages/{id}/rollouts", "iot:CreateOTARollout"),
     ("GET", "/device-list-template.csv", ANYONE),
     ("GET", "/batches/{id}", "iot:QueryOTAJob"),
     ("GET", "/batches/{id}/live", "iot:QueryOTAJob"),
@@ -124,6 +126,16 @@ pub const CONSOLE_ACTIONS: &[(&str, &str, &str)] = &[
     ("POST", "/batches/{id}/edit", "iot:UpdateOTAJob"),
     ("POST", "/batches/{id}/tasks", BY_TASK_VERB),
     ("POST", "/batches/{id}/approval", BY_APPROVAL_DECISION),
+    ("GET", "/rollouts/{id}", "iot:QueryOTARollout"),
+    ("POST", "/rollouts/{id}/pause", "iot:PauseOTARollout"),
+    ("POST", "/rollouts/{id}/resume", "iot:ResumeOTARollout"),
+    ("POST", "/rollouts/{id}/cancel", "iot:CancelOTARollout"),
+    (
+        "POST",
+        "/rollouts/{id}/next-wave",
+        "iot:StartOTARolloutWave",
+    ),
+    ("POST", "/rollouts/{id}/approval", BY_APPROVAL_DECISION),
     ("GET", "/users", "ram:ListUsers"),
     ("POST", "/users", "ram:CreateUser"),
     ("GET", "/users/{user}", "ram:GetUser"),
@@ -168,6 +180,7 @@ fn named_resources(template: &str, params: &[(String, String)]) -> NamedResource
             "pk" => named.product_keys.push(value.clone()),
             "id" if template.starts_with("/packages/") => named.firmware_ids.push(value.clone()),
             "id" if template.starts_with("/batches/") => named.job_ids.push(value.clone()),
+            "id" if template.starts_with("/rollouts/") => named.rollout_ids.push(value.clone()),
             "id" if template.starts_with("/groups/") => named.group_ids.push(value.clone()),
             _ => {}
         }
@@ -397,6 +410,10 @@ mod tests {
             ["F1"]
         );
         assert_eq!(named_resources("/batches/{id}", &id("J1")).job_ids, ["J1"]);
+        assert_eq!(
+            named_resources("/rollouts/{id}/pause", &id("R1")).rollout_ids,
+            ["R1"]
+        );
         assert_eq!(named_resources("/groups/{id}", &id("G1")).group_ids, ["G1"]);
         let pk = vec![("pk".to_owned(), "P1".to_owned())];
         assert_eq!(

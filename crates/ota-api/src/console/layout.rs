@@ -174,8 +174,9 @@ pub fn badge(status: &str) -> Markup {
     let class = match status {
         "SUCCEEDED" | "COMPLETED" | "VERIFIED" | "ONLINE" | "NOT_REQUIRED" | "READY" => "ok",
         "FAILED" | "VERIFY_FAILED" | "CANCELED" | "DISABLE" => "bad",
-        "IN_PROGRESS" | "NOTIFIED" | "VERIFYING" | "RUNNING" => "busy",
-        "QUEUED" | "CONFIRM" | "PLANNED" | "UNVERIFIED" | "PENDING" => "wait",
+        "IN_PROGRESS" | "NOTIFIED" | "VERIFYING" | "RUNNING" | "STARTING" | "SOAKING" => "busy",
+        "QUEUED" | "CONFIRM" | "PLANNED" | "UNVERIFIED" | "PENDING" | "PAUSED"
+        | "AWAITING_APPROVAL" => "wait",
         _ => "plain",
     };
     html! { span class={ "badge " (class) } { (status.replace('_', " ")) } }

@@ -1,8 +1,8 @@
 //! The web console under `/console`: every OTA workflow in the browser. Pages are rendered
 //! on the server (maud, so user data is always HTML-escaped) and work without JavaScript;
-//! our own small `console.js` adds inline validation, the upload progress bar and live
-//! batch updates over server-sent events. No third-party asset is embedded, and building
-//! the binary needs no Node toolchain.
+//! our own small `console.js` adds inline validation, the upload progress bar, adding and
+//! removing the rollout wizard's wave rows, and live batch updates over server-sent events.
+//! No third-party asset is embedded, and building the binary needs no Node toolchain.
 //!
 //! Like the REST face, a handler parses the form, calls one `ota_core::Core` method and
 //! renders; rules and their error messages come from `ota-domain`, so a console error names
@@ -59,6 +59,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         analysis, batch_new, batches, devices, groups, login, modules, package_deltas, packages,
     };
     use pages::{device_certificates, device_identity, products, tasks, upload, webhooks};
+    use pages::{rollout_new, rollouts};
     let state = Console {
         app,
         key: Arc::new(OnceCell::new()),
@@ -131,6 +132,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/packages/{id}/deltas", post(package_deltas::request))
         .route("/packages/{id}/batches/new", get(batch_new::form))
         .route("/packages/{id}/batches", post(batch_new::create))
+        .route("/packages/{id}/rollouts/new", get(rollout_new::form))
+        .route("/packages/{id}/rollouts", post(rollout_new::create))
         .route("/device-list-template.csv", get(batch_new::template))
         .route("/batches/{id}", get(batches::detail))
         .route("/batches/{id}/live", get(live::stream))
@@ -140,6 +143,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/batches/{id}/approval", post(batches::approval))
         .route("/batches/{id}/edit", post(batches::edit))
         .route("/batches/{id}/tasks", post(tasks::act))
+        .route("/rollouts/{id}", get(rollouts::detail))
+        .route("/rollouts/{id}/pause", post(rollouts::pause))
+        .route("/rollouts/{id}/resume", post(rollouts::resume))
+        .route("/rollouts/{id}/cancel", post(rollouts::cancel))
+        .route("/rollouts/{id}/next-wave", post(rollouts::next_wave))
+        .route("/rollouts/{id}/approval", post(rollouts::approval))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user}", get(users::detail))
         .route("/users/{user}/enable", post(users::enable))

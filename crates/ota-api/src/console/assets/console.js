@@ -1,6 +1,7 @@
 // OTA console: our own progressive enhancements. Every page works without this file;
 // with it, times show in the viewer's zone, bad input is explained next to its field
-// before a form is sent, uploads show progress, and batch pages update live.
+// before a form is sent, uploads show progress, the rollout wizard's waves can be added
+// and removed, and batch pages update live.
 (function () {
   "use strict";
   var $$ = function (sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); };
@@ -210,6 +211,63 @@
     });
   }
 
+  // ---- rollout waves: rows added and removed, each row's names and error slots
+  // renumbered so they stay w1_…, w2_… and Waves.1, Waves.2 in the order shown.
+  function renumberWave(row, n) {
+    var rename = function (v) { return v.replace(/^w\d+([_-])/, "w" + n + "$1"); };
+    ["name", "id", "for", "data-when", "data-switch", "aria-describedby"].forEach(function (a) {
+      $$("[" + a + "]", row).forEach(function (el) { el.setAttribute(a, rename(el.getAttribute(a))); });
+    });
+    [row].concat($$("[data-param]", row)).forEach(function (el) {
+      el.dataset.param = el.dataset.param.replace(/^Waves\.\d+/, "Waves." + n);
+    });
+    row.dataset.param = "Waves." + n;
+    row.querySelector("input[name=wave]").value = String(n);
+    $$(".wave-num", row).forEach(function (el) { el.textContent = String(n); });
+  }
+  function enhanceWaves(box) {
+    var form = box.closest("form"), add = form.querySelector("[data-add-wave]");
+    var rows = function () { return $$("fieldset.wave", box); };
+    function refresh() {
+      var all = rows();
+      all.forEach(function (row, i) {
+        renumberWave(row, i + 1);
+        row.querySelector("[data-remove-wave]").hidden = all.length < 2;
+      });
+      add.hidden = all.length >= Number(box.dataset.max);
+      applySwitches(form);
+    }
+    add.addEventListener("click", function () {
+      var all = rows();
+      if (all.length >= Number(box.dataset.max)) { return; }
+      var row = all[all.length - 1].cloneNode(true);
+      $$("input, select, textarea", row).forEach(function (c) {
+        if (c.type === "hidden") { return; }
+        if (c.type === "radio") { c.checked = c.hasAttribute("data-default"); }
+        else if (c.type === "checkbox") { c.checked = false; }
+        else if (c.tagName === "SELECT") {
+          Array.prototype.forEach.call(c.options, function (o, i) { o.selected = !c.multiple && i === 0; });
+        } else { c.value = c.dataset.default || ""; }
+        c.removeAttribute("aria-invalid");
+      });
+      $$(".field-error", row).forEach(function (e) { e.textContent = ""; });
+      $$(".invalid", row).forEach(function (e) { e.classList.remove("invalid"); });
+      // Renamed before it joins the form, so its radios do not join the last row's groups.
+      renumberWave(row, all.length + 1);
+      box.appendChild(row);
+      refresh();
+      row.querySelector("input:not([type=hidden])").focus();
+    });
+    box.addEventListener("click", function (e) {
+      var button = e.target.closest("[data-remove-wave]");
+      if (!button || rows().length < 2) { return; }
+      button.closest("fieldset.wave").remove();
+      refresh();
+      add.focus();
+    });
+    refresh();
+  }
+
   // ---- live batch pages: server-sent events patch counts and changed rows in place.
   function live(section) {
     var es = new EventSource(section.dataset.liveSrc);
@@ -249,6 +307,7 @@
     $$("form[data-validate]").forEach(enhanceForm);
     $$("input[type=file][data-upload]").forEach(enhanceUpload);
     $$("button[data-add-tag]").forEach(enhanceTags);
+    $$("#waves[data-max]").forEach(enhanceWaves);
     $$("input[data-filter]").forEach(enhanceFilter);
     $$("form[data-confirm]").forEach(function (f) {
       f.addEventListener("submit", function (e) { if (!window.confirm(f.dataset.confirm)) { e.preventDefault(); } });

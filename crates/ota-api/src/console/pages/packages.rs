@@ -1,9 +1,10 @@
 //! Packages of a product: the list, one package's details (with download links), its
-//! deltas, its batches, and verification on chosen devices.
+//! deltas, its batches and rollouts, and verification on chosen devices.
 
 use super::batch_params::device_picker;
 use super::package_deltas;
 use super::products::refused;
+use super::rollout_view::package_rollouts;
 use crate::console::Console;
 use crate::console::form::{FormData, FormError, PageResult};
 use crate::console::layout::{self, Nav, Tab, badge, csrf, enc, field, size, time};
@@ -116,11 +117,21 @@ pub(super) async fn render(
         .await?;
     let deltas = core.deltas().list(&f.firmware_id).await?;
     let now = core.now();
+    let pk = f.product_key.as_str();
+    let rollouts = if ctx.may_on_product("iot:ListOTARollout", pk) {
+        Some(
+            core.rollouts()
+                .of_firmware(&f.firmware_id, Page::new(0, 50))
+                .await?
+                .0,
+        )
+    } else {
+        None
+    };
     let mut urls = Vec::with_capacity(f.files.len());
     for file in &f.files {
         urls.push(core.delivery().download_url(file, now).await?);
     }
-    let pk = f.product_key.as_str();
     let status = status_str(f.status);
     let verifiable = matches!(
         f.status,
@@ -130,7 +141,10 @@ pub(super) async fn render(
     let body = html! {
         div.heading {
             h1 { "Package " (f.firmware_name) }
-            @if usable && ctx.may_on_product("iot:CreateOTAStaticUpgradeJob", pk) { a.button.primary href={ "/console/packages/" (enc(id)) "/batches/new" } { "New update batch" } }
+            div.actions {
+                @if usable && ctx.may_on_product("iot:CreateOTARollout", pk) { a.button href={ "/console/packages/" (enc(id)) "/rollouts/new" } { "New rollout" } }
+                @if usable && ctx.may_on_product("iot:CreateOTAStaticUpgradeJob", pk) { a.button.primary href={ "/console/packages/" (enc(id)) "/batches/new" } { "New update batch" } }
+            }
         }
         div.split {
             section.card.grow {
@@ -180,6 +194,7 @@ pub(super) async fn render(
                         }
                     }
                 }
+                @if let Some(rollouts) = &rollouts { (package_rollouts(rollouts, now)) }
             }
             @if ctx.may_on_product("iot:CreateOTAVerifyJob", pk) { section.card.side {
                 h2 { "Verify on test devices" }
