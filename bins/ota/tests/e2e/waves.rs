@@ -446,3 +446,38 @@ async fn the_cli_creates_and_steers_a_rollout() {
     let (ok, out, _) = ota(&["rollout", "get", &id]);
     assert!(ok && out.contains("\"CANCELED\""), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_outlives_a_crash_of_the_server() {
+    let mut server = Server::start().await;
+    let (pk, devices) = online_fleet(&server, 4).await;
+    let pkg = package(&server, &pk, "2.0.0", 2_048).await;
+    let created = create(
+        &server,
+        &pkg.id,
+        json!({"waves": [{"devices": 1, "soak_minutes": 30}, {"percent": "100"}]}),
+    )
+    .await
+    .expect("create");
+    let id = created["rollout_id"].as_str().unwrap().to_owned();
+    let first = wave_devices(&server, &created, 1).await;
+    update_all(&devices, &first).await;
+    let soaking = wait_rollout(&server, &id, "soaking", |r| phase(r, 1) == "SOAKING").await;
+    let soak_ends = soaking["waves"][0]["soak_ends_at"].as_i64().unwrap();
+
+    // Killed (no graceful shutdown) and started again: the soak is read back from the
+    // store, it neither restarts nor ends early.
+    server.restart().await;
+    let after = rollout(&server, &id).await;
+    assert_eq!(phase(&after, 1), "SOAKING", "{after:#}");
+    assert_eq!(after["waves"][0]["soak_ends_at"], soak_ends);
+    let now = server.now().await;
+    server.advance_clock(soak_ends - now - MINUTE_MS).await;
+    server.wait_engine_ticks(2).await;
+    assert_eq!(phase(&rollout(&server, &id).await, 1), "SOAKING");
+    server.advance_clock(2 * MINUTE_MS).await;
+    let moved = wait_rollout(&server, &id, "wave 2 running", |r| phase(r, 2) == "RUNNING").await;
+    let second = wave_devices(&server, &moved, 2).await;
+    assert_eq!(second.len(), 3);
+    assert!(second.is_disjoint(&first));
+}
