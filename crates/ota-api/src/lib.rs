@@ -17,6 +17,7 @@ pub mod error;
 pub mod handlers;
 mod openapi;
 mod page;
+mod policy_views;
 mod rollout_views;
 pub mod sign;
 mod state;
