@@ -351,31 +351,30 @@ async fn create_chunk(
         return Ok(CreatedTasks::default());
     }
     let dialect = store.dialect();
-    let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
-    push_candidates(&mut count, spec, scope, Some(chunk));
-    let candidates: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
-    if candidates == 0 {
-        return Ok(CreatedTasks::default());
-    }
+    // A range of devices none of which holds an unfinished task of the module has nobody
+    // busy and nothing to overwrite: the chunk is its INSERT alone (most chunks of most
+    // batches). Otherwise the candidates are counted first and pending tasks overwritten.
+    let range = match chunk {
+        Chunk::Ids { lo, hi } => Some((*lo, *hi)),
+        Chunk::Names(_) => None,
+    };
+    let quiet = match range {
+        Some((lo, hi)) => unfinished_in(tx, store, spec.module_name, lo, hi).await? == 0,
+        None => false,
+    };
+    let mut candidates = None;
     let mut overwritten = 0;
-    if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
-        // Only tasks the device has not started give way; IN_PROGRESS ones stay and make
-        // the device count as busy below.
-        let mut q = Q::with(
-            dialect,
-            "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
-             queued_reason = NULL, retry_at = NULL, timeout_at = NULL, nudge_at = NULL, \
-             lease_until = NULL, modified_at = ",
-        );
-        q.bind(spec.now)
-            .push(" WHERE status IN ('CONFIRM', 'QUEUED', 'NOTIFIED') AND module_name = ")
-            .bind(spec.module_name)
-            .push(" AND product_key = ")
-            .bind(spec.job.product_key.as_str())
-            .push(" AND device_id IN (SELECT d.id");
-        push_candidates(&mut q, spec, scope, Some(chunk));
-        q.push(")");
-        overwritten = q.execute(&mut **tx).await?;
+    if !quiet {
+        let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
+        push_candidates(&mut count, spec, scope, Some(chunk));
+        let n: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
+        if n == 0 {
+            return Ok(CreatedTasks::default());
+        }
+        candidates = Some(n.max(0) as u64);
+        if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
+            overwritten = overwrite(tx, store, spec, scope, chunk).await?;
+        }
     }
     let (status, queued_reason) = initial_state(spec);
     let job = spec.job;
@@ -406,11 +405,78 @@ async fn create_chunk(
     // The partial unique index refuses a second unfinished task per device and module.
     q.push(" ON CONFLICT DO NOTHING");
     let created = q.execute(&mut **tx).await?;
+    let skipped_busy = match (candidates, range) {
+        (Some(candidates), _) => candidates.saturating_sub(created),
+        (None, Some((lo, hi))) => {
+            // Quiet when looked at; on PostgreSQL another batch's transaction may have
+            // committed tasks in the range since. Then the eligible devices still without
+            // a task of this batch are the busy ones.
+            if unfinished_in(tx, store, spec.module_name, lo, hi).await? == created {
+                0
+            } else {
+                let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
+                push_candidates(&mut count, spec, scope, Some(chunk));
+                let n: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
+                n.max(0) as u64
+            }
+        }
+        (None, None) => 0,
+    };
     Ok(CreatedTasks {
         created,
-        skipped_busy: (candidates as u64).saturating_sub(created),
+        skipped_busy,
         overwritten,
     })
+}
+
+/// Unfinished tasks of `module` of the devices with `lo < id <= hi`, counted from the
+/// `tasks_one_unfinished` index alone.
+async fn unfinished_in(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    module: &str,
+    lo: i64,
+    hi: i64,
+) -> Result<u64> {
+    let mut q = Q::with(
+        store.dialect(),
+        "SELECT COUNT(*) AS n FROM tasks WHERE device_id > ",
+    );
+    q.bind(lo)
+        .push(" AND device_id <= ")
+        .bind(hi)
+        .push(" AND module_name = ")
+        .bind(module)
+        .push(" AND status IN ('CONFIRM', 'QUEUED', 'NOTIFIED', 'IN_PROGRESS')");
+    let n: i64 = q.fetch_one(&mut **tx).await?.try_get("n")?;
+    Ok(n.max(0) as u64)
+}
+
+/// Cancels (OVERWRITTEN) the pending tasks of the module of the chunk's candidates. Only
+/// tasks the device has not started give way; IN_PROGRESS ones stay and make the device
+/// count as busy.
+async fn overwrite(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    spec: &TaskCreation<'_>,
+    scope: &Scope<'_>,
+    chunk: &Chunk<'_>,
+) -> Result<u64> {
+    let mut q = Q::with(
+        store.dialect(),
+        "UPDATE tasks SET status = 'CANCELED', cancel_reason = 'OVERWRITTEN', \
+         queued_reason = NULL, retry_at = NULL, timeout_at = NULL, nudge_at = NULL, \
+         lease_until = NULL, modified_at = ",
+    );
+    q.bind(spec.now)
+        .push(" WHERE status IN ('CONFIRM', 'QUEUED', 'NOTIFIED') AND module_name = ")
+        .bind(spec.module_name)
+        .push(" AND product_key = ")
+        .bind(spec.job.product_key.as_str())
+        .push(" AND device_id IN (SELECT d.id");
+    push_candidates(&mut q, spec, scope, Some(chunk));
+    q.push(")");
+    Ok(q.execute(&mut **tx).await?)
 }
 
 /// Stores `next` as batch `job`'s creation over `progress` (or fails with
