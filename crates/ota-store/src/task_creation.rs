@@ -365,13 +365,11 @@ async fn create_chunk(
     let mut candidates = None;
     let mut overwritten = 0;
     if !quiet {
-        let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
-        push_candidates(&mut count, spec, scope, Some(chunk));
-        let n: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
+        let n = count_candidates(tx, store, spec, scope, chunk).await?;
         if n == 0 {
             return Ok(CreatedTasks::default());
         }
-        candidates = Some(n.max(0) as u64);
+        candidates = Some(n);
         if spec.job.policy.overwrite_mode == OverwriteMode::Overwrite {
             overwritten = overwrite(tx, store, spec, scope, chunk).await?;
         }
@@ -414,10 +412,7 @@ async fn create_chunk(
             if unfinished_in(tx, store, spec.module_name, lo, hi).await? == created {
                 0
             } else {
-                let mut count = Q::with(dialect, "SELECT COUNT(*) AS n");
-                push_candidates(&mut count, spec, scope, Some(chunk));
-                let n: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
-                n.max(0) as u64
+                count_candidates(tx, store, spec, scope, chunk).await?
             }
         }
         (None, None) => 0,
@@ -427,6 +422,20 @@ async fn create_chunk(
         skipped_busy,
         overwritten,
     })
+}
+
+/// The chunk's eligible devices without a task of this batch.
+async fn count_candidates(
+    tx: &mut Transaction<'static, Any>,
+    store: &Store,
+    spec: &TaskCreation<'_>,
+    scope: &Scope<'_>,
+    chunk: &Chunk<'_>,
+) -> Result<u64> {
+    let mut count = Q::with(store.dialect(), "SELECT COUNT(*) AS n");
+    push_candidates(&mut count, spec, scope, Some(chunk));
+    let n: i64 = count.fetch_one(&mut **tx).await?.try_get("n")?;
+    Ok(n.max(0) as u64)
 }
 
 /// Unfinished tasks of `module` of the devices with `lo < id <= hi`, counted from the

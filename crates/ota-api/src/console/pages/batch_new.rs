@@ -5,7 +5,8 @@
 //! the domain validates it, so the rules and messages are the APIs'.
 
 use super::batch_params::{
-    device_picker, schedule_ms, src_versions, src_versions_picker, tag_rows, upgrade_params,
+    device_picker, push_fields, schedule_ms, src_versions, src_versions_picker, tag_rows,
+    upgrade_params,
 };
 use super::products::refused;
 use crate::console::Console;
@@ -21,8 +22,7 @@ use ota_core::{JobRequest, UploadPurpose};
 use ota_domain::FirmwareId;
 use ota_domain::registry::GroupKind;
 use ota_domain::validate::{
-    DynamicJobRequest, MAX_DEVICE_LIST_NAMES, MAX_TARGET_DEVICE_NAMES, RETRY_COUNTS,
-    RETRY_INTERVALS, StaticJobRequest,
+    DynamicJobRequest, MAX_DEVICE_LIST_NAMES, MAX_TARGET_DEVICE_NAMES, StaticJobRequest,
 };
 
 fn radio(name: &str, value: &str, current: &str, label: &str) -> Markup {
@@ -56,7 +56,6 @@ async fn render(
     let target = form.get("target").unwrap_or("ALL");
     let by = form.get("specific_by").unwrap_or("pick");
     let dyn_target = form.get("dyn_target").unwrap_or("versions");
-    let retry = form.get("retry_interval").unwrap_or("");
     let fresh = form.pairs.is_empty();
     let show = |on: bool| !on;
     let body = html! {
@@ -156,31 +155,7 @@ async fn render(
             section.card.step {
                 h2 { span.num { "4" } " Rollout" }
                 div.grid3 {
-                    (field("Push rate (devices per minute)", "max_rate", "MaximumPerMinute", err, Some("10-10000"),
-                        html! { input #max_rate type="number" name="maximum_per_minute" min="10" max="10000" required value=(form.get("maximum_per_minute").unwrap_or("1000")) data-msg="must be 10-10000"; }))
-                    (field("Retry interval", "retry_interval", "RetryInterval", err, Some("Must be below the timeout."), html! {
-                        select #retry_interval name="retry_interval" data-check="retry" data-msg="must be less than TimeoutInMinutes" {
-                            option value="" selected[retry.is_empty()] { "No retry" }
-                            @for m in RETRY_INTERVALS { option value=(m) selected[retry == m.to_string()] { @if m == 0 { "Immediately" } @else if m == 1440 { "After 24 hours" } @else { "After " (m) " minutes" } } }
-                        }
-                    }))
-                    (field("Maximum retries", "retry_count", "RetryCount", err, None, html! {
-                        select #retry_count name="retry_count" data-needs="retry_interval" {
-                            @for n in RETRY_COUNTS { option value=(n) selected[form.get("retry_count") == Some(&n.to_string())] { (n) } }
-                        }
-                    }))
-                    (field("Timeout (minutes, optional)", "timeout_minutes", "TimeoutInMinutes", err, Some("1-1440, counted from the device's first progress report."),
-                        html! { input #timeout_minutes type="number" name="timeout_minutes" min="1" max="1440" value=[form.get("timeout_minutes")] data-msg="must be 1-1440"; }))
-                    (field("Failure gate: stop above (% failed, optional)", "gate_percent", "FailureGate.MaxFailedPercent", err, Some("0-100 of finished devices; empty: no gate."),
-                        html! { input #gate_percent type="number" name="gate_percent" min="0" max="100" value=[form.get("gate_percent")] data-msg="must be 0-100"; }))
-                    (field("…once this many have finished", "gate_min", "FailureGate.MinFinished", err, Some("1-1000000 (default 10)."),
-                        html! { input #gate_min type="number" name="gate_min" min="1" max="1000000" value=[form.get("gate_min")] data-msg="must be 1-1000000"; }))
-                    (field("…and then", "gate_action", "FailureGate.Action", err, None, html! {
-                        select #gate_action name="gate_action" {
-                            option value="PAUSE" { "Pause the batch" }
-                            option value="CANCEL" selected[form.get("gate_action") == Some("CANCEL")] { "Cancel devices not yet started" }
-                        }
-                    }))
+                    (push_fields(form, err))
                     (field("Maintenance window: opens at (cron, optional)", "window_cron", "MaintenanceWindows.1.Cron", err, Some("Five fields, e.g. 0 2 * * * for 02:00 every day; devices are started only inside the window."),
                         html! { input #window_cron name="window_cron" placeholder="0 2 * * *" value=[form.get("window_cron")]; }))
                     (field("…for (minutes)", "window_minutes", "MaintenanceWindows.1.DurationMinutes", err, Some("1-10080."),

@@ -8,7 +8,9 @@ use crate::console::layout::field;
 use maud::{Markup, html};
 use ota_core::Page;
 use ota_domain::job::{RampInput, WindowInput};
-use ota_domain::validate::{FailureGateInput, MAX_TAGS, UpgradeParams};
+use ota_domain::validate::{
+    FailureGateInput, MAX_TAGS, RETRY_COUNTS, RETRY_INTERVALS, UpgradeParams,
+};
 use ota_domain::{DomainError, ProductKey};
 
 /// Devices offered in a picker; larger fleets use the CSV upload.
@@ -239,4 +241,37 @@ pub fn schedule_ms(form: &FormData, name: &str, field: &str) -> Result<Option<i6
     Ok(Some(
         (at.assume_utc().unix_timestamp_nanos() / 1_000_000) as i64,
     ))
+}
+
+/// The inputs of how a batch pushes that the batch and rollout wizards share: push rate,
+/// retries, timeout and failure gate (cells of the caller's grid).
+pub fn push_fields(form: &FormData, err: Option<&FormError>) -> Markup {
+    let retry = form.get("retry_interval").unwrap_or("");
+    html! {
+        (field("Push rate (devices per minute)", "max_rate", "MaximumPerMinute", err, Some("10-10000"),
+            html! { input #max_rate type="number" name="maximum_per_minute" min="10" max="10000" required value=(form.get("maximum_per_minute").unwrap_or("1000")) data-msg="must be 10-10000"; }))
+        (field("Retry interval", "retry_interval", "RetryInterval", err, Some("Must be below the timeout."), html! {
+            select #retry_interval name="retry_interval" data-check="retry" data-msg="must be less than TimeoutInMinutes" {
+                option value="" selected[retry.is_empty()] { "No retry" }
+                @for m in RETRY_INTERVALS { option value=(m) selected[retry == m.to_string()] { @if m == 0 { "Immediately" } @else if m == 1440 { "After 24 hours" } @else { "After " (m) " minutes" } } }
+            }
+        }))
+        (field("Maximum retries", "retry_count", "RetryCount", err, None, html! {
+            select #retry_count name="retry_count" data-needs="retry_interval" {
+                @for n in RETRY_COUNTS { option value=(n) selected[form.get("retry_count") == Some(&n.to_string())] { (n) } }
+            }
+        }))
+        (field("Timeout (minutes, optional)", "timeout_minutes", "TimeoutInMinutes", err, Some("1-1440, counted from the device's first progress report."),
+            html! { input #timeout_minutes type="number" name="timeout_minutes" min="1" max="1440" value=[form.get("timeout_minutes")] data-msg="must be 1-1440"; }))
+        (field("Failure gate: stop above (% failed, optional)", "gate_percent", "FailureGate.MaxFailedPercent", err, Some("0-100 of finished devices; empty: no gate."),
+            html! { input #gate_percent type="number" name="gate_percent" min="0" max="100" value=[form.get("gate_percent")] data-msg="must be 0-100"; }))
+        (field("…once this many have finished", "gate_min", "FailureGate.MinFinished", err, Some("1-1000000 (default 10)."),
+            html! { input #gate_min type="number" name="gate_min" min="1" max="1000000" value=[form.get("gate_min")] data-msg="must be 1-1000000"; }))
+        (field("…and then", "gate_action", "FailureGate.Action", err, None, html! {
+            select #gate_action name="gate_action" {
+                option value="PAUSE" { "Pause the batch" }
+                option value="CANCEL" selected[form.get("gate_action") == Some("CANCEL")] { "Cancel devices not yet started" }
+            }
+        }))
+    }
 }

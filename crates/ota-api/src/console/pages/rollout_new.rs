@@ -9,7 +9,9 @@
 //! Approval is asked per wave: the policy's `approval_required` only means "the first
 //! wave's", so the form has no second checkbox for it.
 
-use super::batch_params::{src_versions, src_versions_picker, tag_rows, upgrade_params};
+use super::batch_params::{
+    push_fields, src_versions, src_versions_picker, tag_rows, upgrade_params,
+};
 use super::products::refused;
 use super::rollout_waves::{wave_inputs, wave_rows};
 use crate::console::Console;
@@ -21,7 +23,6 @@ use maud::{Markup, html};
 use ota_core::Page;
 use ota_domain::FirmwareId;
 use ota_domain::rollout::RolloutRequest;
-use ota_domain::validate::{RETRY_COUNTS, RETRY_INTERVALS};
 
 async fn render(
     c: &Console,
@@ -45,7 +46,6 @@ async fn render(
         .list_groups(Some(&f.product_key), Page::new(0, 200))
         .await?;
     let fresh = form.pairs.is_empty();
-    let retry = form.get("retry_interval").unwrap_or("");
     let body = html! {
         h1 { "New rollout" }
         p.lead { "Package " strong { (f.firmware_name) } " updates module " code { (f.module_name) } " to " strong { (f.dest_version) }
@@ -71,31 +71,7 @@ async fn render(
             section.card.step {
                 h2 { span.num { "3" } " Every wave's batch" }
                 div.grid3 {
-                    (field("Push rate (devices per minute)", "max_rate", "MaximumPerMinute", err, Some("10-10000"),
-                        html! { input #max_rate type="number" name="maximum_per_minute" min="10" max="10000" required value=(form.get("maximum_per_minute").unwrap_or("1000")) data-msg="must be 10-10000"; }))
-                    (field("Retry interval", "retry_interval", "RetryInterval", err, Some("Must be below the timeout."), html! {
-                        select #retry_interval name="retry_interval" data-check="retry" data-msg="must be less than TimeoutInMinutes" {
-                            option value="" selected[retry.is_empty()] { "No retry" }
-                            @for m in RETRY_INTERVALS { option value=(m) selected[retry == m.to_string()] { @if m == 0 { "Immediately" } @else if m == 1440 { "After 24 hours" } @else { "After " (m) " minutes" } } }
-                        }
-                    }))
-                    (field("Maximum retries", "retry_count", "RetryCount", err, None, html! {
-                        select #retry_count name="retry_count" data-needs="retry_interval" {
-                            @for n in RETRY_COUNTS { option value=(n) selected[form.get("retry_count") == Some(&n.to_string())] { (n) } }
-                        }
-                    }))
-                    (field("Timeout (minutes, optional)", "timeout_minutes", "TimeoutInMinutes", err, Some("1-1440, counted from the device's first progress report."),
-                        html! { input #timeout_minutes type="number" name="timeout_minutes" min="1" max="1440" value=[form.get("timeout_minutes")] data-msg="must be 1-1440"; }))
-                    (field("Failure gate: stop a batch above (% failed, optional)", "gate_percent", "FailureGate.MaxFailedPercent", err, Some("0-100 of finished devices; empty: no gate."),
-                        html! { input #gate_percent type="number" name="gate_percent" min="0" max="100" value=[form.get("gate_percent")] data-msg="must be 0-100"; }))
-                    (field("…once this many have finished", "gate_min", "FailureGate.MinFinished", err, Some("1-1000000 (default 10)."),
-                        html! { input #gate_min type="number" name="gate_min" min="1" max="1000000" value=[form.get("gate_min")] data-msg="must be 1-1000000"; }))
-                    (field("…and then", "gate_action", "FailureGate.Action", err, None, html! {
-                        select #gate_action name="gate_action" {
-                            option value="PAUSE" { "Pause the batch" }
-                            option value="CANCEL" selected[form.get("gate_action") == Some("CANCEL")] { "Cancel devices not yet started" }
-                        }
-                    }))
+                    (push_fields(form, err))
                     (field("Download protocol", "download_protocol", "DownloadProtocol", err, Some("MQTT carries single files up to 16 MB."), html! {
                         select #download_protocol name="download_protocol" {
                             option value="HTTPS" { "HTTPS" }
