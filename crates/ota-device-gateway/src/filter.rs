@@ -29,6 +29,12 @@ pub(crate) fn valid_filter(filter: &str) -> bool {
 /// Whether `topic` matches `filter`. Topics starting with `$` are not matched by a filter
 /// starting with a wildcard (MQTT 3.1.1 §4.7.2).
 pub(crate) fn matches(topic: &str, filter: &str) -> bool {
+    matches_levels(topic, filter, |f, level| f == level)
+}
+
+/// [`matches`], with `same(filter_level, topic_level)` deciding whether a level that is
+/// not a wildcard matches.
+pub(crate) fn matches_levels(topic: &str, filter: &str, same: impl Fn(&str, &str) -> bool) -> bool {
     if topic.starts_with('$') && filter.starts_with(['+', '#']) {
         return false;
     }
@@ -38,7 +44,7 @@ pub(crate) fn matches(topic: &str, filter: &str) -> bool {
             return true;
         }
         match levels.next() {
-            Some(level) if f == "+" || f == level => {}
+            Some(level) if f == "+" || same(f, level) => {}
             _ => return false,
         }
     }

@@ -17,7 +17,7 @@ use ota_protocol::{DeviceKey, topic_owner};
 
 use crate::codec::{QoS, SubFilter};
 use crate::conn_handle::{ConnHandle, Delivery, Message};
-use crate::filter::matches;
+use crate::filter::{matches, matches_levels};
 use crate::handler::ConnectionId;
 
 const SHARDS: usize = 64;
@@ -31,10 +31,52 @@ pub(crate) enum Principal {
     Admin(String),
 }
 
+/// A device's filter levels that name the device itself are kept as these markers, so
+/// every device's copy of the same filter is one shared string: an idle fleet holds a few
+/// filter templates rather than three strings per device.
+const OWN_PRODUCT: &str = "\u{1}";
+const OWN_DEVICE: &str = "\u{2}";
+/// Most distinct templates shared; past it (a client subscribing to ever new filters)
+/// filters are kept unshared, so the shared set cannot grow without bound.
+const MAX_TEMPLATES: usize = 4_096;
+
 struct Sub {
-    filter: Box<str>,
+    /// The filter, as a template when `templated` (markers for the owner's levels).
+    filter: Arc<str>,
+    templated: bool,
     qos: QoS,
     no_local: bool,
+}
+
+/// A device's filter as stored: its own product key and device name levels replaced by
+/// the markers. `None` for an admin's filter or one that holds a marker character itself.
+fn template(filter: &str, owner: Option<(&str, &str)>) -> Option<String> {
+    let (pk, dn) = owner?;
+    if filter.contains(['\u{1}', '\u{2}']) {
+        return None;
+    }
+    let levels: Vec<&str> = filter
+        .split('/')
+        .map(|level| match level {
+            l if l == pk => OWN_PRODUCT,
+            l if l == dn => OWN_DEVICE,
+            l => l,
+        })
+        .collect();
+    Some(levels.join("/"))
+}
+
+/// Whether `topic` matches the stored `sub` of a session owned by `owner`.
+fn sub_matches(sub: &Sub, topic: &str, owner: Option<(&str, &str)>) -> bool {
+    match (sub.templated, owner) {
+        (true, Some((pk, dn))) => matches_levels(topic, &sub.filter, |f, level| match f {
+            OWN_PRODUCT => level == pk,
+            OWN_DEVICE => level == dn,
+            f => f == level,
+        }),
+        (true, None) => false,
+        (false, _) => matches(topic, &sub.filter),
+    }
 }
 
 #[derive(Default)]
@@ -45,11 +87,17 @@ struct Slot {
 }
 
 impl Slot {
-    /// The QoS to deliver `topic` with to this session, if any subscription matches.
-    fn deliver_qos(&self, topic: &str, from_self: bool) -> Option<QoS> {
+    /// The QoS to deliver `topic` with to this session (a device's session is `owner`'s),
+    /// if any subscription matches.
+    fn deliver_qos(
+        &self,
+        topic: &str,
+        from_self: bool,
+        owner: Option<(&str, &str)>,
+    ) -> Option<QoS> {
         self.subs
             .iter()
-            .filter(|s| !(s.no_local && from_self) && matches(topic, &s.filter))
+            .filter(|s| !(s.no_local && from_self) && sub_matches(s, topic, owner))
             .map(|s| s.qos)
             .max()
     }
@@ -64,6 +112,8 @@ pub(crate) struct Registry {
     admins: RwLock<HashMap<String, Slot>>,
     online: AtomicUsize,
     next_conn: AtomicU64,
+    /// Filter templates shared by every session that holds them.
+    templates: Mutex<std::collections::HashSet<Arc<str>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -80,7 +130,28 @@ impl Registry {
             admins: RwLock::new(HashMap::new()),
             online: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
+            templates: Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// `filter` as `who`'s sessions store it: a shared template when it can be one.
+    fn stored_filter(&self, who: &Principal, filter: &str) -> (Arc<str>, bool) {
+        let owner = match who {
+            Principal::Device(d) => Some((d.product_key.as_str(), d.device_name.as_str())),
+            Principal::Admin(_) => None,
+        };
+        let Some(t) = template(filter, owner) else {
+            return (Arc::from(filter), false);
+        };
+        let mut templates = lock(&self.templates);
+        if let Some(shared) = templates.get(t.as_str()) {
+            return (shared.clone(), true);
+        }
+        let t: Arc<str> = Arc::from(t);
+        if templates.len() < MAX_TEMPLATES {
+            templates.insert(t.clone());
+        }
+        (t, true)
     }
 
     pub(crate) fn next_connection_id(&self) -> ConnectionId {
@@ -190,16 +261,22 @@ impl Registry {
         sub: &SubFilter,
         max: usize,
     ) -> bool {
+        let (filter, templated) = self.stored_filter(who, sub.filter.as_str());
         self.with_slot(who, false, |slot| {
             if slot.conn.as_ref().is_none_or(|c| c.id != conn_id) {
                 return false;
             }
             let new = Sub {
-                filter: sub.filter.as_str().into(),
+                filter,
+                templated,
                 qos: sub.qos,
                 no_local: sub.no_local,
             };
-            if let Some(existing) = slot.subs.iter_mut().find(|s| *s.filter == *sub.filter) {
+            if let Some(existing) = slot
+                .subs
+                .iter_mut()
+                .find(|s| s.templated == new.templated && s.filter == new.filter)
+            {
                 *existing = new;
                 return true;
             }
@@ -213,9 +290,11 @@ impl Registry {
     }
 
     pub(crate) fn unsubscribe(&self, who: &Principal, conn_id: ConnectionId, filter: &str) {
+        let (filter, templated) = self.stored_filter(who, filter);
         self.with_slot(who, false, |slot| {
             if slot.conn.as_ref().is_some_and(|c| c.id == conn_id) {
-                slot.subs.retain(|s| &*s.filter != filter);
+                slot.subs
+                    .retain(|s| !(s.templated == templated && s.filter == filter));
             }
         });
     }
@@ -255,7 +334,7 @@ impl Registry {
             let shard = self.shard(pk, dn);
             if let Some(slot) = shard.get(pk).and_then(|p| p.get(dn))
                 && let Some(conn) = &slot.conn
-                && let Some(sub_qos) = slot.deliver_qos(topic, conn.id == from)
+                && let Some(sub_qos) = slot.deliver_qos(topic, conn.id == from, Some((pk, dn)))
                 && conn.offer(Delivery {
                     message: make(),
                     qos: qos.min(sub_qos),
@@ -267,7 +346,7 @@ impl Registry {
         let admins = self.admins.read().unwrap_or_else(PoisonError::into_inner);
         for slot in admins.values() {
             if let Some(conn) = &slot.conn
-                && let Some(sub_qos) = slot.deliver_qos(topic, conn.id == from)
+                && let Some(sub_qos) = slot.deliver_qos(topic, conn.id == from, None)
                 && conn.offer(Delivery {
                     message: make(),
                     qos: qos.min(sub_qos),

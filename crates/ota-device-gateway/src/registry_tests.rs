@@ -142,3 +142,82 @@ fn subscription_limit_and_unsubscribe() {
     reg.unsubscribe(&a, c.id, "/pk/a/1");
     assert!(reg.subscribe(&a, c.id, &sub("/pk/a/3"), 2));
 }
+
+#[test]
+fn devices_share_one_template_of_the_same_filter_and_match_only_their_own_topics() {
+    let reg = Registry::new();
+    let (a, b) = (device("a"), device("b"));
+    let (ca, mut rxa) = connect(&reg, &a);
+    let (cb, mut rxb) = connect(&reg, &b);
+    assert!(reg.subscribe(&a, ca.id, &sub("/ota/device/upgrade/pk/a"), 8));
+    assert!(reg.subscribe(&b, cb.id, &sub("/ota/device/upgrade/pk/b"), 8));
+    let stored = |who: &Principal| {
+        reg.with_slot(who, false, |slot| slot.subs[0].filter.clone())
+            .unwrap()
+    };
+    let (fa, fb) = (stored(&a), stored(&b));
+    assert!(Arc::ptr_eq(&fa, &fb), "one shared template: {fa:?} {fb:?}");
+    assert_eq!(&*fa, "/ota/device/upgrade/\u{1}/\u{2}");
+    let payload = Bytes::from_static(b"push");
+    assert_eq!(
+        reg.route(0, "/ota/device/upgrade/pk/a", &payload, QoS::AtLeastOnce),
+        1
+    );
+    assert!(rxa.try_recv().is_ok());
+    assert!(rxb.try_recv().is_err());
+    assert_eq!(
+        reg.route(0, "/ota/device/upgrade/pk/b", &payload, QoS::AtLeastOnce),
+        1
+    );
+    assert!(rxb.try_recv().is_ok());
+    // Unsubscribing names the filter as the device wrote it.
+    reg.unsubscribe(&a, ca.id, "/ota/device/upgrade/pk/a");
+    assert_eq!(
+        reg.route(0, "/ota/device/upgrade/pk/a", &payload, QoS::AtLeastOnce),
+        0
+    );
+}
+
+#[test]
+fn a_filter_holding_a_marker_character_is_kept_as_written() {
+    let reg = Registry::new();
+    let a = device("a");
+    let (ca, mut rxa) = connect(&reg, &a);
+    // A literal marker level must not stand for the device's product key.
+    assert!(reg.subscribe(&a, ca.id, &sub("/ota/device/upgrade/\u{1}/a"), 8));
+    let payload = Bytes::from_static(b"push");
+    assert_eq!(
+        reg.route(0, "/ota/device/upgrade/pk/a", &payload, QoS::AtLeastOnce),
+        0
+    );
+    assert!(rxa.try_recv().is_err());
+    // A device named like a fixed level of its topics still matches exactly.
+    let odd = device("device");
+    let (co, mut rxo) = connect(&reg, &odd);
+    assert!(reg.subscribe(&odd, co.id, &sub("/ota/device/upgrade/pk/device"), 8));
+    assert_eq!(
+        reg.route(
+            0,
+            "/ota/device/upgrade/pk/device",
+            &payload,
+            QoS::AtLeastOnce
+        ),
+        1
+    );
+    assert!(rxo.try_recv().is_ok());
+    assert_eq!(
+        reg.route(0, "/ota/x/upgrade/pk/device", &payload, QoS::AtLeastOnce),
+        0
+    );
+}
+
+#[test]
+fn shared_templates_are_bounded() {
+    let reg = Registry::new();
+    let a = device("a");
+    let (ca, _rx) = connect(&reg, &a);
+    for i in 0..MAX_TEMPLATES + 10 {
+        reg.subscribe(&a, ca.id, &sub(&format!("/pk/a/{i}")), 1);
+    }
+    assert_eq!(lock(&reg.templates).len(), MAX_TEMPLATES);
+}
