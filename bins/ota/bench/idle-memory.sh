@@ -36,18 +36,26 @@ PK=$("$BIN" product create IdleMemory | python3 -c 'import sys, json; print(json
 "$BIN" device register "$PK" --count "$N" --csv fleet.csv > /dev/null
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVER/status"; }
 connected() { curl -s http://127.0.0.1:18080/metrics | awk '/^ota_devices_connected/ {print int($2)}'; }
+# Bytes the allocator has handed out and not had back (jemalloc builds; refreshed every 5 s):
+# what the server's own data holds, without the allocator's retained pages, which make RSS
+# before the fleet connects vary by a few MiB between runs.
+heap() { curl -s http://127.0.0.1:18080/metrics | awk '/^ota_heap_allocated_bytes/ {printf "%d", $2}'; }
 case "$MODE" in
   plain) ARGS=(--mqtt 127.0.0.1:18830) ;;
   tls) ARGS=(--mqtt 127.0.0.1:18883 --tls-ca ca.pem) ;;
   *) echo "MODE must be plain or tls" >&2; exit 2 ;;
 esac
-sleep 2
+sleep 6
 BEFORE=$(rss)
+HEAP_BEFORE=$(heap)
 "$BIN" sim --credentials fleet.csv --keep-running --duration 120 --connect-concurrency 256 \
   --json "${ARGS[@]}" > sim.log 2>&1 &
 SIM=$!
 for _ in $(seq 1 600); do [ "$(connected)" = "$N" ] && break; sleep 0.2; done
-sleep 3
+sleep 6
 AFTER=$(rss)
-echo "$MODE: connected=$(connected) server_rss_kib before=$BEFORE after=$AFTER per_device_bytes=$(( (AFTER - BEFORE) * 1024 / N ))"
+HEAP_AFTER=$(heap)
+HEAP_PER_DEVICE=n/a
+[ -n "$HEAP_BEFORE" ] && [ -n "$HEAP_AFTER" ] && HEAP_PER_DEVICE=$(( (HEAP_AFTER - HEAP_BEFORE) / N ))
+echo "$MODE: connected=$(connected) server_rss_kib before=$BEFORE after=$AFTER per_device_bytes=$(( (AFTER - BEFORE) * 1024 / N )) heap_per_device_bytes=$HEAP_PER_DEVICE"
 kill "$SIM"; wait "$SIM" 2>/dev/null || true
