@@ -24,20 +24,7 @@ impl Jobs<'_> {
         by: &str,
         remark: &str,
     ) -> CoreResult<Job> {
-        let remark = remark.trim();
-        if remark.chars().count() > 512 || remark.chars().any(char::is_control) {
-            return Err(ota_domain::DomainError::invalid(
-                "Remark",
-                "must be at most 512 characters without control characters",
-            )
-            .into());
-        }
-        let decision = ota_domain::job::ApprovalDecision {
-            approved,
-            by: by.to_owned(),
-            remark: remark.to_owned(),
-            at: self.now(),
-        };
+        let decision = ota_domain::job::ApprovalDecision::new(approved, by, remark, self.now())?;
         let event = if approved {
             JobEvent::Approve(decision)
         } else {

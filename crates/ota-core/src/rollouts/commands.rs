@@ -53,20 +53,7 @@ impl Rollouts<'_> {
         by: &str,
         remark: &str,
     ) -> CoreResult<Rollout> {
-        let remark = remark.trim();
-        if remark.chars().count() > 512 || remark.chars().any(char::is_control) {
-            return Err(DomainError::invalid(
-                "Remark",
-                "must be at most 512 characters without control characters",
-            )
-            .into());
-        }
-        let decision = ApprovalDecision {
-            approved,
-            by: by.to_owned(),
-            remark: remark.to_owned(),
-            at: self.now(),
-        };
+        let decision = ApprovalDecision::new(approved, by, remark, self.now())?;
         self.command(id, |_| {
             if approved {
                 RolloutEvent::Approve(decision.clone())

@@ -90,6 +90,34 @@ pub struct ApprovalDecision {
     pub at: Millis,
 }
 
+/// Longest remark kept with an approval decision, in characters.
+pub const MAX_REMARK_CHARS: usize = 512;
+
+impl ApprovalDecision {
+    /// A decision by user `by` at `at`; the remark is trimmed and must be at most
+    /// [`MAX_REMARK_CHARS`] characters without control characters.
+    pub fn new(
+        approved: bool,
+        by: &str,
+        remark: &str,
+        at: Millis,
+    ) -> Result<Self, crate::DomainError> {
+        let remark = remark.trim();
+        if remark.chars().count() > MAX_REMARK_CHARS || remark.chars().any(char::is_control) {
+            return Err(crate::DomainError::invalid(
+                "Remark",
+                "must be at most 512 characters without control characters",
+            ));
+        }
+        Ok(ApprovalDecision {
+            approved,
+            by: by.to_owned(),
+            remark: remark.to_owned(),
+            at,
+        })
+    }
+}
+
 /// The pause state of a batch, what its gate has already judged, and its approval.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -219,6 +247,26 @@ mod tests {
             ..TaskCounts::default()
         };
         assert_eq!(FinishedCounts::of(&counts), at(2, 9));
+    }
+
+    #[test]
+    fn approval_remarks_are_trimmed_and_bounded() {
+        #[rustfmt::skip]
+        let rows = [
+            ("trimmed", " ok ", Some("ok")),
+            ("empty", "", Some("")),
+            ("512 characters", &"é".repeat(512)[..], Some(&"é".repeat(512)[..])),
+            ("513 characters", &"é".repeat(513)[..], None),
+            ("a control character", "no\u{7}bell", None),
+        ];
+        for (name, remark, kept) in rows {
+            let decision = ApprovalDecision::new(true, "lead", remark, 5);
+            match (decision, kept) {
+                (Ok(d), Some(kept)) => assert_eq!((d.remark.as_str(), d.at), (kept, 5), "{name}"),
+                (Err(e), None) => assert_eq!(e.field.as_deref(), Some("Remark"), "{name}"),
+                (other, kept) => panic!("{name}: {other:?} where {kept:?} was expected"),
+            }
+        }
     }
 
     #[test]

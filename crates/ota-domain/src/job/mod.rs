@@ -15,7 +15,7 @@ pub use cancel::{CancelOptions, cancel_selection, task_selected_for_cancel};
 pub use creation::{CreatedTasks, Creation};
 pub use gate::{
     ApprovalDecision, FailureGate, FinishedCounts, GateAction, JobControl, MAX_FAILED_PERCENT,
-    Pause, PauseReason, gate_cancel_options,
+    MAX_REMARK_CHARS, Pause, PauseReason, gate_cancel_options,
 };
 pub use machine::{JobEffect, JobEvent, JobTransition, RATE_RANGE, RateUpdate, steps_are_valid};
 pub use ramp::{ExponentialRate, RampCriterion, RampInput};
