@@ -181,13 +181,25 @@ impl Store {
         write: sqlx::query::Query<'_, Any, AnyArguments>,
         change: Change,
     ) -> Result<u64> {
-        if self.changes.is_none() {
+        self.write_announced_with_events(write, change, &[]).await
+    }
+
+    /// [`Store::write_announced`] that also appends `events` to the webhook outbox in the
+    /// same transaction, only when the write touched a row.
+    pub(crate) async fn write_announced_with_events(
+        &self,
+        write: sqlx::query::Query<'_, Any, AnyArguments>,
+        change: Change,
+        events: &[crate::webhooks::NewEvent],
+    ) -> Result<u64> {
+        if self.changes.is_none() && events.is_empty() {
             return Ok(write.execute(self.writer()).await?.rows_affected());
         }
         let mut tx = self.begin_write().await?;
         let n = write.execute(&mut *tx).await?.rows_affected();
         if n > 0 {
             self.announce_in(&mut tx, change).await?;
+            self.enqueue_in(&mut tx, events).await?;
         }
         tx.commit().await?;
         Ok(n)

@@ -119,17 +119,10 @@ impl Store {
         .bind(to_json(&f.files))
         .bind(f.modified_at);
         let change = Change::Firmware(f.firmware_id.as_str().to_owned());
-        if events.is_empty() {
-            return touched(self.write_announced(write, change).await?);
-        }
-        let mut tx = self.begin_write().await?;
-        let n = write.execute(&mut *tx).await?.rows_affected();
-        if n > 0 {
-            self.announce_in(&mut tx, change).await?;
-            self.enqueue_in(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        touched(n)
+        touched(
+            self.write_announced_with_events(write, change, events)
+                .await?,
+        )
     }
 
     /// Deletes a package row and announces it to the other nodes' caches.

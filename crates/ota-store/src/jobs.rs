@@ -126,17 +126,8 @@ impl Store {
             write = write.bind(read.status.as_str()).bind(read.modified_at);
         }
         let change = Change::Job(j.job_id.as_str().to_owned());
-        if events.is_empty() {
-            return self.write_announced(write, change).await;
-        }
-        let mut tx = self.begin_write().await?;
-        let n = write.execute(&mut *tx).await?.rows_affected();
-        if n > 0 {
-            self.announce_in(&mut tx, change).await?;
-            self.enqueue_in(&mut tx, events).await?;
-        }
-        tx.commit().await?;
-        Ok(n)
+        self.write_announced_with_events(write, change, events)
+            .await
     }
 
     /// A package's batches, newest first.
