@@ -31,7 +31,8 @@ impl Worker for Driver {
                 tracing::warn!(rollout = %rollout.rollout_id, %err, "rollout not moved");
             }
         }
-        publish_gauges(&core.store().active_rollouts().await?);
+        // As found at the start of the round: the gauges lag at most one round.
+        publish_gauges(&active);
         Ok(Pace::Idle)
     }
 

@@ -21,8 +21,14 @@ pub(super) fn probe_job(
     src_versions: &[String],
     now: Millis,
 ) -> Job {
+    static_batch(JobId(format!("{id}00")), firmware, src_versions, now)
+}
+
+/// A running static upgrade batch of the package with the default policy and no tasks
+/// yet: what a wave's batch and the eligibility probe start from.
+fn static_batch(job_id: JobId, firmware: &Firmware, src_versions: &[String], now: Millis) -> Job {
     Job {
-        job_id: JobId(format!("{id}00")),
+        job_id,
         firmware_id: firmware.firmware_id.clone(),
         product_key: firmware.product_key.clone(),
         job_type: JobType::UpgradeFirmware,
@@ -93,43 +99,27 @@ impl Rollouts<'_> {
             },
         };
         let n = index + 1;
-        let job = Job {
-            job_id,
-            firmware_id: firmware.firmware_id.clone(),
-            product_key: firmware.product_key.clone(),
-            job_type: JobType::UpgradeFirmware,
-            selection_type: SelectionType::Static,
-            target_selection,
-            src_versions: rollout.src_versions.clone(),
-            policy: rollout.policy.clone(),
-            tags: rollout.tags.clone(),
-            name: Some(match (&rollout.name, &plan.name) {
-                (_, Some(wave)) => wave.clone(),
-                (Some(name), None) => format!("{name} wave {n}"),
-                (None, None) => format!("rollout {} wave {n}", rollout.rollout_id),
-            }),
-            // Where Aliyun's QueryOTAJob has a field for it (JobDesc): which rollout, which wave.
-            description: Some(match &rollout.description {
-                Some(d) => format!(
-                    "wave {n} of {} of rollout {}: {d}",
-                    rollout.waves.len(),
-                    rollout.rollout_id
-                ),
-                None => format!(
-                    "wave {n} of {} of rollout {}",
-                    rollout.waves.len(),
-                    rollout.rollout_id
-                ),
-            }),
-            status: JobStatus::InProgress,
-            created_at: now,
-            modified_at: now,
-            started_at: Some(now),
-            finished_at: None,
-            control: JobControl::default(),
-            creation: Some(Creation::start(now)),
-            wave: Some(rollout.wave_link(index)),
-        };
+        let mut job = static_batch(job_id, &firmware, &rollout.src_versions, now);
+        job.target_selection = target_selection;
+        job.policy = rollout.policy.clone();
+        job.tags = rollout.tags.clone();
+        job.name = Some(match (&rollout.name, &plan.name) {
+            (_, Some(wave)) => wave.clone(),
+            (Some(name), None) => format!("{name} wave {n}"),
+            (None, None) => format!("rollout {} wave {n}", rollout.rollout_id),
+        });
+        // Where Aliyun's QueryOTAJob has a field for it (JobDesc): which rollout, which wave.
+        let place = format!(
+            "wave {n} of {} of rollout {}",
+            rollout.waves.len(),
+            rollout.rollout_id
+        );
+        job.description = Some(match &rollout.description {
+            Some(d) => format!("{place}: {d}"),
+            None => place,
+        });
+        job.creation = Some(Creation::start(now));
+        job.wave = Some(rollout.wave_link(index));
         let events = crate::webhooks::created_events(&job, now);
         if let Err(err) = store.insert_job_with_events(&job, &events).await {
             // Another node driving the rollout a moment ago may have stored it first.
