@@ -14,6 +14,7 @@ pub mod health;
 mod jobs;
 mod modules;
 mod nodes;
+mod policy_json;
 mod products;
 mod rollouts;
 mod signing;

@@ -2,7 +2,7 @@
 //! timeline, and the operator's commands (pause, resume, cancel, start the next wave,
 //! approve, deny).
 
-use super::jobs::BatchPolicyJson;
+use super::policy_json::BatchPolicyJson;
 use crate::authz::Caller;
 use crate::body::{ApiJson, ApiPath, ApiQuery};
 use crate::error::{ApiResult, ErrorResponses};
