@@ -1,12 +1,13 @@
-//! The shared half of a live connection: its bounded outbound queue and its kick switch.
-//! Everything that reaches a client (routing, `publish_to_device`, replies) goes through
-//! here; the connection's own task is the only writer to the socket.
+//! The shared half of a live connection: its bounded outbound queue, its kick switch and
+//! when its client was last heard from. Everything that reaches a client (routing,
+//! `publish_to_device`, replies, kicks) goes through here; the connection's own task is the
+//! only writer to the socket, and it waits on one notification for all of it.
 
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore, TryAcquireError};
 
@@ -75,10 +76,15 @@ pub(crate) struct ConnHandle {
     queue: Mutex<VecDeque<Outbound>>,
     /// Room in the queue: one permit per free place; closed when the connection ends.
     room: Semaphore,
-    /// Something was queued.
-    queued: Notify,
-    kick: Notify,
+    /// Something was queued, or the connection was kicked: the one thing an idle
+    /// connection's task waits on besides its socket.
+    wake: Notify,
     kick_reason: AtomicU8,
+    /// How long the client may stay silent, in ms (1.5 × its keep-alive; 0: for ever).
+    silence_limit_ms: u32,
+    /// When the client was last heard from, in ms of the gateway's clock
+    /// ([`crate::keep_alive`] closes it once this is older than `silence_limit_ms`).
+    heard_at_ms: AtomicU64,
     /// Firmware-get / block requests of this connection still being answered.
     pub pending_requests: AtomicU32,
 }
@@ -102,19 +108,54 @@ fn reason_from(code: u8) -> Option<DisconnectReason> {
     .find(|r| *r as u8 == code)
 }
 
+/// How a connection is watched for silence: the client's keep-alive (seconds, 0 for none)
+/// and the gateway's clock when the connection began, in ms.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeepAlive {
+    pub seconds: u16,
+    pub now_ms: u64,
+}
+
+impl KeepAlive {
+    /// A connection never closed for silence.
+    #[cfg(test)]
+    pub(crate) const NONE: KeepAlive = KeepAlive {
+        seconds: 0,
+        now_ms: 0,
+    };
+}
+
 impl ConnHandle {
     /// A handle and the receiving end of its queue (for the connection's task).
-    pub(crate) fn new(id: ConnectionId, capacity: usize) -> (Arc<Self>, Receiver) {
+    pub(crate) fn new(
+        id: ConnectionId,
+        capacity: usize,
+        keep_alive: KeepAlive,
+    ) -> (Arc<Self>, Receiver) {
         let handle = Arc::new(Self {
             id,
             queue: Mutex::new(VecDeque::new()),
             room: Semaphore::new(capacity.max(1)),
-            queued: Notify::new(),
-            kick: Notify::new(),
+            wake: Notify::new(),
             kick_reason: AtomicU8::new(NOT_KICKED),
+            // MQTT allows a client 1.5 times its keep-alive between packets.
+            silence_limit_ms: u32::from(keep_alive.seconds) * 1500,
+            heard_at_ms: AtomicU64::new(keep_alive.now_ms),
             pending_requests: AtomicU32::new(0),
         });
         (handle.clone(), Receiver(handle))
+    }
+
+    /// Notes that the client sent something at `now_ms`.
+    pub(crate) fn heard_at(&self, now_ms: u64) {
+        self.heard_at_ms.store(now_ms, Ordering::Relaxed);
+    }
+
+    /// Whether the client has been silent longer than its keep-alive allows at `now_ms`.
+    pub(crate) fn silent_too_long(&self, now_ms: u64) -> bool {
+        self.silence_limit_ms > 0
+            && now_ms.saturating_sub(self.heard_at_ms.load(Ordering::Relaxed))
+                > u64::from(self.silence_limit_ms)
     }
 
     /// Queues without waiting. A full queue means the client is not keeping up: it is
@@ -153,7 +194,7 @@ impl ConnHandle {
     /// Appends to the queue, into a place already taken from `room`.
     fn push(&self, item: Outbound) {
         self.lock_queue().push_back(item);
-        self.queued.notify_one();
+        self.wake.notify_one();
     }
 
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, VecDeque<Outbound>> {
@@ -183,7 +224,7 @@ impl ConnHandle {
             Ordering::AcqRel,
             Ordering::Acquire,
         );
-        self.kick.notify_one();
+        self.wake.notify_one();
     }
 
     /// The kick reason, if the connection was asked to close.
@@ -191,13 +232,14 @@ impl ConnHandle {
         reason_from(self.kick_reason.load(Ordering::Acquire))
     }
 
-    /// Resolves when the connection is asked to close.
+    /// Resolves when the connection is asked to close. Whatever is queued meanwhile stays
+    /// queued for [`Receiver::recv`], which looks at the queue before it waits.
     pub(crate) async fn kicked(&self) -> DisconnectReason {
         loop {
             if let Some(reason) = self.kicked_reason() {
                 return reason;
             }
-            self.kick.notified().await;
+            self.wake.notified().await;
         }
     }
 }
@@ -215,15 +257,18 @@ pub(crate) struct Receiver(Arc<ConnHandle>);
 pub(crate) struct Empty;
 
 impl Receiver {
-    /// Waits for the next queued item.
-    pub(crate) async fn recv(&mut self) -> Outbound {
+    /// Waits for the next queued item, or for a kick (which wins over what is queued).
+    pub(crate) async fn recv(&mut self) -> Result<Outbound, DisconnectReason> {
         loop {
-            // A notification that comes between the empty check and the wait is kept as a
-            // permit by `notify_one`, so nothing queued meanwhile is missed.
-            if let Some(item) = self.0.pop() {
-                return item;
+            if let Some(reason) = self.0.kicked_reason() {
+                return Err(reason);
             }
-            self.0.queued.notified().await;
+            // A notification that comes between these checks and the wait is kept as a
+            // permit by `notify_one`, so nothing queued or kicked meanwhile is missed.
+            if let Some(item) = self.0.pop() {
+                return Ok(item);
+            }
+            self.0.wake.notified().await;
         }
     }
 
@@ -271,7 +316,7 @@ mod tests {
 
     #[tokio::test]
     async fn full_queue_kicks_as_slow_consumer() {
-        let (conn, mut rx) = ConnHandle::new(1, 2);
+        let (conn, mut rx) = ConnHandle::new(1, 2, KeepAlive::NONE);
         let msg = Arc::new(Message::new("/t", Bytes::from_static(b"x")));
         let d = || Delivery {
             message: msg.clone(),
@@ -287,14 +332,18 @@ mod tests {
             Some(DisconnectReason::SlowConsumer),
             "first wins"
         );
-        assert!(rx.recv().await.into_delivery().is_some());
+        assert!(matches!(
+            rx.recv().await,
+            Err(DisconnectReason::SlowConsumer)
+        ));
+        assert!(rx.try_recv().unwrap().into_delivery().is_some());
         drop(rx);
         assert!(!conn.offer(d()));
     }
 
     #[tokio::test]
     async fn the_queue_is_first_in_first_out_bounded_and_closed_with_its_receiver() {
-        let (conn, mut rx) = ConnHandle::new(1, 2);
+        let (conn, mut rx) = ConnHandle::new(1, 2, KeepAlive::NONE);
         assert_eq!(rx.try_recv().unwrap_err(), Empty);
         assert!(conn.offer(Outbound::PubAck(1)) && conn.offer(Outbound::PubAck(2)));
         // Full: a sender waits for room, and gets it when the connection takes an item.
@@ -305,10 +354,10 @@ mod tests {
                     .await
             }
         });
-        assert!(matches!(rx.recv().await, Outbound::PubAck(1)));
+        assert!(matches!(rx.recv().await, Ok(Outbound::PubAck(1))));
         assert!(waiting.await.unwrap(), "queued once there was room");
         assert!(matches!(rx.try_recv(), Ok(Outbound::PubAck(2))));
-        assert!(matches!(rx.recv().await, Outbound::PubAck(3)));
+        assert!(matches!(rx.recv().await, Ok(Outbound::PubAck(3))));
         assert_eq!(conn.kicked_reason(), None);
         // A sender that finds no room in time kicks the client as slow.
         assert!(conn.offer(Outbound::PubAck(4)) && conn.offer(Outbound::PubAck(5)));
@@ -331,7 +380,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_queue_that_grew_gives_its_memory_back_when_emptied() {
-        let (conn, mut rx) = ConnHandle::new(1, 64);
+        let (conn, mut rx) = ConnHandle::new(1, 64, KeepAlive::NONE);
         for pkid in 0..32 {
             assert!(conn.offer(Outbound::PubAck(pkid)));
         }
@@ -341,11 +390,61 @@ mod tests {
 
     #[test]
     fn pending_requests_are_bounded() {
-        let (conn, _rx) = ConnHandle::new(1, 1);
+        let (conn, _rx) = ConnHandle::new(1, 1, KeepAlive::NONE);
         let a = PendingRequest::acquire(&conn, 2).unwrap();
         let _b = PendingRequest::acquire(&conn, 2).unwrap();
         assert!(PendingRequest::acquire(&conn, 2).is_none());
         drop(a);
         assert!(PendingRequest::acquire(&conn, 2).is_some());
+    }
+
+    #[test]
+    fn a_client_is_silent_too_long_past_one_and_a_half_keep_alives() {
+        // (keep-alive s, connected at, last heard at, now, silent too long)
+        let rows: &[(u16, u64, Option<u64>, u64, bool)] = &[
+            (10, 1_000, None, 15_999, false),
+            (10, 1_000, None, 16_000, false),
+            (10, 1_000, None, 16_001, true),
+            (10, 1_000, Some(9_000), 16_001, false),
+            (10, 1_000, Some(9_000), 24_001, true),
+            (1, 0, None, 1_500, false),
+            (1, 0, None, 1_501, true),
+            (0, 0, None, u64::MAX, false),
+            // A clock reading older than the last packet (another thread's) is not silence.
+            (10, 5_000, Some(9_000), 8_000, false),
+            (u16::MAX, 0, None, 98_302_500, false),
+            (u16::MAX, 0, None, 98_302_501, true),
+        ];
+        for &(seconds, now_ms, heard, at, expected) in rows {
+            let (conn, _rx) = ConnHandle::new(1, 1, KeepAlive { seconds, now_ms });
+            if let Some(heard) = heard {
+                conn.heard_at(heard);
+            }
+            assert_eq!(
+                conn.silent_too_long(at),
+                expected,
+                "keep-alive {seconds} s, connected {now_ms}, heard {heard:?}, now {at}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kick_wakes_a_waiting_receiver_and_wins_over_the_queue() {
+        let (conn, mut rx) = ConnHandle::new(1, 4, KeepAlive::NONE);
+        let waiting = tokio::spawn(async move {
+            let first = rx.recv().await;
+            (first, rx)
+        });
+        tokio::task::yield_now().await;
+        conn.kick(DisconnectReason::KeepAliveTimeout);
+        let (first, mut rx) = waiting.await.unwrap();
+        assert!(matches!(first, Err(DisconnectReason::KeepAliveTimeout)));
+        assert!(conn.offer(Outbound::PubAck(1)));
+        assert!(matches!(
+            rx.recv().await,
+            Err(DisconnectReason::KeepAliveTimeout)
+        ));
+        // What was queued is still there for the connection's clean-up to drop.
+        assert!(matches!(rx.try_recv(), Ok(Outbound::PubAck(1))));
     }
 }

@@ -17,7 +17,7 @@ use crate::GatewayHandler;
 use crate::auth::{self, AuthRefusal, Identity};
 use crate::codec::{ConnectInfo, DecodeError, Inbound, Version, Will, decode, detect_version};
 use crate::config::GatewayConfig;
-use crate::conn_handle::{ConnHandle, Receiver};
+use crate::conn_handle::{ConnHandle, KeepAlive, Receiver};
 use crate::encode::{ConnAckCode, Outgoing, encode};
 use crate::handler::ConnectionId;
 use crate::registry::Principal;
@@ -30,8 +30,8 @@ pub(crate) struct Established {
     pub principal: Principal,
     pub conn: Arc<ConnHandle>,
     pub rx: Receiver,
-    pub keep_alive: u16,
-    pub will: Option<Will>,
+    /// Boxed: most clients set none, and every idle connection holds this field.
+    pub will: Option<Box<Will>>,
     pub client_max_packet: Option<u32>,
     /// Bytes read after the CONNECT.
     pub rbuf: BytesMut,
@@ -134,7 +134,11 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         Principal::Device(_) => config.device_queue,
         Principal::Admin(_) => config.admin_queue,
     };
-    let (conn, rx) = ConnHandle::new(id, capacity);
+    let keep_alive = KeepAlive {
+        seconds: connect.keep_alive,
+        now_ms: shared.registry.clock_ms(),
+    };
+    let (conn, rx) = ConnHandle::new(id, capacity, keep_alive);
     let session_present = shared.registry.attach(
         &principal,
         &conn,
@@ -156,7 +160,6 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         return Err(e.into());
     }
     let ConnectInfo {
-        keep_alive,
         will,
         max_packet_size,
         ..
@@ -166,8 +169,7 @@ pub(crate) async fn handshake<H: GatewayHandler>(
         principal,
         conn,
         rx,
-        keep_alive,
-        will,
+        will: will.map(Box::new),
         client_max_packet: max_packet_size,
         rbuf,
     })

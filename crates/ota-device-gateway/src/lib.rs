@@ -42,6 +42,7 @@ pub mod fuzzing;
 mod handler;
 mod handshake;
 mod inbound;
+mod keep_alive;
 mod registration;
 mod registry;
 mod server;

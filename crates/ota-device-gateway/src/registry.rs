@@ -114,6 +114,8 @@ pub(crate) struct Registry {
     next_conn: AtomicU64,
     /// Filter templates shared by every session that holds them.
     templates: Mutex<std::collections::HashSet<Arc<str>>>,
+    /// Zero of the clock connections note their clients' last packets by.
+    epoch: tokio::time::Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -131,7 +133,29 @@ impl Registry {
             online: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
             templates: Mutex::new(std::collections::HashSet::new()),
+            epoch: tokio::time::Instant::now(),
         }
+    }
+
+    /// Milliseconds since the registry began: the clock of [`ConnHandle::heard_at`].
+    pub(crate) fn clock_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs `f` on every live connection, one shard's lock at a time.
+    pub(crate) fn each_connection(&self, mut f: impl FnMut(&ConnHandle)) {
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            let slots = shard.values().flat_map(HashMap::values);
+            slots
+                .filter_map(|slot| slot.conn.as_deref())
+                .for_each(&mut f);
+        }
+        let admins = self.admins.read().unwrap_or_else(PoisonError::into_inner);
+        admins
+            .values()
+            .filter_map(|slot| slot.conn.as_deref())
+            .for_each(&mut f);
     }
 
     /// `filter` as `who`'s sessions store it: a shared template when it can be one.

@@ -1,5 +1,5 @@
 use super::*;
-use crate::conn_handle::Receiver;
+use crate::conn_handle::{KeepAlive, Receiver};
 use crate::encode::DisconnectReason;
 
 fn device(dn: &str) -> Principal {
@@ -15,7 +15,7 @@ fn sub(filter: &str) -> SubFilter {
 }
 
 fn connect(reg: &Registry, who: &Principal) -> (Arc<ConnHandle>, Receiver) {
-    let (conn, rx) = ConnHandle::new(reg.next_connection_id(), 8);
+    let (conn, rx) = ConnHandle::new(reg.next_connection_id(), 8, KeepAlive::NONE);
     reg.attach(who, &conn, true, false, || {});
     (conn, rx)
 }
@@ -113,16 +113,16 @@ fn takeover_kicks_the_old_connection_and_keeps_online_once() {
 fn persistent_sessions_keep_subscriptions() {
     let reg = Registry::new();
     let a = device("a");
-    let (c1, _rx) = ConnHandle::new(reg.next_connection_id(), 8);
+    let (c1, _rx) = ConnHandle::new(reg.next_connection_id(), 8, KeepAlive::NONE);
     assert!(!reg.attach(&a, &c1, false, true, || {}));
     assert!(reg.subscribe(&a, c1.id, &sub("/pk/a/#"), 8));
     reg.detach(&a, c1.id, || {});
-    let (c2, mut rx) = ConnHandle::new(reg.next_connection_id(), 8);
+    let (c2, mut rx) = ConnHandle::new(reg.next_connection_id(), 8, KeepAlive::NONE);
     assert!(reg.attach(&a, &c2, false, true, || {}), "session present");
     assert_eq!(reg.route(0, "/pk/a/x", &Bytes::new(), QoS::AtMostOnce), 1);
     assert!(rx.try_recv().is_ok());
     // A clean start drops them.
-    let (c3, _rx3) = ConnHandle::new(reg.next_connection_id(), 8);
+    let (c3, _rx3) = ConnHandle::new(reg.next_connection_id(), 8, KeepAlive::NONE);
     assert!(!reg.attach(&a, &c3, true, false, || {}));
     assert_eq!(reg.route(0, "/pk/a/x", &Bytes::new(), QoS::AtMostOnce), 0);
 }

@@ -61,6 +61,7 @@ impl Gateway {
             shutdown,
         });
         let tracker = TaskTracker::new();
+        tracker.spawn(crate::keep_alive::sweep(shared.clone()));
         let for_sessions = shared.clone();
         tracker.spawn(accept_loop(
             listener,
