@@ -50,16 +50,29 @@ impl Store {
             .iter()
             .map(|(s, r)| format!("{}/{}", s.as_str(), r.map_or("", QueuedReason::as_str)))
             .collect();
+        let mut statuses: Vec<&str> = selected.iter().map(|(s, _)| s.as_str()).collect();
+        statuses.sort_unstable();
+        statuses.dedup();
         let mut cancelled = 0;
         let mut lo = i64::MIN;
         loop {
-            // One index probe for where the next chunk starts (not a sort of the ids left,
-            // which a planner with stale statistics may choose).
-            let mut bound = Q::with(
-                self.dialect(),
-                "SELECT MIN(device_id) AS next FROM tasks WHERE job_id = ",
-            );
-            bound.bind(job.as_str()).push(" AND device_id > ").bind(lo);
+            // Where the next chunk starts: one probe of `tasks_job_status (job_id, status,
+            // device_id)` per selected state (not a sort of the ids left, which a planner
+            // with stale statistics may choose).
+            let mut bound = Q::with(self.dialect(), "SELECT MIN(m) AS next FROM (");
+            for (i, status) in statuses.iter().enumerate() {
+                if i > 0 {
+                    bound.push(" UNION ALL ");
+                }
+                bound
+                    .push("SELECT MIN(device_id) AS m FROM tasks WHERE job_id = ")
+                    .bind(job.as_str())
+                    .push(" AND status = ")
+                    .bind(*status)
+                    .push(" AND device_id > ")
+                    .bind(lo);
+            }
+            bound.push(") s");
             let Some(next) = bound
                 .fetch_one(self.pool())
                 .await?
@@ -75,7 +88,9 @@ impl Store {
                     .bind(lo)
                     .push(" AND device_id <= ")
                     .bind(hi)
-                    .push(" AND (status || '/' || COALESCE(queued_reason, '')) IN (")
+                    .push(" AND status IN (")
+                    .bind_list(statuses.iter().copied())
+                    .push(") AND (status || '/' || COALESCE(queued_reason, '')) IN (")
                     .bind_list(states.iter().map(String::as_str))
                     .push(")");
             };

@@ -1,16 +1,17 @@
 //! One batch's task list, at a million tasks. Within a batch a device has one task, so the
 //! list goes in device order: a page is a range of `tasks_job_status (job_id, status,
-//! device_id)` (or `tasks_job_device` without a state filter), found by keyset after a
-//! given task or, for a page number, by skipping index entries alone; only the page's own
-//! rows are then read. Sorting or skipping whole rows made the last page of a million
-//! QUEUED tasks take over a second.
+//! device_id)` for one state, or a merge of the ranges of several states (every state
+//! without a state filter), found by keyset after a given task or, for a page number, by
+//! skipping index entries alone; only the page's own rows are then read, by task id (the
+//! batch's id, '-', the device's id). Sorting or skipping whole rows made the last page of
+//! a million QUEUED tasks take over a second.
 
 use crate::q::Q;
 use crate::rows::{self, task_cols};
 use crate::tasks::{TaskFilter, push_task_clauses};
-use crate::{Page, Result, Store};
+use crate::{Dialect, Page, Result, Store};
 use ota_domain::JobId;
-use ota_domain::task::Task;
+use ota_domain::task::{Task, TaskStatus};
 use sqlx::Row;
 
 impl Store {
@@ -48,30 +49,71 @@ impl Store {
         page: Page,
         total: Option<i64>,
     ) -> Result<Vec<Task>> {
-        let mut q = Q::with(
-            self.dialect(),
-            concat!("SELECT ", task_cols!(), " FROM tasks t WHERE t.job_id = "),
-        );
-        q.bind(job.as_str())
-            .push(" AND t.device_id IN (SELECT j.device_id FROM tasks j");
-        push_conditions(&mut q, job, filter);
-        if let Some(after) = &filter.after {
-            q.push(" AND j.device_id > (SELECT a.device_id FROM tasks a WHERE a.task_id = ")
-                .bind(after.as_str())
-                .push(")");
-        }
         let from_end = total
             .filter(|_| filter.after.is_none())
             .and_then(|total| page.counted_from_end(total));
-        let (order, page) = match from_end {
-            Some(page) => (" ORDER BY j.device_id DESC LIMIT ", page),
-            None => (" ORDER BY j.device_id LIMIT ", page),
+        let (dir, page) = match from_end {
+            Some(page) => (" DESC", page),
+            None => ("", page),
         };
-        q.push(order)
+        let mut statuses: Vec<TaskStatus> = if filter.statuses.is_empty() {
+            TaskStatus::ALL.to_vec()
+        } else {
+            filter.statuses.clone()
+        };
+        statuses.sort();
+        statuses.dedup();
+        let mut q = Q::with(
+            self.dialect(),
+            concat!(
+                "SELECT ",
+                task_cols!(),
+                " FROM tasks t WHERE t.task_id IN (SELECT "
+            ),
+        );
+        q.bind(job.as_str())
+            .push(" || '-' || CAST(u.device_id AS TEXT) FROM (");
+        // Each state's range of the index is in device order; the page is taken from their
+        // merge. SQLite merges the ordered terms of a compound SELECT itself; PostgreSQL
+        // merges ordered subqueries of a UNION ALL it reads from (a Merge Append) but sorts
+        // the whole union when the ORDER BY is the compound's own.
+        let merged = statuses.len() > 1 && self.dialect() == Dialect::Postgres;
+        if merged {
+            q.push("SELECT v.device_id FROM (");
+        }
+        for (i, status) in statuses.iter().enumerate() {
+            if i > 0 {
+                q.push(" UNION ALL ");
+            }
+            if merged {
+                q.push("(");
+            }
+            q.push("SELECT j.device_id FROM tasks j");
+            let arm = TaskFilter {
+                statuses: vec![*status],
+                ..filter.clone()
+            };
+            push_conditions(&mut q, job, &arm);
+            if let Some(after) = &filter.after {
+                q.push(" AND j.device_id > (SELECT a.device_id FROM tasks a WHERE a.task_id = ")
+                    .bind(after.as_str())
+                    .push(")");
+            }
+            if merged {
+                q.push(" ORDER BY j.device_id").push(dir).push(")");
+            }
+        }
+        if merged {
+            q.push(") v ORDER BY v.device_id");
+        } else {
+            q.push(" ORDER BY device_id");
+        }
+        q.push(dir)
+            .push(" LIMIT ")
             .bind(page.limit)
             .push(" OFFSET ")
             .bind(page.offset)
-            .push(") ORDER BY t.device_id");
+            .push(") u) ORDER BY t.device_id");
         rows::all(&q.fetch_all(self.pool()).await?, rows::task)
     }
 }

@@ -107,6 +107,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0020_rollouts.sql"),
         include_str!("../migrations/postgres/0020_rollouts.sql"),
     ),
+    (
+        21,
+        include_str!("../migrations/sqlite/0021_slimmer_tasks.sql"),
+        include_str!("../migrations/postgres/0021_slimmer_tasks.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the recorded schema version.

@@ -382,8 +382,8 @@ async fn create_chunk(
          device_name, module_name, src_version, dest_version, status, queued_reason, \
          progress, retries_used, created_at, modified_at) SELECT ",
     );
-    q.bind(job.job_id.as_str())
-        .push(" || '-' || CAST(d.id AS TEXT), ")
+    push_task_id(&mut q, job.job_id.as_str());
+    q.push(", ")
         .bind(job.job_id.as_str())
         .push(", ")
         .bind(job.firmware_id.as_str())
@@ -588,9 +588,15 @@ fn push_scope(q: &mut Q, scope: &Scope<'_>) {
                 push_group(q, g);
             }
             if !exclude.is_empty() {
-                q.push(" AND NOT EXISTS (SELECT 1 FROM tasks w WHERE w.job_id IN (")
-                    .bind_list(exclude.iter().map(JobId::as_str))
-                    .push(") AND w.device_id = d.id)");
+                // By task id (batch id, '-', device id): one primary-key probe per batch.
+                q.push(" AND NOT EXISTS (SELECT 1 FROM tasks w WHERE w.task_id IN (");
+                for (i, job) in exclude.iter().enumerate() {
+                    if i > 0 {
+                        q.push(", ");
+                    }
+                    push_task_id(q, job.as_str());
+                }
+                q.push("))");
             }
             if let Some((seed, threshold)) = ranked {
                 q.push(" AND ");
@@ -642,9 +648,18 @@ fn push_candidates(
     }
     q.push(" AND (mv.version IS NULL OR mv.version <> ")
         .bind(spec.dest_version)
-        .push(") AND NOT EXISTS (SELECT 1 FROM tasks x WHERE x.job_id = ")
-        .bind(job.job_id.as_str())
-        .push(" AND x.device_id = d.id)");
+        .push(") AND NOT EXISTS (SELECT 1 FROM tasks x WHERE x.task_id = ");
+    // The task's own id, as the INSERT builds it: one primary-key probe per device. A
+    // probe on `job_id` and `device_id` was planned by PostgreSQL, whose statistics never
+    // see the batch's fresh tasks, as a merge with every task of the batch created so far,
+    // read and sorted for each chunk: quadratic (docs/benchmarks.md, "Batch creation").
+    push_task_id(q, job.job_id.as_str());
+    q.push(")");
+}
+
+/// Appends the id of batch `job`'s task of device `d`: the batch id, '-', the device id.
+fn push_task_id(q: &mut Q, job: &str) {
+    q.bind(job).push(" || '-' || CAST(d.id AS TEXT)");
 }
 
 #[cfg(test)]

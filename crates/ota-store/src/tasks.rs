@@ -44,8 +44,14 @@ pub(crate) fn push_task_clauses(q: &mut Q, alias: &str, filter: &TaskFilter) {
             .push(")");
     }
     if let Some(fw) = &filter.firmware_id {
-        q.push(&format!(" AND {alias}.firmware_id = "))
-            .bind(fw.as_str());
+        // A task's package is its batch's: the package's batches (`jobs_firmware`) lead to
+        // their tasks through the batch's indexes (there is no index of tasks by package).
+        q.push(&format!(
+            " AND {alias}.job_id IN (SELECT fj.job_id FROM jobs fj WHERE fj.firmware_id = "
+        ))
+        .bind(fw.as_str())
+        .push(&format!(") AND {alias}.firmware_id = "))
+        .bind(fw.as_str());
     }
 }
 
