@@ -65,14 +65,14 @@ impl PubAck {
         self.0.is_some()
     }
 
-    /// Sends the acknowledgement. Never waits: a connection whose queue is full is
-    /// disconnected as a slow consumer (its device sends the report again after
-    /// reconnecting); a broker connection that is away drops it (the broker delivers again).
+    /// Sends the acknowledgement. Never waits: it is queued beside the connection's
+    /// deliveries but never counted against their room ([`ConnHandle::owe`]); a broker
+    /// connection that is away drops it (the broker delivers again).
     pub fn send(self) {
         match self.0 {
             None => {}
             Some(Target::Connection { conn, packet }) => {
-                conn.offer(packet);
+                conn.owe(packet);
             }
             Some(Target::Broker { client, pkid }) => {
                 let mut publish =

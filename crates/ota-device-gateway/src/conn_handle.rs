@@ -158,13 +158,13 @@ impl ConnHandle {
                 > u64::from(self.silence_limit_ms)
     }
 
-    /// Queues without waiting. A full queue means the client is not keeping up: it is
-    /// disconnected rather than buffered without bound.
-    pub(crate) fn offer(&self, item: impl Into<Outbound>) -> bool {
+    /// Queues a delivery without waiting. A full queue means the client is not keeping up:
+    /// it is disconnected rather than buffered without bound.
+    pub(crate) fn offer(&self, delivery: Delivery) -> bool {
         match self.room.try_acquire() {
             Ok(place) => {
                 place.forget();
-                self.push(item.into());
+                self.push(delivery.into());
                 true
             }
             Err(TryAcquireError::NoPermits) => {
@@ -175,12 +175,13 @@ impl ConnHandle {
         }
     }
 
-    /// Queues, waiting up to `wait` for room; kicks the client as slow if there is none.
-    pub(crate) async fn send_within(&self, item: impl Into<Outbound>, wait: Duration) -> bool {
+    /// Queues a delivery, waiting up to `wait` for room; kicks the client as slow if there
+    /// is none.
+    pub(crate) async fn send_within(&self, delivery: Delivery, wait: Duration) -> bool {
         match tokio::time::timeout(wait, self.room.acquire()).await {
             Ok(Ok(place)) => {
                 place.forget();
-                self.push(item.into());
+                self.push(delivery.into());
                 true
             }
             Ok(Err(_closed)) => false,
@@ -191,7 +192,22 @@ impl ConnHandle {
         }
     }
 
-    /// Appends to the queue, into a place already taken from `room`.
+    /// Queues the acknowledgement of one of the client's own publishes, outside the room
+    /// deliveries share: what is owed is bounded by what the client sent and the platform
+    /// took in (a connection whose reports wait for the platform reads nothing more), and
+    /// a client with many reports in flight, acknowledged together once stored, is not a
+    /// slow consumer. Dropped when the connection has ended.
+    pub(crate) fn owe(&self, ack: Outbound) {
+        debug_assert!(
+            !matches!(ack, Outbound::Publish(_)),
+            "deliveries take a place"
+        );
+        if !self.room.is_closed() {
+            self.push(ack);
+        }
+    }
+
+    /// Appends to the queue (a delivery into a place already taken from `room`).
     fn push(&self, item: Outbound) {
         self.lock_queue().push_back(item);
         self.wake.notify_one();
@@ -212,7 +228,9 @@ impl ConnHandle {
             *queue = VecDeque::new();
         }
         drop(queue);
-        self.room.add_permits(1);
+        if matches!(item, Outbound::Publish(_)) {
+            self.room.add_permits(1);
+        }
         Some(item)
     }
 
@@ -344,45 +362,78 @@ mod tests {
     #[tokio::test]
     async fn the_queue_is_first_in_first_out_bounded_and_closed_with_its_receiver() {
         let (conn, mut rx) = ConnHandle::new(1, 2, KeepAlive::NONE);
+        let msg = |t: &str| Arc::new(Message::new(t, Bytes::new()));
+        let d = |m: &Arc<Message>| Delivery {
+            message: m.clone(),
+            qos: QoS::AtMostOnce,
+        };
+        let topic = |item: Outbound| item.into_delivery().unwrap().message.topic.to_string();
+        let (m1, m2, m3) = (msg("/1"), msg("/2"), msg("/3"));
         assert_eq!(rx.try_recv().unwrap_err(), Empty);
-        assert!(conn.offer(Outbound::PubAck(1)) && conn.offer(Outbound::PubAck(2)));
+        assert!(conn.offer(d(&m1)) && conn.offer(d(&m2)));
         // Full: a sender waits for room, and gets it when the connection takes an item.
         let waiting = tokio::spawn({
-            let conn = conn.clone();
+            let (conn, m3) = (conn.clone(), m3.clone());
             async move {
-                conn.send_within(Outbound::PubAck(3), Duration::from_secs(30))
-                    .await
+                let d = Delivery {
+                    message: m3,
+                    qos: QoS::AtMostOnce,
+                };
+                conn.send_within(d, Duration::from_secs(30)).await
             }
         });
-        assert!(matches!(rx.recv().await, Ok(Outbound::PubAck(1))));
+        assert_eq!(topic(rx.recv().await.unwrap()), "/1");
         assert!(waiting.await.unwrap(), "queued once there was room");
-        assert!(matches!(rx.try_recv(), Ok(Outbound::PubAck(2))));
-        assert!(matches!(rx.recv().await, Ok(Outbound::PubAck(3))));
+        assert_eq!(topic(rx.try_recv().unwrap()), "/2");
+        assert_eq!(topic(rx.recv().await.unwrap()), "/3");
         assert_eq!(conn.kicked_reason(), None);
         // A sender that finds no room in time kicks the client as slow.
-        assert!(conn.offer(Outbound::PubAck(4)) && conn.offer(Outbound::PubAck(5)));
-        assert!(
-            !conn
-                .send_within(Outbound::PubAck(6), Duration::from_millis(10))
-                .await
-        );
+        assert!(conn.offer(d(&m1)) && conn.offer(d(&m2)));
+        assert!(!conn.send_within(d(&m3), Duration::from_millis(10)).await);
         assert_eq!(conn.kicked_reason(), Some(DisconnectReason::SlowConsumer));
         // A connection that has ended takes nothing more.
         drop(rx);
-        assert!(!conn.offer(Outbound::PubAck(7)));
-        assert!(
-            !conn
-                .send_within(Outbound::PubAck(8), Duration::from_secs(30))
-                .await
-        );
+        assert!(!conn.offer(d(&m1)));
+        assert!(!conn.send_within(d(&m1), Duration::from_secs(30)).await);
+        conn.owe(Outbound::PubAck(1));
         assert!(conn.lock_queue().is_empty(), "what was queued is dropped");
+    }
+
+    #[tokio::test]
+    async fn acknowledgements_owed_never_take_the_room_of_deliveries() {
+        let (conn, mut rx) = ConnHandle::new(1, 2, KeepAlive::NONE);
+        // More acknowledgements than the queue has room for: a client with many reports
+        // in flight, acknowledged together once stored.
+        for pkid in 1..=10 {
+            conn.owe(Outbound::PubAck(pkid));
+        }
+        assert_eq!(conn.kicked_reason(), None);
+        let d = || Delivery {
+            message: Arc::new(Message::new("/t", Bytes::new())),
+            qos: QoS::AtMostOnce,
+        };
+        assert!(conn.offer(d()) && conn.offer(d()), "the room is untouched");
+        assert!(!conn.offer(d()), "and still bounded");
+        let mut acks = Vec::new();
+        while let Ok(item) = rx.try_recv() {
+            if let Outbound::PubAck(pkid) = item {
+                acks.push(pkid);
+            }
+        }
+        assert_eq!(acks, (1..=10).collect::<Vec<_>>(), "in order");
+        // Taking the acknowledgements back gave no room beyond the queue's own two places.
+        let (conn, mut rx) = ConnHandle::new(2, 2, KeepAlive::NONE);
+        conn.owe(Outbound::PubAck(1));
+        assert!(matches!(rx.try_recv(), Ok(Outbound::PubAck(1))));
+        assert!(conn.offer(d()) && conn.offer(d()));
+        assert!(!conn.offer(d()));
     }
 
     #[tokio::test]
     async fn a_queue_that_grew_gives_its_memory_back_when_emptied() {
         let (conn, mut rx) = ConnHandle::new(1, 64, KeepAlive::NONE);
         for pkid in 0..32 {
-            assert!(conn.offer(Outbound::PubAck(pkid)));
+            conn.owe(Outbound::PubAck(pkid));
         }
         while rx.try_recv().is_ok() {}
         assert_eq!(conn.lock_queue().capacity(), 0);
@@ -439,7 +490,7 @@ mod tests {
         conn.kick(DisconnectReason::KeepAliveTimeout);
         let (first, mut rx) = waiting.await.unwrap();
         assert!(matches!(first, Err(DisconnectReason::KeepAliveTimeout)));
-        assert!(conn.offer(Outbound::PubAck(1)));
+        conn.owe(Outbound::PubAck(1));
         assert!(matches!(
             rx.recv().await,
             Err(DisconnectReason::KeepAliveTimeout)
